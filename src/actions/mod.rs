@@ -1,0 +1,182 @@
+//! Built-in actions: structural changes a tree-sitter query cannot express. A recipe
+//! invokes one with `[[action]] name = "..."` and the action's own arguments.
+//!
+//! An action is either per file ([`FileAction`]: sees one file and its tree, returns edits
+//! and findings; runs in parallel) or per project ([`ProjectAction`]: sees the whole
+//! [`Workspace`], may change, create and delete files). Each lives in its own file here,
+//! opening with what it does, why, an example, and when it refuses.
+
+use std::path::Path;
+
+use tree_sitter::Tree;
+
+use crate::diag::{line_col, Finding, Severity, UserError};
+use crate::edit::Edit;
+use crate::engine::Workspace;
+use crate::recipe::Params;
+
+/// Everything a per-file action may look at.
+pub struct FileCx<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub tree: &'a Tree,
+    pub newline: &'static str,
+    /// The recipe running the action, for edit origins and findings.
+    pub recipe: &'a str,
+    pub workspace: &'a Workspace,
+}
+
+impl FileCx<'_> {
+    pub fn finding(
+        &self,
+        offset: usize,
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Finding {
+        let (line, column) = line_col(self.text, offset);
+        Finding {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            recipe: self.recipe.to_owned(),
+            severity,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FileOutcome {
+    pub edits: Vec<Edit>,
+    pub findings: Vec<Finding>,
+}
+
+pub trait FileAction: Send + Sync {
+    /// The cheap test before parsing: can this file need work? (A literal or regex scan.)
+    fn may_match(&self, text: &str) -> bool;
+    fn run(&self, cx: &FileCx<'_>) -> FileOutcome;
+}
+
+pub trait ProjectAction: Send + Sync {
+    /// Changes the workspace (through its write/create/delete methods) and returns
+    /// findings. An `Err` is a refusal: nothing the action wrote is kept.
+    fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError>;
+}
+
+pub enum Action {
+    File(Box<dyn FileAction>),
+    Project(Box<dyn ProjectAction>),
+}
+
+impl Action {
+    pub fn may_match(&self, text: &str) -> bool {
+        match self {
+            Action::File(a) => a.may_match(text),
+            Action::Project(_) => false,
+        }
+    }
+}
+
+/// An action's arguments from the recipe, parameters substituted. Each action takes
+/// what it knows with the getters, then calls [`ActionArgs::finish`], which rejects the
+/// keys left over.
+pub struct ActionArgs {
+    table: toml::Table,
+}
+
+impl ActionArgs {
+    pub fn new(table: toml::Table, params: &Params) -> Result<ActionArgs, String> {
+        fn sub(v: toml::Value, params: &Params) -> Result<toml::Value, String> {
+            Ok(match v {
+                toml::Value::String(s) => toml::Value::String(params.substitute(&s)?),
+                toml::Value::Array(a) => toml::Value::Array(
+                    a.into_iter()
+                        .map(|v| sub(v, params))
+                        .collect::<Result<_, _>>()?,
+                ),
+                other => other,
+            })
+        }
+        let table = table
+            .into_iter()
+            .map(|(k, v)| Ok((k, sub(v, params)?)))
+            .collect::<Result<_, String>>()?;
+        Ok(ActionArgs { table })
+    }
+
+    pub fn empty() -> ActionArgs {
+        ActionArgs {
+            table: toml::Table::new(),
+        }
+    }
+
+    pub fn string(&mut self, key: &str) -> Result<Option<String>, String> {
+        match self.table.remove(key) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s)),
+            Some(other) => Ok(Some(other.to_string())),
+        }
+    }
+
+    pub fn bool(&mut self, key: &str, default: bool) -> Result<bool, String> {
+        match self.string(key)?.as_deref() {
+            None | Some("") => Ok(default),
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(format!("`{key}` must be true or false, not `{other}`")),
+        }
+    }
+
+    pub fn strings(&mut self, key: &str) -> Result<Vec<String>, String> {
+        match self.table.remove(key) {
+            None => Ok(Vec::new()),
+            Some(toml::Value::String(s)) => Ok(vec![s]),
+            Some(toml::Value::Array(a)) => a
+                .into_iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s),
+                    other => Err(format!(
+                        "`{key}` must be a list of strings, found `{other}`"
+                    )),
+                })
+                .collect(),
+            Some(other) => Err(format!(
+                "`{key}` must be a list of strings, found `{other}`"
+            )),
+        }
+    }
+
+    pub fn finish(self, action: &str) -> Result<(), String> {
+        match self.table.keys().next() {
+            None => Ok(()),
+            Some(k) => Err(format!("unknown argument `{k}` for action `{action}`")),
+        }
+    }
+}
+
+/// A built-in action: its name, one line about it, and how to build it from arguments.
+pub struct ActionSpec {
+    pub name: &'static str,
+    pub summary: &'static str,
+    pub build: fn(ActionArgs) -> Result<Action, String>,
+}
+
+/// Every built-in action.
+pub const ACTIONS: &[ActionSpec] = &[];
+
+pub fn names() -> Vec<&'static str> {
+    ACTIONS.iter().map(|a| a.name).collect()
+}
+
+pub fn build(name: &str, args: ActionArgs) -> Result<Action, UserError> {
+    let spec = ACTIONS.iter().find(|a| a.name == name).ok_or_else(|| {
+        let near = crate::diag::closest(name, names());
+        let err = UserError::new(format!("unknown action `{name}`"));
+        if near.is_empty() {
+            err.help(format!("known actions: {}", names().join(", ")))
+        } else {
+            err.help(format!("did you mean `{}`?", near[0]))
+        }
+    })?;
+    (spec.build)(args).map_err(|m| UserError::new(format!("action `{name}`: {m}")))
+}

@@ -1,0 +1,137 @@
+//! Edits are byte ranges of the current text with their replacement. A set of edits is
+//! applied all together or not at all; two edits that overlap are never merged by
+//! guesswork: the later one is set aside as a conflict and retried on the new text.
+
+use std::ops::Range;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edit {
+    pub range: Range<usize>,
+    pub content: String,
+    /// Which rule made it (`recipe` or `recipe/rewrite #2`), for conflict reports.
+    pub origin: String,
+}
+
+impl Edit {
+    pub fn replace(
+        range: Range<usize>,
+        content: impl Into<String>,
+        origin: impl Into<String>,
+    ) -> Edit {
+        Edit {
+            range,
+            content: content.into(),
+            origin: origin.into(),
+        }
+    }
+
+    pub fn insert(at: usize, content: impl Into<String>, origin: impl Into<String>) -> Edit {
+        Edit::replace(at..at, content, origin)
+    }
+
+    pub fn delete(range: Range<usize>, origin: impl Into<String>) -> Edit {
+        Edit::replace(range, "", origin)
+    }
+
+    fn overlaps(&self, other: &Edit) -> bool {
+        let (a, b) = (&self.range, &other.range);
+        if a.is_empty() && b.is_empty() {
+            return false; // two insertions at one point keep their order
+        }
+        if a.is_empty() {
+            return b.start < a.start && a.start < b.end;
+        }
+        if b.is_empty() {
+            return a.start < b.start && b.start < a.end;
+        }
+        a.start < b.end && b.start < a.end
+    }
+}
+
+/// An edit that could not be applied because it overlaps one that was.
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub kept: Edit,
+    pub dropped: Edit,
+}
+
+/// Splits `edits` (in the order they were made) into those that can be applied together
+/// and those that overlap an earlier one. Identical duplicates are applied once.
+pub fn resolve(edits: Vec<Edit>) -> (Vec<Edit>, Vec<Conflict>) {
+    let mut accepted: Vec<Edit> = Vec::with_capacity(edits.len());
+    let mut conflicts = Vec::new();
+    for edit in edits {
+        if accepted
+            .iter()
+            .any(|a| a.range == edit.range && a.content == edit.content)
+        {
+            continue;
+        }
+        match accepted.iter().find(|a| a.overlaps(&edit)) {
+            Some(kept) => conflicts.push(Conflict {
+                kept: kept.clone(),
+                dropped: edit,
+            }),
+            None => accepted.push(edit),
+        }
+    }
+    // Stable by start: insertions at one point keep the order they were made in.
+    accepted.sort_by_key(|e| (e.range.start, e.range.end));
+    (accepted, conflicts)
+}
+
+/// Applies non-overlapping edits (as returned by [`resolve`]) to `text`.
+pub fn apply(text: &str, edits: &[Edit]) -> String {
+    let mut out =
+        String::with_capacity(text.len() + edits.iter().map(|e| e.content.len()).sum::<usize>());
+    let mut at = 0;
+    for e in edits {
+        out.push_str(&text[at..e.range.start]);
+        out.push_str(&e.content);
+        at = e.range.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_disjoint_edits_in_any_order() {
+        let edits = vec![Edit::replace(4..5, "B", "r"), Edit::replace(0..1, "A", "r")];
+        let (ok, conflicts) = resolve(edits);
+        assert!(conflicts.is_empty());
+        assert_eq!(apply("a = b", &ok), "A = B");
+    }
+
+    #[test]
+    fn overlapping_edit_is_a_conflict_not_half_applied() {
+        let edits = vec![
+            Edit::replace(0..5, "x", "first"),
+            Edit::replace(2..7, "y", "second"),
+        ];
+        let (ok, conflicts) = resolve(edits);
+        assert_eq!(ok.len(), 1);
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].dropped.origin, "second");
+        assert_eq!(apply("abcdefgh", &ok), "xfgh");
+    }
+
+    #[test]
+    fn insertions_at_one_point_keep_their_order() {
+        let (ok, conflicts) = resolve(vec![Edit::insert(1, "1", "r"), Edit::insert(1, "2", "r")]);
+        assert!(conflicts.is_empty());
+        assert_eq!(apply("ab", &ok), "a12b");
+    }
+
+    #[test]
+    fn insertion_inside_a_replaced_range_conflicts() {
+        let (_, conflicts) = resolve(vec![
+            Edit::replace(0..4, "", "r"),
+            Edit::insert(2, "x", "s"),
+        ]);
+        assert_eq!(conflicts.len(), 1);
+    }
+}

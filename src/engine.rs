@@ -1,0 +1,460 @@
+//! The engine: runs recipes, in the order given, over a set of files.
+//!
+//! Per recipe: first the per-file stage (query rewrites and per-file actions, in
+//! parallel, each file to a fixed point), then its project actions. Every stage reads
+//! and writes the [`Workspace`], so each recipe sees the previous one's output. Nothing
+//! touches the disk until the output stage decides to write.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+use crate::actions::{Action, FileCx};
+use crate::diag::{line_col, Finding, Severity, UserError};
+use crate::edit;
+use crate::recipe::CompiledRecipe;
+use crate::select::{FileEntry, Globs, Walk};
+use crate::source::{newline_of, Source};
+use crate::{imports, parse, rewrite, verify};
+
+/// How many times a recipe is re-run on a file whose text it changed (nested matches,
+/// edits set aside as conflicts) before it is reported as not converging.
+const MAX_PASSES: usize = 10;
+
+/// A file the run changed, created or deleted.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The file as read from disk; `None` for a file the run creates.
+    pub original: Option<Arc<Source>>,
+    /// The text now; `None` for a file the run deletes.
+    pub current: Option<Arc<str>>,
+    /// Edits per recipe that changed it.
+    pub recipes: BTreeMap<String, usize>,
+}
+
+/// The files of a run and every change made to them so far.
+pub struct Workspace {
+    pub roots: Vec<PathBuf>,
+    pub files: Vec<FileEntry>,
+    changes: Mutex<BTreeMap<PathBuf, Change>>,
+    skipped: Mutex<BTreeMap<PathBuf, String>>,
+    findings: Mutex<Vec<Finding>>,
+    pub project: crate::project::Project,
+}
+
+impl Workspace {
+    pub fn new(roots: Vec<PathBuf>, walk: Walk) -> Workspace {
+        let skipped = walk
+            .skipped_links
+            .iter()
+            .map(|p| (p.clone(), "symbolic link, not followed".to_owned()))
+            .collect();
+        let project = crate::project::Project::new(&roots);
+        Workspace {
+            roots,
+            files: walk.files,
+            changes: Mutex::new(BTreeMap::new()),
+            skipped: Mutex::new(skipped),
+            findings: Mutex::new(Vec::new()),
+            project,
+        }
+    }
+
+    /// Reads a file as the run sees it now: the current text of a changed file, else the
+    /// file on disk. `Ok(None)` when it does not exist (or the run deleted it).
+    pub fn read(&self, path: &Path) -> Result<Option<Arc<str>>, String> {
+        if let Some(c) = self.lock_changes().get(path) {
+            return Ok(c.current.clone());
+        }
+        match read_source(path) {
+            Ok(Some(src)) => Ok(Some(Arc::from(src.text.as_str()))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Does `path` exist as the run sees it (a file or a directory with files)?
+    pub fn exists(&self, path: &Path) -> bool {
+        let changes = self.lock_changes();
+        if let Some(c) = changes.get(path) {
+            return c.current.is_some();
+        }
+        if changes
+            .keys()
+            .any(|k| k.starts_with(path) && changes[k].current.is_some())
+        {
+            return true;
+        }
+        path.exists()
+    }
+
+    /// Replaces the text of `path` (an existing file, or a new one).
+    pub fn write(
+        &self,
+        path: &Path,
+        text: impl Into<Arc<str>>,
+        recipe: &str,
+        edits: usize,
+    ) -> Result<(), String> {
+        let text = text.into();
+        let mut changes = self.lock_changes();
+        if let Some(c) = changes.get_mut(path) {
+            c.current = Some(text);
+            *c.recipes.entry(recipe.to_owned()).or_default() += edits.max(1);
+            return Ok(());
+        }
+        let original = read_source(path)?.map(Arc::new);
+        let mut recipes = BTreeMap::new();
+        recipes.insert(recipe.to_owned(), edits.max(1));
+        changes.insert(
+            path.to_path_buf(),
+            Change {
+                original,
+                current: Some(text),
+                recipes,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn delete(&self, path: &Path, recipe: &str) -> Result<(), String> {
+        let mut changes = self.lock_changes();
+        if let Some(c) = changes.get_mut(path) {
+            c.current = None;
+            *c.recipes.entry(recipe.to_owned()).or_default() += 1;
+            return Ok(());
+        }
+        let original = read_source(path)?.map(Arc::new);
+        if original.is_none() {
+            return Err(format!(
+                "{}: cannot delete a file that does not exist",
+                path.display()
+            ));
+        }
+        changes.insert(
+            path.to_path_buf(),
+            Change {
+                original,
+                current: None,
+                recipes: [(recipe.to_owned(), 1)].into(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Every Python file as the run sees it: walked files not deleted, plus created ones.
+    pub fn python_files(&self) -> Vec<PathBuf> {
+        let changes = self.lock_changes();
+        let mut out: BTreeSet<PathBuf> = self
+            .files
+            .iter()
+            .filter(|f| changes.get(&f.path).is_none_or(|c| c.current.is_some()))
+            .map(|f| f.path.clone())
+            .collect();
+        for (p, c) in changes.iter() {
+            if c.current.is_some() && p.extension().is_some_and(|e| e == "py") {
+                out.insert(p.clone());
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    pub fn is_skipped(&self, path: &Path) -> bool {
+        self.skipped
+            .lock()
+            .map(|s| s.contains_key(path))
+            .unwrap_or(false)
+    }
+
+    pub fn skip(&self, path: &Path, reason: String) {
+        if let Ok(mut s) = self.skipped.lock() {
+            s.entry(path.to_path_buf()).or_insert(reason);
+        }
+    }
+
+    pub fn report(&self, findings: impl IntoIterator<Item = Finding>) {
+        if let Ok(mut f) = self.findings.lock() {
+            f.extend(findings);
+        }
+    }
+
+    fn lock_changes(&self) -> std::sync::MutexGuard<'_, BTreeMap<PathBuf, Change>> {
+        self.changes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The run's result: changes, skipped files and findings, in path order.
+    pub fn finish(self) -> Outcome {
+        let mut findings = self.findings.into_inner().unwrap_or_default();
+        findings.sort_by(|a, b| {
+            (&a.path, a.line, a.column, &a.recipe).cmp(&(&b.path, b.line, b.column, &b.recipe))
+        });
+        findings.dedup();
+        let changes = self
+            .changes
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, c)| match (&c.original, &c.current) {
+                (Some(o), Some(n)) => o.text.as_str() != &**n,
+                (None, None) => false,
+                _ => true,
+            })
+            .collect();
+        Outcome {
+            changes,
+            skipped: self.skipped.into_inner().unwrap_or_default(),
+            findings,
+        }
+    }
+}
+
+pub struct Outcome {
+    pub changes: BTreeMap<PathBuf, Change>,
+    pub skipped: BTreeMap<PathBuf, String>,
+    pub findings: Vec<Finding>,
+}
+
+/// Reads and decodes a file; `Ok(None)` if it does not exist.
+pub fn read_source(path: &Path) -> Result<Option<Source>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => Source::decode(&bytes).map(Some).map_err(|e| e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read: {e}")),
+    }
+}
+
+/// Runs `recipes` in order over the workspace.
+pub fn run(
+    ws: &Workspace,
+    recipes: &[CompiledRecipe],
+    pool: &rayon::ThreadPool,
+) -> Result<(), UserError> {
+    for recipe in recipes {
+        let globs = Globs::new(&recipe.include, &recipe.exclude)?;
+        let has_file_stage = !recipe.rewrites.is_empty()
+            || recipe.actions.iter().any(|a| matches!(a, Action::File(_)));
+        if has_file_stage {
+            let selected: Vec<&FileEntry> = ws.files.iter().filter(|f| globs.matches(f)).collect();
+            pool.install(|| {
+                selected
+                    .par_iter()
+                    .for_each(|f| run_file(ws, recipe, &f.path))
+            });
+        }
+        for action in &recipe.actions {
+            if let Action::Project(action) = action {
+                run_project_action(ws, recipe, action.as_ref())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_project_action(
+    ws: &Workspace,
+    recipe: &CompiledRecipe,
+    action: &dyn crate::actions::ProjectAction,
+) -> Result<(), UserError> {
+    let before = ws.lock_changes().clone();
+    let findings = action.run(ws, &recipe.id)?;
+    // Verify every Python file the action touched; one break refuses the whole action,
+    // since its changes across files belong together.
+    let broken: Vec<(PathBuf, verify::SyntaxBreak)> = {
+        let changes = ws.lock_changes();
+        changes
+            .iter()
+            .filter(|(p, c)| {
+                p.extension().is_some_and(|e| e == "py")
+                    && before.get(*p).map(|b| &b.current) != Some(&c.current)
+            })
+            .filter_map(|(p, c)| {
+                let text = c.current.as_ref()?;
+                verify::check(text).err().map(|b| (p.clone(), b))
+            })
+            .collect()
+    };
+    if let Some((path, at)) = broken.first() {
+        *ws.lock_changes() = before;
+        ws.report([Finding {
+            path: path.clone(),
+            line: at.line,
+            column: at.column,
+            recipe: recipe.id.clone(),
+            severity: Severity::Error,
+            message: format!(
+                "the rewrite would introduce a syntax error here; no file was changed by `{}`",
+                recipe.id
+            ),
+        }]);
+        return Ok(());
+    }
+    ws.report(findings);
+    Ok(())
+}
+
+/// The per-file stage of one recipe on one file.
+fn run_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) {
+    if ws.is_skipped(path) {
+        return;
+    }
+    let text = match ws.read(path) {
+        Ok(Some(t)) => t,
+        Ok(None) => return,
+        Err(reason) => return ws.skip(path, reason),
+    };
+    if !recipe.may_match(&text) {
+        return;
+    }
+    match fix_file(ws, recipe, path, &text) {
+        FileResult::Unparsable(reason) => ws.skip(path, reason),
+        FileResult::Done {
+            text: new,
+            edits,
+            findings,
+        } => {
+            ws.report(findings);
+            if edits > 0 && *new != *text {
+                if let Err(e) = ws.write(path, new, &recipe.id, edits) {
+                    ws.skip(path, e);
+                }
+            }
+        }
+    }
+}
+
+pub enum FileResult {
+    Unparsable(String),
+    Done {
+        text: String,
+        edits: usize,
+        findings: Vec<Finding>,
+    },
+}
+
+/// Applies a recipe's per-file stage to `text` until it changes nothing more.
+pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str) -> FileResult {
+    let newline = newline_of(text);
+    let mut current = text.to_owned();
+    let mut total = 0;
+    let mut conflicts_seen: Vec<Finding> = Vec::new();
+    for pass in 0..=MAX_PASSES {
+        let Some(tree) = parse::parse(&current) else {
+            return FileResult::Unparsable("tree-sitter could not parse it".into());
+        };
+        if pass == 0 {
+            if let Some(err) = parse::first_error(&tree) {
+                let (line, col) = line_col(&current, err.start_byte());
+                return FileResult::Unparsable(format!(
+                    "does not parse (syntax error at {line}:{col})"
+                ));
+            }
+        }
+        let matches = rewrite::run(&recipe.rewrites, &recipe.id, path, &current, &tree, newline);
+        let mut edits = matches.edits;
+        let mut findings = matches.findings;
+        for action in &recipe.actions {
+            if let Action::File(a) = action {
+                let cx = FileCx {
+                    path,
+                    text: &current,
+                    tree: &tree,
+                    newline,
+                    recipe: &recipe.id,
+                    workspace: ws,
+                };
+                let out = a.run(&cx);
+                edits.extend(out.edits);
+                findings.extend(out.findings);
+            }
+        }
+        let (edits, conflicts) = edit::resolve(edits);
+        for c in conflicts
+            .iter()
+            .filter(|c| c.kept.origin != c.dropped.origin)
+        {
+            let (line, column) = line_col(&current, c.dropped.range.start);
+            let (kl, kc) = line_col(&current, c.kept.range.start);
+            conflicts_seen.push(Finding {
+                path: path.to_path_buf(),
+                line,
+                column,
+                recipe: recipe.id.clone(),
+                severity: Severity::Warning,
+                message: format!(
+                    "conflict: the edit of `{}` overlaps the edit of `{}` at {kl}:{kc}; `{}` was applied first and `{}` retried on the new text",
+                    c.dropped.origin, c.kept.origin, c.kept.origin, c.dropped.origin
+                ),
+            });
+        }
+        if edits.is_empty() {
+            findings.extend(conflicts_seen);
+            return FileResult::Done {
+                text: current,
+                edits: total,
+                findings,
+            };
+        }
+        if pass == MAX_PASSES {
+            findings.push(Finding {
+                path: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                recipe: recipe.id.clone(),
+                severity: Severity::Error,
+                message: format!(
+                    "`{}` did not converge after {MAX_PASSES} passes; the file is left unchanged",
+                    recipe.id
+                ),
+            });
+            return FileResult::Done {
+                text: text.to_owned(),
+                edits: 0,
+                findings,
+            };
+        }
+        let origins: Vec<String> = edits.iter().map(|e| e.origin.clone()).collect();
+        total += edits.len();
+        let mut next = edit::apply(&current, &edits);
+        if !matches.imports.is_empty() {
+            if let Some(tree) = parse::parse(&next) {
+                let (import_edits, _) = edit::resolve(imports::ensure(
+                    &next,
+                    &tree,
+                    &matches.imports,
+                    newline,
+                    &recipe.id,
+                ));
+                next = edit::apply(&next, &import_edits);
+            }
+        }
+        if let Err(at) = verify::check(&next) {
+            let mut origins = origins;
+            origins.dedup();
+            return FileResult::Done {
+                text: text.to_owned(),
+                edits: 0,
+                findings: vec![Finding {
+                    path: path.to_path_buf(),
+                    line: at.line,
+                    column: at.column,
+                    recipe: recipe.id.clone(),
+                    severity: Severity::Error,
+                    message: format!(
+                        "the rewrite by {} would introduce a syntax error at {}:{} of the result; the file is left unchanged",
+                        origins.join(", "),
+                        at.line,
+                        at.column
+                    ),
+                }],
+            };
+        }
+        current = next;
+    }
+    FileResult::Done {
+        text: current,
+        edits: total,
+        findings: conflicts_seen,
+    }
+}

@@ -1,0 +1,29 @@
+//! fixer: a codemod engine that repairs and restructures Python codebases.
+//!
+//! The pipeline, one module per stage:
+//! - [`recipe`]: recipe schema (TOML data) and its compilation into queries and templates;
+//! - [`select`]: which files a run touches (parallel walk, .gitignore, globs);
+//! - [`source`]: reading a file (BOM, PEP 263 coding cookie, newline style) and encoding it back;
+//! - [`parse`] and [`rewrite`]: tree-sitter parsing and query matching into edits;
+//! - [`actions`]: built-in structural actions that a query cannot express;
+//! - [`edit`]: byte-range edits, conflicts between them, and their application;
+//! - [`imports`]: module-level import placement shared by rewrites and actions;
+//! - [`verify`]: every rewritten file is parsed again before it may be written;
+//! - [`output`] and [`write`]: unified diffs, reports and atomic writes;
+//! - [`engine`]: runs recipes over a file set, stage after stage.
+
+pub mod actions;
+pub mod cli;
+pub mod diag;
+pub mod edit;
+pub mod engine;
+pub mod imports;
+pub mod output;
+pub mod parse;
+pub mod project;
+pub mod recipe;
+pub mod rewrite;
+pub mod select;
+pub mod source;
+pub mod verify;
+pub mod write;

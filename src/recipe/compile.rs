@@ -1,0 +1,433 @@
+//! Compiling a recipe: parameters substituted, queries built once, templates split into
+//! literal text and capture references, actions instantiated with their arguments, and
+//! the literal prefilter derived from the queries.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tree_sitter::Query;
+
+use super::{line_of, Recipe};
+use crate::actions::{self, Action, ActionArgs};
+use crate::diag::{Severity, UserError};
+use crate::imports::ImportSpec;
+
+/// Parameter values, by name, for one recipe.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pub values: BTreeMap<String, String>,
+}
+
+impl Params {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// Replaces every `{{NAME}}` in `text`; an undeclared name is an error.
+    pub fn substitute(&self, text: &str) -> Result<String, String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            let Some(len) = rest[start..].find("}}") else {
+                break;
+            };
+            let name = rest[start + 2..start + len].trim();
+            let value = self
+                .values
+                .get(name)
+                .ok_or_else(|| format!("`{{{{{name}}}}}` names no parameter of this recipe"))?;
+            out.push_str(&rest[..start]);
+            out.push_str(value);
+            rest = &rest[start + len + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum TemplatePart {
+    Literal(String),
+    Capture(u32),
+}
+
+pub struct CompiledRewrite {
+    /// `recipe/rewrite #N`, for reports.
+    pub label: String,
+    pub query: Query,
+    pub replace: Option<u32>,
+    pub template: Option<Vec<TemplatePart>>,
+    pub add_imports: Vec<ImportSpec>,
+    pub message: Option<(Vec<TemplatePart>, Severity)>,
+}
+
+pub struct CompiledRecipe {
+    pub id: String,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub rewrites: Vec<CompiledRewrite>,
+    pub actions: Vec<Action>,
+    /// `None`: every file may match. Otherwise a file must contain one of the literals.
+    pub literals: Option<Arc<aho_corasick::AhoCorasick>>,
+}
+
+impl CompiledRecipe {
+    /// The cheap test run before a file is parsed: can this recipe change or report
+    /// anything in `text`?
+    pub fn may_match(&self, text: &str) -> bool {
+        if let Some(lits) = &self.literals {
+            if lits.is_match(text) {
+                return true;
+            }
+        } else if !self.rewrites.is_empty() {
+            return true;
+        }
+        self.actions.iter().any(|a| a.may_match(text))
+    }
+
+    pub fn has_project_actions(&self) -> bool {
+        self.actions.iter().any(|a| matches!(a, Action::Project(_)))
+    }
+}
+
+pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserError> {
+    let id = recipe.id().to_owned();
+    let at = |offset: usize| recipe.location(offset);
+    let sub = |text: &str, offset: usize| {
+        params
+            .substitute(text)
+            .map_err(|m| UserError::new(format!("{}: {m}", at(offset))))
+    };
+    let language = crate::parse::language();
+    let mut rewrites = Vec::new();
+    let mut literal_sets: Option<Vec<String>> = Some(Vec::new());
+    for (i, def) in recipe.def.rewrite.iter().enumerate() {
+        let label = format!("{id}/rewrite #{}", i + 1);
+        let qspan = def.query.span();
+        let qtext = sub(def.query.get_ref(), qspan.start)?;
+        let query = Query::new(&language, &qtext).map_err(|e| {
+            let first = query_first_line(&recipe.text, qspan.start);
+            UserError::new(format!(
+                "{}:{}: invalid query in rewrite #{}: {} (query line {}, column {})",
+                recipe.origin.display(),
+                first + e.row,
+                i + 1,
+                e.message.lines().next().unwrap_or("syntax error").trim(),
+                e.row + 1,
+                e.column + 1
+            ))
+            .help("check the node and field names with `tree-sitter parse` or the tree-sitter-python grammar")
+        })?;
+        check_predicates(&query).map_err(|m| {
+            UserError::new(format!("{}: rewrite #{}: {m}", at(qspan.start), i + 1))
+                .help("supported predicates: #eq?, #not-eq?, #match?, #not-match?, #any-of?")
+        })?;
+        let capture = |name: &str, offset: usize| {
+            query.capture_index_for_name(name).ok_or_else(|| {
+                UserError::new(format!(
+                    "{}: rewrite #{}: capture `@{name}` is not defined by the query",
+                    at(offset),
+                    i + 1
+                ))
+                .help(format!("the query defines {}", capture_list(&query)))
+            })
+        };
+        let replace = match &def.replace {
+            Some(r) => Some(capture(
+                r.get_ref().trim_start_matches('@'),
+                r.span().start,
+            )?),
+            None => None,
+        };
+        let template = match &def.with {
+            Some(w) => {
+                let text = sub(w.get_ref(), w.span().start)?;
+                Some(parse_template(
+                    &dedent_template(&text),
+                    &capture,
+                    w.span().start,
+                )?)
+            }
+            None => None,
+        };
+        if replace.is_some() != template.is_some() {
+            return Err(UserError::new(format!(
+                "{}: rewrite #{}: `replace` and `with` go together",
+                at(qspan.start),
+                i + 1
+            )));
+        }
+        let message = match &def.message {
+            Some(m) => {
+                let text = sub(m.get_ref(), m.span().start)?;
+                Some((
+                    parse_template(&text, &capture, m.span().start)?,
+                    def.severity.unwrap_or(Severity::Warning),
+                ))
+            }
+            None => None,
+        };
+        if template.is_none() && message.is_none() {
+            return Err(UserError::new(format!(
+                "{}: rewrite #{} neither rewrites (`replace` + `with`) nor reports (`message`)",
+                at(qspan.start),
+                i + 1
+            )));
+        }
+        let mut add_imports = Vec::new();
+        for spec in &def.add_imports {
+            let spec = sub(spec, qspan.start)?;
+            add_imports.extend(ImportSpec::parse_all(&spec).map_err(|m| {
+                UserError::new(format!(
+                    "{}: rewrite #{}: add-imports: {m}",
+                    at(qspan.start),
+                    i + 1
+                ))
+            })?);
+        }
+        match (&mut literal_sets, prefilter_literals(&query, &qtext)) {
+            (Some(all), Some(lits)) => all.extend(lits),
+            (sets, None) => *sets = None,
+            _ => {}
+        }
+        rewrites.push(CompiledRewrite {
+            label,
+            query,
+            replace,
+            template,
+            add_imports,
+            message,
+        });
+    }
+    let mut compiled_actions = Vec::new();
+    for (i, table) in recipe.def.action.iter().enumerate() {
+        let offset = table.span().start;
+        let mut table = table.get_ref().clone();
+        let Some(toml::Value::String(name)) = table.remove("name") else {
+            return Err(
+                UserError::new(format!("{}: action #{} has no `name`", at(offset), i + 1))
+                    .help(format!("known actions: {}", actions::names().join(", "))),
+            );
+        };
+        let args = ActionArgs::new(table, params)
+            .map_err(|m| UserError::new(format!("{}: action `{name}`: {m}", at(offset))))?;
+        let action = actions::build(&name, args).map_err(|e| UserError {
+            message: format!("{}: {}", at(offset), e.message),
+            help: e.help,
+        })?;
+        compiled_actions.push(action);
+    }
+    // With no rewrites the set stays empty: only the actions' own prefilters count.
+    let literals = match literal_sets {
+        Some(lits) if !lits.is_empty() => {
+            Some(Arc::new(aho_corasick::AhoCorasick::new(&lits).map_err(
+                |e| UserError::new(format!("{}: prefilter: {e}", recipe.origin.display())),
+            )?))
+        }
+        _ => None,
+    };
+    Ok(CompiledRecipe {
+        id,
+        include: recipe.def.include.clone(),
+        exclude: recipe.def.exclude.clone(),
+        rewrites,
+        actions: compiled_actions,
+        literals,
+    })
+}
+
+/// The file line on which a query string's first line stands: a multi-line string's
+/// content starts on the line after its opening quotes.
+fn query_first_line(toml_text: &str, span_start: usize) -> usize {
+    let line = line_of(toml_text, span_start);
+    let raw = &toml_text[span_start.min(toml_text.len())..];
+    for quotes in ["'''", "\"\"\""] {
+        if let Some(rest) = raw.strip_prefix(quotes) {
+            if rest.starts_with('\n') || rest.starts_with("\r\n") {
+                return line + 1;
+            }
+        }
+    }
+    line
+}
+
+fn capture_list(query: &Query) -> String {
+    let names: Vec<String> = query
+        .capture_names()
+        .iter()
+        .map(|n| format!("@{n}"))
+        .collect();
+    if names.is_empty() {
+        "no captures".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// Rejects predicates that tree-sitter would hand back to us uninterpreted.
+fn check_predicates(query: &Query) -> Result<(), String> {
+    for i in 0..query.pattern_count() {
+        if let Some(p) = query.general_predicates(i).first() {
+            return Err(format!("unknown predicate `#{}`", p.operator));
+        }
+        if let Some((p, _)) = query.property_predicates(i).first() {
+            return Err(format!(
+                "unsupported predicate `#is?` / `#is-not?` on `{}`",
+                p.key
+            ));
+        }
+        if let Some(p) = query.property_settings(i).first() {
+            return Err(format!("unsupported directive `#set!` on `{}`", p.key));
+        }
+    }
+    Ok(())
+}
+
+/// Literals of which every match of the query contains at least one: for each pattern,
+/// the strings of its first positive `#eq?` / `#any-of?` predicate with a string
+/// argument, else its first keyword-like anonymous node. `None` if a pattern has neither.
+fn prefilter_literals(query: &Query, text: &str) -> Option<Vec<String>> {
+    static PRED: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static ANON: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static STR: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pred = PRED.get_or_init(|| {
+        regex::Regex::new(r#"\(#(eq|any-of)\?\s+@[\w.-]+((?:\s+"(?:[^"\\]|\\.)*")+)\s*\)"#)
+            .expect("valid regex")
+    });
+    let anon = ANON
+        .get_or_init(|| regex::Regex::new(r#""([A-Za-z_][A-Za-z0-9_]*)""#).expect("valid regex"));
+    let string =
+        STR.get_or_init(|| regex::Regex::new(r#""((?:[^"\\]|\\.)*)""#).expect("valid regex"));
+    let mut out = Vec::new();
+    let n = query.pattern_count();
+    for i in 0..n {
+        let start = query.start_byte_for_pattern(i);
+        let end = if i + 1 < n {
+            query.start_byte_for_pattern(i + 1)
+        } else {
+            text.len()
+        };
+        let pattern = text.get(start..end)?;
+        if let Some(c) = pred.captures(pattern) {
+            let lits: Vec<String> = string
+                .captures_iter(&c[2])
+                .map(|s| unescape(&s[1]))
+                .collect();
+            if lits.iter().all(|l| !l.is_empty()) {
+                out.extend(lits);
+                continue;
+            }
+        }
+        let without_preds = pred.replace_all(pattern, "");
+        match anon.captures(&without_preds) {
+            Some(c) => out.push(c[1].to_owned()),
+            None => return None,
+        }
+    }
+    Some(out)
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('t') => out.push('\t'),
+                Some(other) => out.push(other),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Removes the indentation common to a multi-line template's lines after the first,
+/// and one trailing newline, so the template can be re-indented where it lands.
+fn dedent_template(text: &str) -> String {
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    let text = text.strip_suffix('\r').unwrap_or(text);
+    let mut lines = text.split('\n');
+    let first = lines.next().unwrap_or("");
+    let rest: Vec<&str> = lines.collect();
+    if rest.is_empty() {
+        return first.to_owned();
+    }
+    let common = rest
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    let mut out = first.to_owned();
+    for l in rest {
+        out.push('\n');
+        out.push_str(l.get(common..).unwrap_or("").trim_end_matches('\r'));
+    }
+    out
+}
+
+fn parse_template(
+    text: &str,
+    capture: &dyn Fn(&str, usize) -> Result<u32, UserError>,
+    offset: usize,
+) -> Result<Vec<TemplatePart>, UserError> {
+    let mut parts = Vec::new();
+    let mut lit = String::new();
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '$' {
+            lit.push(c);
+            continue;
+        }
+        if let Some((_, '$')) = chars.peek() {
+            chars.next();
+            lit.push('$');
+            continue;
+        }
+        let name: String = text[i + 1..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() {
+            lit.push('$');
+            continue;
+        }
+        for _ in 0..name.chars().count() {
+            chars.next();
+        }
+        if !lit.is_empty() {
+            parts.push(TemplatePart::Literal(std::mem::take(&mut lit)));
+        }
+        parts.push(TemplatePart::Capture(capture(&name, offset)?));
+    }
+    if !lit.is_empty() {
+        parts.push(TemplatePart::Literal(lit));
+    }
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitutes_declared_parameters_only() {
+        let p = Params {
+            values: [("name".to_owned(), "x".to_owned())].into(),
+        };
+        assert_eq!(p.substitute("a {{name}} {{ name }}").unwrap(), "a x x");
+        assert!(p.substitute("{{other}}").is_err());
+    }
+
+    #[test]
+    fn dedents_multiline_template() {
+        assert_eq!(
+            dedent_template("if x:\n        y\n    z\n"),
+            "if x:\n    y\nz"
+        );
+    }
+}

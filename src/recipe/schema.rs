@@ -1,0 +1,90 @@
+//! The recipe file format, as plain serde data. Unknown keys are rejected so that a typo
+//! is an error naming the key, not a silently ignored setting.
+
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeFile {
+    /// kebab-case identifier, used on the command line.
+    pub id: Spanned<String>,
+    /// One line, shown by `fixer list`.
+    pub description: String,
+    /// gitignore-style globs of the files the recipe looks at; default: every `.py` file.
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamDef>,
+    #[serde(default)]
+    pub rewrite: Vec<RewriteDef>,
+    #[serde(default)]
+    pub action: Vec<Spanned<toml::Table>>,
+    #[serde(default)]
+    pub example: Vec<ExampleDef>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamDef {
+    /// A parameter without a default must be given with `--set`.
+    pub default: Option<toml::Value>,
+    #[serde(default)]
+    pub help: String,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RewriteDef {
+    /// A tree-sitter query over the Python grammar.
+    pub query: Spanned<String>,
+    /// The capture whose node is replaced.
+    pub replace: Option<Spanned<String>>,
+    /// The replacement template: `$name` is a capture's text, `$$` a literal `$`.
+    pub with: Option<Spanned<String>>,
+    /// Imports ensured at module level in every file this rewrite changes.
+    #[serde(default)]
+    pub add_imports: Vec<String>,
+    /// A finding reported at each match (at the `replace` capture, else the whole match).
+    pub message: Option<Spanned<String>>,
+    /// Severity of `message`: note, warning or error (error makes `check` fail).
+    pub severity: Option<crate::diag::Severity>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExampleDef {
+    /// Shown in `fixer test` output; default: `example N`.
+    pub name: Option<String>,
+    pub before: String,
+    pub after: String,
+    /// The path the example file is given; default `example.py`.
+    pub path: Option<String>,
+    /// Parameter values for this example (as `--set` would give them).
+    #[serde(default)]
+    pub params: BTreeMap<String, toml::Value>,
+}
+
+impl<'de> serde::Deserialize<'de> for crate::diag::Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "note" => Ok(Self::Note),
+            "warning" => Ok(Self::Warning),
+            "error" => Ok(Self::Error),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown severity `{other}`, expected note, warning or error"
+            ))),
+        }
+    }
+}
+
+/// A TOML value as a parameter string: strings as they are, other scalars as written.
+pub fn value_to_param(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

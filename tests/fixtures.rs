@@ -1,0 +1,148 @@
+//! Fixture projects per recipe: `tests/fixtures/<recipe>/<case>/` holds a small project
+//! (and optionally `case.toml`). For each case the harness snapshots the dry-run diff and
+//! report, applies the recipe, asserts that every Python file still parses and that a
+//! second run changes nothing.
+//!
+//! `case.toml` keys: `recipe` (default: the directory's name), `args` (extra arguments,
+//! e.g. `["--set", "k=v"]`), `paths` (default `["."]`), `expect-check-exit` (default 0).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Case {
+    recipe: Option<String>,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    paths: Vec<String>,
+    expect_check_exit: Option<i32>,
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "case.toml" {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            python_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "py") {
+            out.push(p);
+        }
+    }
+}
+
+fn fixer(dir: &Path, args: &[String]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fixer"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs every case of one recipe's fixture directory.
+pub fn run_fixtures(recipe_dir: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(recipe_dir);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no cases under {}", root.display());
+    for case_dir in cases {
+        let case_name = case_dir.file_name().unwrap().to_string_lossy().into_owned();
+        let case: Case = std::fs::read_to_string(case_dir.join("case.toml"))
+            .map(|t| toml::from_str(&t).unwrap_or_else(|e| panic!("{case_name}/case.toml: {e}")))
+            .unwrap_or_default();
+        let recipe = case.recipe.clone().unwrap_or_else(|| recipe_dir.to_owned());
+        let tmp = tempfile::tempdir().unwrap();
+        copy_tree(&case_dir, tmp.path());
+        let mut args = vec!["apply".to_owned(), recipe.clone()];
+        args.extend(if case.paths.is_empty() {
+            vec![".".to_owned()]
+        } else {
+            case.paths.clone()
+        });
+        args.extend(case.args.iter().cloned());
+        let mut dry = args.clone();
+        dry.push("--dry-run".to_owned());
+
+        let (code, diff, report) = fixer(tmp.path(), &dry);
+        assert_eq!(
+            code, 0,
+            "{recipe_dir}/{case_name}: dry run failed:\n{report}"
+        );
+        let snapshot = format!("{diff}\n--- report ---\n{report}");
+        insta::with_settings!({
+            snapshot_path => Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots"),
+            prepend_module_to_snapshot => false,
+            description => format!("fixer {}", dry.join(" ")),
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(format!("{recipe_dir}__{case_name}"), snapshot);
+        });
+
+        let (code, _, report) = fixer(tmp.path(), &args);
+        assert_eq!(code, 0, "{recipe_dir}/{case_name}: apply failed:\n{report}");
+        let mut files = Vec::new();
+        python_files(tmp.path(), &mut files);
+        for f in files {
+            let bytes = std::fs::read(&f).unwrap();
+            let src = fixer::source::Source::decode(&bytes).unwrap();
+            let tree = fixer::parse::parse(&src.text).unwrap();
+            assert!(
+                fixer::parse::first_error(&tree).is_none(),
+                "{recipe_dir}/{case_name}: {} does not parse after apply:\n{}",
+                f.display(),
+                src.text
+            );
+        }
+        let (code, diff, report) = fixer(tmp.path(), &dry);
+        assert_eq!(
+            code, 0,
+            "{recipe_dir}/{case_name}: second dry run failed:\n{report}"
+        );
+        assert!(
+            diff.is_empty(),
+            "{recipe_dir}/{case_name}: a second run changes more:\n{diff}"
+        );
+        let mut check = args.clone();
+        check[0] = "check".to_owned();
+        let (code, out, _) = fixer(tmp.path(), &check);
+        assert_eq!(
+            code,
+            case.expect_check_exit.unwrap_or(0),
+            "{recipe_dir}/{case_name}: `fixer check` after apply:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn aioredis_to_redis_fixtures() {
+    run_fixtures("aioredis-to-redis");
+}
