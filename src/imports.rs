@@ -339,7 +339,12 @@ pub fn merge_into_from(
         .iter()
         .map(|n| format!("{newline}{indent}{n},"))
         .collect();
-    if eol == target.last_name_end || text[target.last_name_end..eol].trim().starts_with(')') {
+    if text[target.last_name_end..eol]
+        .trim()
+        .trim_start_matches(',')
+        .trim_start()
+        .starts_with(')')
+    {
         // The closing parenthesis stands on the last name's line: `a, b)`.
         let clause: String = names.iter().map(|n| format!(", {n}")).collect();
         return vec![Edit::insert(target.last_name_end, clause, origin)];
