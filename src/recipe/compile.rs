@@ -345,29 +345,26 @@ fn unescape(s: &str) -> String {
     out
 }
 
-/// Removes the indentation common to a multi-line template's lines after the first,
-/// and one trailing newline, so the template can be re-indented where it lands.
+/// Removes the indentation common to a multi-line template's lines, and one trailing
+/// newline, so the template can be re-indented where it lands.
 fn dedent_template(text: &str) -> String {
     let text = text.strip_suffix('\n').unwrap_or(text);
     let text = text.strip_suffix('\r').unwrap_or(text);
-    let mut lines = text.split('\n');
-    let first = lines.next().unwrap_or("");
-    let rest: Vec<&str> = lines.collect();
-    if rest.is_empty() {
-        return first.to_owned();
+    if !text.contains('\n') {
+        return text.to_owned();
     }
-    let common = rest
+    let lines: Vec<&str> = text.split('\n').map(|l| l.trim_end_matches('\r')).collect();
+    let common = lines
         .iter()
         .filter(|l| !l.trim().is_empty())
         .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
         .min()
         .unwrap_or(0);
-    let mut out = first.to_owned();
-    for l in rest {
-        out.push('\n');
-        out.push_str(l.get(common..).unwrap_or("").trim_end_matches('\r'));
-    }
-    out
+    lines
+        .iter()
+        .map(|l| l.get(common..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn parse_template(
@@ -426,8 +423,9 @@ mod tests {
     #[test]
     fn dedents_multiline_template() {
         assert_eq!(
-            dedent_template("if x:\n        y\n    z\n"),
+            dedent_template("    if x:\n        y\n    z\n"),
             "if x:\n    y\nz"
         );
+        assert_eq!(dedent_template("if x:\n    y\n"), "if x:\n    y");
     }
 }

@@ -1,0 +1,806 @@
+//! The command line, end to end: every command, option and exit code, and each bad input
+//! the engine must reject or survive.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+fn fixer(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("fixer").unwrap();
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE");
+    cmd
+}
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    dir
+}
+
+fn read(dir: &tempfile::TempDir, path: &str) -> String {
+    std::fs::read_to_string(dir.path().join(path)).unwrap()
+}
+
+const UTCNOW: &str = r#"
+id = "utcnow-to-aware"
+description = "datetime.utcnow() is deprecated: use datetime.now(timezone.utc)"
+
+[[rewrite]]
+query = '''
+(call
+  function: (attribute object: (identifier) @cls attribute: (identifier) @fn)
+  arguments: (argument_list) @args) @call
+(#eq? @cls "datetime")
+(#eq? @fn "utcnow")
+'''
+replace = "call"
+with = "datetime.now(timezone.utc)"
+add-imports = ["from datetime import timezone"]
+
+[[example]]
+before = '''
+from datetime import datetime
+
+now = datetime.utcnow()
+'''
+after = '''
+from datetime import datetime, timezone
+
+now = datetime.now(timezone.utc)
+'''
+"#;
+
+#[test]
+fn list_names_every_builtin_recipe_and_loaded_files() {
+    let dir = project(&[("r.toml", UTCNOW)]);
+    fixer(dir.path())
+        .args(["list", "--recipe", "r.toml"])
+        .assert()
+        .success()
+        .stdout(contains("aioredis-to-redis  aioredis is dead"))
+        .stdout(contains("utcnow-to-aware"));
+}
+
+#[test]
+fn show_prints_description_parameters_and_examples() {
+    let dir = project(&[(
+        "r.toml",
+        &UTCNOW.replace(
+            "[[rewrite]]",
+            "[params.name]\ndefault = \"x\"\nhelp = \"what to call it\"\n\n[[rewrite]]",
+        ),
+    )]);
+    fixer(dir.path())
+        .args(["show", "utcnow-to-aware", "--recipe", "r.toml"])
+        .assert()
+        .success()
+        .stdout(contains("utcnow-to-aware: datetime.utcnow() is deprecated"))
+        .stdout(contains("name (default: \"x\")"))
+        .stdout(contains("what to call it"))
+        .stdout(contains("+now = datetime.now(timezone.utc)"));
+}
+
+#[test]
+fn apply_rewrites_in_place_and_adds_imports() {
+    let dir = project(&[
+        ("r.toml", UTCNOW),
+        (
+            "app/a.py",
+            "from datetime import datetime\n\nx = datetime.utcnow()\n",
+        ),
+    ]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml", "app"])
+        .assert()
+        .success()
+        .stderr(contains("1 file changed"));
+    assert_eq!(
+        read(&dir, "app/a.py"),
+        "from datetime import datetime, timezone\n\nx = datetime.now(timezone.utc)\n"
+    );
+}
+
+#[test]
+fn dry_run_prints_a_unified_diff_and_writes_nothing() {
+    let body = "from datetime import datetime, timezone\n\na = 1\nb = 2\nc = 3\nd = 4\ne = 5\nx = datetime.utcnow()\n";
+    let dir = project(&[("r.toml", UTCNOW), ("src/a.py", body)]);
+    let out = fixer(dir.path())
+        .args([
+            "apply",
+            "utcnow-to-aware",
+            "--recipe",
+            "r.toml",
+            "--dry-run",
+            "src",
+        ])
+        .assert()
+        .success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.starts_with("--- a/src/a.py\n+++ b/src/a.py\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("@@ -5,4 +5,4 @@\n c = 3\n d = 4\n e = 5\n-x = datetime.utcnow()\n+x = datetime.now(timezone.utc)\n"), "3 lines of context: {stdout}");
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(
+        stderr.contains("1 file would change (utcnow-to-aware: 1 edit)"),
+        "{stderr}"
+    );
+    assert_eq!(read(&dir, "src/a.py"), body);
+}
+
+#[test]
+fn check_exits_1_while_work_is_pending_and_0_after_apply() {
+    let dir = project(&[
+        ("r.toml", UTCNOW),
+        (
+            "a.py",
+            "from datetime import datetime\nx = datetime.utcnow()\n",
+        ),
+    ]);
+    fixer(dir.path())
+        .args(["check", "--recipe", "r.toml"])
+        .assert()
+        .code(1)
+        .stdout(contains("a.py: would be changed by utcnow-to-aware"))
+        .stdout(contains("+++").not());
+    fixer(dir.path())
+        .args(["check", "--recipe", "r.toml", "--diff"])
+        .assert()
+        .code(1)
+        .stdout(contains("+++ b/a.py"));
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .success();
+    fixer(dir.path())
+        .args(["check", "--recipe", "r.toml"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn several_recipes_apply_in_order_each_seeing_the_previous_output() {
+    let first = r#"
+id = "a-to-b"
+description = "a() to b()"
+[[rewrite]]
+query = '((call function: (identifier) @f) @c (#eq? @f "a"))'
+replace = "f"
+with = "b"
+"#;
+    let second = r#"
+id = "b-to-c"
+description = "b() to c()"
+[[rewrite]]
+query = '((call function: (identifier) @f) @c (#eq? @f "b"))'
+replace = "f"
+with = "c"
+"#;
+    let dir = project(&[("1.toml", first), ("2.toml", second), ("x.py", "a()\n")]);
+    fixer(dir.path())
+        .args([
+            "apply", "a-to-b", "b-to-c", "x.py", "--recipe", "1.toml", "--recipe", "2.toml",
+        ])
+        .assert()
+        .success();
+    assert_eq!(read(&dir, "x.py"), "c()\n");
+}
+
+#[test]
+fn test_command_runs_examples_and_fails_on_a_wrong_after() {
+    let dir = project(&[
+        ("r.toml", UTCNOW),
+        (
+            "bad.toml",
+            &UTCNOW
+                .replace(
+                    "now = datetime.now(timezone.utc)\n'''\n\"#",
+                    "now = datetime.now()\n'''\n\"#",
+                )
+                .replace(
+                    "now = datetime.now(timezone.utc)\n'''",
+                    "now = datetime.now()\n'''",
+                ),
+        ),
+    ]);
+    fixer(dir.path())
+        .args(["test", "r.toml"])
+        .assert()
+        .success()
+        .stdout(contains("PASS utcnow-to-aware"))
+        .stdout(contains("1 passed, 0 failed"));
+    fixer(dir.path())
+        .args(["test", "bad.toml"])
+        .assert()
+        .code(1)
+        .stdout(contains("FAIL utcnow-to-aware"))
+        .stdout(contains("+now = datetime.now(timezone.utc)"));
+}
+
+#[test]
+fn test_command_fails_a_recipe_that_is_not_idempotent() {
+    let grows = r#"
+id = "grows"
+description = "wraps again and again"
+[[rewrite]]
+query = '((call function: (identifier) @f) @c (#eq? @f "f"))'
+replace = "c"
+with = "f(g($c))"
+[[example]]
+before = "x = 1\n"
+after = "x = 1\n"
+"#;
+    let dir = project(&[("g.toml", grows), ("a.py", "f(1)\n")]);
+    // An example that does not match passes; applying it to a real file must not loop forever.
+    fixer(dir.path())
+        .args(["test", "g.toml"])
+        .assert()
+        .success();
+    fixer(dir.path())
+        .args(["apply", "--recipe", "g.toml", "a.py"])
+        .assert()
+        .success()
+        .stderr(contains("did not converge"));
+    assert_eq!(read(&dir, "a.py"), "f(1)\n");
+}
+
+#[test]
+fn user_recipe_in_toml_only_through_recipe_flag() {
+    let recipe = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/recipes/assert-equal.toml");
+    let dir = project(&[(
+        "tests/test_math.py",
+        "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        self.assertEqual(\n            add(1,\n                2),\n            3,\n        )\n        if True:\n            self.assertEqual(x, [1, 2])\n",
+    )]);
+    fixer(dir.path())
+        .arg("test")
+        .arg(&recipe)
+        .assert()
+        .success()
+        .stdout(contains("0 failed"));
+    fixer(dir.path())
+        .arg("apply")
+        .arg("--recipe")
+        .arg(&recipe)
+        .assert()
+        .success();
+    assert_eq!(
+        read(&dir, "tests/test_math.py"),
+        "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        assert add(1,\n                2) == 3\n        if True:\n            assert x == [1, 2]\n"
+    );
+}
+
+#[test]
+fn multiline_template_is_reindented_to_the_node_column() {
+    let recipe = r#"
+id = "expand"
+description = "expand marker"
+[[rewrite]]
+query = '((expression_statement (call function: (identifier) @f)) @s (#eq? @f "marker"))'
+replace = "s"
+with = '''
+if DEBUG:
+    print("here")
+'''
+"#;
+    let dir = project(&[("r.toml", recipe), ("a.py", "def f():\n    marker()\n")]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .success();
+    assert_eq!(
+        read(&dir, "a.py"),
+        "def f():\n    if DEBUG:\n        print(\"here\")\n"
+    );
+}
+
+#[test]
+fn unknown_recipe_is_exit_2_with_the_closest_ids() {
+    let dir = project(&[]);
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redi"])
+        .assert()
+        .code(2)
+        .stderr(contains("error: unknown recipe `aioredis-to-redi`"))
+        .stderr(contains("help: did you mean `aioredis-to-redis`?"));
+    fixer(dir.path())
+        .args(["show", "nope"])
+        .assert()
+        .code(2)
+        .stderr(contains("unknown recipe `nope`"));
+}
+
+#[test]
+fn unknown_parameter_is_exit_2_naming_it() {
+    let dir = project(&[("a.py", "x = 1\n")]);
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--set", "colour=blue"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "unknown parameter `colour` for recipe aioredis-to-redis",
+        ));
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--set", "novalue"])
+        .assert()
+        .code(2)
+        .stderr(contains("is not KEY=VALUE"));
+}
+
+#[test]
+fn missing_parameter_is_exit_2_with_help() {
+    let recipe = r#"
+id = "needs"
+description = "needs a name"
+[params.name]
+help = "the function to rename"
+[[rewrite]]
+query = '((identifier) @i (#eq? @i "{{name}}"))'
+replace = "i"
+with = "renamed"
+"#;
+    let dir = project(&[("r.toml", recipe), ("a.py", "old = 1\n")]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("recipe `needs` needs parameter `name`"))
+        .stderr(contains("help: give it with --set name=VALUE"));
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml", "--set", "name=old"])
+        .assert()
+        .success();
+    assert_eq!(read(&dir, "a.py"), "renamed = 1\n");
+}
+
+#[test]
+fn missing_path_is_exit_2_naming_it() {
+    let dir = project(&[]);
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "no/such/dir"])
+        .assert()
+        .code(2)
+        .stderr(contains("path `no/such/dir` does not exist"));
+}
+
+#[test]
+fn malformed_toml_is_rejected_with_its_line() {
+    let dir = project(&[(
+        "r.toml",
+        "id = \"x\"\ndescription = \"d\"\n\n[[rewrite]\nquery = 1\n",
+    )]);
+    fixer(dir.path())
+        .args(["list", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("r.toml:4: invalid recipe"));
+}
+
+#[test]
+fn unknown_key_is_rejected_with_its_line() {
+    let dir = project(&[(
+        "r.toml",
+        "id = \"x\"\ndescription = \"d\"\n\n[[rewrite]]\nquery = '(identifier)'\nreplce = \"x\"\n",
+    )]);
+    fixer(dir.path())
+        .args(["list", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("r.toml:6: invalid recipe: unknown field `replce`"));
+}
+
+#[test]
+fn invalid_query_is_rejected_with_the_line_in_the_recipe_file() {
+    let recipe = "id = \"x\"\ndescription = \"d\"\n\n[[rewrite]]\nquery = '''\n(call\n  function: (identifer) @f)\n'''\nreplace = \"f\"\nwith = \"g\"\n";
+    let dir = project(&[("r.toml", recipe)]);
+    fixer(dir.path())
+        .args(["list", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("r.toml:7: invalid query in rewrite #1"))
+        .stderr(contains("identifer"));
+}
+
+#[test]
+fn unknown_capture_is_rejected() {
+    let recipe = "id = \"x\"\ndescription = \"d\"\n\n[[rewrite]]\nquery = '(call function: (identifier) @f) @c'\nreplace = \"c\"\nwith = \"$g()\"\n";
+    let dir = project(&[("r.toml", recipe)]);
+    fixer(dir.path())
+        .args(["list", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "r.toml:7: rewrite #1: capture `@g` is not defined by the query",
+        ))
+        .stderr(contains("help: the query defines @f, @c"));
+    let recipe = recipe
+        .replace("replace = \"c\"", "replace = \"call\"")
+        .replace("$g", "$f");
+    let dir = project(&[("r.toml", &recipe)]);
+    fixer(dir.path())
+        .args(["list", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("r.toml:6: rewrite #1: capture `@call`"));
+}
+
+#[test]
+fn unknown_predicate_and_action_are_rejected() {
+    let recipe = "id = \"x\"\ndescription = \"d\"\n\n[[rewrite]]\nquery = '((identifier) @i (#starts-with? @i \"a\"))'\nmessage = \"m\"\n";
+    let dir = project(&[("r.toml", recipe)]);
+    fixer(dir.path())
+        .args(["list", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "r.toml:5: rewrite #1: unknown predicate `#starts-with?`",
+        ));
+    let recipe = "id = \"x\"\ndescription = \"d\"\n\n[[action]]\nname = \"hoist-everything\"\n";
+    let dir = project(&[("r.toml", recipe)]);
+    fixer(dir.path())
+        .args(["list", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains("r.toml:4: unknown action `hoist-everything`"));
+}
+
+#[test]
+fn unparsable_file_is_skipped_with_a_warning_and_others_proceed() {
+    let dir = project(&[
+        ("bad.py", "import aioredis\ndef f(:\n"),
+        ("good.py", "import aioredis\n"),
+    ]);
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redis"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "warning: skipped bad.py: does not parse (syntax error at 2:",
+        ));
+    assert_eq!(read(&dir, "bad.py"), "import aioredis\ndef f(:\n");
+    assert_eq!(
+        read(&dir, "good.py"),
+        "from redis import asyncio as aioredis\n"
+    );
+}
+
+#[test]
+fn latin1_file_is_decoded_by_its_cookie_and_written_back_in_latin1() {
+    let dir = project(&[]);
+    let bytes = b"# -*- coding: latin-1 -*-\nimport aioredis\nname = '\xe9t\xe9'\n";
+    std::fs::write(dir.path().join("a.py"), bytes).unwrap();
+    std::fs::write(
+        dir.path().join("b.py"),
+        b"import aioredis\nname = '\xe9t\xe9'\n",
+    )
+    .unwrap();
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redis"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "warning: skipped b.py: not valid UTF-8 and no PEP 263 coding cookie",
+        ));
+    assert_eq!(
+        std::fs::read(dir.path().join("a.py")).unwrap(),
+        b"# -*- coding: latin-1 -*-\nfrom redis import asyncio as aioredis\nname = '\xe9t\xe9'\n"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("b.py")).unwrap(),
+        b"import aioredis\nname = '\xe9t\xe9'\n"
+    );
+}
+
+#[test]
+fn crlf_bom_and_tabs_stay_byte_identical() {
+    let dir = project(&[]);
+    let before = b"\xEF\xBB\xBF# head\r\nimport aioredis\r\n\r\nif x:\r\n\ty = 1  # tab\r\n";
+    std::fs::write(dir.path().join("a.py"), before).unwrap();
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redis"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(dir.path().join("a.py")).unwrap(),
+        b"\xEF\xBB\xBF# head\r\nfrom redis import asyncio as aioredis\r\n\r\nif x:\r\n\ty = 1  # tab\r\n"
+    );
+}
+
+#[test]
+fn added_import_lines_use_the_file_newline() {
+    let dir = project(&[("r.toml", UTCNOW)]);
+    std::fs::write(
+        dir.path().join("a.py"),
+        "import os\r\n\r\nx = datetime.utcnow()\r\n",
+    )
+    .unwrap();
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .success();
+    assert_eq!(
+        read(&dir, "a.py"),
+        "import os\r\nfrom datetime import timezone\r\n\r\nx = datetime.now(timezone.utc)\r\n"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn read_only_file_mode_is_kept() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = project(&[
+        ("a.py", "import aioredis\n"),
+        ("run.py", "import aioredis\n"),
+    ]);
+    let set = |p: &str, mode: u32| {
+        std::fs::set_permissions(dir.path().join(p), std::fs::Permissions::from_mode(mode)).unwrap()
+    };
+    set("a.py", 0o444);
+    set("run.py", 0o755);
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redis"])
+        .assert()
+        .success();
+    let mode = |p: &str| {
+        std::fs::metadata(dir.path().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("a.py"), 0o444);
+    assert_eq!(mode("run.py"), 0o755);
+    assert_eq!(
+        read(&dir, "a.py"),
+        "from redis import asyncio as aioredis\n"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn links_out_of_the_tree_are_not_followed() {
+    let outside = project(&[
+        ("victim.py", "import aioredis\n"),
+        ("pkg/mod.py", "import aioredis\n"),
+    ]);
+    let dir = project(&[("inside.py", "import aioredis\n")]);
+    std::os::unix::fs::symlink(outside.path().join("victim.py"), dir.path().join("link.py"))
+        .unwrap();
+    std::os::unix::fs::symlink(outside.path().join("pkg"), dir.path().join("pkglink")).unwrap();
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redis"])
+        .assert()
+        .success()
+        .stderr(contains("1 file changed"));
+    assert_eq!(read(&outside, "victim.py"), "import aioredis\n");
+    assert_eq!(read(&outside, "pkg/mod.py"), "import aioredis\n");
+    assert_eq!(
+        read(&dir, "inside.py"),
+        "from redis import asyncio as aioredis\n"
+    );
+    assert!(std::fs::symlink_metadata(dir.path().join("link.py"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn gitignored_hidden_and_virtualenv_files_are_skipped_but_named_files_are_processed() {
+    let dir = project(&[
+        (".gitignore", "generated/\n"),
+        ("generated/a.py", "import aioredis\n"),
+        (".hidden/a.py", "import aioredis\n"),
+        (".venv/lib/a.py", "import aioredis\n"),
+        ("venv/a.py", "import aioredis\n"),
+        ("node_modules/a.py", "import aioredis\n"),
+        ("src/a.py", "import aioredis\n"),
+    ]);
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis"])
+        .assert()
+        .code(1)
+        .stdout(contains("src/a.py"))
+        .stdout(contains("generated").not())
+        .stdout(contains("venv").not())
+        .stdout(contains("hidden").not())
+        .stdout(contains("node_modules").not());
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "generated/a.py"])
+        .assert()
+        .code(1)
+        .stdout(contains("generated/a.py: would be changed"));
+}
+
+#[test]
+fn include_and_exclude_override_the_recipe_globs() {
+    let dir = project(&[
+        ("a/x.py", "import aioredis\n"),
+        ("b/y.py", "import aioredis\n"),
+    ]);
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--include", "a/**"])
+        .assert()
+        .code(1)
+        .stdout(contains("a/x.py"))
+        .stdout(contains("b/y.py").not());
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--exclude", "a/**"])
+        .assert()
+        .code(1)
+        .stdout(contains("b/y.py"))
+        .stdout(contains("a/x.py").not());
+}
+
+#[test]
+fn jobs_quiet_and_color_options() {
+    let dir = project(&[("a.py", "import aioredis\n")]);
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--jobs", "1", "--quiet"])
+        .assert()
+        .code(1)
+        .stderr("");
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--jobs", "0"])
+        .assert()
+        .code(2)
+        .stderr(contains("--jobs must be at least 1"));
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--diff", "--color", "always"])
+        .assert()
+        .code(1)
+        .stdout(contains("\x1b[32m+from redis"));
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--diff", "--color", "never"])
+        .assert()
+        .code(1)
+        .stdout(contains("\x1b[").not());
+    // auto: not a terminal here, so no colour
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--diff"])
+        .assert()
+        .code(1)
+        .stdout(contains("\x1b[").not());
+}
+
+#[test]
+fn usage_error_is_exit_2() {
+    let dir = project(&[]);
+    fixer(dir.path())
+        .args(["apply", "--no-such-flag"])
+        .assert()
+        .code(2);
+    fixer(dir.path())
+        .args(["apply"])
+        .assert()
+        .code(2)
+        .stderr(contains("no recipe named"));
+}
+
+#[test]
+fn rewrite_that_breaks_syntax_is_not_written_and_is_reported() {
+    let recipe = r#"
+id = "breaks"
+description = "drops a parenthesis"
+[[rewrite]]
+query = '((call function: (identifier) @f arguments: (argument_list) @a) @c (#eq? @f "go"))'
+replace = "c"
+with = "go($a"
+"#;
+    let dir = project(&[("r.toml", recipe), ("a.py", "go(1)\nx = 2\n")]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .stderr(contains("error[breaks]"))
+        .stderr(contains("would introduce a syntax error"));
+    assert_eq!(read(&dir, "a.py"), "go(1)\nx = 2\n");
+    fixer(dir.path())
+        .args(["check", "--recipe", "r.toml"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn overlapping_edits_from_two_rewrites_are_reported_as_a_conflict() {
+    let recipe = r#"
+id = "two"
+description = "two rewrites of one call"
+[[rewrite]]
+query = '((call function: (identifier) @f) @c (#eq? @f "old"))'
+replace = "c"
+with = "new()"
+[[rewrite]]
+query = '((call function: (identifier) @f) @c (#eq? @f "old"))'
+replace = "f"
+with = "other"
+"#;
+    let dir = project(&[("r.toml", recipe), ("a.py", "old()\n")]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "conflict: the edit of `two/rewrite #2` overlaps the edit of `two/rewrite #1`",
+        ));
+    assert_eq!(read(&dir, "a.py"), "new()\n");
+}
+
+#[test]
+fn nested_matches_of_one_rewrite_converge_in_one_run() {
+    let recipe = r#"
+id = "unwrap"
+description = "wrap(x) -> x"
+[[rewrite]]
+query = '((call function: (identifier) @f arguments: (argument_list . (_) @x .)) @c (#eq? @f "wrap"))'
+replace = "c"
+with = "$x"
+"#;
+    let dir = project(&[("r.toml", recipe), ("a.py", "y = wrap(wrap(wrap(1)))\n")]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .success();
+    assert_eq!(read(&dir, "a.py"), "y = 1\n");
+    fixer(dir.path())
+        .args(["check", "--recipe", "r.toml"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn builtin_recipes_work_from_any_directory() {
+    let dir = project(&[("x.py", "import aioredis\n")]);
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redis", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(contains("+from redis import asyncio as aioredis"));
+}
+
+#[test]
+fn builtin_recipe_examples_pass() {
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    let mut files: Vec<_> = std::fs::read_dir(&recipes)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let dir = project(&[]);
+    fixer(dir.path())
+        .arg("test")
+        .args(&files)
+        .assert()
+        .success()
+        .stdout(contains(" 0 failed"));
+}
+
+#[test]
+fn every_recipe_file_is_embedded() {
+    let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
+    for entry in std::fs::read_dir(recipes).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            fixer::recipe::builtin::FILES
+                .iter()
+                .any(|(n, _)| *n == name),
+            "recipes/{name} is not listed in src/recipe/builtin.rs"
+        );
+    }
+}
+
+#[test]
+fn completions_are_printed() {
+    let dir = project(&[]);
+    fixer(dir.path())
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .stdout(contains("_fixer"));
+}
