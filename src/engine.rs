@@ -225,23 +225,81 @@ pub fn read_source(path: &Path) -> Result<Option<Source>, String> {
     }
 }
 
+/// A progress bar on stderr: files done / total and elapsed time, shown only when stderr
+/// is a terminal, not `--quiet`, and the run has lasted about a second.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+    shown: std::sync::atomic::AtomicBool,
+}
+
+impl Progress {
+    pub fn new(enabled: bool) -> Progress {
+        use std::io::IsTerminal;
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::hidden();
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{elapsed}] {bar:30} {pos}/{len} files") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Progress { bar, started: std::time::Instant::now(), shown: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    pub fn hidden() -> Progress {
+        Progress::new(false)
+    }
+
+    fn start(&self, recipe: &str, total: usize) {
+        if let Some(bar) = &self.bar {
+            bar.reset();
+            bar.set_prefix(recipe.to_owned());
+            bar.set_length(total as u64);
+            bar.set_position(0);
+        }
+    }
+
+    fn inc(&self) {
+        if let Some(bar) = &self.bar {
+            bar.inc(1);
+            if self.started.elapsed().as_millis() > 1000 && !self.shown.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Runs `recipes` in order over the workspace.
 pub fn run(
     ws: &Workspace,
     recipes: &[CompiledRecipe],
     pool: &rayon::ThreadPool,
+    progress: &Progress,
 ) -> Result<(), UserError> {
     for recipe in recipes {
         let globs = Globs::new(&recipe.include, &recipe.exclude)?;
         let has_file_stage = !recipe.rewrites.is_empty()
             || recipe.actions.iter().any(|a| matches!(a, Action::File(_)));
         if has_file_stage {
-            let selected: Vec<&FileEntry> = ws.files.iter().filter(|f| globs.matches(f)).collect();
+            let selected: Vec<&FileEntry> = ws
+                .files
+                .iter()
+                .filter(|f| globs.matches(f) && recipe.only.as_ref().is_none_or(|o| o.contains(&f.path)))
+                .collect();
+            progress.start(&recipe.id, selected.len());
             pool.install(|| {
-                selected
-                    .par_iter()
-                    .for_each(|f| run_file(ws, recipe, &f.path))
+                selected.par_iter().for_each(|f| {
+                    run_file(ws, recipe, &f.path);
+                    progress.inc();
+                })
             });
+            progress.finish();
         }
         for action in &recipe.actions {
             if let Action::Project(action) = action {
@@ -304,7 +362,7 @@ fn run_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) {
         Ok(None) => return,
         Err(reason) => return ws.skip(path, reason),
     };
-    if !recipe.may_match(&text) {
+    if !recipe.may_match(&text) || crate::suppress::file_ignored(&text, &recipe.id) {
         return;
     }
     match fix_file(ws, recipe, path, &text) {
@@ -368,6 +426,11 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
                 edits.extend(out.edits);
                 findings.extend(out.findings);
             }
+        }
+        let suppressions = crate::suppress::Suppressions::read(&current, &tree);
+        if !suppressions.is_empty() {
+            edits.retain(|e| !suppressions.covers(&recipe.id, line_col(&current, e.range.start).0));
+            findings.retain(|f| !suppressions.covers(&recipe.id, f.line));
         }
         let (edits, conflicts) = edit::resolve(edits);
         for c in conflicts

@@ -14,16 +14,20 @@
 
 pub mod actions;
 pub mod cli;
+pub mod config;
 pub mod diag;
 pub mod edit;
 pub mod engine;
+pub mod git;
 pub mod imports;
 pub mod output;
 pub mod parse;
 pub mod project;
 pub mod recipe;
+pub mod report;
 pub mod rewrite;
 pub mod select;
 pub mod source;
+pub mod suppress;
 pub mod verify;
 pub mod write;

@@ -1,82 +1,106 @@
 //! `fixer apply` and `fixer check`: select files, run the recipes, then either write
 //! (apply), print the diff (apply --dry-run, check --diff) or report what is pending.
+//!
+//! With no recipe named, each file runs the recipes of the configuration that governs it
+//! (the nearest `fixer.toml` or `[tool.fixer]` above it), all in one walk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{parse_sets, thread_pool, Exit, GlobalArgs};
+use crate::config::{Config, Configs};
 use crate::diag::{Severity, UserError};
-use crate::engine::{self, Outcome, Workspace};
+use crate::engine::{self, Outcome, Progress, Workspace};
 use crate::output::{self, Style};
 use crate::recipe::{CompiledRecipe, Recipe, Registry};
+use crate::report::{self, Format};
+use crate::select::{FileEntry, Globs};
+
+/// Options `apply` and `check` share.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Recipe ids, then the files or directories to process (default: .)
+    #[arg(value_name = "RECIPE... [PATH...]")]
+    targets: Vec<String>,
+    /// Report format (for check, and apply --dry-run)
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Print a table of changes and findings per recipe
+    #[arg(long)]
+    statistics: bool,
+    /// Only files changed since this git revision (and untracked ones)
+    #[arg(long, value_name = "REV")]
+    changed_since: Option<String>,
+    /// Only shard K of N (1-based): files split by a hash of their path
+    #[arg(long, value_name = "K/N")]
+    shard: Option<String>,
+}
 
 #[derive(Debug, clap::Args)]
 pub struct ApplyArgs {
-    /// Recipe ids, then the files or directories to fix (default: .)
-    #[arg(value_name = "RECIPE... [PATH...]")]
-    targets: Vec<String>,
+    #[command(flatten)]
+    run: RunArgs,
     /// Write nothing: print a unified diff of every change and a summary
     #[arg(long)]
     dry_run: bool,
+    /// Write even where files have uncommitted changes in git
+    #[arg(long)]
+    allow_dirty: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Recipe ids, then the files or directories to check (default: .)
-    #[arg(value_name = "RECIPE... [PATH...]")]
-    targets: Vec<String>,
+    #[command(flatten)]
+    run: RunArgs,
     /// Print the diff of every pending change too
     #[arg(long)]
     diff: bool,
 }
 
 pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let (recipes, paths) = prepare(&args.targets, global)?;
-    let outcome = execute(&recipes, &paths, global)?;
+    let (outcome, descriptions) = execute(&args.run, global)?;
     let out = Style::stdout(global.color);
     let err = Style::stderr(global.color);
-    let mut failed = 0;
-    let mut stdout = std::io::stdout().lock();
-    for (path, change) in &outcome.changes {
-        let old = change.original.as_ref().map(|s| s.text.as_str());
-        let new = change.current.as_deref();
-        if args.dry_run {
-            write!(stdout, "{}", output::unified_diff(path, old, new, out))?;
-            continue;
+    if args.dry_run {
+        if args.run.format != Format::Text {
+            print_report(&outcome, args.run.format, &descriptions)?;
+            return Ok(Exit::Success);
         }
+        let mut stdout = std::io::stdout().lock();
+        for (path, change) in &outcome.changes {
+            let old = change.original.as_ref().map(|s| s.text.as_str());
+            write!(stdout, "{}", output::unified_diff(path, old, change.current.as_deref(), out))?;
+        }
+        drop(stdout);
+        report_text(&outcome, global, err, false);
+        finish(&outcome, &args.run, global, err, "would change", 0);
+        return Ok(Exit::Success);
+    }
+    if !args.allow_dirty {
+        refuse_dirty(&outcome)?;
+    }
+    let mut failed = 0;
+    for (path, change) in &outcome.changes {
         if let Err(msg) = write_change(path, change) {
             failed += 1;
-            eprintln!(
-                "{}: {}: {msg}",
-                err.paint("1;31", "error"),
-                output::display_path(path).display()
-            );
+            eprintln!("{}: {}: {msg}", err.paint("1;31", "error"), output::display_path(path).display());
         }
     }
-    drop(stdout);
-    report(&outcome, global, err, false);
-    summary(
-        &outcome,
-        global,
-        err,
-        if args.dry_run {
-            "would change"
-        } else {
-            "changed"
-        },
-        failed,
-    );
-    Ok(if failed > 0 {
-        Exit::Error
-    } else {
-        Exit::Success
-    })
+    report_text(&outcome, global, err, false);
+    finish(&outcome, &args.run, global, err, "changed", failed);
+    Ok(if failed > 0 { Exit::Error } else { Exit::Success })
 }
 
 pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let (recipes, paths) = prepare(&args.targets, global)?;
-    let outcome = execute(&recipes, &paths, global)?;
+    let (outcome, descriptions) = execute(&args.run, global)?;
+    let errors = outcome.findings.iter().any(|f| f.severity == Severity::Error);
+    let code = if !outcome.changes.is_empty() || errors { Exit::Findings } else { Exit::Success };
+    if args.run.format != Format::Text {
+        print_report(&outcome, args.run.format, &descriptions)?;
+        return Ok(code);
+    }
     let out = Style::stdout(global.color);
     let err = Style::stderr(global.color);
     let mut stdout = std::io::stdout().lock();
@@ -87,41 +111,74 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             _ => "would be changed",
         };
         let recipes: Vec<String> = change.recipes.keys().cloned().collect();
-        writeln!(
-            stdout,
-            "{}: {what} by {}",
-            out.bold(&output::display_path(path).display().to_string()),
-            recipes.join(", ")
-        )?;
+        let shown = output::display_path(path).display().to_string();
+        writeln!(stdout, "{}: {what} by {}", out.bold(&shown), recipes.join(", "))?;
         if args.diff {
             let old = change.original.as_ref().map(|s| s.text.as_str());
-            write!(
-                stdout,
-                "{}",
-                output::unified_diff(path, old, change.current.as_deref(), out)
-            )?;
+            write!(stdout, "{}", output::unified_diff(path, old, change.current.as_deref(), out))?;
         }
     }
     drop(stdout);
-    report(&outcome, global, out, true);
-    summary(&outcome, global, err, "would change", 0);
-    let errors = outcome
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Error);
-    Ok(if !outcome.changes.is_empty() || errors {
-        Exit::Findings
-    } else {
-        Exit::Success
-    })
+    report_text(&outcome, global, out, true);
+    finish(&outcome, &args.run, global, err, "would change", 0);
+    Ok(code)
 }
 
-/// Splits `RECIPE... [PATH...]`, loads and compiles the recipes with their parameters.
-pub fn prepare(
-    targets: &[String],
-    global: &GlobalArgs,
-) -> anyhow::Result<(Vec<CompiledRecipe>, Vec<PathBuf>)> {
-    let registry = Registry::new(&global.recipe_files)?;
+fn print_report(outcome: &Outcome, format: Format, descriptions: &BTreeMap<String, String>) -> anyhow::Result<()> {
+    let text = match format {
+        Format::Json => report::json(outcome),
+        Format::Github => report::github(outcome),
+        Format::Sarif => report::sarif(outcome, descriptions),
+        Format::Text => String::new(),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Loads the recipes, walks the paths, runs everything; returns the outcome and each
+/// recipe's description (for reports).
+fn execute(args: &RunArgs, global: &GlobalArgs) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
+    let mut configs = Configs::default();
+    let cwd_config = configs.for_path(Path::new("."))?;
+    let mut registry = Registry::new(&global.recipe_files)?;
+    if let Some(c) = &cwd_config {
+        registry.add_dirs(&c.recipe_paths, &c.file)?;
+    }
+    let (ids, paths) = split_targets(&args.targets, &registry)?;
+    let pool = thread_pool(global.jobs)?;
+    let walk = crate::select::walk(&paths, pool.current_num_threads())?;
+    let sets = parse_sets(&global.set)?;
+    let ids = if ids.is_empty() { registry.user.clone() } else { ids };
+    let mut recipes = if ids.is_empty() {
+        configured_recipes(&walk.files, &mut configs, &mut registry, &sets)?
+    } else {
+        let chosen: Vec<&Recipe> = ids.iter().map(|id| registry.get(id)).collect::<Result<_, _>>()?;
+        check_params(&sets, &chosen)?;
+        let mut compiled = Vec::new();
+        for r in chosen {
+            let mut params = cwd_config.as_ref().and_then(|c| c.params.get(r.id()).cloned()).unwrap_or_default();
+            params.extend(sets.iter().filter(|(k, _)| r.def.params.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())));
+            compiled.push(r.compile(&r.params(&params)?)?);
+        }
+        compiled
+    };
+    for c in &mut recipes {
+        if !global.include.is_empty() {
+            c.include = global.include.clone();
+        }
+        c.exclude.extend(global.exclude.iter().cloned());
+    }
+    restrict(&mut recipes, &walk.files, args)?;
+    let descriptions =
+        registry.recipes.iter().map(|r| (r.id().to_owned(), r.def.description.clone())).collect();
+    let ws = Workspace::new(paths, walk);
+    let progress = Progress::new(!global.quiet);
+    engine::run(&ws, &recipes, &pool, &progress)?;
+    Ok((ws.finish(), descriptions))
+}
+
+/// Splits `RECIPE... [PATH...]`: leading known ids are recipes, the rest paths.
+fn split_targets(targets: &[String], registry: &Registry) -> Result<(Vec<String>, Vec<PathBuf>), UserError> {
     let mut ids: Vec<String> = Vec::new();
     let mut paths: Vec<PathBuf> = Vec::new();
     for t in targets {
@@ -132,50 +189,145 @@ pub fn prepare(
             paths.push(PathBuf::from(t));
         } else if !paths.is_empty() || looks_like_path(t) {
             return Err(UserError::new(format!("path `{t}` does not exist"))
-                .help("give existing files or directories after the recipe ids")
-                .into());
+                .help("give existing files or directories after the recipe ids"));
         } else {
             registry.get(t)?; // the unknown-recipe error, with the closest ids
         }
     }
-    if ids.is_empty() {
-        ids = registry.user.clone();
-    }
-    if ids.is_empty() {
-        return Err(UserError::new("no recipe named")
-            .help(
-                "name one or more recipes (`fixer list` shows them) or load one with --recipe FILE",
-            )
-            .into());
-    }
     if paths.is_empty() {
         paths.push(PathBuf::from("."));
     }
-    let chosen: Vec<&Recipe> = ids
-        .iter()
-        .map(|id| registry.get(id))
-        .collect::<Result<_, _>>()?;
-    let sets = parse_sets(&global.set)?;
-    check_params(&sets, &chosen)?;
-    let mut compiled = Vec::new();
-    for r in chosen {
-        let own: BTreeMap<String, String> = sets
-            .iter()
-            .filter(|(k, _)| r.def.params.contains_key(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        let mut c = r.compile(&r.params(&own)?)?;
-        if !global.include.is_empty() {
-            c.include = global.include.clone();
-        }
-        c.exclude.extend(global.exclude.iter().cloned());
-        compiled.push(c);
-    }
-    Ok((compiled, paths))
+    Ok((ids, paths))
 }
 
 fn looks_like_path(t: &str) -> bool {
     t.contains('/') || t.contains('\\') || t.ends_with(".py") || t.starts_with('.')
+}
+
+/// With no recipe named: each file gets the recipes of the config that governs it. One
+/// compiled recipe per (id, parameters), limited to the files that asked for it.
+fn configured_recipes(
+    files: &[FileEntry],
+    configs: &mut Configs,
+    registry: &mut Registry,
+    sets: &BTreeMap<String, String>,
+) -> Result<Vec<CompiledRecipe>, UserError> {
+    let mut by_config: Vec<(Arc<Config>, Vec<&FileEntry>)> = Vec::new();
+    let mut index: HashMap<*const Config, usize> = HashMap::new();
+    for f in files {
+        let Some(config) = configs.for_path(&f.path)? else { continue };
+        let i = *index.entry(Arc::as_ptr(&config)).or_insert_with(|| {
+            by_config.push((config.clone(), Vec::new()));
+            by_config.len() - 1
+        });
+        by_config[i].1.push(f);
+    }
+    if by_config.iter().all(|(c, _)| c.recipes.is_empty()) {
+        return Err(UserError::new("no recipe named, and no configuration names any")
+            .help("name recipes (`fixer list` shows them), load one with --recipe FILE, or set `recipes = [...]` in fixer.toml or [tool.fixer] of pyproject.toml"));
+    }
+    // Shallow configs first, so a monorepo's root recipes run before the packages' own.
+    by_config.sort_by_key(|(c, _)| (c.dir.components().count(), c.dir.clone()));
+    for (config, _) in &by_config {
+        registry.add_dirs(&config.recipe_paths, &config.file)?;
+    }
+    let mut instances: Vec<(String, BTreeMap<String, String>, HashSet<PathBuf>)> = Vec::new();
+    for (config, files) in &by_config {
+        let include = if config.include.is_empty() { None } else { Some(Globs::new(&config.include, &[])?) };
+        let exclude = if config.exclude.is_empty() { None } else { Some(Globs::new(&config.exclude, &[])?) };
+        for id in &config.recipes {
+            let recipe = registry.get(id).map_err(|e| UserError {
+                message: format!("{}: `recipes`: {}", config.file.display(), e.message),
+                help: e.help,
+            })?;
+            let mut params = config.params.get(id).cloned().unwrap_or_default();
+            for key in params.keys() {
+                if !recipe.def.params.contains_key(key) {
+                    return Err(UserError::new(format!(
+                        "{}: `params.{id}`: unknown parameter `{key}` for recipe {id}",
+                        config.file.display()
+                    )));
+                }
+            }
+            params.extend(sets.iter().filter(|(k, _)| recipe.def.params.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())));
+            let selected = files.iter().filter(|f| {
+                let rel = FileEntry {
+                    path: f.path.clone(),
+                    rel: crate::git::absolute(&f.path).strip_prefix(&config.dir).map(Path::to_path_buf).unwrap_or_else(|_| f.rel.clone()),
+                    explicit: false,
+                };
+                include.as_ref().is_none_or(|g| g.matches(&rel)) && exclude.as_ref().is_none_or(|g| !g.matches(&rel))
+            });
+            let paths: Vec<PathBuf> = selected.map(|f| f.path.clone()).collect();
+            match instances.iter_mut().find(|(i, p, _)| i == id && *p == params) {
+                Some((_, _, set)) => set.extend(paths),
+                None => instances.push((id.clone(), params, paths.into_iter().collect())),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (id, params, files) in instances {
+        let recipe = registry.get(&id)?;
+        let mut compiled = recipe.compile(&recipe.params(&params)?)?;
+        compiled.only = Some(Arc::new(files));
+        out.push(compiled);
+    }
+    Ok(out)
+}
+
+/// Applies `--changed-since` and `--shard` to every recipe's file set.
+fn restrict(recipes: &mut [CompiledRecipe], files: &[FileEntry], args: &RunArgs) -> Result<(), UserError> {
+    let mut keep: Option<HashSet<PathBuf>> = None;
+    if let Some(rev) = &args.changed_since {
+        let changed = crate::git::changed_since(rev)?;
+        keep = Some(files.iter().filter(|f| changed.contains(&crate::git::absolute(&f.path))).map(|f| f.path.clone()).collect());
+    }
+    if let Some(spec) = &args.shard {
+        let (k, n) = parse_shard(spec)?;
+        if let Some(r) = recipes.iter().find(|r| r.has_project_actions()) {
+            return Err(UserError::new(format!(
+                "recipe `{}` changes files across the project, so it cannot run on a shard of it",
+                r.id
+            ))
+            .help("run it in one job without --shard"));
+        }
+        let in_shard: HashSet<PathBuf> = files.iter().filter(|f| shard_of(&f.path, n) == k - 1).map(|f| f.path.clone()).collect();
+        keep = Some(match keep {
+            Some(k) => k.intersection(&in_shard).cloned().collect(),
+            None => in_shard,
+        });
+    }
+    if let Some(keep) = keep {
+        for r in recipes.iter_mut() {
+            let set: HashSet<PathBuf> = match &r.only {
+                Some(only) => only.intersection(&keep).cloned().collect(),
+                None => keep.clone(),
+            };
+            r.only = Some(Arc::new(set));
+        }
+    }
+    Ok(())
+}
+
+fn parse_shard(spec: &str) -> Result<(u64, u64), UserError> {
+    let bad = || UserError::new(format!("--shard `{spec}` is not K/N with 1 <= K <= N")).help("e.g. --shard 1/4 ... --shard 4/4");
+    let (k, n) = spec.split_once('/').ok_or_else(bad)?;
+    let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if k == 0 || n == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// FNV-1a of the path with `/` separators: the same on every machine and run.
+pub fn shard_of(path: &Path, n: u64) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let text = path.to_string_lossy().replace('\\', "/");
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash % n
 }
 
 /// Every `--set` key must be a parameter of at least one chosen recipe.
@@ -185,14 +337,8 @@ fn check_params(sets: &BTreeMap<String, String>, recipes: &[&Recipe]) -> Result<
             continue;
         }
         let ids: Vec<&str> = recipes.iter().map(|r| r.id()).collect();
-        let known: Vec<&str> = recipes
-            .iter()
-            .flat_map(|r| r.def.params.keys().map(String::as_str))
-            .collect();
-        let err = UserError::new(format!(
-            "unknown parameter `{key}` for recipe {}",
-            ids.join(", ")
-        ));
+        let known: Vec<&str> = recipes.iter().flat_map(|r| r.def.params.keys().map(String::as_str)).collect();
+        let err = UserError::new(format!("unknown parameter `{key}` for recipe {}", ids.join(", ")));
         return Err(if known.is_empty() {
             err.help("these recipes take no parameters")
         } else {
@@ -202,16 +348,29 @@ fn check_params(sets: &BTreeMap<String, String>, recipes: &[&Recipe]) -> Result<
     Ok(())
 }
 
-pub fn execute(
-    recipes: &[CompiledRecipe],
-    paths: &[PathBuf],
-    global: &GlobalArgs,
-) -> anyhow::Result<Outcome> {
-    let pool = thread_pool(global.jobs)?;
-    let walk = crate::select::walk(paths, pool.current_num_threads())?;
-    let ws = Workspace::new(paths.to_vec(), walk);
-    engine::run(&ws, recipes, &pool)?;
-    Ok(ws.finish())
+/// `apply` does not write over uncommitted work, as `cargo fix` does not.
+fn refuse_dirty(outcome: &Outcome) -> Result<(), UserError> {
+    if outcome.changes.is_empty() {
+        return Ok(());
+    }
+    let dirty = crate::git::dirty_files();
+    let blocked: Vec<String> = outcome
+        .changes
+        .keys()
+        .filter(|p| dirty.contains(&crate::git::absolute(p)))
+        .map(|p| output::display_path(p).display().to_string())
+        .collect();
+    if blocked.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = blocked.iter().take(5).cloned().collect();
+    let more = if blocked.len() > 5 { format!(" and {} more", blocked.len() - 5) } else { String::new() };
+    Err(UserError::new(format!(
+        "{} file(s) that fixer would write have uncommitted changes: {}{more}; nothing was written",
+        blocked.len(),
+        shown.join(", ")
+    ))
+    .help("commit or stash them first, look with --dry-run, or pass --allow-dirty"))
 }
 
 fn write_change(path: &Path, change: &engine::Change) -> Result<(), String> {
@@ -219,20 +378,16 @@ fn write_change(path: &Path, change: &engine::Change) -> Result<(), String> {
         (_, None) => crate::write::remove(path).map_err(|e| format!("cannot delete: {e}")),
         (Some(src), Some(text)) => {
             let bytes = src.encode(text).ok_or_else(|| {
-                format!(
-                    "the new text cannot be encoded in {}, the file's encoding; left unchanged",
-                    src.encoding_name()
-                )
+                format!("the new text cannot be encoded in {}, the file's encoding; left unchanged", src.encoding_name())
             })?;
             crate::write::atomic_write(path, &bytes).map_err(|e| format!("cannot write: {e}"))
         }
-        (None, Some(text)) => crate::write::atomic_write(path, text.as_bytes())
-            .map_err(|e| format!("cannot write: {e}")),
+        (None, Some(text)) => crate::write::atomic_write(path, text.as_bytes()).map_err(|e| format!("cannot write: {e}")),
     }
 }
 
-/// Findings and skipped files.
-fn report(outcome: &Outcome, global: &GlobalArgs, style: Style, to_stdout: bool) {
+/// Findings and skipped files, as text.
+fn report_text(outcome: &Outcome, global: &GlobalArgs, style: Style, to_stdout: bool) {
     let err = Style::stderr(global.color);
     for f in &outcome.findings {
         if global.quiet && f.severity == Severity::Note {
@@ -247,42 +402,30 @@ fn report(outcome: &Outcome, global: &GlobalArgs, style: Style, to_stdout: bool)
     }
     if !global.quiet {
         for (path, why) in &outcome.skipped {
-            eprintln!(
-                "{}: skipped {}: {why}",
-                err.paint("1;33", "warning"),
-                output::display_path(path).display()
-            );
+            eprintln!("{}: skipped {}: {why}", err.paint("1;33", "warning"), output::display_path(path).display());
         }
     }
 }
 
-fn summary(outcome: &Outcome, global: &GlobalArgs, style: Style, verb: &str, failed: usize) {
+/// `--statistics`, then the summary line: files changed, edits per recipe, findings.
+fn finish(outcome: &Outcome, args: &RunArgs, global: &GlobalArgs, style: Style, verb: &str, failed: usize) {
+    if args.statistics {
+        eprint!("{}", report::statistics(outcome));
+    }
     if global.quiet {
         return;
     }
-    let mut per_recipe: BTreeMap<&str, usize> = BTreeMap::new();
-    for c in outcome.changes.values() {
-        for (r, n) in &c.recipes {
-            *per_recipe.entry(r).or_default() += n;
-        }
-    }
+    let per_recipe = report::edits_per_recipe(outcome);
     let n = outcome.changes.len();
     let files = if n == 1 { "file" } else { "files" };
     let mut line = format!("{n} {files} {verb}");
     if !per_recipe.is_empty() {
-        let parts: Vec<String> = per_recipe
-            .iter()
-            .map(|(r, n)| format!("{r}: {n} edit{}", if *n == 1 { "" } else { "s" }))
-            .collect();
+        let parts: Vec<String> =
+            per_recipe.iter().map(|(r, n)| format!("{r}: {n} edit{}", if *n == 1 { "" } else { "s" })).collect();
         line.push_str(&format!(" ({})", parts.join(", ")));
     }
     let count = |s: Severity| outcome.findings.iter().filter(|f| f.severity == s).count();
-    let (errors, warnings, notes) = (
-        count(Severity::Error),
-        count(Severity::Warning),
-        count(Severity::Note),
-    );
-    for (k, label) in [(errors, "error"), (warnings, "warning"), (notes, "note")] {
+    for (k, label) in [(count(Severity::Error), "error"), (count(Severity::Warning), "warning"), (count(Severity::Note), "note")] {
         if k > 0 {
             line.push_str(&format!(", {k} {label}{}", if k == 1 { "" } else { "s" }));
         }

@@ -69,6 +69,9 @@ pub struct CompiledRecipe {
     pub actions: Vec<Action>,
     /// `None`: every file may match. Otherwise a file must contain one of the literals.
     pub literals: Option<Arc<aho_corasick::AhoCorasick>>,
+    /// When set, the per-file stage runs on these files only (a package's files in a
+    /// configured monorepo run, `--changed-since`, `--shard`).
+    pub only: Option<Arc<std::collections::HashSet<std::path::PathBuf>>>,
 }
 
 impl CompiledRecipe {
@@ -233,6 +236,7 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
         rewrites,
         actions: compiled_actions,
         literals,
+        only: None,
     })
 }
 

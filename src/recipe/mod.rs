@@ -154,6 +154,32 @@ impl Registry {
         Ok(reg)
     }
 
+    /// Loads every `*.toml` in `dirs` (a config's `recipe-paths`), usable by id. A recipe
+    /// already known (the same file through two configs) is not loaded twice.
+    pub fn add_dirs(&mut self, dirs: &[PathBuf], config: &Path) -> Result<(), UserError> {
+        for dir in dirs {
+            let entries = std::fs::read_dir(dir).map_err(|e| {
+                UserError::new(format!("{}: `recipe-paths`: cannot read {}: {e}", config.display(), dir.display()))
+            })?;
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            files.sort();
+            for file in files {
+                if self.recipes.iter().any(|r| !r.builtin && r.origin == file) {
+                    continue;
+                }
+                let recipe = Recipe::load(&file)?;
+                let id = recipe.id().to_owned();
+                self.recipes.retain(|r| r.id() != id);
+                self.recipes.push(recipe);
+            }
+        }
+        Ok(())
+    }
+
     pub fn get(&self, id: &str) -> Result<&Recipe, UserError> {
         if let Some(r) = self.recipes.iter().find(|r| r.id() == id) {
             return Ok(r);
