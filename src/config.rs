@@ -47,7 +47,11 @@ impl Configs {
     /// The config governing `path` (a file or directory), if any.
     pub fn for_path(&mut self, path: &Path) -> Result<Option<Arc<Config>>, UserError> {
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        let start = if abs.is_dir() { abs } else { abs.parent().map(Path::to_path_buf).unwrap_or(abs) };
+        let start = if abs.is_dir() {
+            abs
+        } else {
+            abs.parent().map(Path::to_path_buf).unwrap_or(abs)
+        };
         let mut visited = Vec::new();
         let mut dir = Some(start.as_path());
         let mut found = None;
@@ -75,9 +79,17 @@ impl Configs {
             return Ok(c.clone());
         }
         if chain.contains(&file) {
-            let cycle: Vec<String> = chain.iter().chain([&file]).map(|p| p.display().to_string()).collect();
-            return Err(UserError::new(format!("{}: `extend` cycle: {}", file.display(), cycle.join(" -> ")))
-                .help("remove one of the `extend` keys"));
+            let cycle: Vec<String> = chain
+                .iter()
+                .chain([&file])
+                .map(|p| p.display().to_string())
+                .collect();
+            return Err(UserError::new(format!(
+                "{}: `extend` cycle: {}",
+                file.display(),
+                cycle.join(" -> ")
+            ))
+            .help("remove one of the `extend` keys"));
         }
         chain.push(file.clone());
         let raw = read_raw(&file)?.unwrap_or_default();
@@ -135,7 +147,8 @@ fn config_file_in(dir: &Path) -> Result<Option<PathBuf>, UserError> {
             .map_err(|e| UserError::new(format!("cannot read {}: {e}", pyproject.display())))?;
         // A cheap look first: most pyproject.toml files have no [tool.fixer].
         if text.contains("tool.fixer") || text.contains("[tool]") {
-            let doc: toml::Table = toml::from_str(&text).map_err(|e| bad_toml(&pyproject, &text, &e))?;
+            let doc: toml::Table =
+                toml::from_str(&text).map_err(|e| bad_toml(&pyproject, &text, &e))?;
             if doc.get("tool").and_then(|t| t.get("fixer")).is_some() {
                 return Ok(Some(pyproject));
             }
@@ -145,8 +158,8 @@ fn config_file_in(dir: &Path) -> Result<Option<PathBuf>, UserError> {
 }
 
 fn read_raw(file: &Path) -> Result<Option<RawConfig>, UserError> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| UserError::new(format!("cannot read {}: {e}", file.display())))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| UserError::new(format!("cannot read {}: {e}", file.display())))?;
     let is_pyproject = file.file_name().is_some_and(|n| n == "pyproject.toml");
     if is_pyproject {
         #[derive(serde::Deserialize)]
@@ -160,12 +173,20 @@ fn read_raw(file: &Path) -> Result<Option<RawConfig>, UserError> {
         let py: Py = toml::from_str(&text).map_err(|e| bad_toml(file, &text, &e))?;
         Ok(py.tool.and_then(|t| t.fixer))
     } else {
-        toml::from_str(&text).map(Some).map_err(|e| bad_toml(file, &text, &e))
+        toml::from_str(&text)
+            .map(Some)
+            .map_err(|e| bad_toml(file, &text, &e))
     }
 }
 
 fn bad_toml(file: &Path, text: &str, e: &toml::de::Error) -> UserError {
-    let line = e.span().map_or(0, |s| crate::recipe::line_of(text, s.start));
-    UserError::new(format!("{}:{line}: invalid fixer configuration: {}", file.display(), e.message().trim()))
-        .help("keys: extend, recipes, recipe-paths, include, exclude, [params.<recipe-id>]")
+    let line = e
+        .span()
+        .map_or(0, |s| crate::recipe::line_of(text, s.start));
+    UserError::new(format!(
+        "{}:{line}: invalid fixer configuration: {}",
+        file.display(),
+        e.message().trim()
+    ))
+    .help("keys: extend, recipes, recipe-paths, include, exclude, [params.<recipe-id>]")
 }

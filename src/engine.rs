@@ -238,12 +238,18 @@ impl Progress {
         use std::io::IsTerminal;
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
             let bar = indicatif::ProgressBar::hidden();
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix} [{elapsed}] {bar:30} {pos}/{len} files") {
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{prefix} [{elapsed}] {bar:30} {pos}/{len} files",
+            ) {
                 bar.set_style(style);
             }
             bar
         });
-        Progress { bar, started: std::time::Instant::now(), shown: std::sync::atomic::AtomicBool::new(false) }
+        Progress {
+            bar,
+            started: std::time::Instant::now(),
+            shown: std::sync::atomic::AtomicBool::new(false),
+        }
     }
 
     pub fn hidden() -> Progress {
@@ -262,7 +268,9 @@ impl Progress {
     fn inc(&self) {
         if let Some(bar) = &self.bar {
             bar.inc(1);
-            if self.started.elapsed().as_millis() > 1000 && !self.shown.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            if self.started.elapsed().as_millis() > 1000
+                && !self.shown.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
                 bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
             }
         }
@@ -290,7 +298,9 @@ pub fn run(
             let selected: Vec<&FileEntry> = ws
                 .files
                 .iter()
-                .filter(|f| globs.matches(f) && recipe.only.as_ref().is_none_or(|o| o.contains(&f.path)))
+                .filter(|f| {
+                    globs.matches(f) && recipe.only.as_ref().is_none_or(|o| o.contains(&f.path))
+                })
                 .collect();
             progress.start(&recipe.id, selected.len());
             pool.install(|| {

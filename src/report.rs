@@ -77,7 +77,11 @@ pub fn entries(outcome: &Outcome) -> Vec<Entry> {
 /// First and last line (1-based, of the old text) that the change touches.
 fn changed_lines(old: &str, new: &str) -> (usize, usize) {
     let diff = similar::TextDiff::from_lines(old, new);
-    let ops: Vec<_> = diff.ops().iter().filter(|op| op.tag() != similar::DiffTag::Equal).collect();
+    let ops: Vec<_> = diff
+        .ops()
+        .iter()
+        .filter(|op| op.tag() != similar::DiffTag::Equal)
+        .collect();
     match (ops.first(), ops.last()) {
         (Some(first), Some(last)) => {
             let start = first.old_range().start + 1;
@@ -137,7 +141,9 @@ pub fn github(outcome: &Outcome) -> String {
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -198,7 +204,11 @@ pub fn sarif(outcome: &Outcome, descriptions: &BTreeMap<String, String>) -> Stri
 }
 
 fn uri(file: &str) -> String {
-    Path::new(file).components().map(|c| c.as_os_str().to_string_lossy().replace(' ', "%20")).collect::<Vec<_>>().join("/")
+    Path::new(file)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().replace(' ', "%20"))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Per-recipe counts for `--statistics`.
@@ -229,7 +239,10 @@ pub fn statistics(outcome: &Outcome) -> String {
         }
     }
     let width = rows.keys().map(|k| k.len()).max().unwrap_or(6).max(6);
-    let mut out = format!("{:width$}  {:>6}  {:>6}  {:>6}  {:>8}  {:>6}\n", "recipe", "files", "edits", "errors", "warnings", "notes");
+    let mut out = format!(
+        "{:width$}  {:>6}  {:>6}  {:>6}  {:>8}  {:>6}\n",
+        "recipe", "files", "edits", "errors", "warnings", "notes"
+    );
     for (r, row) in &rows {
         out.push_str(&format!(
             "{r:width$}  {:>6}  {:>6}  {:>6}  {:>8}  {:>6}\n",

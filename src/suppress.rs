@@ -36,7 +36,12 @@ fn parse_directive(comment: &str, word: &str) -> Option<Scope> {
     match rest.strip_prefix('[') {
         Some(list) => {
             let list = &list[..list.find(']')?];
-            Some(Scope::Only(list.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()))
+            Some(Scope::Only(
+                list.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            ))
         }
         None => Some(Scope::All),
     }
@@ -71,7 +76,8 @@ impl Suppressions {
             if node.kind() == "comment" {
                 if let Some(scope) = parse_directive(&text[node.byte_range()], "ignore") {
                     let line = node.start_position().row;
-                    let end = statement_starting_on(tree.root_node(), line).map_or(line, |s| s.end_position().row);
+                    let end = statement_starting_on(tree.root_node(), line)
+                        .map_or(line, |s| s.end_position().row);
                     out.ranges.push((line + 1, end + 1, scope));
                 }
                 continue;
@@ -87,7 +93,9 @@ impl Suppressions {
     }
 
     pub fn covers(&self, recipe: &str, line: usize) -> bool {
-        self.ranges.iter().any(|(a, b, s)| (*a..=*b).contains(&line) && s.covers(recipe))
+        self.ranges
+            .iter()
+            .any(|(a, b, s)| (*a..=*b).contains(&line) && s.covers(recipe))
     }
 }
 
@@ -96,7 +104,9 @@ fn statement_starting_on(root: Node<'_>, row: usize) -> Option<Node<'_>> {
     let mut node = root;
     loop {
         let mut cursor = node.walk();
-        let child = node.named_children(&mut cursor).find(|c| c.start_position().row <= row && row <= c.end_position().row)?;
+        let child = node
+            .named_children(&mut cursor)
+            .find(|c| c.start_position().row <= row && row <= c.end_position().row)?;
         if child.start_position().row == row && is_statement(child) {
             return Some(child);
         }
@@ -115,10 +125,19 @@ mod tests {
 
     #[test]
     fn reads_scopes() {
-        assert_eq!(parse_directive("# fixer: ignore", "ignore"), Some(Scope::All));
-        assert_eq!(parse_directive("# noqa  # fixer: ignore[a, b]", "ignore"), Some(Scope::Only(vec!["a".into(), "b".into()])));
+        assert_eq!(
+            parse_directive("# fixer: ignore", "ignore"),
+            Some(Scope::All)
+        );
+        assert_eq!(
+            parse_directive("# noqa  # fixer: ignore[a, b]", "ignore"),
+            Some(Scope::Only(vec!["a".into(), "b".into()]))
+        );
         assert_eq!(parse_directive("# fixer: ignore-file", "ignore"), None);
-        assert_eq!(parse_directive("# fixer: ignore-file[x]", "ignore-file"), Some(Scope::Only(vec!["x".into()])));
+        assert_eq!(
+            parse_directive("# fixer: ignore-file[x]", "ignore-file"),
+            Some(Scope::Only(vec!["x".into()]))
+        );
     }
 
     #[test]

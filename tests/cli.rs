@@ -804,3 +804,84 @@ fn completions_are_printed() {
         .success()
         .stdout(contains("_fixer"));
 }
+
+#[test]
+fn top_level_predicates_constrain_the_pattern_before_them() {
+    let dir = project(&[
+        ("r.toml", UTCNOW),
+        ("a.py", "self.assertEqual(1, 1)\nx = datetime.utcnow()\n"),
+    ]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .success();
+    assert_eq!(
+        read(&dir, "a.py"),
+        "from datetime import timezone\n\nself.assertEqual(1, 1)\nx = datetime.now(timezone.utc)\n"
+    );
+}
+
+#[test]
+fn suppression_comments_on_a_line_a_statement_and_a_file() {
+    let dir = project(&[
+        ("a.py", "import aioredis  # fixer: ignore\nfrom aioredis import (  # fixer: ignore[aioredis-to-redis]\n    Redis,\n)\nfrom aioredis import x  # fixer: ignore[other-recipe]\n"),
+        ("b.py", "# fixer: ignore-file[aioredis-to-redis]\nimport aioredis\n"),
+        ("c.py", "# fixer: ignore-file[other-recipe]\nimport aioredis\n"),
+    ]);
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redis"])
+        .assert()
+        .success();
+    assert_eq!(
+        read(&dir, "a.py"),
+        "import aioredis  # fixer: ignore\nfrom aioredis import (  # fixer: ignore[aioredis-to-redis]\n    Redis,\n)\nfrom redis.asyncio import x  # fixer: ignore[other-recipe]\n"
+    );
+    assert_eq!(
+        read(&dir, "b.py"),
+        "# fixer: ignore-file[aioredis-to-redis]\nimport aioredis\n"
+    );
+    assert_eq!(
+        read(&dir, "c.py"),
+        "# fixer: ignore-file[other-recipe]\nfrom redis import asyncio as aioredis\n"
+    );
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn shards_split_the_files_between_jobs() {
+    let files: Vec<(String, &str)> = (0..20)
+        .map(|i| (format!("m{i}.py"), "import aioredis\n"))
+        .collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), *t)).collect();
+    let dir = project(&refs);
+    let mut seen = Vec::new();
+    for k in 1..=3 {
+        let out = fixer(dir.path())
+            .args(["check", "aioredis-to-redis", "--shard", &format!("{k}/3")])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        seen.extend(
+            stdout
+                .lines()
+                .filter(|l| l.contains("would be"))
+                .map(str::to_owned),
+        );
+    }
+    let total = seen.len();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(
+        (total, seen.len()),
+        (20, 20),
+        "every file in exactly one shard: {seen:?}"
+    );
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis", "--shard", "4/3"])
+        .assert()
+        .code(2)
+        .stderr(contains("--shard `4/3` is not K/N"));
+}

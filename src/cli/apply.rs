@@ -71,7 +71,11 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         let mut stdout = std::io::stdout().lock();
         for (path, change) in &outcome.changes {
             let old = change.original.as_ref().map(|s| s.text.as_str());
-            write!(stdout, "{}", output::unified_diff(path, old, change.current.as_deref(), out))?;
+            write!(
+                stdout,
+                "{}",
+                output::unified_diff(path, old, change.current.as_deref(), out)
+            )?;
         }
         drop(stdout);
         report_text(&outcome, global, err, false);
@@ -85,18 +89,33 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     for (path, change) in &outcome.changes {
         if let Err(msg) = write_change(path, change) {
             failed += 1;
-            eprintln!("{}: {}: {msg}", err.paint("1;31", "error"), output::display_path(path).display());
+            eprintln!(
+                "{}: {}: {msg}",
+                err.paint("1;31", "error"),
+                output::display_path(path).display()
+            );
         }
     }
     report_text(&outcome, global, err, false);
     finish(&outcome, &args.run, global, err, "changed", failed);
-    Ok(if failed > 0 { Exit::Error } else { Exit::Success })
+    Ok(if failed > 0 {
+        Exit::Error
+    } else {
+        Exit::Success
+    })
 }
 
 pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     let (outcome, descriptions) = execute(&args.run, global)?;
-    let errors = outcome.findings.iter().any(|f| f.severity == Severity::Error);
-    let code = if !outcome.changes.is_empty() || errors { Exit::Findings } else { Exit::Success };
+    let errors = outcome
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Error);
+    let code = if !outcome.changes.is_empty() || errors {
+        Exit::Findings
+    } else {
+        Exit::Success
+    };
     if args.run.format != Format::Text {
         print_report(&outcome, args.run.format, &descriptions)?;
         return Ok(code);
@@ -112,10 +131,19 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         };
         let recipes: Vec<String> = change.recipes.keys().cloned().collect();
         let shown = output::display_path(path).display().to_string();
-        writeln!(stdout, "{}: {what} by {}", out.bold(&shown), recipes.join(", "))?;
+        writeln!(
+            stdout,
+            "{}: {what} by {}",
+            out.bold(&shown),
+            recipes.join(", ")
+        )?;
         if args.diff {
             let old = change.original.as_ref().map(|s| s.text.as_str());
-            write!(stdout, "{}", output::unified_diff(path, old, change.current.as_deref(), out))?;
+            write!(
+                stdout,
+                "{}",
+                output::unified_diff(path, old, change.current.as_deref(), out)
+            )?;
         }
     }
     drop(stdout);
@@ -124,7 +152,11 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     Ok(code)
 }
 
-fn print_report(outcome: &Outcome, format: Format, descriptions: &BTreeMap<String, String>) -> anyhow::Result<()> {
+fn print_report(
+    outcome: &Outcome,
+    format: Format,
+    descriptions: &BTreeMap<String, String>,
+) -> anyhow::Result<()> {
     let text = match format {
         Format::Json => report::json(outcome),
         Format::Github => report::github(outcome),
@@ -137,7 +169,10 @@ fn print_report(outcome: &Outcome, format: Format, descriptions: &BTreeMap<Strin
 
 /// Loads the recipes, walks the paths, runs everything; returns the outcome and each
 /// recipe's description (for reports).
-fn execute(args: &RunArgs, global: &GlobalArgs) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
+fn execute(
+    args: &RunArgs,
+    global: &GlobalArgs,
+) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
     let mut configs = Configs::default();
     let cwd_config = configs.for_path(Path::new("."))?;
     let mut registry = Registry::new(&global.recipe_files)?;
@@ -148,16 +183,30 @@ fn execute(args: &RunArgs, global: &GlobalArgs) -> anyhow::Result<(Outcome, BTre
     let pool = thread_pool(global.jobs)?;
     let walk = crate::select::walk(&paths, pool.current_num_threads())?;
     let sets = parse_sets(&global.set)?;
-    let ids = if ids.is_empty() { registry.user.clone() } else { ids };
+    let ids = if ids.is_empty() {
+        registry.user.clone()
+    } else {
+        ids
+    };
     let mut recipes = if ids.is_empty() {
         configured_recipes(&walk.files, &mut configs, &mut registry, &sets)?
     } else {
-        let chosen: Vec<&Recipe> = ids.iter().map(|id| registry.get(id)).collect::<Result<_, _>>()?;
+        let chosen: Vec<&Recipe> = ids
+            .iter()
+            .map(|id| registry.get(id))
+            .collect::<Result<_, _>>()?;
         check_params(&sets, &chosen)?;
         let mut compiled = Vec::new();
         for r in chosen {
-            let mut params = cwd_config.as_ref().and_then(|c| c.params.get(r.id()).cloned()).unwrap_or_default();
-            params.extend(sets.iter().filter(|(k, _)| r.def.params.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())));
+            let mut params = cwd_config
+                .as_ref()
+                .and_then(|c| c.params.get(r.id()).cloned())
+                .unwrap_or_default();
+            params.extend(
+                sets.iter()
+                    .filter(|(k, _)| r.def.params.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
             compiled.push(r.compile(&r.params(&params)?)?);
         }
         compiled
@@ -169,8 +218,11 @@ fn execute(args: &RunArgs, global: &GlobalArgs) -> anyhow::Result<(Outcome, BTre
         c.exclude.extend(global.exclude.iter().cloned());
     }
     restrict(&mut recipes, &walk.files, args)?;
-    let descriptions =
-        registry.recipes.iter().map(|r| (r.id().to_owned(), r.def.description.clone())).collect();
+    let descriptions = registry
+        .recipes
+        .iter()
+        .map(|r| (r.id().to_owned(), r.def.description.clone()))
+        .collect();
     let ws = Workspace::new(paths, walk);
     let progress = Progress::new(!global.quiet);
     engine::run(&ws, &recipes, &pool, &progress)?;
@@ -178,7 +230,10 @@ fn execute(args: &RunArgs, global: &GlobalArgs) -> anyhow::Result<(Outcome, BTre
 }
 
 /// Splits `RECIPE... [PATH...]`: leading known ids are recipes, the rest paths.
-fn split_targets(targets: &[String], registry: &Registry) -> Result<(Vec<String>, Vec<PathBuf>), UserError> {
+fn split_targets(
+    targets: &[String],
+    registry: &Registry,
+) -> Result<(Vec<String>, Vec<PathBuf>), UserError> {
     let mut ids: Vec<String> = Vec::new();
     let mut paths: Vec<PathBuf> = Vec::new();
     for t in targets {
@@ -215,7 +270,9 @@ fn configured_recipes(
     let mut by_config: Vec<(Arc<Config>, Vec<&FileEntry>)> = Vec::new();
     let mut index: HashMap<*const Config, usize> = HashMap::new();
     for f in files {
-        let Some(config) = configs.for_path(&f.path)? else { continue };
+        let Some(config) = configs.for_path(&f.path)? else {
+            continue;
+        };
         let i = *index.entry(Arc::as_ptr(&config)).or_insert_with(|| {
             by_config.push((config.clone(), Vec::new()));
             by_config.len() - 1
@@ -233,8 +290,16 @@ fn configured_recipes(
     }
     let mut instances: Vec<(String, BTreeMap<String, String>, HashSet<PathBuf>)> = Vec::new();
     for (config, files) in &by_config {
-        let include = if config.include.is_empty() { None } else { Some(Globs::new(&config.include, &[])?) };
-        let exclude = if config.exclude.is_empty() { None } else { Some(Globs::new(&config.exclude, &[])?) };
+        let include = if config.include.is_empty() {
+            None
+        } else {
+            Some(Globs::new(&config.include, &[])?)
+        };
+        let exclude = if config.exclude.is_empty() {
+            None
+        } else {
+            Some(Globs::new(&config.exclude, &[])?)
+        };
         for id in &config.recipes {
             let recipe = registry.get(id).map_err(|e| UserError {
                 message: format!("{}: `recipes`: {}", config.file.display(), e.message),
@@ -249,17 +314,28 @@ fn configured_recipes(
                     )));
                 }
             }
-            params.extend(sets.iter().filter(|(k, _)| recipe.def.params.contains_key(*k)).map(|(k, v)| (k.clone(), v.clone())));
+            params.extend(
+                sets.iter()
+                    .filter(|(k, _)| recipe.def.params.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
             let selected = files.iter().filter(|f| {
                 let rel = FileEntry {
                     path: f.path.clone(),
-                    rel: crate::git::absolute(&f.path).strip_prefix(&config.dir).map(Path::to_path_buf).unwrap_or_else(|_| f.rel.clone()),
+                    rel: crate::git::absolute(&f.path)
+                        .strip_prefix(&config.dir)
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|_| f.rel.clone()),
                     explicit: false,
                 };
-                include.as_ref().is_none_or(|g| g.matches(&rel)) && exclude.as_ref().is_none_or(|g| !g.matches(&rel))
+                include.as_ref().is_none_or(|g| g.matches(&rel))
+                    && exclude.as_ref().is_none_or(|g| !g.matches(&rel))
             });
             let paths: Vec<PathBuf> = selected.map(|f| f.path.clone()).collect();
-            match instances.iter_mut().find(|(i, p, _)| i == id && *p == params) {
+            match instances
+                .iter_mut()
+                .find(|(i, p, _)| i == id && *p == params)
+            {
                 Some((_, _, set)) => set.extend(paths),
                 None => instances.push((id.clone(), params, paths.into_iter().collect())),
             }
@@ -276,11 +352,21 @@ fn configured_recipes(
 }
 
 /// Applies `--changed-since` and `--shard` to every recipe's file set.
-fn restrict(recipes: &mut [CompiledRecipe], files: &[FileEntry], args: &RunArgs) -> Result<(), UserError> {
+fn restrict(
+    recipes: &mut [CompiledRecipe],
+    files: &[FileEntry],
+    args: &RunArgs,
+) -> Result<(), UserError> {
     let mut keep: Option<HashSet<PathBuf>> = None;
     if let Some(rev) = &args.changed_since {
         let changed = crate::git::changed_since(rev)?;
-        keep = Some(files.iter().filter(|f| changed.contains(&crate::git::absolute(&f.path))).map(|f| f.path.clone()).collect());
+        keep = Some(
+            files
+                .iter()
+                .filter(|f| changed.contains(&crate::git::absolute(&f.path)))
+                .map(|f| f.path.clone())
+                .collect(),
+        );
     }
     if let Some(spec) = &args.shard {
         let (k, n) = parse_shard(spec)?;
@@ -291,7 +377,11 @@ fn restrict(recipes: &mut [CompiledRecipe], files: &[FileEntry], args: &RunArgs)
             ))
             .help("run it in one job without --shard"));
         }
-        let in_shard: HashSet<PathBuf> = files.iter().filter(|f| shard_of(&f.path, n) == k - 1).map(|f| f.path.clone()).collect();
+        let in_shard: HashSet<PathBuf> = files
+            .iter()
+            .filter(|f| shard_of(&f.path, n) == k - 1)
+            .map(|f| f.path.clone())
+            .collect();
         keep = Some(match keep {
             Some(k) => k.intersection(&in_shard).cloned().collect(),
             None => in_shard,
@@ -310,9 +400,15 @@ fn restrict(recipes: &mut [CompiledRecipe], files: &[FileEntry], args: &RunArgs)
 }
 
 fn parse_shard(spec: &str) -> Result<(u64, u64), UserError> {
-    let bad = || UserError::new(format!("--shard `{spec}` is not K/N with 1 <= K <= N")).help("e.g. --shard 1/4 ... --shard 4/4");
+    let bad = || {
+        UserError::new(format!("--shard `{spec}` is not K/N with 1 <= K <= N"))
+            .help("e.g. --shard 1/4 ... --shard 4/4")
+    };
     let (k, n) = spec.split_once('/').ok_or_else(bad)?;
-    let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (k, n): (u64, u64) = (
+        k.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
     if k == 0 || n == 0 || k > n {
         return Err(bad());
     }
@@ -337,8 +433,14 @@ fn check_params(sets: &BTreeMap<String, String>, recipes: &[&Recipe]) -> Result<
             continue;
         }
         let ids: Vec<&str> = recipes.iter().map(|r| r.id()).collect();
-        let known: Vec<&str> = recipes.iter().flat_map(|r| r.def.params.keys().map(String::as_str)).collect();
-        let err = UserError::new(format!("unknown parameter `{key}` for recipe {}", ids.join(", ")));
+        let known: Vec<&str> = recipes
+            .iter()
+            .flat_map(|r| r.def.params.keys().map(String::as_str))
+            .collect();
+        let err = UserError::new(format!(
+            "unknown parameter `{key}` for recipe {}",
+            ids.join(", ")
+        ));
         return Err(if known.is_empty() {
             err.help("these recipes take no parameters")
         } else {
@@ -364,7 +466,11 @@ fn refuse_dirty(outcome: &Outcome) -> Result<(), UserError> {
         return Ok(());
     }
     let shown: Vec<String> = blocked.iter().take(5).cloned().collect();
-    let more = if blocked.len() > 5 { format!(" and {} more", blocked.len() - 5) } else { String::new() };
+    let more = if blocked.len() > 5 {
+        format!(" and {} more", blocked.len() - 5)
+    } else {
+        String::new()
+    };
     Err(UserError::new(format!(
         "{} file(s) that fixer would write have uncommitted changes: {}{more}; nothing was written",
         blocked.len(),
@@ -378,11 +484,15 @@ fn write_change(path: &Path, change: &engine::Change) -> Result<(), String> {
         (_, None) => crate::write::remove(path).map_err(|e| format!("cannot delete: {e}")),
         (Some(src), Some(text)) => {
             let bytes = src.encode(text).ok_or_else(|| {
-                format!("the new text cannot be encoded in {}, the file's encoding; left unchanged", src.encoding_name())
+                format!(
+                    "the new text cannot be encoded in {}, the file's encoding; left unchanged",
+                    src.encoding_name()
+                )
             })?;
             crate::write::atomic_write(path, &bytes).map_err(|e| format!("cannot write: {e}"))
         }
-        (None, Some(text)) => crate::write::atomic_write(path, text.as_bytes()).map_err(|e| format!("cannot write: {e}")),
+        (None, Some(text)) => crate::write::atomic_write(path, text.as_bytes())
+            .map_err(|e| format!("cannot write: {e}")),
     }
 }
 
@@ -402,13 +512,24 @@ fn report_text(outcome: &Outcome, global: &GlobalArgs, style: Style, to_stdout: 
     }
     if !global.quiet {
         for (path, why) in &outcome.skipped {
-            eprintln!("{}: skipped {}: {why}", err.paint("1;33", "warning"), output::display_path(path).display());
+            eprintln!(
+                "{}: skipped {}: {why}",
+                err.paint("1;33", "warning"),
+                output::display_path(path).display()
+            );
         }
     }
 }
 
 /// `--statistics`, then the summary line: files changed, edits per recipe, findings.
-fn finish(outcome: &Outcome, args: &RunArgs, global: &GlobalArgs, style: Style, verb: &str, failed: usize) {
+fn finish(
+    outcome: &Outcome,
+    args: &RunArgs,
+    global: &GlobalArgs,
+    style: Style,
+    verb: &str,
+    failed: usize,
+) {
     if args.statistics {
         eprint!("{}", report::statistics(outcome));
     }
@@ -420,12 +541,18 @@ fn finish(outcome: &Outcome, args: &RunArgs, global: &GlobalArgs, style: Style, 
     let files = if n == 1 { "file" } else { "files" };
     let mut line = format!("{n} {files} {verb}");
     if !per_recipe.is_empty() {
-        let parts: Vec<String> =
-            per_recipe.iter().map(|(r, n)| format!("{r}: {n} edit{}", if *n == 1 { "" } else { "s" })).collect();
+        let parts: Vec<String> = per_recipe
+            .iter()
+            .map(|(r, n)| format!("{r}: {n} edit{}", if *n == 1 { "" } else { "s" }))
+            .collect();
         line.push_str(&format!(" ({})", parts.join(", ")));
     }
     let count = |s: Severity| outcome.findings.iter().filter(|f| f.severity == s).count();
-    for (k, label) in [(count(Severity::Error), "error"), (count(Severity::Warning), "warning"), (count(Severity::Note), "note")] {
+    for (k, label) in [
+        (count(Severity::Error), "error"),
+        (count(Severity::Warning), "warning"),
+        (count(Severity::Note), "note"),
+    ] {
         if k > 0 {
             line.push_str(&format!(", {k} {label}{}", if k == 1 { "" } else { "s" }));
         }

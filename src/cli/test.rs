@@ -109,7 +109,12 @@ pub fn run_example(
     let root = vec![dir.path().to_path_buf()];
     let walk = crate::select::walk(&root, 1)?;
     let ws = Workspace::new(root, walk);
-    engine::run(&ws, std::slice::from_ref(&compiled), pool, &engine::Progress::hidden())?;
+    engine::run(
+        &ws,
+        std::slice::from_ref(&compiled),
+        pool,
+        &engine::Progress::hidden(),
+    )?;
     let outcome = ws.finish();
     if let Some(why) = outcome.skipped.get(&file) {
         anyhow::bail!("the example was skipped: {why}");

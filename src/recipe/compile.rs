@@ -107,7 +107,7 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
     for (i, def) in recipe.def.rewrite.iter().enumerate() {
         let label = format!("{id}/rewrite #{}", i + 1);
         let qspan = def.query.span();
-        let qtext = sub(def.query.get_ref(), qspan.start)?;
+        let qtext = attach_predicates(&sub(def.query.get_ref(), qspan.start)?);
         let query = Query::new(&language, &qtext).map_err(|e| {
             let first = query_first_line(&recipe.text, qspan.start);
             UserError::new(format!(
@@ -238,6 +238,108 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
         literals,
         only: None,
     })
+}
+
+/// Predicates written at the top level after a pattern, as in
+///
+/// ```text
+/// (call function: (identifier) @f) @call
+/// (#eq? @f "print")
+/// ```
+///
+/// would form patterns of their own for tree-sitter and constrain nothing. They belong to
+/// the pattern before them, so the pattern and its predicates are grouped:
+/// `((call ...) @call (#eq? @f "print"))`. Line numbers are unchanged.
+pub fn attach_predicates(query: &str) -> String {
+    // Top-level items: (start, end, is_predicate).
+    let bytes = query.as_bytes();
+    let mut items: Vec<(usize, usize, bool)> = Vec::new();
+    let mut i = 0;
+    let skip_string = |mut j: usize| -> usize {
+        j += 1;
+        while j < bytes.len() && bytes[j] != b'"' {
+            j += if bytes[j] == b'\\' { 2 } else { 1 };
+        }
+        (j + 1).min(bytes.len())
+    };
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b';' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' => {
+                let start = i;
+                let mut depth = 0usize;
+                while i < bytes.len() {
+                    match bytes[i] {
+                        b'"' => {
+                            i = skip_string(i);
+                            continue;
+                        }
+                        b';' => {
+                            while i < bytes.len() && bytes[i] != b'\n' {
+                                i += 1;
+                            }
+                            continue;
+                        }
+                        b'(' | b'[' => depth += 1,
+                        b')' | b']' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
+                let is_pred = query[start + 1..i].trim_start().starts_with('#');
+                items.push((start, i, is_pred));
+            }
+            b'"' => {
+                let start = i;
+                i = skip_string(i);
+                items.push((start, i, false));
+            }
+            b'@' | b'*' | b'+' | b'?' => {
+                // A capture or quantifier after an item belongs to it.
+                while i < bytes.len()
+                    && !bytes[i].is_ascii_whitespace()
+                    && !matches!(bytes[i], b'(' | b'[' | b')' | b']' | b';')
+                {
+                    i += 1;
+                }
+                if let Some(last) = items.last_mut() {
+                    last.1 = i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    let mut out = String::with_capacity(query.len() + 8);
+    let mut at = 0;
+    let mut k = 0;
+    while k < items.len() {
+        let (start, _, is_pred) = items[k];
+        let mut last = k;
+        while !is_pred && last + 1 < items.len() && items[last + 1].2 {
+            last += 1;
+        }
+        if last > k {
+            out.push_str(&query[at..start]);
+            out.push('(');
+            out.push_str(&query[start..items[last].1]);
+            out.push(')');
+            at = items[last].1;
+        }
+        k = last + 1;
+    }
+    out.push_str(&query[at..]);
+    out
 }
 
 /// The file line on which a query string's first line stands: a multi-line string's
@@ -422,6 +524,17 @@ mod tests {
         };
         assert_eq!(p.substitute("a {{name}} {{ name }}").unwrap(), "a x x");
         assert!(p.substitute("{{other}}").is_err());
+    }
+
+    #[test]
+    fn attaches_top_level_predicates_to_their_pattern() {
+        let q = "(call function: (identifier) @f) @call\n(#eq? @f \"print\")\n(#not-eq? @f \"x\")\n\n(identifier) @i";
+        assert_eq!(
+            attach_predicates(q),
+            "((call function: (identifier) @f) @call\n(#eq? @f \"print\")\n(#not-eq? @f \"x\"))\n\n(identifier) @i"
+        );
+        let grouped = "((identifier) @i (#eq? @i \"a\"))";
+        assert_eq!(attach_predicates(grouped), grouped);
     }
 
     #[test]

@@ -159,7 +159,11 @@ impl Registry {
     pub fn add_dirs(&mut self, dirs: &[PathBuf], config: &Path) -> Result<(), UserError> {
         for dir in dirs {
             let entries = std::fs::read_dir(dir).map_err(|e| {
-                UserError::new(format!("{}: `recipe-paths`: cannot read {}: {e}", config.display(), dir.display()))
+                UserError::new(format!(
+                    "{}: `recipe-paths`: cannot read {}: {e}",
+                    config.display(),
+                    dir.display()
+                ))
             })?;
             let mut files: Vec<PathBuf> = entries
                 .filter_map(Result::ok)

@@ -1,0 +1,5 @@
+import aioredis
+
+
+async def connect():
+    return aioredis.from_url("redis://localhost")
