@@ -279,12 +279,8 @@ fn is_test_file(path: &Path) -> bool {
         .is_some_and(|n| (n.starts_with("test_") && n.ends_with(".py")) || n.ends_with("_test.py"))
 }
 
-fn shown(rel: &Path) -> String {
-    if rel.as_os_str().is_empty() {
-        ".".into()
-    } else {
-        rel.display().to_string()
-    }
+fn shown(root: &Path, rel: &Path) -> String {
+    ws_path(root, rel).display().to_string()
 }
 
 /// pytest's rootdir, approximately: the nearest directory at or above `dir` with a pytest
@@ -660,7 +656,7 @@ fn plan(
         plan.hook_groups.clear();
         plan.hook_dropped.clear();
         plan.lost.clear();
-        plan_fixtures(cs, tests, target_rel, &sources, &pins, &mut plan);
+        plan_fixtures(cs, tests, root, target_rel, &pins, &mut plan);
         // Hooks.
         let mut hook_defs: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
         for (ci, c) in cs.iter().enumerate().filter(|(_, c)| c.merged) {
@@ -690,7 +686,7 @@ fn plan(
                 } else if ITEM_HOOKS.contains(&name.as_str()) {
                     (tests_under(&rel) != target_tests).then(|| format!(
                         "`{name}` applies to the tests under {}; in {target_shown} it would apply to other tests",
-                        shown(&rel)
+                        shown(root, &rel)
                     ))
                 } else {
                     Some(format!(
@@ -829,8 +825,8 @@ fn plan(
 fn plan_fixtures(
     cs: &[Conftest],
     tests: &[TestFile],
+    root: &Path,
     target_rel: &Path,
-    sources: &[usize],
     pins: &BTreeMap<(usize, usize), String>,
     plan: &mut Plan,
 ) {
@@ -901,12 +897,12 @@ fn plan_fixtures(
                 Fate::Stay(format!(
                     "it differs from `{name}` in {}, which every test under {} gets instead; left in place",
                     slot_path.clone().unwrap_or_default(),
-                    shown(target_rel)
+                    shown(root, target_rel)
                 ))
             } else if let Some(sp) = &slot_path {
                 Fate::Stay(format!(
                     "it overrides a different `{name}` (in {sp}) for the tests under {}",
-                    shown(&rel_of(d.0))
+                    shown(root, &rel_of(d.0))
                 ))
             } else {
                 Fate::Stay(format!(
@@ -1005,7 +1001,6 @@ fn plan_fixtures(
             }
         }
     }
-    let _ = sources;
 }
 
 /// Can these definitions of one hook become one function? (outermost first)
@@ -1108,27 +1103,42 @@ fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
         out.push_str(&format!(" -> {r}"));
     }
     out.push(':');
-    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    // (key, text) of the statements kept; a dropped duplicate's own comments join the
+    // statement that is kept.
+    let mut body: Vec<(&str, String)> = Vec::new();
     let mut dropped = Vec::new();
     for (k, h) in hooks.iter().enumerate() {
         for s in &h.body {
             if s.docstring && k > 0 {
                 continue;
             }
-            if !s.key.is_empty() && !seen.insert(s.key.as_str()) {
-                let first = s
-                    .text
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty() && !l.starts_with('#'))
-                    .unwrap_or("")
-                    .to_owned();
-                dropped.push(first);
+            let text = unix(&s.text);
+            let kept = (!s.key.is_empty())
+                .then(|| body.iter().position(|(key, _)| *key == s.key))
+                .flatten();
+            let Some(kept) = kept else {
+                body.push((s.key.as_str(), text));
                 continue;
+            };
+            let lines: Vec<&str> = text.lines().collect();
+            let code_at = lines
+                .iter()
+                .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .unwrap_or(lines.len());
+            dropped.push(lines.get(code_at).map_or("", |l| l.trim()).to_owned());
+            let comments: Vec<&str> = lines[..code_at]
+                .iter()
+                .copied()
+                .filter(|l| !body[kept].1.lines().any(|m| m == *l))
+                .collect();
+            if !comments.is_empty() {
+                body[kept].1 = format!("{}\n{}", comments.join("\n"), body[kept].1);
             }
-            out.push('\n');
-            out.push_str(&unix(&s.text));
         }
+    }
+    for (_, text) in body {
+        out.push('\n');
+        out.push_str(&text);
     }
     (out, dropped)
 }
