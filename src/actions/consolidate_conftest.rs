@@ -741,7 +741,7 @@ fn plan(
                     } else if !plan.target_is_rootdir {
                         Fate::Stay(format!(
                             "pytest reads `pytest_plugins` only from the rootdir conftest ({}) and the conftests it loads at startup; move it there by hand",
-                            rootdir.join("conftest.py").display()
+                            display_abs(&rootdir.join("conftest.py"))
                         ))
                     } else if values.is_none() {
                         Fate::Stay("its value is not a literal list of module names".into())
@@ -781,7 +781,7 @@ fn plan(
                 if matches!(it.kind, Kind::Code | Kind::Comment) && !keeps(&plan, i) {
                     pins.insert(
                         (s, i),
-                        "module code stays with what stays in this conftest".into(),
+                        "it goes with the fixtures and hooks that stay in this conftest".into(),
                     );
                     new_pin = true;
                 }
@@ -954,7 +954,7 @@ fn plan_fixtures(
             }
             out
         };
-        let mut mismatch: Option<&TestFile> = None;
+        let mut mismatch: Option<(&TestFile, bool)> = None;
         let mut lost = BTreeSet::new();
         for t in tests {
             if !t.relevant.contains(name) {
@@ -976,7 +976,8 @@ fn plan_fixtures(
             if after.is_empty() && !under(&t.dir, target_rel) {
                 lost.insert(t.path.clone());
             }
-            mismatch.get_or_insert(t);
+            let autouse_gain = before.is_empty() && !after.is_empty();
+            mismatch.get_or_insert((t, autouse_gain));
         }
         match mismatch {
             None => {
@@ -984,13 +985,17 @@ fn plan_fixtures(
                     plan.fates.insert(d, f);
                 }
             }
-            Some(t) => {
+            Some((t, autouse_gain)) => {
                 if !lost.is_empty() {
                     plan.lost.insert(name.clone(), lost);
                 }
                 for (d, f) in proposal {
                     let f = match f {
                         Fate::Stay(why) => Fate::Stay(why),
+                        _ if autouse_gain => Fate::Stay(format!(
+                            "it is autouse: in {target_shown} it would also run for {}",
+                            t.path.display()
+                        )),
                         _ => Fate::Stay(format!(
                             "moving it would change which `{name}` pytest gives {}",
                             t.path.display()
@@ -1164,17 +1169,18 @@ fn item_text(c: &Conftest, it: &Item) -> String {
 
 struct Chunk {
     text: String,
-    def: bool,
-    source: usize,
+    /// Blank lines before it in its conftest, when it followed the previous chunk there.
+    gap: Option<usize>,
 }
 
 fn join_chunks(chunks: &[Chunk]) -> String {
     let mut out = String::new();
     for (k, c) in chunks.iter().enumerate() {
         if k > 0 {
-            let prev = &chunks[k - 1];
-            let tight = !c.def && !prev.def && prev.source == c.source;
-            out.push_str(if tight { "\n" } else { "\n\n\n" });
+            match c.gap {
+                Some(g) => out.push_str(&"\n".repeat(1 + g.min(2))),
+                None => out.push_str("\n\n\n"),
+            }
         }
         out.push_str(&c.text);
     }
@@ -1213,6 +1219,7 @@ impl ConsolidateConftest {
             .collect();
         let mut dup_code: Vec<(usize, usize)> = Vec::new();
         let mut incoming: Vec<(usize, usize)> = Vec::new();
+        let mut last_code: Option<(usize, usize)> = None;
         for &s in &plan.sources {
             let c = &cs[s];
             let is_outer = c
@@ -1254,23 +1261,23 @@ impl ConsolidateConftest {
                             continue;
                         }
                         incoming.push((s, i));
-                        let chunk = Chunk {
+                        let list = if is_outer { &mut outer } else { &mut tail };
+                        let gap = (i > 0 && last_code == Some((s, i - 1))).then(|| {
+                            c.text[c.items[i - 1].span_end..it.span_start]
+                                .matches('\n')
+                                .count()
+                        });
+                        last_code = Some((s, i));
+                        list.push(Chunk {
                             text: item_text(c, it),
-                            def: is_def_text(&c.text[it.start..]),
-                            source: s,
-                        };
-                        if is_outer {
-                            outer.push(chunk);
-                        } else {
-                            tail.push(chunk);
-                        }
+                            gap,
+                        });
                     }
                     Kind::Fixture(_) if matches!(fate(s, i), Some(Fate::Move)) => {
                         incoming.push((s, i));
                         tail.push(Chunk {
                             text: item_text(c, it),
-                            def: true,
-                            source: s,
+                            gap: None,
                         });
                     }
                     Kind::Hook(h) if matches!(fate(s, i), Some(Fate::Move)) => {
@@ -1287,11 +1294,7 @@ impl ConsolidateConftest {
                             let lead = unix(&c.text[it.span_start..it.start]);
                             format!("{lead}{}", render_hook(&hooks).0)
                         };
-                        tail.push(Chunk {
-                            text,
-                            def: true,
-                            source: s,
-                        });
+                        tail.push(Chunk { text, gap: None });
                     }
                     _ => {}
                 }
@@ -1419,25 +1422,33 @@ impl ConsolidateConftest {
         };
         let mut text = t.text.clone();
         if !t.exists {
-            let doc = plan.sources.iter().find_map(|&s| {
-                cs[s]
-                    .items
-                    .iter()
-                    .find(|it| matches!(it.kind, Kind::Docstring))
-                    .map(|it| item_text(&cs[s], it))
-            });
-            if let Some(d) = doc {
-                text.push_str(&to_nl(&d, nl));
-                text.push_str(nl);
-            }
-            let fut: Vec<String> = cs[plan.sources[0]]
-                .future
+            // A new target starts with the head (docstring, futures, imports) of the
+            // outermost conftest that is emptied, as written.
+            let head = plan
+                .sources
                 .iter()
-                .map(ImportSpec::render)
-                .collect();
-            for f in fut {
-                text.push_str(&f);
-                text.push_str(nl);
+                .find(|s| plan.emptied.contains(s))
+                .map(|&s| {
+                    let c = &cs[s];
+                    let end = c
+                        .items
+                        .iter()
+                        .take_while(|it| matches!(it.kind, Kind::Docstring | Kind::Import(_)))
+                        .last()
+                        .map_or(0, |it| it.span_end);
+                    c.text[..end].trim_end().to_owned()
+                });
+            match head {
+                Some(h) if !h.is_empty() => {
+                    text.push_str(&to_nl(&h, nl));
+                    text.push_str(nl);
+                }
+                _ => {
+                    for f in cs[plan.sources[0]].future.iter().map(ImportSpec::render) {
+                        text.push_str(&f);
+                        text.push_str(nl);
+                    }
+                }
             }
         }
         // Hooks the target already has: replaced by the merged function.
@@ -1481,8 +1492,7 @@ impl ConsolidateConftest {
                     0,
                     Chunk {
                         text: render_plugins(&plugins),
-                        def: false,
-                        source: usize::MAX,
+                        gap: None,
                     },
                 );
             }
@@ -1638,14 +1648,17 @@ impl ConsolidateConftest {
                         } else {
                             let others: Vec<String> = group
                                 .iter()
-                                .filter(|d| d.0 != s)
+                                .filter(|d| d.0 != s && d.0 != plan.target)
                                 .map(|d| cs[d.0].path.display().to_string())
                                 .collect();
+                            let with = if others.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" with the one in {}", others.join(", "))
+                            };
                             let mut m = format!(
-                                "hook `{}` merged into one `{}` in {tshown} with the one in {} (bodies outermost conftest first)",
-                                h.name,
-                                h.name,
-                                others.join(", ")
+                                "hook `{}` merged{with} into one `{}` in {tshown}, bodies outermost conftest first",
+                                h.name, h.name
                             );
                             if reported_hooks.insert(h.name.clone()) {
                                 let hooks: Vec<&Hook> =
@@ -1694,11 +1707,13 @@ impl ConsolidateConftest {
     }
 }
 
-fn is_def_text(s: &str) -> bool {
-    s.starts_with('@')
-        || s.starts_with("def ")
-        || s.starts_with("class ")
-        || s.starts_with("async ")
+/// An absolute path as the user sees it: relative to the current directory when under it.
+fn display_abs(p: &Path) -> String {
+    let cwd = std::env::current_dir().and_then(|d| d.canonicalize()).ok();
+    match cwd.as_deref().and_then(|c| p.strip_prefix(c).ok()) {
+        Some(rel) => rel.display().to_string(),
+        None => p.display().to_string(),
+    }
 }
 
 fn render_plugins(values: &[String]) -> String {

@@ -109,6 +109,18 @@ pub struct Scan {
     pub future: BTreeSet<ImportSpec>,
 }
 
+/// The start of the first line at or after `offset` (a line start) that is not blank.
+fn skip_blank_lines(text: &str, mut offset: usize) -> usize {
+    while offset < text.len() {
+        let end = line_end(text, offset);
+        if !text[offset..end].trim().is_empty() {
+            break;
+        }
+        offset = end;
+    }
+    offset
+}
+
 pub fn line_end(text: &str, offset: usize) -> usize {
     text[offset..]
         .find('\n')
@@ -317,31 +329,35 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
         });
         found
     });
-    let mut body_stmts = Vec::new();
+    let mut body_stmts: Vec<Stmt> = Vec::new();
     let mut indent: Option<String> = None;
     let mut mixed = false;
     if let Some(b) = body {
-        let mut c = b.walk();
-        let mut pending: Option<usize> = None;
+        // Each statement takes the lines between the previous one and itself (its
+        // comments, which tree-sitter may hang on the function rather than the block).
+        let mut c = def.walk();
+        let colon = def
+            .children(&mut c)
+            .filter(|n| n.kind() == ":")
+            .last()
+            .map_or(b.start_byte(), |n| n.end_byte());
+        let mut region = line_end(text, colon);
         let mut last_end: Option<usize> = None;
+        let mut c = b.walk();
         for s in b.named_children(&mut c) {
             if s.kind() == "comment" {
-                if pending.is_none() {
-                    if let (Some(le), Some(prev)) = (last_end, body_stmts.last_mut()) {
-                        let prev: &mut Stmt = prev;
-                        if !text[le..s.start_byte()].contains('\n') {
-                            prev.text.push_str(&text[le..s.end_byte()]);
-                            last_end = Some(s.end_byte());
-                            continue;
-                        }
+                if let (Some(le), Some(prev)) = (last_end, body_stmts.last_mut()) {
+                    if !text[le..s.start_byte()].contains('\n') {
+                        prev.text.push_str(&text[le..s.end_byte()]);
+                        last_end = Some(s.end_byte());
+                        region = line_end(text, s.end_byte());
                     }
-                    pending = Some(imports::line_start(text, s.start_byte()));
                 }
                 continue;
             }
             let ls = imports::line_start(text, s.start_byte());
             let lead = &text[ls..s.start_byte()];
-            if !lead.chars().all(|ch| ch == ' ' || ch == '\t') {
+            if s.start_byte() < region || !lead.chars().all(|ch| ch == ' ' || ch == '\t') {
                 mixed = true;
             } else {
                 match &indent {
@@ -350,7 +366,7 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
                     _ => {}
                 }
             }
-            let from = pending.take().unwrap_or(ls);
+            let from = skip_blank_lines(text, region.min(ls));
             body_stmts.push(Stmt {
                 text: text[from..s.end_byte()].to_owned(),
                 key: norm_key(s, text),
@@ -358,10 +374,14 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
                 docstring: body_stmts.is_empty() && is_string_statement(s),
             });
             last_end = Some(s.end_byte());
+            region = line_end(text, s.end_byte());
         }
-        if let Some(p) = pending {
+        let rest = &text[region.min(b.end_byte())..b.end_byte()];
+        if rest.contains('#') {
             body_stmts.push(Stmt {
-                text: text[p..b.end_byte()].trim_end().to_owned(),
+                text: text[skip_blank_lines(text, region)..b.end_byte()]
+                    .trim_end()
+                    .to_owned(),
                 key: String::new(),
                 binds: BTreeSet::new(),
                 docstring: false,
@@ -524,6 +544,9 @@ pub fn norm_key(node: Node<'_>, text: &str) -> String {
             continue;
         }
         if n.child_count() == 0 || n.kind() == "string_content" {
+            if n.kind() == "," && is_trailing_comma(n) {
+                continue;
+            }
             let t = node_text(n, text);
             if !t.is_empty() {
                 if !out.is_empty() {
@@ -537,6 +560,20 @@ pub fn norm_key(node: Node<'_>, text: &str) -> String {
         stack.extend(children.into_iter().rev());
     }
     out
+}
+
+/// A comma just before a closing bracket, outside a tuple (`(1,)` needs it).
+fn is_trailing_comma(n: Node<'_>) -> bool {
+    if n.parent()
+        .is_some_and(|p| matches!(p.kind(), "tuple" | "subscript"))
+    {
+        return false;
+    }
+    let mut next = n.next_sibling();
+    while let Some(x) = next.filter(|x| x.kind() == "comment") {
+        next = x.next_sibling();
+    }
+    next.is_some_and(|x| matches!(x.kind(), ")" | "]" | "}"))
 }
 
 /// Identifiers a node uses: not attribute names (`x.name`) nor keyword names (`f(name=)`).
