@@ -105,3 +105,41 @@ fn consolidate_conftest_can_keep_the_emptied_conftest_disabled() {
     assert_eq!(code, 0, "pytest fails after the fix:\n{out}");
     assert!(out.contains("6 passed"), "{out}");
 }
+
+#[test]
+fn consolidate_conftest_refuses_to_hide_a_fixture_from_tests_outside_the_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "tests/conftest.py",
+        "import pytest\n\n\n@pytest.fixture\ndef db():\n    return []\n",
+    );
+    write(
+        "tests/unit/test_unit.py",
+        "def test_unit(db):\n    assert db == []\n",
+    );
+    write(
+        "tests/api/test_api.py",
+        "def test_api(db):\n    assert db == []\n",
+    );
+    let (code, _, err) = common::fixer(
+        dir,
+        &[
+            "apply",
+            "consolidate-conftest",
+            "tests",
+            "--set",
+            "target=tests/unit",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("tests/api/test_api.py"), "{err}");
+    assert!(err.contains("`db`"), "{err}");
+    assert!(dir.join("tests/conftest.py").exists());
+    assert!(!dir.join("tests/unit/conftest.py").exists());
+}

@@ -1545,7 +1545,7 @@ impl ConsolidateConftest {
         for &s in &plan.sources {
             let c = &cs[s];
             if plan.emptied.contains(&s) {
-                ws.delete(&c.path, recipe).map_err(|e| UserError::new(e))?;
+                ws.delete(&c.path, recipe).map_err(UserError::new)?;
                 if self.keep_disabled {
                     let disabled = c.path.with_file_name("conftest.py.disabled");
                     if ws.exists(&disabled) {
@@ -1557,7 +1557,7 @@ impl ConsolidateConftest {
                         .help("remove it, or use `--set keep=delete`"));
                     }
                     ws.write(&disabled, c.text.clone(), recipe, 1)
-                        .map_err(|e| UserError::new(e))?;
+                        .map_err(UserError::new)?;
                 }
                 continue;
             }
