@@ -6,6 +6,8 @@
 //! [`Workspace`], may change, create and delete files). Each lives in its own file here,
 //! opening with what it does, why, an example, and when it refuses.
 
+pub mod consolidate_conftest;
+
 use std::path::Path;
 
 use tree_sitter::Tree;
@@ -162,7 +164,12 @@ pub struct ActionSpec {
 }
 
 /// Every built-in action.
-pub const ACTIONS: &[ActionSpec] = &[];
+pub const ACTIONS: &[ActionSpec] = &[ActionSpec {
+    name: "consolidate-conftest",
+    summary:
+        "merge the conftest.py files of a test hierarchy into one, keeping what each test gets",
+    build: consolidate_conftest::build,
+}];
 
 pub fn names() -> Vec<&'static str> {
     ACTIONS.iter().map(|a| a.name).collect()

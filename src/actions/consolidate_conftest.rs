@@ -1,0 +1,1722 @@
+//! `consolidate-conftest`: merges the conftest.py files of a test hierarchy into one
+//! conftest.py, without changing which fixture any test gets.
+//!
+//! What it does: the target is the conftest.py of the lowest common directory of every
+//! test file (`test_*.py`, `*_test.py`) under PATH (created if missing; the `target`
+//! parameter names another directory). Every conftest.py between PATH and the target, and
+//! every one below the target, is merged into it: identical fixtures (comments and layout
+//! aside) become one; hooks (`pytest_*` functions) become one function per hook, bodies
+//! outermost conftest first, a statement that appears identically in several bodies run
+//! once, parameters unified; module-level imports are merged; other module code is carried
+//! over in order. A conftest left empty is deleted (`keep = "disabled"`: renamed to
+//! `conftest.py.disabled`).
+//!
+//! Why: several conftests that repeat fixtures and setup hooks run that setup twice (a
+//! model registry that raises "index already exists" on the second registration) and
+//! leave readers guessing which `db_session` a test gets.
+//!
+//! Example:
+//! ```text
+//! backend/conftest.py            pytest_configure: register_models(); db_session
+//! backend/tests/conftest.py      pytest_configure: register_models(); db_session
+//! backend/tests/backtest/conftest.py   db_session (seeded), strategy
+//! ```
+//! becomes one `backend/tests/conftest.py` with one `pytest_configure` that registers
+//! once, one `db_session` and `strategy`; `backend/conftest.py` is deleted; the backtest
+//! conftest keeps only its overriding `db_session`.
+//!
+//! What stays, and why (each reported as a note): a fixture that overrides a same-named
+//! fixture with a different body (pytest picks the closest conftest, so moving it would
+//! change what some tests get); any fixture or hook whose move would change the fixture
+//! chain some test resolves (checked for every test module and every name it mentions,
+//! autouse fixtures included); startup hooks (`pytest_addoption`, ...) above the target;
+//! per-directory hooks that would apply to other tests; hooks that return, yield, wrap or
+//! bind locals another body uses; code using `__file__` or relative imports; whatever uses
+//! module code that stays; `pytest_plugins` unless the target is the rootdir conftest.
+//!
+//! Refuses: with `target` given, a fixture moved down that tests outside the target use
+//! (an error naming them). A name bound differently by two conftests that would share the
+//! target, or a name a moved fixture uses that means something else there, changes no
+//! file at all (reported as warnings).
+
+mod scan;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::{Action, ActionArgs, ProjectAction};
+use crate::diag::{Finding, Severity, UserError};
+use crate::edit;
+use crate::engine::Workspace;
+use crate::imports::{self, ImportSpec};
+use crate::select::clean;
+use crate::source::newline_of;
+use scan::{Hook, Item, Kind};
+
+pub struct ConsolidateConftest {
+    target: Option<String>,
+    keep_disabled: bool,
+}
+
+pub fn build(mut args: ActionArgs) -> Result<Action, String> {
+    let target = args.string("target")?.filter(|s| !s.trim().is_empty());
+    let keep = args.string("keep")?.unwrap_or_default();
+    let keep_disabled = match keep.trim() {
+        "" | "delete" => false,
+        "disabled" => true,
+        other => {
+            return Err(format!(
+                "`keep` must be `delete` or `disabled`, not `{other}`"
+            ))
+        }
+    };
+    args.finish("consolidate-conftest")?;
+    Ok(Action::Project(Box::new(ConsolidateConftest {
+        target,
+        keep_disabled,
+    })))
+}
+
+/// Hooks pytest calls once for the whole session, whatever conftest defines them.
+const GLOBAL_HOOKS: &[&str] = &[
+    "pytest_configure",
+    "pytest_unconfigure",
+    "pytest_sessionstart",
+    "pytest_sessionfinish",
+    "pytest_collection",
+    "pytest_collection_modifyitems",
+    "pytest_collection_finish",
+    "pytest_deselected",
+    "pytest_runtestloop",
+    "pytest_terminal_summary",
+    "pytest_report_teststatus",
+    "pytest_report_collectionfinish",
+    "pytest_warning_recorded",
+    "pytest_keyboard_interrupt",
+    "pytest_internalerror",
+    "pytest_enter_pdb",
+    "pytest_leave_pdb",
+    "pytest_plugin_registered",
+];
+
+/// Hooks pytest only honours in conftests it loads at startup: they may move up, not down.
+const STARTUP_HOOKS: &[&str] = &[
+    "pytest_addoption",
+    "pytest_addhooks",
+    "pytest_report_header",
+    "pytest_cmdline_main",
+    "pytest_cmdline_parse",
+    "pytest_cmdline_preparse",
+    "pytest_load_initial_conftests",
+];
+
+/// Hooks pytest calls per test item, only from the conftests above the item.
+const ITEM_HOOKS: &[&str] = &[
+    "pytest_pycollect_makeitem",
+    "pytest_generate_tests",
+    "pytest_make_parametrize_id",
+    "pytest_itemcollected",
+    "pytest_runtest_protocol",
+    "pytest_runtest_logstart",
+    "pytest_runtest_logfinish",
+    "pytest_runtest_setup",
+    "pytest_runtest_call",
+    "pytest_runtest_teardown",
+    "pytest_runtest_makereport",
+    "pytest_runtest_logreport",
+    "pytest_pyfunc_call",
+    "pytest_fixture_setup",
+    "pytest_fixture_post_finalizer",
+    "pytest_assertrepr_compare",
+    "pytest_assertion_pass",
+    "pytest_exception_interact",
+    "pytest_markeval_namespace",
+];
+
+#[derive(Debug, Clone)]
+struct Conftest {
+    /// The path for the workspace and for findings.
+    path: PathBuf,
+    /// Its directory relative to the PATH root; `None` above the root (read only).
+    rel: Option<PathBuf>,
+    depth: i64,
+    text: String,
+    exists: bool,
+    items: Vec<Item>,
+    frozen: Option<String>,
+    future: BTreeSet<ImportSpec>,
+    merged: bool,
+}
+
+impl Conftest {
+    fn fixture(&self, i: usize) -> Option<&scan::Fixture> {
+        match &self.items[i].kind {
+            Kind::Fixture(f) => Some(f),
+            _ => None,
+        }
+    }
+
+    fn hook(&self, i: usize) -> Option<&Hook> {
+        match &self.items[i].kind {
+            Kind::Hook(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    /// Binding keys of a module-level name: what it is bound to.
+    fn bindings(&self, name: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for it in &self.items {
+            if !it.binds.contains(name) {
+                continue;
+            }
+            match &it.kind {
+                Kind::Import(specs) => out.extend(
+                    specs
+                        .iter()
+                        .filter(|s| s.bound_name() == name)
+                        .map(spec_key),
+                ),
+                Kind::Hook(h) => {
+                    out.insert(format!("hook {}", h.name));
+                }
+                _ => {
+                    out.insert(it.key.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// What an import binds its name to: `import a.b` and `import a.c` both bind `a`.
+fn spec_key(spec: &ImportSpec) -> String {
+    match spec {
+        ImportSpec::Import {
+            module,
+            alias: None,
+        } => format!("import {}", module.split('.').next().unwrap_or(module)),
+        ImportSpec::Import {
+            module,
+            alias: Some(_),
+        } => format!("import {module}"),
+        ImportSpec::From { module, name, .. } => format!("from {module} import {name}"),
+    }
+}
+
+struct TestFile {
+    path: PathBuf,
+    dir: PathBuf,
+    /// Names it may request, directly or through fixtures, plus every autouse name.
+    relevant: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Fate {
+    /// Goes to the target (a hook: into the merged hook).
+    Move,
+    /// Identical to the fixture kept in the target (conftest index): removed.
+    Same(usize),
+    Stay(String),
+}
+
+#[derive(Default)]
+struct Plan {
+    target: usize,
+    fates: BTreeMap<(usize, usize), Fate>,
+    /// Hook name -> its definitions merged into the target, outermost first.
+    hook_groups: BTreeMap<String, Vec<(usize, usize)>>,
+    /// Hook name -> statements that ran in several bodies and now run once.
+    hook_dropped: BTreeMap<String, Vec<String>>,
+    /// Fixture name -> tests outside the target that would lose it.
+    lost: BTreeMap<String, BTreeSet<PathBuf>>,
+    emptied: BTreeSet<usize>,
+    sources: Vec<usize>,
+    target_is_rootdir: bool,
+}
+
+impl ProjectAction for ConsolidateConftest {
+    fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError> {
+        let roots: Vec<PathBuf> = ws
+            .roots
+            .iter()
+            .map(|r| clean(r))
+            .filter(|r| r.is_dir())
+            .collect();
+        if self.target.is_some() && roots.len() != 1 {
+            return Err(UserError::new(
+                "parameter `target` needs exactly one directory to consolidate",
+            )
+            .help("give one PATH, e.g. `fixer apply consolidate-conftest backend --set target=backend/tests`"));
+        }
+        let mut findings = Vec::new();
+        for root in roots {
+            self.run_root(ws, recipe, &root, &mut findings)?;
+        }
+        Ok(findings)
+    }
+}
+
+/// `path` relative to `root` (both as the walk gives them), if it is under it.
+fn rel_to(path: &Path, root: &Path) -> Option<PathBuf> {
+    if root == Path::new(".") {
+        return (path.is_relative()
+            && !path
+                .components()
+                .any(|c| c == std::path::Component::ParentDir))
+        .then(|| path.to_path_buf());
+    }
+    path.strip_prefix(root).ok().map(Path::to_path_buf)
+}
+
+fn ws_path(root: &Path, rel: &Path) -> PathBuf {
+    clean(&root.join(rel))
+}
+
+fn is_test_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| (n.starts_with("test_") && n.ends_with(".py")) || n.ends_with("_test.py"))
+}
+
+fn shown(root: &Path, rel: &Path) -> String {
+    ws_path(root, rel).display().to_string()
+}
+
+/// pytest's rootdir, approximately: the nearest directory at or above `dir` with a pytest
+/// configuration, else with `setup.py`/`pyproject.toml`, else the current directory.
+fn find_rootdir(dir: &Path, cwd: &Path) -> PathBuf {
+    let has = |d: &Path, f: &str, section: Option<&str>| {
+        let p = d.join(f);
+        p.is_file()
+            && section.is_none_or(|s| std::fs::read_to_string(&p).is_ok_and(|t| t.contains(s)))
+    };
+    for d in dir.ancestors() {
+        if has(d, "pytest.ini", None)
+            || has(d, ".pytest.ini", None)
+            || has(d, "pyproject.toml", Some("[tool.pytest.ini_options]"))
+            || has(d, "tox.ini", Some("[pytest]"))
+            || has(d, "setup.cfg", Some("[tool:pytest]"))
+        {
+            return d.to_path_buf();
+        }
+    }
+    for d in dir.ancestors() {
+        if has(d, "setup.py", None) || has(d, "pyproject.toml", None) {
+            return d.to_path_buf();
+        }
+    }
+    if dir.starts_with(cwd) {
+        cwd.to_path_buf()
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+fn note(path: &Path, line: usize, recipe: &str, message: String) -> Finding {
+    Finding {
+        path: path.to_path_buf(),
+        line,
+        column: if line == 0 { 0 } else { 1 },
+        recipe: recipe.to_owned(),
+        severity: Severity::Note,
+        message,
+    }
+}
+
+impl ConsolidateConftest {
+    fn run_root(
+        &self,
+        ws: &Workspace,
+        recipe: &str,
+        root: &Path,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), UserError> {
+        let files: Vec<(PathBuf, PathBuf)> = ws
+            .python_files()
+            .into_iter()
+            .filter_map(|p| rel_to(&p, root).map(|r| (p, r)))
+            .collect();
+        let tests: Vec<&(PathBuf, PathBuf)> =
+            files.iter().filter(|(_, r)| is_test_file(r)).collect();
+        if tests.is_empty() {
+            findings.push(note(
+                root,
+                0,
+                recipe,
+                format!(
+                    "no test files (test_*.py, *_test.py) under {}: nothing to consolidate",
+                    root.display()
+                ),
+            ));
+            return Ok(());
+        }
+        let cwd = std::env::current_dir()
+            .and_then(|d| d.canonicalize())
+            .map_err(|e| UserError::new(format!("cannot read the current directory: {e}")))?;
+        let root_abs = root
+            .canonicalize()
+            .map_err(|e| UserError::new(format!("cannot resolve `{}`: {e}", root.display())))?;
+        let rootdir = find_rootdir(&root_abs, &cwd);
+
+        // Every conftest that decides what a test under the root gets.
+        let mut conftests: Vec<Conftest> = Vec::new();
+        let mut unreadable: Vec<(PathBuf, String)> = Vec::new();
+        let mut load = |path: PathBuf, rel: Option<PathBuf>, depth: i64| match ws.read(&path) {
+            Ok(Some(text)) => match scan::scan(&text) {
+                Some(s) => conftests.push(Conftest {
+                    path,
+                    rel,
+                    depth,
+                    text: text.to_string(),
+                    exists: true,
+                    frozen: s.frozen.or_else(|| duplicate_names(&s.items)),
+                    items: s.items,
+                    future: s.future,
+                    merged: false,
+                }),
+                None => unreadable.push((path, "it does not parse".into())),
+            },
+            Ok(None) => {}
+            Err(e) => unreadable.push((path, e)),
+        };
+        for (k, d) in root_abs.ancestors().skip(1).enumerate() {
+            if !d.starts_with(&rootdir) {
+                break;
+            }
+            let p = d.join("conftest.py");
+            if p.is_file() {
+                let shown = p.strip_prefix(&cwd).map_or(p.clone(), Path::to_path_buf);
+                load(shown, None, -(k as i64) - 1);
+            }
+        }
+        for (p, r) in &files {
+            if r.file_name().is_some_and(|n| n == "conftest.py") {
+                let dir = r.parent().map(Path::to_path_buf).unwrap_or_default();
+                let depth = dir.components().count() as i64;
+                load(p.clone(), Some(dir), depth);
+            }
+        }
+        if !unreadable.is_empty() {
+            for (p, why) in unreadable {
+                findings.push(Finding {
+                    path: p,
+                    line: 0,
+                    column: 0,
+                    recipe: recipe.to_owned(),
+                    severity: Severity::Warning,
+                    message: format!("{why}; no conftest was merged"),
+                });
+            }
+            return Ok(());
+        }
+
+        // The tests, and every name each may request.
+        let mut all_autouse = BTreeSet::new();
+        let mut deps_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for c in &conftests {
+            for it in &c.items {
+                if let Kind::Fixture(f) = &it.kind {
+                    if f.autouse {
+                        all_autouse.insert(f.name.clone());
+                    }
+                    deps_of
+                        .entry(f.name.clone())
+                        .or_default()
+                        .extend(f.deps.iter().cloned());
+                }
+            }
+        }
+        let mut test_files = Vec::new();
+        for (p, r) in &tests {
+            let text = match ws.read(p) {
+                Ok(Some(t)) => t,
+                _ => continue,
+            };
+            let mut relevant = scan::mentions(&text).unwrap_or_default();
+            relevant.extend(all_autouse.iter().cloned());
+            let mut todo: Vec<String> = relevant.iter().cloned().collect();
+            while let Some(n) = todo.pop() {
+                if let Some(deps) = deps_of.get(&n) {
+                    for d in deps {
+                        if relevant.insert(d.clone()) {
+                            todo.push(d.clone());
+                        }
+                    }
+                }
+            }
+            test_files.push(TestFile {
+                path: p.clone(),
+                dir: r.parent().map(Path::to_path_buf).unwrap_or_default(),
+                relevant,
+            });
+        }
+
+        // The target: the lowest common directory of the tests, or `target`.
+        let explicit = match &self.target {
+            None => None,
+            Some(t) => {
+                let p = clean(Path::new(t.trim()));
+                let dir = if p.file_name().is_some_and(|n| n == "conftest.py") {
+                    p.parent()
+                        .map(Path::to_path_buf)
+                        .filter(|d| !d.as_os_str().is_empty())
+                        .unwrap_or_else(|| PathBuf::from("."))
+                } else {
+                    p
+                };
+                let rel = rel_to(&dir, root).ok_or_else(|| {
+                    UserError::new(format!(
+                        "parameter `target`: `{t}` is not inside `{}`",
+                        root.display()
+                    ))
+                    .help("give a directory under PATH (or PATH itself)")
+                })?;
+                if !ws_path(root, &rel).is_dir() {
+                    return Err(UserError::new(format!(
+                        "parameter `target`: `{t}` is not a directory"
+                    ))
+                    .help("give an existing directory, or its conftest.py"));
+                }
+                Some(rel)
+            }
+        };
+        let mut target_rel = explicit.clone().unwrap_or_else(|| {
+            let mut dirs = test_files.iter().map(|t| t.dir.clone());
+            let first = dirs.next().unwrap_or_default();
+            dirs.fold(first, |acc, d| {
+                acc.components()
+                    .zip(d.components())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a)
+                    .collect()
+            })
+        });
+        let (plan, conftests) = loop {
+            let mut cs = conftests.clone();
+            let plan = plan(&mut cs, &test_files, root, &target_rel, &rootdir, &root_abs);
+            if !plan.lost.is_empty() {
+                if explicit.is_some() {
+                    let list: Vec<String> = plan
+                        .lost
+                        .iter()
+                        .map(|(n, ts)| {
+                            let ts: Vec<String> =
+                                ts.iter().map(|t| t.display().to_string()).collect();
+                            format!("`{n}` ({})", ts.join(", "))
+                        })
+                        .collect();
+                    return Err(UserError::new(format!(
+                        "consolidate-conftest: moving fixtures down to {} would hide them from tests outside it that use them: {}",
+                        ws_path(root, &target_rel.join("conftest.py")).display(),
+                        list.join("; ")
+                    ))
+                    .help("choose a `target` that contains these tests, or leave `target` empty to choose automatically"));
+                }
+                if let Some(parent) = target_rel.parent() {
+                    target_rel = parent.to_path_buf();
+                    continue;
+                }
+            }
+            break (plan, cs);
+        };
+        if plan.sources.is_empty() {
+            return Ok(());
+        }
+        self.assemble(
+            ws,
+            recipe,
+            root,
+            &target_rel,
+            &conftests,
+            &plan,
+            explicit.is_some(),
+            findings,
+        )
+    }
+}
+
+/// A conftest that defines one fixture or function name twice is left as it is.
+fn duplicate_names(items: &[Item]) -> Option<String> {
+    let mut seen = BTreeSet::new();
+    for it in items {
+        let name = match &it.kind {
+            Kind::Fixture(f) => format!("fixture `{}`", f.name),
+            Kind::Hook(h) => format!("`{}`", h.name),
+            _ => continue,
+        };
+        if !seen.insert(name.clone()) {
+            return Some(format!("it defines {name} twice; it is left as it is"));
+        }
+    }
+    None
+}
+
+fn under(dir: &Path, base: &Path) -> bool {
+    dir.starts_with(base)
+}
+
+fn plan(
+    cs: &mut Vec<Conftest>,
+    tests: &[TestFile],
+    root: &Path,
+    target_rel: &Path,
+    rootdir: &Path,
+    root_abs: &Path,
+) -> Plan {
+    // Which conftests merge: those on the way from the root down to the target, and all
+    // below it.
+    for c in cs.iter_mut() {
+        c.merged = c
+            .rel
+            .as_deref()
+            .is_some_and(|r| under(target_rel, r) || under(r, target_rel));
+    }
+    let target = match cs.iter().position(|c| c.rel.as_deref() == Some(target_rel)) {
+        Some(t) => t,
+        None => {
+            cs.push(Conftest {
+                path: ws_path(root, &target_rel.join("conftest.py")),
+                rel: Some(target_rel.to_path_buf()),
+                depth: target_rel.components().count() as i64,
+                text: String::new(),
+                exists: false,
+                items: Vec::new(),
+                frozen: None,
+                future: BTreeSet::new(),
+                merged: true,
+            });
+            cs.len() - 1
+        }
+    };
+    let mut sources: Vec<usize> = (0..cs.len())
+        .filter(|&i| cs[i].merged && i != target)
+        .collect();
+    sources.sort_by(|&a, &b| (cs[a].depth, &cs[a].path).cmp(&(cs[b].depth, &cs[b].path)));
+    let mut plan = Plan {
+        target,
+        sources: sources.clone(),
+        target_is_rootdir: root_abs.join(target_rel) == rootdir,
+        ..Plan::default()
+    };
+    if sources.is_empty() {
+        return plan;
+    }
+    // `from __future__` imports change how the moved code compiles: they must agree.
+    let target_future = if cs[target].exists {
+        cs[target].future.clone()
+    } else {
+        cs[sources[0]].future.clone()
+    };
+    let target_shown = cs[target].path.display().to_string();
+    for &s in &sources {
+        if cs[s].frozen.is_none() && cs[s].future != target_future {
+            cs[s].frozen = Some(format!(
+                "its `from __future__` imports differ from those of {target_shown}"
+            ));
+        }
+    }
+
+    // Reasons that pin an item where it is, whatever the others do.
+    let mut pins: BTreeMap<(usize, usize), String> = BTreeMap::new();
+    for &s in &sources {
+        let c = &cs[s];
+        for (i, it) in c.items.iter().enumerate() {
+            if let Some(why) = &c.frozen {
+                pins.insert((s, i), why.clone());
+            } else if it.free.contains("__file__") {
+                pins.insert(
+                    (s, i),
+                    "it uses `__file__`, which would name another directory".into(),
+                );
+            } else if it.relative_import {
+                pins.insert(
+                    (s, i),
+                    "a relative import would import from another package in the target".into(),
+                );
+            } else if let Kind::Fixture(f) = &it.kind {
+                if let Some(why) = &f.unreadable {
+                    pins.insert((s, i), why.clone());
+                }
+            }
+        }
+    }
+
+    let tests_under = |dir: &Path| -> BTreeSet<&Path> {
+        tests
+            .iter()
+            .filter(|t| under(&t.dir, dir))
+            .map(|t| t.path.as_path())
+            .collect()
+    };
+    let target_tests = tests_under(target_rel);
+
+    loop {
+        plan.fates.clear();
+        plan.hook_groups.clear();
+        plan.hook_dropped.clear();
+        plan.lost.clear();
+        plan_fixtures(cs, tests, root, target_rel, &pins, &mut plan);
+        // Hooks.
+        let mut hook_defs: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+        for (ci, c) in cs.iter().enumerate().filter(|(_, c)| c.merged) {
+            for (i, it) in c.items.iter().enumerate() {
+                if let Kind::Hook(h) = &it.kind {
+                    hook_defs.entry(h.name.clone()).or_default().push((ci, i));
+                }
+            }
+        }
+        for (name, defs) in &hook_defs {
+            let mut group: Vec<(usize, usize)> = Vec::new();
+            let mut movable = Vec::new();
+            for &(ci, i) in defs {
+                if ci == target {
+                    group.push((ci, i));
+                    continue;
+                }
+                let rel = cs[ci].rel.clone().unwrap_or_default();
+                let why = if let Some(p) = pins.get(&(ci, i)) {
+                    Some(p.clone())
+                } else if GLOBAL_HOOKS.contains(&name.as_str()) {
+                    None
+                } else if STARTUP_HOOKS.contains(&name.as_str()) {
+                    (!under(&rel, target_rel)).then(|| format!(
+                        "pytest honours `{name}` only in conftests it loads at startup; moved down to {target_shown} it could come too late"
+                    ))
+                } else if ITEM_HOOKS.contains(&name.as_str()) {
+                    (tests_under(&rel) != target_tests).then(|| format!(
+                        "`{name}` applies to the tests under {}; in {target_shown} it would apply to other tests",
+                        shown(root, &rel)
+                    ))
+                } else {
+                    Some(format!(
+                        "`{name}` is called per directory (or is not a pytest hook fixer knows); moving it could change what pytest collects"
+                    ))
+                };
+                match why {
+                    Some(why) => {
+                        plan.fates.insert((ci, i), Fate::Stay(why));
+                    }
+                    None => {
+                        movable.push((ci, i));
+                        group.push((ci, i));
+                    }
+                }
+            }
+            if movable.is_empty() {
+                continue;
+            }
+            group.sort_by(|a, b| {
+                (cs[a.0].depth, &cs[a.0].path).cmp(&(cs[b.0].depth, &cs[b.0].path))
+            });
+            let merged = if group.len() > 1 {
+                let hooks: Vec<(&Path, &Hook)> = group
+                    .iter()
+                    .filter_map(|&(ci, i)| cs[ci].hook(i).map(|h| (cs[ci].path.as_path(), h)))
+                    .collect();
+                mergeable(&hooks)
+            } else {
+                Ok(())
+            };
+            match merged {
+                Ok(()) => {
+                    for m in &movable {
+                        plan.fates.insert(*m, Fate::Move);
+                    }
+                    plan.hook_groups.insert(name.clone(), group);
+                }
+                Err(why) => {
+                    for m in &movable {
+                        plan.fates.insert(*m, Fate::Stay(why.clone()));
+                    }
+                }
+            }
+        }
+        // pytest_plugins and other module code.
+        for &s in &sources {
+            for (i, it) in cs[s].items.iter().enumerate() {
+                let fate = match &it.kind {
+                    Kind::Plugins(values) => Some(if let Some(p) = pins.get(&(s, i)) {
+                        Fate::Stay(p.clone())
+                    } else if !plan.target_is_rootdir {
+                        Fate::Stay(format!(
+                            "pytest reads `pytest_plugins` only from the rootdir conftest ({}) and the conftests it loads at startup; move it there by hand",
+                            display_abs(&rootdir.join("conftest.py"))
+                        ))
+                    } else if values.is_none() {
+                        Fate::Stay("its value is not a literal list of module names".into())
+                    } else {
+                        Fate::Move
+                    }),
+                    Kind::Code | Kind::Comment => Some(match pins.get(&(s, i)) {
+                        Some(p) => Fate::Stay(p.clone()),
+                        None => Fate::Move,
+                    }),
+                    _ => None,
+                };
+                if let Some(f) = fate {
+                    plan.fates.insert((s, i), f);
+                }
+            }
+        }
+        // A conftest that keeps anything keeps its module code, and with it whatever
+        // uses that code.
+        let mut new_pin = false;
+        plan.emptied.clear();
+        for &s in &sources {
+            let c = &cs[s];
+            let keeps =
+                |plan: &Plan, i: usize| matches!(plan.fates.get(&(s, i)), Some(Fate::Stay(_)));
+            let emptied = (0..c.items.len()).all(|i| {
+                matches!(
+                    c.items[i].kind,
+                    Kind::Import(_) | Kind::Docstring | Kind::Comment
+                ) || !keeps(&plan, i)
+            });
+            if emptied {
+                plan.emptied.insert(s);
+                continue;
+            }
+            for (i, it) in c.items.iter().enumerate() {
+                if matches!(it.kind, Kind::Code | Kind::Comment) && !keeps(&plan, i) {
+                    pins.insert(
+                        (s, i),
+                        "it goes with the fixtures and hooks that stay in this conftest".into(),
+                    );
+                    new_pin = true;
+                }
+            }
+            let staying: BTreeSet<String> = c
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(i, it)| {
+                    pins.contains_key(&(s, *i)) && !matches!(it.kind, Kind::Import(_))
+                        || keeps(&plan, *i)
+                })
+                .flat_map(|(_, it)| it.binds.iter().cloned())
+                .collect();
+            for (i, it) in c.items.iter().enumerate() {
+                if pins.contains_key(&(s, i)) || keeps(&plan, i) {
+                    continue;
+                }
+                if matches!(it.kind, Kind::Import(_) | Kind::Docstring) {
+                    continue;
+                }
+                if let Some(x) = it.free.intersection(&staying).next() {
+                    pins.insert(
+                        (s, i),
+                        format!("it uses `{x}`, which stays in {}", c.path.display()),
+                    );
+                    new_pin = true;
+                }
+            }
+        }
+        if !new_pin {
+            break;
+        }
+    }
+    plan
+}
+
+/// Decides every fixture name: identical definitions merge into the target; a different
+/// one stays where it overrides; then every test's fixture chain is checked, and a name
+/// whose move would change any chain stays entirely.
+fn plan_fixtures(
+    cs: &[Conftest],
+    tests: &[TestFile],
+    root: &Path,
+    target_rel: &Path,
+    pins: &BTreeMap<(usize, usize), String>,
+    plan: &mut Plan,
+) {
+    let target = plan.target;
+    let target_shown = cs[target].path.display().to_string();
+    let mut defs: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
+    for (ci, c) in cs.iter().enumerate() {
+        for (i, it) in c.items.iter().enumerate() {
+            if let Kind::Fixture(f) = &it.kind {
+                defs.entry(f.name.clone()).or_default().push((ci, i));
+            }
+        }
+    }
+    let rel_of = |ci: usize| cs[ci].rel.clone().unwrap_or_default();
+    for (name, all) in &defs {
+        let merged: Vec<(usize, usize)> = all
+            .iter()
+            .copied()
+            .filter(|&(ci, _)| cs[ci].merged)
+            .collect();
+        if !merged.iter().any(|&(ci, _)| ci != target) {
+            continue;
+        }
+        let mut above: Vec<(usize, usize)> = merged
+            .iter()
+            .copied()
+            .filter(|&(ci, _)| under(target_rel, &rel_of(ci)))
+            .collect();
+        above.sort_by_key(|&(ci, _)| std::cmp::Reverse(cs[ci].depth));
+        let below: Vec<(usize, usize)> = merged
+            .iter()
+            .copied()
+            .filter(|&(ci, _)| !under(target_rel, &rel_of(ci)))
+            .collect();
+        let key = |(ci, i): (usize, usize)| cs[ci].items[i].key.as_str();
+        let below_keys: BTreeSet<&str> = below.iter().map(|&d| key(d)).collect();
+        let slot: Option<(usize, usize)> = above.first().copied().or_else(|| {
+            (below_keys.len() == 1)
+                .then(|| below.first().copied())
+                .flatten()
+        });
+        // The definition the target keeps: the target's own, else the outermost mover.
+        let keeper: Option<usize> = slot.and_then(|sd| {
+            let sk = key(sd);
+            let mut same: Vec<(usize, usize)> = merged
+                .iter()
+                .copied()
+                .filter(|&d| key(d) == sk && (d.0 == target || !pins.contains_key(&d)))
+                .collect();
+            same.sort_by_key(|&(ci, _)| (ci != target, cs[ci].depth));
+            same.first().map(|d| d.0)
+        });
+        let slot_path = slot.map(|(ci, _)| cs[ci].path.display().to_string());
+        let mut proposal: Vec<((usize, usize), Fate)> = Vec::new();
+        for &d in &merged {
+            if d.0 == target {
+                continue;
+            }
+            let fate = if let Some(p) = pins.get(&d) {
+                Fate::Stay(p.clone())
+            } else if slot.is_some_and(|s| key(s) == key(d)) {
+                match keeper {
+                    Some(k) if k == d.0 => Fate::Move,
+                    Some(k) => Fate::Same(k),
+                    None => Fate::Move,
+                }
+            } else if under(target_rel, &rel_of(d.0)) {
+                Fate::Stay(format!(
+                    "it differs from `{name}` in {}, which every test under {} gets instead; left in place",
+                    slot_path.clone().unwrap_or_default(),
+                    shown(root, target_rel)
+                ))
+            } else if let Some(sp) = &slot_path {
+                Fate::Stay(format!(
+                    "it overrides a different `{name}` (in {sp}) for the tests under {}",
+                    shown(root, &rel_of(d.0))
+                ))
+            } else {
+                Fate::Stay(format!(
+                    "conftests below {target_shown} define different `{name}` fixtures; each keeps its own"
+                ))
+            };
+            proposal.push((d, fate));
+        }
+        // Check every test's chain for this name.
+        let moved = |d: (usize, usize)| -> Option<&Fate> {
+            proposal.iter().find(|(p, _)| *p == d).map(|(_, f)| f)
+        };
+        let chain = |t: &TestFile, after: bool| -> Vec<String> {
+            let mut cands: Vec<(i64, usize, usize)> = Vec::new();
+            for &(ci, i) in all {
+                let mut loc = ci;
+                if after {
+                    match moved((ci, i)) {
+                        Some(Fate::Move) => loc = target,
+                        Some(Fate::Same(_)) => continue,
+                        _ => {}
+                    }
+                }
+                let visible = cs[loc].rel.as_deref().is_none_or(|r| under(&t.dir, r));
+                if visible {
+                    cands.push((cs[loc].depth, ci, i));
+                }
+            }
+            cands.sort_by_key(|c| std::cmp::Reverse(c.0));
+            let mut out = Vec::new();
+            let mut k = 0;
+            while k < cands.len() {
+                let (depth, ci, i) = cands[k];
+                let same_level: BTreeSet<&str> = cands
+                    .iter()
+                    .filter(|c| c.0 == depth)
+                    .map(|c| cs[c.1].items[c.2].key.as_str())
+                    .collect();
+                if same_level.len() > 1 {
+                    out.push("<conflict>".to_owned());
+                    return out;
+                }
+                out.push(cs[ci].items[i].key.clone());
+                let requests_self = cs[ci].fixture(i).is_some_and(|f| f.params.contains(name));
+                if !requests_self {
+                    break;
+                }
+                k += cands[k..].iter().take_while(|c| c.0 == depth).count();
+            }
+            out
+        };
+        let mut mismatch: Option<(&TestFile, bool)> = None;
+        let mut lost = BTreeSet::new();
+        for t in tests {
+            if !t.relevant.contains(name) {
+                continue;
+            }
+            let before = chain(t, false);
+            let after = chain(t, true);
+            if before == after {
+                continue;
+            }
+            let gained_plain = before.is_empty()
+                && !after.is_empty()
+                && !all.iter().any(|&(ci, i)| {
+                    cs[ci].items[i].key == after[0] && cs[ci].fixture(i).is_some_and(|f| f.autouse)
+                });
+            if gained_plain {
+                continue;
+            }
+            if after.is_empty() && !under(&t.dir, target_rel) {
+                lost.insert(t.path.clone());
+            }
+            let autouse_gain = before.is_empty() && !after.is_empty();
+            mismatch.get_or_insert((t, autouse_gain));
+        }
+        match mismatch {
+            None => {
+                for (d, f) in proposal {
+                    plan.fates.insert(d, f);
+                }
+            }
+            Some((t, autouse_gain)) => {
+                if !lost.is_empty() {
+                    plan.lost.insert(name.clone(), lost);
+                }
+                for (d, f) in proposal {
+                    let f = match f {
+                        Fate::Stay(why) => Fate::Stay(why),
+                        _ if autouse_gain => Fate::Stay(format!(
+                            "it is autouse: in {target_shown} it would also run for {}",
+                            t.path.display()
+                        )),
+                        _ => Fate::Stay(format!(
+                            "moving it would change which `{name}` pytest gives {}",
+                            t.path.display()
+                        )),
+                    };
+                    plan.fates.insert(d, f);
+                }
+            }
+        }
+    }
+}
+
+/// Can these definitions of one hook become one function? (outermost first)
+fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
+    let name = &hooks[0].1.name;
+    let (p0, h0) = hooks[0];
+    for &(p, h) in hooks {
+        if h.decorators_key != h0.decorators_key {
+            return Err(format!(
+                "its decorators differ from those of `{name}` in {}; the definitions cannot become one function",
+                p0.display()
+            ));
+        }
+        if h.decorators_key.contains("wrapper") {
+            return Err(format!(
+                "`{name}` in {} is a hook wrapper; wrappers cannot be merged",
+                p.display()
+            ));
+        }
+        if h.returns {
+            return Err(format!(
+                "`{name}` in {} returns or yields, so the bodies cannot run one after another",
+                p.display()
+            ));
+        }
+        if h.splat {
+            return Err(format!(
+                "`{name}` in {} takes `*args`/`**kwargs`",
+                p.display()
+            ));
+        }
+        if h.is_async != h0.is_async {
+            return Err(format!("`{name}` is async in one conftest only"));
+        }
+        match (&h.indent, &h0.indent) {
+            (Some(a), Some(b)) if a == b => {}
+            _ => {
+                return Err(format!(
+                    "the bodies of `{name}` are indented differently (or share the `def` line)"
+                ))
+            }
+        }
+    }
+    for &(pa, a) in hooks {
+        for &(pb, b) in hooks {
+            if std::ptr::eq(a, b) {
+                continue;
+            }
+            for x in &a.locals {
+                if !b.mentions.contains(x) {
+                    continue;
+                }
+                let stmts = |h: &Hook| -> BTreeSet<String> {
+                    h.body
+                        .iter()
+                        .filter(|s| s.binds.contains(x))
+                        .map(|s| s.key.clone())
+                        .collect()
+                };
+                let (sa, sb) = (stmts(a), stmts(b));
+                if sa.is_empty() || sa != sb {
+                    return Err(format!(
+                        "`{x}` is a local variable of `{name}` in {} and is also used in {}; one body would see the other's",
+                        pa.display(),
+                        pb.display()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The merged hook (outermost body first, a statement already there skipped), with the
+/// statements skipped.
+fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
+    let h0 = hooks[0];
+    let mut params: Vec<&(String, String)> = Vec::new();
+    for h in hooks {
+        for p in &h.params {
+            if !params.iter().any(|q| q.0 == p.0) {
+                params.push(p);
+            }
+        }
+    }
+    let mut out = unix(&h0.decorators_text);
+    if h0.is_async {
+        out.push_str("async ");
+    }
+    out.push_str(&format!(
+        "def {}({})",
+        h0.name,
+        params
+            .iter()
+            .map(|p| p.1.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    if let Some(r) = &h0.ret {
+        out.push_str(&format!(" -> {r}"));
+    }
+    out.push(':');
+    // (key, text) of the statements kept; a dropped duplicate's own comments join the
+    // statement that is kept.
+    let mut body: Vec<(&str, String)> = Vec::new();
+    let mut dropped = Vec::new();
+    for (k, h) in hooks.iter().enumerate() {
+        for s in &h.body {
+            if s.docstring && k > 0 {
+                continue;
+            }
+            let text = unix(&s.text);
+            let kept = (!s.key.is_empty())
+                .then(|| body.iter().position(|(key, _)| *key == s.key))
+                .flatten();
+            let Some(kept) = kept else {
+                body.push((s.key.as_str(), text));
+                continue;
+            };
+            let lines: Vec<&str> = text.lines().collect();
+            let code_at = lines
+                .iter()
+                .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+                .unwrap_or(lines.len());
+            dropped.push(lines.get(code_at).map_or("", |l| l.trim()).to_owned());
+            let comments: Vec<&str> = lines[..code_at]
+                .iter()
+                .copied()
+                .filter(|l| !body[kept].1.lines().any(|m| m == *l))
+                .collect();
+            if !comments.is_empty() {
+                body[kept].1 = format!("{}\n{}", comments.join("\n"), body[kept].1);
+            }
+        }
+    }
+    for (_, text) in body {
+        out.push('\n');
+        out.push_str(&text);
+    }
+    (out, dropped)
+}
+
+fn unix(s: &str) -> String {
+    s.replace("\r\n", "\n")
+}
+
+fn to_nl(s: &str, nl: &str) -> String {
+    let s = unix(s);
+    if nl == "\n" {
+        s
+    } else {
+        s.replace('\n', nl)
+    }
+}
+
+fn item_text(c: &Conftest, it: &Item) -> String {
+    unix(&c.text[it.span_start..it.span_end])
+        .trim_end()
+        .to_owned()
+}
+
+struct Chunk {
+    text: String,
+    /// Blank lines before it in its conftest, when it followed the previous chunk there.
+    gap: Option<usize>,
+}
+
+fn join_chunks(chunks: &[Chunk]) -> String {
+    let mut out = String::new();
+    for (k, c) in chunks.iter().enumerate() {
+        if k > 0 {
+            match c.gap {
+                Some(g) => out.push_str(&"\n".repeat(1 + g.min(2))),
+                None => out.push_str("\n\n\n"),
+            }
+        }
+        out.push_str(&c.text);
+    }
+    out
+}
+
+impl ConsolidateConftest {
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        &self,
+        ws: &Workspace,
+        recipe: &str,
+        _root: &Path,
+        target_rel: &Path,
+        cs: &[Conftest],
+        plan: &Plan,
+        explicit: bool,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), UserError> {
+        let target = plan.target;
+        let t = &cs[target];
+        let tshown = t.path.display().to_string();
+        let fate = |c: usize, i: usize| plan.fates.get(&(c, i));
+        let moving = |c: usize, i: usize| matches!(fate(c, i), Some(Fate::Move | Fate::Same(_)));
+
+        // What the target receives.
+        let mut specs: Vec<ImportSpec> = Vec::new();
+        let mut outer: Vec<Chunk> = Vec::new();
+        let mut tail: Vec<Chunk> = Vec::new();
+        let mut plugins: Vec<String> = Vec::new();
+        let mut code_keys: BTreeSet<String> = t
+            .items
+            .iter()
+            .filter(|it| matches!(it.kind, Kind::Code))
+            .map(|it| it.key.clone())
+            .collect();
+        let mut dup_code: Vec<(usize, usize)> = Vec::new();
+        let mut incoming: Vec<(usize, usize)> = Vec::new();
+        let mut last_code: Option<(usize, usize)> = None;
+        for &s in &plan.sources {
+            let c = &cs[s];
+            let is_outer = c
+                .rel
+                .as_deref()
+                .is_some_and(|r| under(target_rel, r) && r != target_rel);
+            let emptied = plan.emptied.contains(&s);
+            let used: BTreeSet<String> = c
+                .items
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| moving(s, *i))
+                .flat_map(|(_, it)| it.free.iter().cloned())
+                .collect();
+            for (i, it) in c.items.iter().enumerate() {
+                match &it.kind {
+                    Kind::Import(list) => {
+                        for spec in list {
+                            if spec.module() == "__future__" {
+                                continue;
+                            }
+                            if (emptied || used.contains(spec.bound_name()))
+                                && !specs.contains(spec)
+                            {
+                                specs.push(spec.clone());
+                            }
+                        }
+                    }
+                    Kind::Plugins(Some(values)) if moving(s, i) => {
+                        for v in values {
+                            if !plugins.contains(v) {
+                                plugins.push(v.clone());
+                            }
+                        }
+                    }
+                    Kind::Code | Kind::Comment if moving(s, i) => {
+                        if !it.key.is_empty() && !code_keys.insert(it.key.clone()) {
+                            dup_code.push((s, i));
+                            continue;
+                        }
+                        incoming.push((s, i));
+                        let list = if is_outer { &mut outer } else { &mut tail };
+                        let gap = (i > 0 && last_code == Some((s, i - 1))).then(|| {
+                            c.text[c.items[i - 1].span_end..it.span_start]
+                                .matches('\n')
+                                .count()
+                        });
+                        last_code = Some((s, i));
+                        list.push(Chunk {
+                            text: item_text(c, it),
+                            gap,
+                        });
+                    }
+                    Kind::Fixture(_) if matches!(fate(s, i), Some(Fate::Move)) => {
+                        incoming.push((s, i));
+                        tail.push(Chunk {
+                            text: item_text(c, it),
+                            gap: None,
+                        });
+                    }
+                    Kind::Hook(h) if matches!(fate(s, i), Some(Fate::Move)) => {
+                        incoming.push((s, i));
+                        let group = &plan.hook_groups[&h.name];
+                        if group.iter().any(|d| d.0 == target) || group[0] != (s, i) {
+                            continue;
+                        }
+                        let text = if group.len() == 1 {
+                            item_text(c, it)
+                        } else {
+                            let hooks: Vec<&Hook> =
+                                group.iter().filter_map(|&(a, b)| cs[a].hook(b)).collect();
+                            let lead = unix(&c.text[it.span_start..it.start]);
+                            format!("{lead}{}", render_hook(&hooks).0)
+                        };
+                        tail.push(Chunk { text, gap: None });
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        // Names: one meaning per module-level name in the target.
+        let mut bound: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut orig_bound: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for it in &t.items {
+            for n in &it.binds {
+                let keys = t.bindings(n);
+                bound
+                    .entry(n.clone())
+                    .or_default()
+                    .extend(keys.iter().cloned());
+                orig_bound.entry(n.clone()).or_default().extend(keys);
+            }
+        }
+        for spec in &specs {
+            bound
+                .entry(spec.bound_name().to_owned())
+                .or_default()
+                .insert(spec_key(spec));
+        }
+        for &(s, i) in &incoming {
+            let it = &cs[s].items[i];
+            for n in &it.binds {
+                let key = match &it.kind {
+                    Kind::Hook(h) => format!("hook {}", h.name),
+                    _ => it.key.clone(),
+                };
+                bound.entry(n.clone()).or_default().insert(key);
+            }
+        }
+        let mut clashes: Vec<(PathBuf, usize, String)> = Vec::new();
+        for (n, keys) in &bound {
+            if keys.len() > 1 && n != "pytest_plugins" {
+                let where_: Vec<String> = std::iter::once(t)
+                    .chain(plan.sources.iter().map(|&s| &cs[s]))
+                    .filter(|c| c.items.iter().any(|it| it.binds.contains(n)))
+                    .map(|c| c.path.display().to_string())
+                    .collect();
+                clashes.push((
+                    t.path.clone(),
+                    0,
+                    format!(
+                        "name clash: `{n}` is bound to different things in {}; no conftest was merged",
+                        where_.join(" and ")
+                    ),
+                ));
+            }
+        }
+        let empty = BTreeSet::new();
+        let mut checked: Vec<(usize, usize)> = incoming.clone();
+        checked.extend(
+            plan.fates
+                .iter()
+                .filter(|(_, f)| matches!(f, Fate::Same(_)))
+                .map(|(d, _)| *d),
+        );
+        for &(s, i) in &checked {
+            let c = &cs[s];
+            let it = &c.items[i];
+            for x in &it.free {
+                let src = c.bindings(x);
+                let dst = bound.get(x).unwrap_or(&empty);
+                if &src != dst && !(src.is_empty() && dst.is_empty()) {
+                    clashes.push((
+                        c.path.clone(),
+                        it.line,
+                        format!(
+                            "name clash: `{}` uses `{x}`, which means something else in {tshown}; no conftest was merged",
+                            it.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        for it in &t.items {
+            for x in &it.free {
+                if orig_bound.get(x) != bound.get(x) && bound.contains_key(x) {
+                    clashes.push((
+                        t.path.clone(),
+                        it.line,
+                        format!(
+                            "name clash: `{}` uses `{x}`, which the merge would rebind; no conftest was merged",
+                            it.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        if !clashes.is_empty() {
+            clashes.sort();
+            clashes.dedup();
+            for (path, line, message) in clashes {
+                findings.push(Finding {
+                    path,
+                    line,
+                    column: if line == 0 { 0 } else { 1 },
+                    recipe: recipe.to_owned(),
+                    severity: Severity::Warning,
+                    message,
+                });
+            }
+            return Ok(());
+        }
+        if incoming.is_empty()
+            && dup_code.is_empty()
+            && !plan.fates.values().any(|f| matches!(f, Fate::Same(_)))
+            && plan.emptied.is_empty()
+        {
+            self.report(recipe, cs, plan, findings, &tshown);
+            return Ok(());
+        }
+
+        // Build the target.
+        let nl = if t.exists {
+            newline_of(&t.text)
+        } else {
+            plan.sources
+                .first()
+                .map_or("\n", |&s| newline_of(&cs[s].text))
+        };
+        let mut text = t.text.clone();
+        if !t.exists {
+            // A new target starts with the head (docstring, futures, imports) of the
+            // outermost conftest that is emptied, as written.
+            let head = plan
+                .sources
+                .iter()
+                .find(|s| plan.emptied.contains(s))
+                .map(|&s| {
+                    let c = &cs[s];
+                    let end = c
+                        .items
+                        .iter()
+                        .take_while(|it| matches!(it.kind, Kind::Docstring | Kind::Import(_)))
+                        .last()
+                        .map_or(0, |it| it.span_end);
+                    c.text[..end].trim_end().to_owned()
+                });
+            match head {
+                Some(h) if !h.is_empty() => {
+                    text.push_str(&to_nl(&h, nl));
+                    text.push_str(nl);
+                }
+                _ => {
+                    for f in cs[plan.sources[0]].future.iter().map(ImportSpec::render) {
+                        text.push_str(&f);
+                        text.push_str(nl);
+                    }
+                }
+            }
+        }
+        // Hooks the target already has: replaced by the merged function.
+        let mut edits = Vec::new();
+        for (name, group) in &plan.hook_groups {
+            let Some(&(_, ti)) = group.iter().find(|d| d.0 == target) else {
+                continue;
+            };
+            let hooks: Vec<&Hook> = group.iter().filter_map(|&(a, b)| cs[a].hook(b)).collect();
+            let (merged, _) = render_hook(&hooks);
+            let it = &t.items[ti];
+            edits.push(edit::Edit::replace(
+                it.start..it.stmt_end,
+                to_nl(&merged, nl),
+                recipe,
+            ));
+            let _ = name;
+        }
+        if !plugins.is_empty() {
+            if let Some(it) = t
+                .items
+                .iter()
+                .find(|it| matches!(it.kind, Kind::Plugins(_)))
+            {
+                let mut all = match &it.kind {
+                    Kind::Plugins(Some(v)) => v.clone(),
+                    _ => Vec::new(),
+                };
+                for p in &plugins {
+                    if !all.contains(p) {
+                        all.push(p.clone());
+                    }
+                }
+                edits.push(edit::Edit::replace(
+                    it.start..it.end,
+                    render_plugins(&all),
+                    recipe,
+                ));
+            } else {
+                outer.insert(
+                    0,
+                    Chunk {
+                        text: render_plugins(&plugins),
+                        gap: None,
+                    },
+                );
+            }
+        }
+        let (edits, _) = edit::resolve(edits);
+        text = edit::apply(&text, &edits);
+        if !specs.is_empty() {
+            if let Some(tree) = crate::parse::parse(&text) {
+                let (e, _) = edit::resolve(imports::ensure(&text, &tree, &specs, nl, recipe));
+                text = edit::apply(&text, &e);
+            }
+        }
+        if !outer.is_empty() {
+            let block = to_nl(&join_chunks(&outer), nl);
+            if text.trim().is_empty() {
+                text = format!("{block}{nl}");
+            } else if let Some(tree) = crate::parse::parse(&text) {
+                let point = imports::insertion_point(&tree, &text);
+                let mut ins = String::new();
+                if point.needs_newline {
+                    ins.push_str(nl);
+                }
+                let at_code = point.offset < text.len();
+                if point.offset > 0 {
+                    ins.push_str(nl);
+                }
+                ins.push_str(&block);
+                ins.push_str(nl);
+                if at_code && !text[point.offset..].starts_with(nl) {
+                    ins.push_str(nl);
+                }
+                text.insert_str(point.offset, &ins);
+            }
+        }
+        if !tail.is_empty() {
+            let block = to_nl(&join_chunks(&tail), nl);
+            let body = text.trim_end().to_owned();
+            text = if body.is_empty() {
+                format!("{block}{nl}")
+            } else {
+                format!("{body}{nl}{nl}{nl}{block}{nl}")
+            };
+        }
+        if text != t.text {
+            ws.write(&t.path, text, recipe, incoming.len().max(1))
+                .map_err(|e| UserError::new(format!("{tshown}: {e}")))?;
+        }
+
+        // The sources: emptied ones go; the others lose what moved.
+        for &s in &plan.sources {
+            let c = &cs[s];
+            if plan.emptied.contains(&s) {
+                ws.delete(&c.path, recipe).map_err(UserError::new)?;
+                if self.keep_disabled {
+                    let disabled = c.path.with_file_name("conftest.py.disabled");
+                    if ws.exists(&disabled) {
+                        return Err(UserError::new(format!(
+                            "cannot rename {} to {}: that file exists",
+                            c.path.display(),
+                            disabled.display()
+                        ))
+                        .help("remove it, or use `--set keep=delete`"));
+                    }
+                    ws.write(&disabled, c.text.clone(), recipe, 1)
+                        .map_err(UserError::new)?;
+                }
+                continue;
+            }
+            let mut edits = Vec::new();
+            for (i, it) in c.items.iter().enumerate() {
+                let gone = match &it.kind {
+                    Kind::Fixture(_) | Kind::Hook(_) | Kind::Plugins(_) => moving(s, i),
+                    _ => false,
+                };
+                if !gone {
+                    continue;
+                }
+                let range = if i > 0 {
+                    c.items[i - 1].span_end..it.span_end
+                } else {
+                    let next = c.items.get(1).map_or(c.text.len(), |n| n.span_start);
+                    it.span_start..next
+                };
+                edits.push(edit::Edit::delete(range, recipe));
+            }
+            if !edits.is_empty() {
+                let n = edits.len();
+                let (edits, _) = edit::resolve(edits);
+                let new = edit::apply(&c.text, &edits);
+                ws.write(&c.path, new, recipe, n)
+                    .map_err(|e| UserError::new(format!("{}: {e}", c.path.display())))?;
+            }
+        }
+        if !t.exists {
+            findings.push(note(
+                &t.path,
+                0,
+                recipe,
+                if explicit {
+                    "created: the conftest named by `target`".to_owned()
+                } else {
+                    "created: the conftest of the lowest common directory of the tests".to_owned()
+                },
+            ));
+        }
+        for &(s, i) in &dup_code {
+            let it = &cs[s].items[i];
+            findings.push(note(
+                &cs[s].path,
+                it.line,
+                recipe,
+                format!("this module-level statement is already in {tshown}; it now runs once"),
+            ));
+        }
+        self.report(recipe, cs, plan, findings, &tshown);
+        Ok(())
+    }
+
+    /// The plan, as notes at each definition.
+    fn report(
+        &self,
+        recipe: &str,
+        cs: &[Conftest],
+        plan: &Plan,
+        findings: &mut Vec<Finding>,
+        tshown: &str,
+    ) {
+        let mut reported_hooks = BTreeSet::new();
+        for &s in &plan.sources {
+            let c = &cs[s];
+            let mut code_noted = false;
+            for (i, it) in c.items.iter().enumerate() {
+                let Some(f) = plan.fates.get(&(s, i)) else {
+                    continue;
+                };
+                let msg = match (&it.kind, f) {
+                    (Kind::Fixture(fx), Fate::Move) => format!(
+                        "fixture `{}` moves to {tshown}",
+                        fx.name
+                    ),
+                    (Kind::Fixture(fx), Fate::Same(k)) => format!(
+                        "fixture `{}` is the same as in {} (comments and layout aside): one copy is kept in {tshown}",
+                        fx.name,
+                        if *k == s { tshown.to_owned() } else { cs[*k].path.display().to_string() }
+                    ),
+                    (Kind::Fixture(fx), Fate::Stay(why)) => {
+                        format!("fixture `{}` stays: {why}", fx.name)
+                    }
+                    (Kind::Hook(h), Fate::Move) => {
+                        let group = &plan.hook_groups[&h.name];
+                        if group.len() == 1 {
+                            format!("hook `{}` moves to {tshown}", h.name)
+                        } else {
+                            let others: Vec<String> = group
+                                .iter()
+                                .filter(|d| d.0 != s && d.0 != plan.target)
+                                .map(|d| cs[d.0].path.display().to_string())
+                                .collect();
+                            let with = if others.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" with the one in {}", others.join(", "))
+                            };
+                            let mut m = format!(
+                                "hook `{}` merged{with} into one `{}` in {tshown}, bodies outermost conftest first",
+                                h.name, h.name
+                            );
+                            if reported_hooks.insert(h.name.clone()) {
+                                let hooks: Vec<&Hook> =
+                                    group.iter().filter_map(|&(a, b)| cs[a].hook(b)).collect();
+                                let (_, dropped) = render_hook(&hooks);
+                                if !dropped.is_empty() {
+                                    let d: Vec<String> =
+                                        dropped.iter().map(|x| format!("`{x}`")).collect();
+                                    m.push_str(&format!(
+                                        "; ran in more than one body, now once: {}",
+                                        d.join(", ")
+                                    ));
+                                }
+                            }
+                            m
+                        }
+                    }
+                    (Kind::Hook(h), Fate::Stay(why)) => format!("hook `{}` stays: {why}", h.name),
+                    (Kind::Plugins(_), Fate::Move) => {
+                        format!("`pytest_plugins` merged into {tshown}, the rootdir conftest")
+                    }
+                    (Kind::Plugins(_), Fate::Stay(why)) => {
+                        format!("`pytest_plugins` stays: {why}")
+                    }
+                    (Kind::Code, Fate::Stay(why)) if !code_noted => {
+                        code_noted = true;
+                        format!("module code stays: {why}")
+                    }
+                    _ => continue,
+                };
+                findings.push(note(&c.path, it.line, recipe, msg));
+            }
+            if plan.emptied.contains(&s) {
+                findings.push(note(
+                    &c.path,
+                    0,
+                    recipe,
+                    if self.keep_disabled {
+                        format!("emptied: everything it defined is in {tshown}; renamed to conftest.py.disabled")
+                    } else {
+                        format!("emptied: everything it defined is in {tshown}; deleted")
+                    },
+                ));
+            }
+        }
+    }
+}
+
+/// An absolute path as the user sees it: relative to the current directory when under it.
+fn display_abs(p: &Path) -> String {
+    let cwd = std::env::current_dir().and_then(|d| d.canonicalize()).ok();
+    match cwd.as_deref().and_then(|c| p.strip_prefix(c).ok()) {
+        Some(rel) => rel.display().to_string(),
+        None => p.display().to_string(),
+    }
+}
+
+fn render_plugins(values: &[String]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+    format!("pytest_plugins = [{}]", quoted.join(", "))
+}
