@@ -6,6 +6,8 @@
 //! [`Workspace`], may change, create and delete files). Each lives in its own file here,
 //! opening with what it does, why, an example, and when it refuses.
 
+pub mod lazy_settings;
+
 use std::path::Path;
 
 use tree_sitter::Tree;
@@ -162,7 +164,11 @@ pub struct ActionSpec {
 }
 
 /// Every built-in action.
-pub const ACTIONS: &[ActionSpec] = &[];
+pub const ACTIONS: &[ActionSpec] = &[ActionSpec {
+    name: "lazy-settings",
+    summary: "replace a module-level settings instance by a cached getter, and every use",
+    build: lazy_settings::build,
+}];
 
 pub fn names() -> Vec<&'static str> {
     ACTIONS.iter().map(|a| a.name).collect()
