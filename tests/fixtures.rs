@@ -146,3 +146,8 @@ pub fn run_fixtures(recipe_dir: &str) {
 fn aioredis_to_redis_fixtures() {
     run_fixtures("aioredis-to-redis");
 }
+
+#[test]
+fn lazy_settings_fixtures() {
+    run_fixtures("lazy-settings");
+}

@@ -103,7 +103,8 @@ fn is_identifier(s: &str) -> bool {
 struct Target {
     path: PathBuf,
     name: String,
-    class: String,
+    /// The getter's return annotation: the instance's annotation, else its class.
+    returns: String,
     /// The getter's name (an existing getter's own name when one is reused).
     getter: String,
     /// The `expression_statement` of the assignment.
@@ -722,7 +723,10 @@ impl LazySettings {
             found.push(Target {
                 path: path.to_path_buf(),
                 name: name.to_owned(),
-                class: class.to_owned(),
+                returns: assign
+                    .child_by_field_name("type")
+                    .map_or(class, |t| node_text(t, text))
+                    .to_owned(),
                 getter: existing
                     .as_ref()
                     .map_or_else(|| self.getter.clone(), |e| e.name.clone()),
@@ -1142,7 +1146,7 @@ impl LazySettings {
                         format!(
                             "eager use at import time: {}:{line}: `{}` runs while the module is imported and still builds the settings then; move it into a function to defer it",
                             shown.display(),
-                            node_text(use_node, text)
+                            snippet(statement_of(use_node), text)
                         ),
                     ),
                 ));
@@ -1263,10 +1267,15 @@ impl LazySettings {
                 continue;
             }
             let s = node_text(*content, text);
-            let Some((m, a)) = s.rsplit_once('.') else {
-                continue;
-            };
-            if let Some(&t) = sources.map.get(&(m.to_owned(), a.to_owned())) {
+            let parts: Vec<&str> = s.split('.').collect();
+            let hit = (1..parts.len()).find_map(|k| {
+                let m = parts[..k].join(".");
+                sources
+                    .map
+                    .get(&(m.clone(), parts[k].to_owned()))
+                    .map(|&t| (t, m))
+            });
+            if let Some((t, m)) = hit {
                 report.notes.push((
                     t,
                     finding(
@@ -1447,6 +1456,22 @@ impl LazySettings {
             }
             Edit::insert(at, s, recipe)
         };
+        // After a getter that replaced the instance: the compat block, and two blank
+        // lines before the code that follows.
+        let after_getter = |end: usize| -> Edit {
+            match &compat_block {
+                Some(b) => block_after(end, b),
+                None => {
+                    let (blanks, more) = blank_lines_after(text, end);
+                    let n = if more {
+                        2usize.saturating_sub(blanks)
+                    } else {
+                        0
+                    };
+                    Edit::insert(end, newline.repeat(n), recipe)
+                }
+            }
+        };
         let render =
             |decorators: &[String], name: &str, ret: &str, doc: &str, cached: bool| -> String {
                 let mut lines: Vec<String> = decorators.to_vec();
@@ -1479,7 +1504,15 @@ impl LazySettings {
             } else {
                 blank_lines_before(text, r.start)
             };
-            let (after, _) = blank_lines_after(text, r.end);
+            let (after, more) = blank_lines_after(text, r.end);
+            if !more && r.start > 0 {
+                // Nothing follows: the blank lines before go too.
+                let mut start = r.start;
+                for _ in 0..before {
+                    start = imports::line_start(text, start - 1);
+                }
+                return Edit::delete(start..text.len(), recipe);
+            }
             let extra = (before + after).saturating_sub(2).min(after);
             Edit::delete(r.start..r.end + lines_len(text, r.end, extra), recipe)
         };
@@ -1489,21 +1522,12 @@ impl LazySettings {
             s.push_str(&render(
                 &[],
                 &t.getter,
-                &t.class,
+                &t.returns,
                 &docstring(&t.getter),
                 false,
             ));
             edits.push(Edit::replace(t.stmt.clone(), s, recipe));
-            let end = stmt_lines.end;
-            match &compat_block {
-                Some(b) => edits.push(block_after(end, b)),
-                None => {
-                    let (blanks, more) = blank_lines_after(text, end);
-                    if more && blanks < 2 {
-                        edits.push(Edit::insert(end, newline.repeat(2 - blanks), recipe));
-                    }
-                }
-            }
+            edits.push(after_getter(stmt_lines.end));
             return Ok((edits, true));
         };
 
@@ -1526,13 +1550,11 @@ impl LazySettings {
                 ));
             }
             let doc = e.docstring.clone().unwrap_or_else(|| docstring(&e.name));
-            let ret = e.return_type.clone().unwrap_or_else(|| t.class.clone());
+            let ret = e.return_type.clone().unwrap_or_else(|| t.returns.clone());
             let mut s = pad_before(stmt_lines.start);
             s.push_str(&render(&e.decorators, &e.name, &ret, &doc, e.cached));
             edits.push(Edit::replace(t.stmt.clone(), s, recipe));
-            if let Some(b) = &compat_block {
-                edits.push(block_after(stmt_lines.end, b));
-            }
+            edits.push(after_getter(stmt_lines.end));
             edits.push(remove_lines(whole_lines(text, e.def.clone())));
             return Ok((edits, !e.cached));
         }
@@ -1565,7 +1587,7 @@ impl LazySettings {
         if e.return_type.is_none() && after_assignment {
             edits.push(Edit::insert(
                 e.params_end,
-                format!(" -> {}", t.class),
+                format!(" -> {}", t.returns),
                 recipe,
             ));
         }
@@ -1574,6 +1596,17 @@ impl LazySettings {
         }
         Ok((edits, !e.cached))
     }
+}
+
+/// The first line of a statement, shortened, for messages.
+fn snippet(stmt: Node<'_>, text: &str) -> String {
+    let s = node_text(stmt, text);
+    let first = s.lines().next().unwrap_or("").trim_end();
+    let mut out: String = first.chars().take(60).collect();
+    if out.len() < first.len() || s.lines().nth(1).is_some() {
+        out.push_str(" ...");
+    }
+    out
 }
 
 /// Can statement `stmt` go as whole lines (alone on its lines, not alone in its block)?
