@@ -614,8 +614,7 @@ impl LazySettings {
             return Vec::new();
         }
         let root = tree.root_node();
-        let mut classes: HashMap<String, Vec<String>> = HashMap::new();
-        let mut imported: HashMap<String, (String, String)> = HashMap::new();
+        let (classes, imported) = top_classes_and_imports(&tree, text);
         let mut candidates = Vec::new();
         let mut functions = Vec::new();
         let mut c = root.walk();
@@ -625,42 +624,10 @@ impl LazySettings {
             } else {
                 Some(top)
             };
-            match (top.kind(), def.map(|d| d.kind())) {
-                (_, Some("class_definition")) => {
-                    let def = def.expect("matched");
-                    let name = def
-                        .child_by_field_name("name")
-                        .map_or("", |n| node_text(n, text));
-                    let bases = def
-                        .child_by_field_name("superclasses")
-                        .map(|s| {
-                            let mut c = s.walk();
-                            s.named_children(&mut c)
-                                .filter(|b| b.kind() != "keyword_argument")
-                                .map(|b| node_text(b, text).to_owned())
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    classes.insert(name.to_owned(), bases);
-                }
-                (_, Some("function_definition")) => functions.push(top),
-                ("import_from_statement", _) => {
-                    if let Some(imp) = imports::read_import(top, text) {
-                        for s in imp.specs {
-                            if let ImportSpec::From {
-                                module,
-                                name,
-                                alias,
-                            } = s
-                            {
-                                let bound = alias.unwrap_or_else(|| name.clone());
-                                imported.insert(bound, (module, name));
-                            }
-                        }
-                    }
-                }
-                ("expression_statement", _) => candidates.push(top),
-                _ => {}
+            if def.is_some_and(|d| d.kind() == "function_definition") {
+                functions.push(top);
+            } else if top.kind() == "expression_statement" {
+                candidates.push(top);
             }
         }
         let mut out = Vec::new();
@@ -770,8 +737,8 @@ impl LazySettings {
         ws: &Workspace,
         path: &Path,
         name: &str,
-        classes: &HashMap<String, Vec<String>>,
-        imported: &HashMap<String, (String, String)>,
+        classes: &Classes,
+        imported: &Imported,
         depth: usize,
     ) -> bool {
         if depth > 4 {
@@ -1549,7 +1516,12 @@ impl LazySettings {
                     ),
                 ));
             }
-            let doc = e.docstring.clone().unwrap_or_else(|| docstring(&e.name));
+            let doc = match &e.docstring {
+                Some(d) => {
+                    extend_docstring(d, &e.name, &unit, newline).unwrap_or_else(|| d.clone())
+                }
+                None => docstring(&e.name),
+            };
             let ret = e.return_type.clone().unwrap_or_else(|| t.returns.clone());
             let mut s = pad_before(stmt_lines.start);
             s.push_str(&render(&e.decorators, &e.name, &ret, &doc, e.cached));
@@ -1577,12 +1549,21 @@ impl LazySettings {
                 recipe,
             ));
         }
-        if e.docstring.is_none() {
-            edits.push(Edit::insert(
+        match &e.docstring {
+            None => edits.push(Edit::insert(
                 e.body_first,
                 format!("{}{newline}{body_indent}", docstring(&e.name)),
                 recipe,
-            ));
+            )),
+            Some(d) => {
+                if let Some(new) = extend_docstring(d, &e.name, &body_indent, newline) {
+                    edits.push(Edit::replace(
+                        e.body_first..e.body_first + d.len(),
+                        new,
+                        recipe,
+                    ));
+                }
+            }
         }
         if e.return_type.is_none() && after_assignment {
             edits.push(Edit::insert(
@@ -1596,6 +1577,23 @@ impl LazySettings {
         }
         Ok((edits, !e.cached))
     }
+}
+
+/// An existing triple-quoted docstring with a line about `cache_clear()` added.
+fn extend_docstring(doc: &str, getter: &str, indent: &str, newline: &str) -> Option<String> {
+    if doc.contains("cache_clear") {
+        return None;
+    }
+    let delim = ["\"\"\"", "'''"]
+        .into_iter()
+        .find(|d| doc.ends_with(d) && doc.len() >= 6)?;
+    let body = doc[..doc.len() - 3].trim_end();
+    if body.ends_with('\\') || body.len() < 3 {
+        return None;
+    }
+    Some(format!(
+        "{body}{newline}{newline}{indent}Cached: tests can call `{getter}.cache_clear()` to build the settings again.{newline}{indent}{delim}"
+    ))
 }
 
 /// The first line of a statement, shortened, for messages.
@@ -1641,15 +1639,14 @@ fn clause_with_comma(node: Node<'_>) -> Range<usize> {
     node.byte_range()
 }
 
+/// Class name -> the texts of its bases.
+type Classes = HashMap<String, Vec<String>>;
+/// Bound name -> (module as written, imported name).
+type Imported = HashMap<String, (String, String)>;
+
 /// Top-level class definitions (name -> base texts) and `from` imports (bound name ->
 /// (module as written, imported name)) of a module.
-fn top_classes_and_imports(
-    tree: &Tree,
-    text: &str,
-) -> (
-    HashMap<String, Vec<String>>,
-    HashMap<String, (String, String)>,
-) {
+fn top_classes_and_imports(tree: &Tree, text: &str) -> (Classes, Imported) {
     let root = tree.root_node();
     let mut classes = HashMap::new();
     let mut imported = HashMap::new();
