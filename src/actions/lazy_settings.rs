@@ -160,7 +160,7 @@ struct FileReport {
 
 static ASSIGN_CALL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?m)^[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(",
+        r"(?m)(?:^|;)[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(",
     )
     .expect("valid regex")
 });
@@ -920,6 +920,42 @@ impl LazySettings {
         for (name, (t, _)) in &star {
             let key = (scopes.module_id, name.clone());
             instance_scopes.entry(key).or_insert(*t);
+        }
+        // Two instances whose getters share a name cannot both be imported into a scope.
+        let mut getters_in_scope: HashMap<(usize, &str), (BTreeSet<usize>, usize)> = HashMap::new();
+        for ((scope_id, name), &t) in &instance_scopes {
+            let start = scopes
+                .scopes
+                .get(scope_id)
+                .and_then(|s| s.bindings.get(name))
+                .and_then(|b| b.first())
+                .map_or(0, |b| b.start);
+            let e = getters_in_scope
+                .entry((*scope_id, targets[t].getter.as_str()))
+                .or_insert_with(|| (BTreeSet::new(), usize::MAX));
+            e.0.insert(t);
+            e.1 = e.1.min(start);
+        }
+        for ((_, g), (ts, at)) in &getters_in_scope {
+            if ts.len() < 2 {
+                continue;
+            }
+            let at = *at;
+            let modules: Vec<String> = ts
+                .iter()
+                .map(|&t| format!("`{}`", targets[t].path.display()))
+                .collect();
+            for &t in ts {
+                refuse(
+                    &mut report,
+                    t,
+                    at,
+                    format!(
+                        "this file uses the settings instances of {}, whose getters would all be named `{g}` here; make them one instance, or have this file use only one of them, and run again",
+                        modules.join(" and ")
+                    ),
+                );
+            }
         }
         for (scope_id, name) in instance_scopes.keys().cloned().collect::<Vec<_>>() {
             let t = instance_scopes[&(scope_id, name.clone())];
