@@ -25,7 +25,8 @@
 //!     return settings.DATABASE_URL         return get_settings().DATABASE_URL
 //! ```
 //! A function that just returns the instance (`def get_settings(): return settings`)
-//! becomes the cached constructor instead of a second getter. With `compat`, the module
+//! becomes the cached constructor instead of a second getter; an instance built by a
+//! function of the module (`settings = get_settings()`) just goes, the function cached. With `compat`, the module
 //! also keeps `NAME` importable through a PEP 562 module `__getattr__`.
 //!
 //! When it refuses (an error finding, and no file changed for that instance): the name
@@ -131,6 +132,11 @@ struct Existing {
     return_type: Option<String>,
     params_end: usize,
     has_comments: bool,
+    /// A function that builds the settings, called by the instance's assignment
+    /// (`settings = get_settings()`): the assignment just goes.
+    factory: bool,
+    /// For a factory: the class of its `return CLASS(...)`, if that is its last statement.
+    builds: Option<String>,
 }
 
 /// A file read for the run, parsed when it may matter.
@@ -659,11 +665,28 @@ impl LazySettings {
             if !self.instance.is_match(name) {
                 continue;
             }
-            if !(classes.contains_key(class) || imported.contains_key(class)) {
-                continue;
-            }
-            if !self.is_settings_class(ws, path, class, &classes, &imported, 0) {
-                continue;
+            // `settings = get_settings()`: a function of the module that builds them.
+            let factory = functions.iter().find_map(|f| {
+                let e = factory_getter(*f, text, name)?;
+                let returns = e.return_type.as_deref().unwrap_or("");
+                let returns = returns.trim_matches(|c| c == '"' || c == '\'');
+                let built = e.builds.as_deref().unwrap_or("");
+                let settings = |c: &str| {
+                    (classes.contains_key(c) || imported.contains_key(c))
+                        && self.is_settings_class(ws, path, c, &classes, &imported, 0)
+                };
+                (e.name == class
+                    && node_text(right, text).ends_with("()")
+                    && (settings(returns) || settings(built)))
+                .then_some(e)
+            });
+            if factory.is_none() {
+                if !(classes.contains_key(class) || imported.contains_key(class)) {
+                    continue;
+                }
+                if !self.is_settings_class(ws, path, class, &classes, &imported, 0) {
+                    continue;
+                }
             }
             // One statement per line: the getter replaces whole lines.
             let ls = imports::line_start(text, stmt.start_byte());
@@ -684,9 +707,11 @@ impl LazySettings {
                 )));
                 continue;
             }
-            let existing = functions
-                .iter()
-                .find_map(|f| existing_getter(*f, text, name));
+            let existing = factory.or_else(|| {
+                functions
+                    .iter()
+                    .find_map(|f| existing_getter(*f, text, name))
+            });
             found.push(Target {
                 path: path.to_path_buf(),
                 name: name.to_owned(),
@@ -1534,6 +1559,37 @@ impl LazySettings {
             return Ok((edits, true));
         };
 
+        if e.factory {
+            // The function already builds the settings: the instance just goes, and the
+            // function is cached so that every use gets the same settings.
+            edits.push(remove_lines(stmt_lines));
+            if !e.cached {
+                edits.push(Edit::insert(
+                    imports::line_start(text, e.def_start),
+                    format!("@functools.lru_cache(maxsize=None){newline}"),
+                    recipe,
+                ));
+            }
+            let line = imports::line_start(text, e.body_first);
+            let body_indent = &text[line..e.body_first];
+            match &e.docstring {
+                None => edits.push(Edit::insert(
+                    e.body_first,
+                    format!("{}{newline}{body_indent}", docstring(&e.name)),
+                    recipe,
+                )),
+                Some(d) => {
+                    if let Some(new) = extend_docstring(d, &e.name, body_indent, newline) {
+                        edits.push(Edit::replace(
+                            e.body_first..e.body_first + d.len(),
+                            new,
+                            recipe,
+                        ));
+                    }
+                }
+            }
+            return Ok((edits, !e.cached));
+        }
         let after_assignment = e.def.start > t.stmt.end;
         let eager_between = eager_in_own
             .iter()
@@ -1773,12 +1829,7 @@ fn existing_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
             }
         }
     }
-    let cached = decorators.iter().any(|d| {
-        let d = d.trim_start_matches('@').trim();
-        let head = d.split('(').next().unwrap_or(d).trim();
-        let last = head.rsplit('.').next().unwrap_or(head);
-        matches!(last, "lru_cache" | "cache")
-    });
+    let cached = is_cached(&decorators);
     Some(Existing {
         name: node_text(def.child_by_field_name("name")?, text).to_owned(),
         def: top.byte_range(),
@@ -1793,5 +1844,83 @@ fn existing_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
             .map(|r| node_text(r, text).to_owned()),
         params_end: params.end_byte(),
         has_comments,
+        factory: false,
+        builds: None,
+    })
+}
+
+/// A module-level function without parameters that does not mention `name`: the
+/// function that `name = FUNCTION()` calls, which builds the settings itself.
+fn factory_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
+    let def = if top.kind() == "decorated_definition" {
+        top.child_by_field_name("definition")?
+    } else {
+        top
+    };
+    let params = def.child_by_field_name("parameters")?;
+    if params.named_child_count() != 0 {
+        return None;
+    }
+    let body = def.child_by_field_name("body")?;
+    if scope::all_nodes_of(body)
+        .iter()
+        .any(|n| n.kind() == "identifier" && node_text(*n, text) == name)
+    {
+        return None;
+    }
+    let mut c = body.walk();
+    let stmts: Vec<Node<'_>> = body
+        .named_children(&mut c)
+        .filter(|n| n.kind() != "comment")
+        .collect();
+    let first = stmts.first()?;
+    let doc = (first.kind() == "expression_statement"
+        && first.named_child_count() == 1
+        && first.named_child(0).is_some_and(|s| s.kind() == "string"))
+    .then(|| node_text(*first, text).to_owned());
+    let builds = stmts
+        .last()
+        .filter(|r| r.kind() == "return_statement")
+        .and_then(|r| r.named_child(0))
+        .filter(|c| c.kind() == "call")
+        .and_then(|c| c.child_by_field_name("function"))
+        .filter(|f| f.kind() == "identifier")
+        .map(|f| node_text(f, text).to_owned());
+    let mut decorators = Vec::new();
+    if top.kind() == "decorated_definition" {
+        let mut c = top.walk();
+        for d in top.named_children(&mut c) {
+            if d.kind() == "decorator" {
+                decorators.push(node_text(d, text).to_owned());
+            }
+        }
+    }
+    let cached = is_cached(&decorators);
+    Some(Existing {
+        name: node_text(def.child_by_field_name("name")?, text).to_owned(),
+        def: top.byte_range(),
+        def_start: def.start_byte(),
+        decorators,
+        cached,
+        docstring: doc,
+        ret_ident: 0..0,
+        body_first: first.start_byte(),
+        return_type: def
+            .child_by_field_name("return_type")
+            .map(|r| node_text(r, text).to_owned()),
+        params_end: params.end_byte(),
+        has_comments: false,
+        factory: true,
+        builds,
+    })
+}
+
+/// Is one of these decorators `lru_cache` or `cache` (any spelling)?
+fn is_cached(decorators: &[String]) -> bool {
+    decorators.iter().any(|d| {
+        let d = d.trim_start_matches('@').trim();
+        let head = d.split('(').next().unwrap_or(d).trim();
+        let last = head.rsplit('.').next().unwrap_or(head);
+        matches!(last, "lru_cache" | "cache")
     })
 }

@@ -154,8 +154,13 @@ fn param_names<'t>(params: Node<'t>, out: &mut Vec<Node<'t>>) {
 
 /// Every node of the tree, in document order.
 pub fn all_nodes(tree: &Tree) -> Vec<Node<'_>> {
+    all_nodes_of(tree.root_node())
+}
+
+/// `node` and every node under it, in document order.
+pub fn all_nodes_of(node: Node<'_>) -> Vec<Node<'_>> {
     let mut out = Vec::new();
-    let mut stack = vec![tree.root_node()];
+    let mut stack = vec![node];
     while let Some(n) = stack.pop() {
         out.push(n);
         let mut c = n.walk();
