@@ -204,33 +204,51 @@ impl ProjectAction for LazySettings {
         let mut parsed: HashMap<usize, Parsed> = HashMap::new();
         let mut literals: BTreeSet<String> = targets.iter().map(|t| t.name.clone()).collect();
         let mut sources;
+        let mut unparsable: HashSet<usize> = HashSet::new();
         loop {
             let ac = aho_corasick::AhoCorasick::new(&literals)
                 .map_err(|e| UserError::new(format!("lazy-settings: prefilter: {e}")))?;
             let new: Vec<usize> = (0..files.len())
-                .filter(|i| !parsed.contains_key(i) && ac.is_match(&*files[*i].1))
+                .filter(|i| {
+                    !parsed.contains_key(i) && !unparsable.contains(i) && ac.is_match(&*files[*i].1)
+                })
                 .collect();
-            let done: Vec<(usize, Parsed)> = new
+            let done: Vec<(usize, Option<Parsed>)> = new
                 .par_iter()
-                .filter_map(|&i| {
+                .map(|&i| {
                     let (path, text) = &files[i];
-                    let tree = parse::parse(text)?;
-                    if parse::first_error(&tree).is_some() {
-                        return None;
-                    }
+                    let Some(tree) = parse::parse(text).filter(|t| parse::first_error(t).is_none())
+                    else {
+                        return (i, None);
+                    };
                     let scopes = Scopes::collect(&tree, text);
-                    Some((
+                    (
                         i,
-                        Parsed {
+                        Some(Parsed {
                             path: path.clone(),
                             text: text.clone(),
                             tree,
                             scopes,
-                        },
-                    ))
+                        }),
+                    )
                 })
                 .collect();
-            parsed.extend(done);
+            for (i, p) in done {
+                match p {
+                    Some(p) => {
+                        parsed.insert(i, p);
+                    }
+                    None if unparsable.insert(i) => findings.push(Finding {
+                        path: files[i].0.clone(),
+                        line: 0,
+                        column: 0,
+                        recipe: recipe.to_owned(),
+                        severity: Severity::Warning,
+                        message: "does not parse, so its uses of the settings (if any) were not rewritten; fix it and run again".to_owned(),
+                    }),
+                    None => {}
+                }
+            }
             sources = Sources::compute(ws, &targets, &parsed);
             let before = literals.len();
             literals.extend(sources.map.keys().map(|(_, a)| a.clone()));
