@@ -65,7 +65,7 @@ fn list_names_every_builtin_recipe_and_loaded_files() {
         .args(["list", "--recipe", "r.toml"])
         .assert()
         .success()
-        .stdout(contains("aioredis-to-redis  aioredis is dead"))
+        .stdout(predicate::str::is_match(r"(?m)^aioredis-to-redis +aioredis is dead").unwrap())
         .stdout(contains("utcnow-to-aware"));
 }
 

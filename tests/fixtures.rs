@@ -151,3 +151,8 @@ fn aioredis_to_redis_fixtures() {
 fn consolidate_conftest_fixtures() {
     run_fixtures("consolidate-conftest");
 }
+
+#[test]
+fn lazy_settings_fixtures() {
+    run_fixtures("lazy-settings");
+}

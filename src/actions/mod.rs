@@ -7,6 +7,7 @@
 //! opening with what it does, why, an example, and when it refuses.
 
 pub mod consolidate_conftest;
+pub mod lazy_settings;
 
 use std::path::Path;
 
@@ -164,12 +165,19 @@ pub struct ActionSpec {
 }
 
 /// Every built-in action.
-pub const ACTIONS: &[ActionSpec] = &[ActionSpec {
-    name: "consolidate-conftest",
-    summary:
-        "merge the conftest.py files of a test hierarchy into one, keeping what each test gets",
-    build: consolidate_conftest::build,
-}];
+pub const ACTIONS: &[ActionSpec] = &[
+    ActionSpec {
+        name: "consolidate-conftest",
+        summary:
+            "merge the conftest.py files of a test hierarchy into one, keeping what each test gets",
+        build: consolidate_conftest::build,
+    },
+    ActionSpec {
+        name: "lazy-settings",
+        summary: "replace a module-level settings instance by a cached getter, and every use",
+        build: lazy_settings::build,
+    },
+];
 
 pub fn names() -> Vec<&'static str> {
     ACTIONS.iter().map(|a| a.name).collect()

@@ -17,6 +17,10 @@ pub const FILES: &[(&str, &str)] = &[
         "consolidate-conftest.toml",
         include_str!("../../recipes/consolidate-conftest.toml"),
     ),
+    (
+        "lazy-settings.toml",
+        include_str!("../../recipes/lazy-settings.toml"),
+    ),
 ];
 
 pub fn all() -> Result<Vec<Recipe>, UserError> {

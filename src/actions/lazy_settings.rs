@@ -1,0 +1,1944 @@
+//! `lazy-settings` (project action): build settings on first use, not at import.
+//!
+//! What it does: finds module-level instances `NAME = CLASS(...)` whose class is defined
+//! in or imported into the module and is a settings class (its name matches `class`, or
+//! it subclasses `BaseSettings`), replaces each with a cached getter, and rewrites every
+//! use of the instance in every Python file of the project: in the module itself, through
+//! `from M import NAME [as A]`, `import M [as m]`, `from PKG import M`, star imports, and
+//! through packages that re-export the instance (`from .settings import settings`,
+//! `__all__`). Uses that still run at import time are rewritten and reported.
+//!
+//! Why: `settings = Settings()` reads the environment while the module is imported, so
+//! anything that imports it early (a conftest before its `pytest_configure` sets the
+//! environment, a tool that only wants a constant) fails with a misleading error.
+//!
+//! Example:
+//! ```python
+//! # app/config.py                      # app/config.py
+//! settings = Settings(env="prod")      @functools.lru_cache(maxsize=None)
+//!                                      def get_settings() -> Settings:
+//!                                          """..."""
+//!                                          return Settings(env="prod")
+//! # app/db.py                          # app/db.py
+//! from app.config import settings      from app.config import get_settings
+//! def url():                           def url():
+//!     return settings.DATABASE_URL         return get_settings().DATABASE_URL
+//! ```
+//! A function that just returns the instance (`def get_settings(): return settings`)
+//! becomes the cached constructor instead of a second getter; an instance built by a
+//! function of the module (`settings = get_settings()`) just goes, the function cached. With `compat`, the module
+//! also keeps `NAME` importable through a PEP 562 module `__getattr__`.
+//!
+//! When it refuses (an error finding, and no file changed for that instance): the name
+//! is bound again in the module (reassigned, `del`eted, assigned through `global`), or
+//! bound otherwise in a scope that imports it, or assigned from outside (`m.settings =
+//! ...`); the getter's name is already taken; the assignment shares its line with
+//! another statement; several instances of one module would get the same getter.
+
+mod scope;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use rayon::prelude::*;
+use regex::Regex;
+use tree_sitter::{Node, Tree};
+
+use self::scope::{all_nodes, is_reference, scope_of, statement_of, Binding, Scopes, Site};
+use super::{Action, ActionArgs, ProjectAction};
+use crate::diag::{line_col, Finding, Severity, UserError};
+use crate::edit::{self, Edit};
+use crate::engine::Workspace;
+use crate::imports::{self, ImportSpec};
+use crate::parse::{self, text as node_text};
+use crate::source::newline_of;
+
+pub struct LazySettings {
+    class: Regex,
+    instance: Regex,
+    getter: String,
+    compat: bool,
+}
+
+pub fn build(mut args: ActionArgs) -> Result<Action, String> {
+    let regex = |key: &str, value: String| {
+        Regex::new(&value).map_err(|e| format!("`{key}` is not a valid regex: {e}"))
+    };
+    let class = args
+        .string("class")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "Settings$".to_owned());
+    let instance = args
+        .string("instance")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| ".*".to_owned());
+    let getter = args
+        .string("getter")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "get_settings".to_owned());
+    if !is_identifier(&getter) {
+        return Err(format!(
+            "`getter` must be a Python identifier, not `{getter}`"
+        ));
+    }
+    let compat = args.bool("compat", false)?;
+    args.finish("lazy-settings")?;
+    Ok(Action::Project(Box::new(LazySettings {
+        class: regex("class", class)?,
+        instance: regex("instance", instance)?,
+        getter,
+        compat,
+    })))
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+/// A module-level `NAME = CLASS(...)` to make lazy.
+#[derive(Debug, Clone)]
+struct Target {
+    path: PathBuf,
+    name: String,
+    /// The getter's return annotation: the instance's annotation, else its class.
+    returns: String,
+    /// The getter's name (an existing getter's own name when one is reused).
+    getter: String,
+    /// The `expression_statement` of the assignment.
+    stmt: Range<usize>,
+    call: Range<usize>,
+    existing: Option<Existing>,
+}
+
+/// A module-level function that just returns the instance.
+#[derive(Debug, Clone)]
+struct Existing {
+    name: String,
+    /// The whole definition, decorators included.
+    def: Range<usize>,
+    /// Start of the `def` keyword line's `function_definition`.
+    def_start: usize,
+    decorators: Vec<String>,
+    cached: bool,
+    docstring: Option<String>,
+    /// The instance name in `return NAME`.
+    ret_ident: Range<usize>,
+    /// Where the body's first statement starts (a docstring goes there).
+    body_first: usize,
+    return_type: Option<String>,
+    params_end: usize,
+    has_comments: bool,
+    /// A function that builds the settings, called by the instance's assignment
+    /// (`settings = get_settings()`): the assignment just goes.
+    factory: bool,
+    /// For a factory: the class of its `return CLASS(...)`, if that is its last statement.
+    builds: Option<String>,
+}
+
+/// A file read for the run, parsed when it may matter.
+struct Parsed {
+    path: PathBuf,
+    text: Arc<str>,
+    tree: Tree,
+    scopes: Scopes,
+}
+
+/// What a binding refers to, for the instances being made lazy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    Instance(usize),
+    Module(String),
+    Other,
+}
+
+#[derive(Default)]
+struct FileReport {
+    edits: Vec<(usize, Edit)>,
+    notes: Vec<(usize, Finding)>,
+    refusals: Vec<(usize, Finding)>,
+    /// Targets whose getter this file defines, needing `import functools`.
+    needs_functools: BTreeSet<usize>,
+}
+
+static ASSIGN_CALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?m)(?:^|;)[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(",
+    )
+    .expect("valid regex")
+});
+
+impl ProjectAction for LazySettings {
+    fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError> {
+        let files: Vec<(PathBuf, Arc<str>)> = ws
+            .python_files()
+            .into_par_iter()
+            .filter(|p| !ws.is_skipped(p))
+            .filter_map(|p| ws.read(&p).ok().flatten().map(|t| (p, t)))
+            .collect();
+        let mut findings = Vec::new();
+
+        // 1. The settings modules and their instances.
+        let detected: Vec<Result<Target, Finding>> = files
+            .par_iter()
+            .filter(|(_, t)| ASSIGN_CALL.is_match(t))
+            .flat_map_iter(|(p, t)| self.detect(ws, p, t, recipe))
+            .collect();
+        let mut targets = Vec::new();
+        for d in detected {
+            match d {
+                Ok(t) => targets.push(t),
+                Err(f) => findings.push(f),
+            }
+        }
+        targets.sort_by(|a, b| (&a.path, a.stmt.start).cmp(&(&b.path, b.stmt.start)));
+        if targets.is_empty() {
+            return Ok(findings);
+        }
+
+        // 2. Parse the files that can refer to an instance (they mention its name or the
+        // name a package re-exports it under), following re-exports to a fixed point.
+        let mut parsed: HashMap<usize, Parsed> = HashMap::new();
+        let mut literals: BTreeSet<String> = targets.iter().map(|t| t.name.clone()).collect();
+        let mut sources;
+        let mut unparsable: HashSet<usize> = HashSet::new();
+        loop {
+            let ac = aho_corasick::AhoCorasick::new(&literals)
+                .map_err(|e| UserError::new(format!("lazy-settings: prefilter: {e}")))?;
+            let new: Vec<usize> = (0..files.len())
+                .filter(|i| {
+                    !parsed.contains_key(i) && !unparsable.contains(i) && ac.is_match(&*files[*i].1)
+                })
+                .collect();
+            let done: Vec<(usize, Option<Parsed>)> = new
+                .par_iter()
+                .map(|&i| {
+                    let (path, text) = &files[i];
+                    let Some(tree) = parse::parse(text).filter(|t| parse::first_error(t).is_none())
+                    else {
+                        return (i, None);
+                    };
+                    let scopes = Scopes::collect(&tree, text);
+                    (
+                        i,
+                        Some(Parsed {
+                            path: path.clone(),
+                            text: text.clone(),
+                            tree,
+                            scopes,
+                        }),
+                    )
+                })
+                .collect();
+            for (i, p) in done {
+                match p {
+                    Some(p) => {
+                        parsed.insert(i, p);
+                    }
+                    None if unparsable.insert(i) => findings.push(Finding {
+                        path: files[i].0.clone(),
+                        line: 0,
+                        column: 0,
+                        recipe: recipe.to_owned(),
+                        severity: Severity::Warning,
+                        message: "does not parse, so its uses of the settings (if any) were not rewritten; fix it and run again".to_owned(),
+                    }),
+                    None => {}
+                }
+            }
+            sources = Sources::compute(ws, &targets, &parsed);
+            let before = literals.len();
+            literals.extend(sources.map.keys().map(|(_, a)| a.clone()));
+            if literals.len() == before {
+                break;
+            }
+        }
+
+        // 3. Every use, file by file.
+        let reports: Vec<(usize, FileReport)> = parsed
+            .par_iter()
+            .map(|(i, p)| (*i, self.analyze(ws, p, &targets, &sources, recipe)))
+            .collect();
+
+        // 4. All or nothing per instance: any refusal keeps every file as it is for it.
+        let mut refused: BTreeSet<usize> = BTreeSet::new();
+        for (_, r) in &reports {
+            for (t, f) in &r.refusals {
+                refused.insert(*t);
+                findings.push(f.clone());
+            }
+        }
+        let mut outputs: Vec<(PathBuf, String, usize)>;
+        loop {
+            outputs = Vec::new();
+            let mut conflict = false;
+            for (i, r) in &reports {
+                let p = &parsed[i];
+                let edits: Vec<Edit> = r
+                    .edits
+                    .iter()
+                    .filter(|(t, _)| !refused.contains(t))
+                    .map(|(_, e)| e.clone())
+                    .collect();
+                if edits.is_empty() {
+                    continue;
+                }
+                let count = edits.len();
+                let (ok, conflicts) = edit::resolve(edits);
+                if let Some(c) = conflicts.first() {
+                    for (t, e) in &r.edits {
+                        if e == &c.kept || e == &c.dropped {
+                            refused.insert(*t);
+                        }
+                    }
+                    findings.push(finding(
+                        &p.path,
+                        &p.text,
+                        c.dropped.range.start,
+                        Severity::Error,
+                        recipe,
+                        "two rewrites of the settings overlap here; nothing was changed for them"
+                            .to_owned(),
+                    ));
+                    conflict = true;
+                    break;
+                }
+                let mut new = edit::apply(&p.text, &ok);
+                if r.needs_functools.iter().any(|t| !refused.contains(t)) {
+                    if let Some(tree) = parse::parse(&new) {
+                        let spec = ImportSpec::Import {
+                            module: "functools".to_owned(),
+                            alias: None,
+                        };
+                        let (ie, _) = edit::resolve(imports::ensure(
+                            &new,
+                            &tree,
+                            &[spec],
+                            newline_of(&p.text),
+                            recipe,
+                        ));
+                        new = edit::apply(&new, &ie);
+                    }
+                }
+                outputs.push((p.path.clone(), new, count));
+            }
+            if !conflict {
+                break;
+            }
+        }
+        for (_, r) in reports {
+            findings.extend(
+                r.notes
+                    .into_iter()
+                    .filter(|(t, _)| !refused.contains(t))
+                    .map(|(_, f)| f),
+            );
+        }
+        for (path, text, count) in outputs {
+            ws.write(&path, text, recipe, count)
+                .map_err(|e| UserError::new(format!("{}: {e}", path.display())))?;
+        }
+        Ok(findings)
+    }
+}
+
+fn finding(
+    path: &Path,
+    text: &str,
+    offset: usize,
+    severity: Severity,
+    recipe: &str,
+    message: String,
+) -> Finding {
+    let (line, column) = line_col(text, offset);
+    Finding {
+        path: path.to_path_buf(),
+        line,
+        column,
+        recipe: recipe.to_owned(),
+        severity,
+        message,
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    line_col(text, offset).0
+}
+
+/// Where names point: `(module, attribute)` pairs that are an instance (its module and
+/// every module that re-exports it), and the modules on the way to them.
+struct Sources {
+    map: HashMap<(String, String), usize>,
+    /// Every dotted prefix of a module in `map`.
+    prefixes: HashSet<String>,
+    /// Per file: the attributes it exports that are an instance.
+    exports: HashMap<PathBuf, Vec<(String, usize)>>,
+}
+
+impl Sources {
+    fn compute(ws: &Workspace, targets: &[Target], parsed: &HashMap<usize, Parsed>) -> Sources {
+        let mut map: HashMap<(String, String), usize> = HashMap::new();
+        let mut exports: HashMap<PathBuf, Vec<(String, usize)>> = HashMap::new();
+        for (i, t) in targets.iter().enumerate() {
+            for m in ws.project.module_names(&t.path) {
+                map.insert((m, t.name.clone()), i);
+            }
+            exports
+                .entry(t.path.clone())
+                .or_default()
+                .push((t.name.clone(), i));
+        }
+        let names: HashMap<usize, Vec<String>> = parsed
+            .iter()
+            .map(|(i, p)| (*i, ws.project.module_names(&p.path)))
+            .collect();
+        loop {
+            let mut added = Vec::new();
+            for (i, p) in parsed {
+                let Some(info) = p.scopes.scopes.get(&p.scopes.module_id) else {
+                    continue;
+                };
+                for (bound, bindings) in &info.bindings {
+                    for b in bindings {
+                        if let Site::From { module, name } = &b.site {
+                            let Some(abs) = absolute(ws, &p.path, module) else {
+                                continue;
+                            };
+                            if let Some(&t) = map.get(&(abs, name.clone())) {
+                                for m in &names[i] {
+                                    added.push((m.clone(), bound.clone(), t, p.path.clone()));
+                                }
+                            }
+                        }
+                    }
+                }
+                for b in info.bindings.get("*").into_iter().flatten() {
+                    if let Site::Star { module } = &b.site {
+                        let Some(abs) = absolute(ws, &p.path, module) else {
+                            continue;
+                        };
+                        for ((m, a), &t) in &map {
+                            if *m == abs && !a.starts_with('_') {
+                                for own in &names[i] {
+                                    added.push((own.clone(), a.clone(), t, p.path.clone()));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let mut changed = false;
+            for (m, a, t, path) in added {
+                if let std::collections::hash_map::Entry::Vacant(e) = map.entry((m, a.clone())) {
+                    e.insert(t);
+                    changed = true;
+                    let ex = exports.entry(path).or_default();
+                    if !ex.contains(&(a.clone(), t)) {
+                        ex.push((a, t));
+                    }
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut prefixes = HashSet::new();
+        for (m, _) in map.keys() {
+            let parts: Vec<&str> = m.split('.').collect();
+            for k in 1..=parts.len() {
+                prefixes.insert(parts[..k].join("."));
+            }
+        }
+        Sources {
+            map,
+            prefixes,
+            exports,
+        }
+    }
+}
+
+/// The absolute module name of an import's module text (`.settings`, `..config`, `a.b`).
+fn absolute(ws: &Workspace, file: &Path, module: &str) -> Option<String> {
+    let level = module.chars().take_while(|c| *c == '.').count();
+    if level == 0 {
+        return Some(module.to_owned());
+    }
+    ws.project.absolute_name(file, level, &module[level..])
+}
+
+/// Is the expression at `node` evaluated while its module is imported?
+fn is_eager(node: Node<'_>, text: &str) -> bool {
+    let mut child = node;
+    while let Some(p) = child.parent() {
+        match p.kind() {
+            "function_definition" | "lambda" if p.child_by_field_name("body") == Some(child) => {
+                return false
+            }
+            "if_statement" if p.child_by_field_name("consequence") == Some(child) => {
+                let cond = p
+                    .child_by_field_name("condition")
+                    .map_or("", |c| node_text(c, text));
+                if (cond.contains("__name__") && cond.contains("__main__"))
+                    || cond.trim() == "TYPE_CHECKING"
+                    || cond.trim() == "typing.TYPE_CHECKING"
+                {
+                    return false;
+                }
+            }
+            "module" => return true,
+            _ => {}
+        }
+        child = p;
+    }
+    true
+}
+
+/// Is the attribute node `node` written to (assigned, augmented, deleted)?
+fn is_written(node: Node<'_>) -> bool {
+    let mut child = node;
+    while let Some(p) = child.parent() {
+        match p.kind() {
+            "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "tuple"
+            | "list"
+            | "parenthesized_expression"
+            | "list_splat_pattern"
+            | "expression_list" => {}
+            "assignment" | "augmented_assignment" | "for_statement" => {
+                return p.child_by_field_name("left") == Some(child)
+            }
+            "del_statement" => return true,
+            _ => return false,
+        }
+        child = p;
+    }
+    false
+}
+
+/// The whole lines of `range`: from its line's start to after its last line's newline.
+fn whole_lines(text: &str, range: Range<usize>) -> Range<usize> {
+    let start = imports::line_start(text, range.start);
+    start..line_end(text, range.end)
+}
+
+/// Offset after the newline ending the line that holds `offset` (or the text's end).
+fn line_end(text: &str, offset: usize) -> usize {
+    text[offset..]
+        .find('\n')
+        .map_or(text.len(), |i| offset + i + 1)
+}
+
+fn is_blank(line: &str) -> bool {
+    line.trim().is_empty()
+}
+
+/// Blank lines just before `offset` (a line start).
+fn blank_lines_before(text: &str, offset: usize) -> usize {
+    let mut lines: Vec<&str> = text[..offset].split('\n').collect();
+    lines.pop(); // the empty piece after the last newline
+    lines.iter().rev().take_while(|l| is_blank(l)).count()
+}
+
+/// Blank lines from `offset` (a line start) on, and whether code follows them.
+fn blank_lines_after(text: &str, offset: usize) -> (usize, bool) {
+    let rest = &text[offset..];
+    let mut n = 0;
+    for line in rest.split_inclusive('\n') {
+        if is_blank(line) {
+            n += 1;
+        } else {
+            return (n, true);
+        }
+    }
+    (n, false)
+}
+
+/// Byte length of the first `n` lines from `offset`.
+fn lines_len(text: &str, offset: usize, n: usize) -> usize {
+    text[offset..]
+        .split_inclusive('\n')
+        .take(n)
+        .map(str::len)
+        .sum()
+}
+
+/// The indentation unit of the file: that of the first indented block, else 4 spaces.
+fn indent_unit(tree: &Tree, text: &str) -> String {
+    let root = tree.root_node();
+    let mut c = root.walk();
+    for top in root.named_children(&mut c) {
+        let def = if top.kind() == "decorated_definition" {
+            top.child_by_field_name("definition")
+        } else {
+            Some(top)
+        };
+        let Some(body) = def.and_then(|d| d.child_by_field_name("body")) else {
+            continue;
+        };
+        if let Some(first) = body.named_child(0) {
+            let ls = imports::line_start(text, first.start_byte());
+            let indent = &text[ls..first.start_byte()];
+            if !indent.is_empty() && indent.chars().all(|c| c == ' ' || c == '\t') {
+                return indent.to_owned();
+            }
+        }
+    }
+    "    ".to_owned()
+}
+
+/// `text` (a node's source, first line unindented) with `indent` added to each further
+/// line, unless a string spans lines (its content must not change).
+fn reindent(node: Node<'_>, text: &str, indent: &str, newline: &str) -> String {
+    let src = node_text(node, text);
+    let mut has_multiline_string = false;
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "string" && node_text(n, text).contains('\n') {
+            has_multiline_string = true;
+            break;
+        }
+        let mut c = n.walk();
+        stack.extend(n.named_children(&mut c));
+    }
+    if has_multiline_string || !src.contains('\n') {
+        return src.to_owned();
+    }
+    let _ = newline;
+    src.split('\n')
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 || l.trim().is_empty() {
+                l.to_owned()
+            } else {
+                format!("{indent}{l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl LazySettings {
+    /// The instances of one module (or the reasons one is refused).
+    fn detect(
+        &self,
+        ws: &Workspace,
+        path: &Path,
+        text: &str,
+        recipe: &str,
+    ) -> Vec<Result<Target, Finding>> {
+        let Some(tree) = parse::parse(text) else {
+            return Vec::new();
+        };
+        if parse::first_error(&tree).is_some() {
+            return Vec::new();
+        }
+        let root = tree.root_node();
+        let (classes, imported) = top_classes_and_imports(&tree, text);
+        let mut candidates = Vec::new();
+        let mut functions = Vec::new();
+        let mut c = root.walk();
+        for top in root.named_children(&mut c) {
+            let def = if top.kind() == "decorated_definition" {
+                top.child_by_field_name("definition")
+            } else {
+                Some(top)
+            };
+            if def.is_some_and(|d| d.kind() == "function_definition") {
+                functions.push(top);
+            } else if top.kind() == "expression_statement" {
+                candidates.push(top);
+            }
+        }
+        let mut out = Vec::new();
+        let mut found: Vec<Target> = Vec::new();
+        for stmt in candidates {
+            let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
+                continue;
+            };
+            if stmt.named_child_count() != 1 {
+                continue;
+            }
+            let (Some(left), Some(right)) = (
+                assign.child_by_field_name("left"),
+                assign.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            if left.kind() != "identifier" || right.kind() != "call" {
+                continue;
+            }
+            let Some(func) = right
+                .child_by_field_name("function")
+                .filter(|f| f.kind() == "identifier")
+            else {
+                continue;
+            };
+            let name = node_text(left, text);
+            let class = node_text(func, text);
+            if !self.instance.is_match(name) {
+                continue;
+            }
+            // `settings = get_settings()`: a function of the module that builds them.
+            let factory = functions.iter().find_map(|f| {
+                let e = factory_getter(*f, text, name)?;
+                let returns = e.return_type.as_deref().unwrap_or("");
+                let returns = returns.trim_matches(|c| c == '"' || c == '\'');
+                let built = e.builds.as_deref().unwrap_or("");
+                let settings = |c: &str| {
+                    (classes.contains_key(c) || imported.contains_key(c))
+                        && self.is_settings_class(ws, path, c, &classes, &imported, 0)
+                };
+                (e.name == class
+                    && node_text(right, text).ends_with("()")
+                    && (settings(returns) || settings(built)))
+                .then_some(e)
+            });
+            if factory.is_none() {
+                if !(classes.contains_key(class) || imported.contains_key(class)) {
+                    continue;
+                }
+                if !self.is_settings_class(ws, path, class, &classes, &imported, 0) {
+                    continue;
+                }
+            }
+            // One statement per line: the getter replaces whole lines.
+            let ls = imports::line_start(text, stmt.start_byte());
+            let after = &text[stmt.end_byte()..line_end(text, stmt.end_byte())];
+            let after = after.trim();
+            if !text[ls..stmt.start_byte()].trim().is_empty()
+                || !(after.is_empty() || after.starts_with('#'))
+            {
+                out.push(Err(finding(
+                    path,
+                    text,
+                    stmt.start_byte(),
+                    Severity::Error,
+                    recipe,
+                    format!(
+                        "cannot make `{name}` lazy: its assignment shares the line with another statement; put it on a line of its own and run again"
+                    ),
+                )));
+                continue;
+            }
+            let existing = factory.or_else(|| {
+                functions
+                    .iter()
+                    .find_map(|f| existing_getter(*f, text, name))
+            });
+            found.push(Target {
+                path: path.to_path_buf(),
+                name: name.to_owned(),
+                returns: assign
+                    .child_by_field_name("type")
+                    .map_or(class, |t| node_text(t, text))
+                    .to_owned(),
+                getter: existing
+                    .as_ref()
+                    .map_or_else(|| self.getter.clone(), |e| e.name.clone()),
+                stmt: stmt.byte_range(),
+                call: right.byte_range(),
+                existing,
+            });
+        }
+        // Two instances of one module cannot share a getter name.
+        let mut by_getter: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, t) in found.iter().enumerate() {
+            by_getter.entry(t.getter.clone()).or_default().push(i);
+        }
+        for (i, t) in found.into_iter().enumerate() {
+            let same = &by_getter[&t.getter];
+            if same.len() > 1 {
+                out.push(Err(finding(
+                    path,
+                    text,
+                    t.stmt.start,
+                    Severity::Error,
+                    recipe,
+                    format!(
+                        "cannot make `{}` lazy: this module builds {} settings instances that would all get the getter `{}`; choose one with `--set instance=REGEX` (and name its getter with `--set getter=NAME`)",
+                        t.name,
+                        same.len(),
+                        t.getter
+                    ),
+                )));
+                let _ = i;
+                continue;
+            }
+            out.push(Ok(t));
+        }
+        out
+    }
+
+    /// Does the class bound to `name` in this module count as settings?
+    fn is_settings_class(
+        &self,
+        ws: &Workspace,
+        path: &Path,
+        name: &str,
+        classes: &Classes,
+        imported: &Imported,
+        depth: usize,
+    ) -> bool {
+        if depth > 4 {
+            return false;
+        }
+        if self.class.is_match(name) {
+            return true;
+        }
+        if let Some(bases) = classes.get(name) {
+            return bases.iter().any(|b| {
+                let b = b.split('[').next().unwrap_or(b).trim();
+                let last = b.rsplit('.').next().unwrap_or(b);
+                last == "BaseSettings"
+                    || (b != name
+                        && (classes.contains_key(b) || imported.contains_key(b))
+                        && self.is_settings_class(ws, path, b, classes, imported, depth + 1))
+            });
+        }
+        if let Some((module, orig)) = imported.get(name) {
+            if self.class.is_match(orig) {
+                return true;
+            }
+            if orig == "BaseSettings" {
+                return false;
+            }
+            // A class from another module of the project: look at its bases there.
+            let Some(abs) = absolute(ws, path, module) else {
+                return false;
+            };
+            let Some(file) = ws.project.resolve(&abs, Some(path)) else {
+                return false;
+            };
+            let Ok(Some(other)) = ws.read(&file) else {
+                return false;
+            };
+            let Some(tree) = parse::parse(&other) else {
+                return false;
+            };
+            let (classes2, imported2) = top_classes_and_imports(&tree, &other);
+            return classes2.contains_key(orig.as_str())
+                && self.is_settings_class(ws, &file, orig, &classes2, &imported2, depth + 1);
+        }
+        false
+    }
+
+    /// Every use of every instance in one file, and the getter itself in its module.
+    fn analyze(
+        &self,
+        ws: &Workspace,
+        p: &Parsed,
+        targets: &[Target],
+        sources: &Sources,
+        recipe: &str,
+    ) -> FileReport {
+        let text: &str = &p.text;
+        let newline = newline_of(text);
+        let scopes = &p.scopes;
+        let mut report = FileReport::default();
+        let own: Vec<usize> = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.path == p.path)
+            .map(|(i, _)| i)
+            .collect();
+        let refuse = |report: &mut FileReport, t: usize, offset: usize, msg: String| {
+            report.refusals.push((
+                t,
+                finding(
+                    &p.path,
+                    text,
+                    offset,
+                    Severity::Error,
+                    recipe,
+                    format!("cannot make `{}` lazy: {msg}", targets[t].name),
+                ),
+            ));
+        };
+
+        // What each binding of the file refers to.
+        let classify = |name: &str, b: &Binding| -> Kind {
+            match &b.site {
+                Site::From { module, name: orig } => {
+                    let Some(abs) = absolute(ws, &p.path, module) else {
+                        return Kind::Other;
+                    };
+                    if let Some(&t) = sources.map.get(&(abs.clone(), orig.clone())) {
+                        return Kind::Instance(t);
+                    }
+                    let d = format!("{abs}.{orig}");
+                    if sources.prefixes.contains(&d) {
+                        Kind::Module(d)
+                    } else {
+                        Kind::Other
+                    }
+                }
+                Site::Import { module, alias } => {
+                    let d = if *alias {
+                        module.clone()
+                    } else {
+                        module.split('.').next().unwrap_or(module).to_owned()
+                    };
+                    if sources.prefixes.contains(&d) {
+                        Kind::Module(d)
+                    } else {
+                        Kind::Other
+                    }
+                }
+                Site::Assign => own
+                    .iter()
+                    .find(|&&t| targets[t].name == name && targets[t].stmt.start == b.stmt_start)
+                    .map_or(Kind::Other, |&t| Kind::Instance(t)),
+                _ => Kind::Other,
+            }
+        };
+        // Names a star import brings in as an instance, at module level.
+        let mut star: HashMap<String, (usize, usize)> = HashMap::new();
+        for b in scopes.module_bindings("*").unwrap_or(&[]) {
+            if let Site::Star { module } = &b.site {
+                if let Some(abs) = absolute(ws, &p.path, module) {
+                    for ((m, a), &t) in &sources.map {
+                        if *m == abs && !a.starts_with('_') {
+                            star.insert(a.clone(), (t, b.stmt_start));
+                        }
+                    }
+                }
+            }
+        }
+
+        // Scope by scope: a name bound to an instance must be bound to nothing else there,
+        // and the getter's name must be free where it will be imported or defined.
+        let mut interesting: HashSet<String> = star.keys().cloned().collect();
+        let mut instance_scopes: HashMap<(usize, String), usize> = HashMap::new();
+        for (scope_id, info) in &scopes.scopes {
+            for (name, bindings) in &info.bindings {
+                if name == "*" {
+                    continue;
+                }
+                let kinds: Vec<Kind> = bindings.iter().map(|b| classify(name, b)).collect();
+                let star_here = (*scope_id == scopes.module_id)
+                    .then(|| star.get(name))
+                    .flatten();
+                let inst = kinds
+                    .iter()
+                    .find_map(|k| match k {
+                        Kind::Instance(t) => Some(*t),
+                        _ => None,
+                    })
+                    .or(star_here.map(|s| s.0));
+                if kinds.iter().any(|k| matches!(k, Kind::Module(_))) {
+                    interesting.insert(name.clone());
+                }
+                let Some(t) = inst else {
+                    continue;
+                };
+                interesting.insert(name.clone());
+                instance_scopes.insert((*scope_id, name.clone()), t);
+                let in_own = targets[t].path == p.path;
+                if let Some((k, b)) = kinds
+                    .iter()
+                    .zip(bindings)
+                    .find(|(k, _)| **k != Kind::Instance(t))
+                {
+                    let _ = k;
+                    let line = line_of(text, b.start);
+                    let msg = if in_own {
+                        format!(
+                            "the module binds `{name}` again at line {line}, so the instance is not the only value of the name; make that code use a getter by hand, or exclude the instance with `--set instance=REGEX`"
+                        )
+                    } else {
+                        format!(
+                            "`{name}` is bound to the settings instance and also bound at line {line} of this file; rename one of them and run again"
+                        )
+                    };
+                    refuse(&mut report, t, b.start, msg);
+                    continue;
+                }
+            }
+        }
+        for (name, (t, _)) in &star {
+            let key = (scopes.module_id, name.clone());
+            instance_scopes.entry(key).or_insert(*t);
+        }
+        // Two instances whose getters share a name cannot both be imported into a scope.
+        let mut getters_in_scope: HashMap<(usize, &str), (BTreeSet<usize>, usize)> = HashMap::new();
+        for ((scope_id, name), &t) in &instance_scopes {
+            let start = scopes
+                .scopes
+                .get(scope_id)
+                .and_then(|s| s.bindings.get(name))
+                .and_then(|b| b.first())
+                .map_or(0, |b| b.start);
+            let e = getters_in_scope
+                .entry((*scope_id, targets[t].getter.as_str()))
+                .or_insert_with(|| (BTreeSet::new(), usize::MAX));
+            e.0.insert(t);
+            e.1 = e.1.min(start);
+        }
+        for ((_, g), (ts, at)) in &getters_in_scope {
+            if ts.len() < 2 {
+                continue;
+            }
+            let at = *at;
+            let modules: Vec<String> = ts
+                .iter()
+                .map(|&t| format!("`{}`", targets[t].path.display()))
+                .collect();
+            for &t in ts {
+                refuse(
+                    &mut report,
+                    t,
+                    at,
+                    format!(
+                        "this file uses the settings instances of {}, whose getters would all be named `{g}` here; make them one instance, or have this file use only one of them, and run again",
+                        modules.join(" and ")
+                    ),
+                );
+            }
+        }
+        for (scope_id, name) in instance_scopes.keys().cloned().collect::<Vec<_>>() {
+            let t = instance_scopes[&(scope_id, name.clone())];
+            let g = &targets[t].getter;
+            let Some(bindings) = scopes.scopes.get(&scope_id).and_then(|s| s.bindings.get(g))
+            else {
+                continue;
+            };
+            for b in bindings {
+                let ok = match &b.site {
+                    Site::From { name, .. } => name == g,
+                    Site::Def => targets[t]
+                        .existing
+                        .as_ref()
+                        .is_some_and(|e| e.def.contains(&b.start)),
+                    _ => false,
+                };
+                if !ok {
+                    let in_own = targets[t].path == p.path;
+                    refuse(
+                        &mut report,
+                        t,
+                        b.start,
+                        if in_own {
+                            format!(
+                                "`{g}` already names something else at line {}; choose the getter's name with `--set getter=NAME`",
+                                line_of(text, b.start)
+                            )
+                        } else {
+                            format!(
+                                "`{g}` already names something else at line {} of this file, where the getter would be imported; rename it or choose the getter's name with `--set getter=NAME`",
+                                line_of(text, b.start)
+                            )
+                        },
+                    );
+                }
+            }
+        }
+        // A star-imported instance: the getter comes in by the same star import.
+        for (name, (t, at)) in &star {
+            let g = &targets[*t].getter;
+            if let Some(b) = scopes.module_bindings(g) {
+                if let Some(b) = b.first() {
+                    refuse(
+                        &mut report,
+                        *t,
+                        b.start,
+                        format!(
+                            "`{name}` comes from a star import at line {}, but `{g}` is bound at line {} too; rename it and run again",
+                            line_of(text, *at),
+                            line_of(text, b.start)
+                        ),
+                    );
+                }
+            }
+        }
+
+        let nodes = all_nodes(&p.tree);
+        let by_id: HashMap<usize, Node<'_>> = nodes.iter().map(|n| (n.id(), *n)).collect();
+        let skip: Vec<(usize, Range<usize>)> = own
+            .iter()
+            .flat_map(|&t| {
+                let mut v = vec![(t, targets[t].stmt.clone())];
+                if let Some(e) = &targets[t].existing {
+                    v.push((t, e.def.clone()));
+                }
+                v
+            })
+            .collect();
+        let mut eager_in_own: Vec<(usize, usize)> = Vec::new();
+
+        // Uses: bare names and attribute chains through modules.
+        for &node in &nodes {
+            if node.kind() != "identifier" {
+                continue;
+            }
+            let name = node_text(node, text);
+            if !interesting.contains(name) || !is_reference(node, scopes) {
+                continue;
+            }
+            let kinds: Vec<Kind> = match scopes.resolve(node, name) {
+                Some((s, bindings)) => {
+                    let mut k: Vec<Kind> = bindings.iter().map(|b| classify(name, b)).collect();
+                    if s.id() == scopes.module_id {
+                        if let Some((t, _)) = star.get(name) {
+                            k.push(Kind::Instance(*t));
+                        }
+                    }
+                    k
+                }
+                None => match star.get(name) {
+                    Some((t, _)) => vec![Kind::Instance(*t)],
+                    None => continue,
+                },
+            };
+            let Some(first) = kinds.first().cloned() else {
+                continue;
+            };
+            if kinds.iter().any(|k| *k != first) {
+                continue; // refused above, or a name that is not only a module
+            }
+            let (t, use_node, replaced) = match first {
+                Kind::Instance(t) => (t, node, node),
+                Kind::Module(d) => {
+                    let mut prefix = d;
+                    let mut cur = node;
+                    let mut hit = None;
+                    while let Some(parent) = cur.parent() {
+                        if parent.kind() != "attribute"
+                            || parent.child_by_field_name("object") != Some(cur)
+                        {
+                            break;
+                        }
+                        let Some(attr) = parent.child_by_field_name("attribute") else {
+                            break;
+                        };
+                        let attr_name = node_text(attr, text);
+                        if let Some(&t) = sources.map.get(&(prefix.clone(), attr_name.to_owned())) {
+                            hit = Some((t, parent, attr));
+                            break;
+                        }
+                        prefix = format!("{prefix}.{attr_name}");
+                        cur = parent;
+                    }
+                    let Some((t, whole, attr)) = hit else {
+                        continue;
+                    };
+                    if is_written(whole) {
+                        refuse(
+                            &mut report,
+                            t,
+                            whole.start_byte(),
+                            format!(
+                                "`{}` is assigned here, from outside its module; change that code to patch the settings' attributes (or the getter) and run again",
+                                node_text(whole, text)
+                            ),
+                        );
+                        continue;
+                    }
+                    (t, whole, attr)
+                }
+                Kind::Other => continue,
+            };
+            let target = &targets[t];
+            if skip
+                .iter()
+                .any(|(st, r)| *st == t && r.contains(&replaced.start_byte()))
+            {
+                continue;
+            }
+            // The getter must be visible at the use: not shadowed by a nearer binding.
+            if let Some((s, _)) = scopes.resolve(node, &target.getter) {
+                let home = scopes.resolve(node, name).map(|(h, _)| h.id());
+                if Some(s.id()) != home && s.id() != scopes.module_id {
+                    refuse(
+                        &mut report,
+                        t,
+                        s.start_byte(),
+                        format!(
+                            "`{}` is a local name in the function at line {}, where `{name}` is used; rename it and run again",
+                            target.getter,
+                            line_of(text, s.start_byte())
+                        ),
+                    );
+                    continue;
+                }
+            }
+            report.edits.push((
+                t,
+                Edit::replace(
+                    replaced.byte_range(),
+                    format!("{}()", target.getter),
+                    recipe,
+                ),
+            ));
+            if is_eager(use_node, text) {
+                let stmt = statement_of(use_node);
+                let (line, _) = line_col(text, use_node.start_byte());
+                if target.path == p.path {
+                    eager_in_own.push((t, stmt.start_byte()));
+                }
+                let shown = crate::output::display_path(&p.path);
+                report.notes.push((
+                    t,
+                    finding(
+                        &p.path,
+                        text,
+                        use_node.start_byte(),
+                        Severity::Note,
+                        recipe,
+                        format!(
+                            "eager use at import time: {}:{line}: `{}` runs while the module is imported and still builds the settings then; move it into a function to defer it",
+                            shown.display(),
+                            snippet(statement_of(use_node), text)
+                        ),
+                    ),
+                ));
+            }
+        }
+
+        // Imports of an instance import the getter instead.
+        let mut replaced_in_stmt: HashMap<usize, Vec<String>> = HashMap::new();
+        let mut imported_once: HashSet<(usize, String, String)> = HashSet::new();
+        let mut from_bindings: Vec<(&str, &Binding)> = scopes
+            .scopes
+            .values()
+            .flat_map(|info| {
+                info.bindings
+                    .iter()
+                    .flat_map(|(n, bs)| bs.iter().map(move |b| (n.as_str(), b)))
+            })
+            .collect();
+        from_bindings.sort_by_key(|(_, b)| b.start);
+        {
+            {
+                for (name, b) in from_bindings {
+                    let Site::From { .. } = &b.site else {
+                        continue;
+                    };
+                    let Kind::Instance(t) = classify(name, b) else {
+                        continue;
+                    };
+                    let Some(ident) = by_id.get(&b.node_id) else {
+                        continue;
+                    };
+                    let Some(clause) = ident.parent() else {
+                        continue;
+                    };
+                    let Some(stmt) = clause.parent() else {
+                        continue;
+                    };
+                    let g = targets[t].getter.clone();
+                    let mut c = stmt.walk();
+                    let already = stmt
+                        .children_by_field_name("name", &mut c)
+                        .any(|n| node_text(n, text) == g);
+                    let module = stmt
+                        .child_by_field_name("module_name")
+                        .map_or("", |m| node_text(m, text));
+                    let key = (scope_of(stmt).id(), module.to_owned(), g.clone());
+                    let single = stmt.named_child_count() == 2;
+                    let done = replaced_in_stmt.entry(stmt.id()).or_default();
+                    if already || done.contains(&g) {
+                        report
+                            .edits
+                            .push((t, Edit::delete(clause_with_comma(clause), recipe)));
+                    } else if single && !imported_once.insert(key) && removable(stmt, text) {
+                        // The same import of the getter is already made above.
+                        report.edits.push((
+                            t,
+                            Edit::delete(whole_lines(text, stmt.byte_range()), recipe),
+                        ));
+                    } else {
+                        done.push(g.clone());
+                        report
+                            .edits
+                            .push((t, Edit::replace(clause.byte_range(), g, recipe)));
+                    }
+                }
+            }
+        }
+
+        // `global NAME` of an instance: the name is gone.
+        for &node in &nodes {
+            if node.kind() != "global_statement" {
+                continue;
+            }
+            let mut c = node.walk();
+            let names: Vec<Node<'_>> = node.named_children(&mut c).collect();
+            for n in &names {
+                let name = node_text(*n, text);
+                let Some(t) = instance_scopes.get(&(scopes.module_id, name.to_owned())) else {
+                    continue;
+                };
+                let e = if names.len() > 1 {
+                    Edit::delete(clause_with_comma(*n), recipe)
+                } else if node.parent().is_some_and(|b| b.named_child_count() > 1)
+                    && text[imports::line_start(text, node.start_byte())..node.start_byte()]
+                        .trim()
+                        .is_empty()
+                    && text[node.end_byte()..line_end(text, node.end_byte())]
+                        .trim()
+                        .is_empty()
+                {
+                    Edit::delete(whole_lines(text, node.byte_range()), recipe)
+                } else {
+                    Edit::replace(node.byte_range(), "pass", recipe)
+                };
+                report.edits.push((*t, e));
+            }
+        }
+
+        // `__all__` of a module that exports an instance.
+        if let Some(exported) = sources.exports.get(&p.path) {
+            self.rewrite_all(p, exported, targets, &own, recipe, &mut report);
+        }
+
+        // String references that `mock.patch` and friends would no longer find.
+        for &node in &nodes {
+            if node.kind() != "string" {
+                continue;
+            }
+            let mut c = node.walk();
+            let contents: Vec<Node<'_>> = node
+                .named_children(&mut c)
+                .filter(|n| n.kind() != "string_start" && n.kind() != "string_end")
+                .collect();
+            let [content] = contents.as_slice() else {
+                continue;
+            };
+            if content.kind() != "string_content" {
+                continue;
+            }
+            let s = node_text(*content, text);
+            let parts: Vec<&str> = s.split('.').collect();
+            let hit = (1..parts.len()).find_map(|k| {
+                let m = parts[..k].join(".");
+                sources
+                    .map
+                    .get(&(m.clone(), parts[k].to_owned()))
+                    .map(|&t| (t, m))
+            });
+            if let Some((t, m)) = hit {
+                report.notes.push((
+                    t,
+                    finding(
+                        &p.path,
+                        text,
+                        node.start_byte(),
+                        Severity::Warning,
+                        recipe,
+                        format!(
+                            "the string `{s}` names the settings instance, which the rewrite replaces by `{m}.{}()`; a `mock.patch` of it needs changing by hand",
+                            targets[t].getter
+                        ),
+                    ),
+                ));
+            }
+        }
+
+        // The getter itself.
+        for &t in &own {
+            match self.define_getter(t, &targets[t], p, newline, &eager_in_own, recipe) {
+                Ok((edits, functools)) => {
+                    report.edits.extend(edits.into_iter().map(|e| (t, e)));
+                    if functools {
+                        report.needs_functools.insert(t);
+                    }
+                }
+                Err((offset, msg)) => refuse(&mut report, t, offset, msg),
+            }
+        }
+        report
+    }
+
+    fn rewrite_all(
+        &self,
+        p: &Parsed,
+        exported: &[(String, usize)],
+        targets: &[Target],
+        own: &[usize],
+        recipe: &str,
+        report: &mut FileReport,
+    ) {
+        let text: &str = &p.text;
+        let root = p.tree.root_node();
+        let mut c = root.walk();
+        for top in root.named_children(&mut c) {
+            let Some(assign) = top
+                .named_child(0)
+                .filter(|a| matches!(a.kind(), "assignment" | "augmented_assignment"))
+            else {
+                continue;
+            };
+            let (Some(left), Some(right)) = (
+                assign.child_by_field_name("left"),
+                assign.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            if node_text(left, text) != "__all__" || !matches!(right.kind(), "list" | "tuple") {
+                continue;
+            }
+            let mut c = right.walk();
+            let items: Vec<Node<'_>> = right.named_children(&mut c).collect();
+            let value = |n: &Node<'_>| -> Option<String> {
+                (n.kind() == "string").then(|| {
+                    node_text(*n, text)
+                        .trim_matches(|c| c == '"' || c == '\'')
+                        .to_owned()
+                })
+            };
+            let present: Vec<String> = items.iter().filter_map(value).collect();
+            for item in &items {
+                let Some(v) = value(item) else {
+                    continue;
+                };
+                for (attr, t) in exported {
+                    if *attr != v {
+                        continue;
+                    }
+                    let g = &targets[*t].getter;
+                    let src = node_text(*item, text);
+                    let quote = if src.ends_with('\'') { "'" } else { "\"" };
+                    let keep = self.compat && own.contains(t);
+                    let e = if present.contains(g) {
+                        if keep {
+                            continue;
+                        }
+                        Edit::delete(clause_with_comma(*item), recipe)
+                    } else if keep {
+                        Edit::insert(item.end_byte(), format!(", {quote}{g}{quote}"), recipe)
+                    } else {
+                        Edit::replace(item.byte_range(), format!("{quote}{g}{quote}"), recipe)
+                    };
+                    report.edits.push((*t, e));
+                }
+            }
+        }
+    }
+
+    /// Edits that turn the instance into a cached getter; `Err((offset, why))` refuses.
+    /// The flag says whether `import functools` is needed.
+    fn define_getter(
+        &self,
+        ti: usize,
+        t: &Target,
+        p: &Parsed,
+        newline: &str,
+        eager_in_own: &[(usize, usize)],
+        recipe: &str,
+    ) -> Result<(Vec<Edit>, bool), (usize, String)> {
+        let text: &str = &p.text;
+        let unit = indent_unit(&p.tree, text);
+        let root = p.tree.root_node();
+        let call = root
+            .descendant_for_byte_range(t.call.start, t.call.end)
+            .filter(|n| n.byte_range() == t.call)
+            .ok_or((
+                t.call.start,
+                "internal: the call was not found again".to_owned(),
+            ))?;
+        let mut edits = Vec::new();
+        if self.compat {
+            if let Some(b) = p
+                .scopes
+                .module_bindings("__getattr__")
+                .and_then(|b| b.first())
+            {
+                return Err((
+                    b.start,
+                    format!(
+                        "`compat` adds a module `__getattr__`, but the module defines one at line {}; add `{}` to it by hand, or run without compat",
+                        line_of(text, b.start),
+                        t.name
+                    ),
+                ));
+            }
+        }
+        let compat_block = self.compat.then(|| {
+            [
+                "def __getattr__(name: str) -> object:".to_owned(),
+                format!(
+                    "{unit}\"\"\"Keep `{}` importable for code outside the project (PEP 562).\"\"\"",
+                    t.name
+                ),
+                format!("{unit}if name == \"{}\":", t.name),
+                format!("{unit}{unit}return {}()", t.getter),
+                format!(
+                    "{unit}raise AttributeError(f\"module {{__name__!r}} has no attribute {{name!r}}\")"
+                ),
+            ]
+            .join(newline)
+        });
+        let docstring = |name: &str| {
+            [
+                "\"\"\"Return the settings, built on first use and then cached.".to_owned(),
+                String::new(),
+                format!("{unit}Building them at import time would read the environment too early."),
+                format!("{unit}Tests can call `{name}.cache_clear()` to build them again."),
+                format!("{unit}\"\"\""),
+            ]
+            .join(newline)
+        };
+        let stmt_lines = whole_lines(text, t.stmt.clone());
+        // A block of top-level code placed after the line ending at `at`.
+        let block_after = |at: usize, block: &str| -> Edit {
+            let mut s = String::new();
+            if at == text.len() && !text.ends_with('\n') {
+                s.push_str(newline);
+            }
+            let (blanks, more) = blank_lines_after(text, at);
+            s.push_str(newline);
+            s.push_str(newline);
+            s.push_str(block);
+            s.push_str(newline);
+            if more {
+                for _ in blanks..2 {
+                    s.push_str(newline);
+                }
+            }
+            Edit::insert(at, s, recipe)
+        };
+        // After a getter that replaced the instance: the compat block, and two blank
+        // lines before the code that follows.
+        let after_getter = |end: usize| -> Edit {
+            match &compat_block {
+                Some(b) => block_after(end, b),
+                None => {
+                    let (blanks, more) = blank_lines_after(text, end);
+                    let n = if more {
+                        2usize.saturating_sub(blanks)
+                    } else {
+                        0
+                    };
+                    Edit::insert(end, newline.repeat(n), recipe)
+                }
+            }
+        };
+        let render =
+            |decorators: &[String], name: &str, ret: &str, doc: &str, cached: bool| -> String {
+                let mut lines: Vec<String> = decorators.to_vec();
+                if !cached {
+                    lines.push("@functools.lru_cache(maxsize=None)".to_owned());
+                }
+                lines.push(format!("def {name}() -> {ret}:"));
+                lines.push(format!("{unit}{doc}"));
+                lines.push(format!(
+                    "{unit}return {}",
+                    reindent(call, text, &unit, newline)
+                ));
+                lines.join(newline)
+            };
+        // Padding so that a new top-level definition is set off by two blank lines.
+        let pad_before = |at: usize| -> String {
+            if at == 0 {
+                return String::new();
+            }
+            let prev_line_start = imports::line_start(text, at.saturating_sub(1));
+            if text[prev_line_start..at].trim_start().starts_with('#') {
+                return String::new(); // a comment that belongs to the statement
+            }
+            newline.repeat(2usize.saturating_sub(blank_lines_before(text, at)))
+        };
+        // Removes whole lines, keeping at most two blank lines where they were.
+        let remove_lines = |r: Range<usize>| -> Edit {
+            let before = if r.start == 0 {
+                2
+            } else {
+                blank_lines_before(text, r.start)
+            };
+            let (after, more) = blank_lines_after(text, r.end);
+            if !more && r.start > 0 {
+                // Nothing follows: the blank lines before go too.
+                let mut start = r.start;
+                for _ in 0..before {
+                    start = imports::line_start(text, start - 1);
+                }
+                return Edit::delete(start..text.len(), recipe);
+            }
+            let extra = (before + after).saturating_sub(2).min(after);
+            Edit::delete(r.start..r.end + lines_len(text, r.end, extra), recipe)
+        };
+
+        let Some(e) = &t.existing else {
+            let mut s = pad_before(stmt_lines.start);
+            s.push_str(&render(
+                &[],
+                &t.getter,
+                &t.returns,
+                &docstring(&t.getter),
+                false,
+            ));
+            edits.push(Edit::replace(t.stmt.clone(), s, recipe));
+            edits.push(after_getter(stmt_lines.end));
+            return Ok((edits, true));
+        };
+
+        if e.factory {
+            // The function already builds the settings: the instance just goes, and the
+            // function is cached so that every use gets the same settings.
+            edits.push(remove_lines(stmt_lines));
+            if !e.cached {
+                edits.push(Edit::insert(
+                    imports::line_start(text, e.def_start),
+                    format!("@functools.lru_cache(maxsize=None){newline}"),
+                    recipe,
+                ));
+            }
+            let line = imports::line_start(text, e.body_first);
+            let body_indent = &text[line..e.body_first];
+            match &e.docstring {
+                None => edits.push(Edit::insert(
+                    e.body_first,
+                    format!("{}{newline}{body_indent}", docstring(&e.name)),
+                    recipe,
+                )),
+                Some(d) => {
+                    if let Some(new) = extend_docstring(d, &e.name, body_indent, newline) {
+                        edits.push(Edit::replace(
+                            e.body_first..e.body_first + d.len(),
+                            new,
+                            recipe,
+                        ));
+                    }
+                }
+            }
+            return Ok((edits, !e.cached));
+        }
+        let after_assignment = e.def.start > t.stmt.end;
+        let eager_between = eager_in_own
+            .iter()
+            .any(|(tt, at)| *tt == ti && *at > t.stmt.end && *at < e.def.start);
+        if after_assignment && eager_between {
+            // Module-level code between the instance and the function needs the getter
+            // before the function is defined: the getter takes the instance's place.
+            if e.has_comments {
+                return Err((
+                    e.def.start,
+                    format!(
+                        "`{}` would move to line {} (code above it uses `{}` at import time), but it holds comments; move it there by hand and run again",
+                        e.name,
+                        line_of(text, t.stmt.start),
+                        t.name
+                    ),
+                ));
+            }
+            let doc = match &e.docstring {
+                Some(d) => {
+                    extend_docstring(d, &e.name, &unit, newline).unwrap_or_else(|| d.clone())
+                }
+                None => docstring(&e.name),
+            };
+            let ret = e.return_type.clone().unwrap_or_else(|| t.returns.clone());
+            let mut s = pad_before(stmt_lines.start);
+            s.push_str(&render(&e.decorators, &e.name, &ret, &doc, e.cached));
+            edits.push(Edit::replace(t.stmt.clone(), s, recipe));
+            edits.push(after_getter(stmt_lines.end));
+            edits.push(remove_lines(whole_lines(text, e.def.clone())));
+            return Ok((edits, !e.cached));
+        }
+        // The function stays where it is and builds the settings itself.
+        edits.push(remove_lines(stmt_lines));
+        let ret_line = imports::line_start(text, e.ret_ident.start);
+        let body_indent: String = text[ret_line..]
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
+        edits.push(Edit::replace(
+            e.ret_ident.clone(),
+            reindent(call, text, &body_indent, newline),
+            recipe,
+        ));
+        if !e.cached {
+            edits.push(Edit::insert(
+                imports::line_start(text, e.def_start),
+                format!("@functools.lru_cache(maxsize=None){newline}"),
+                recipe,
+            ));
+        }
+        match &e.docstring {
+            None => edits.push(Edit::insert(
+                e.body_first,
+                format!("{}{newline}{body_indent}", docstring(&e.name)),
+                recipe,
+            )),
+            Some(d) => {
+                if let Some(new) = extend_docstring(d, &e.name, &body_indent, newline) {
+                    edits.push(Edit::replace(
+                        e.body_first..e.body_first + d.len(),
+                        new,
+                        recipe,
+                    ));
+                }
+            }
+        }
+        if e.return_type.is_none() && after_assignment {
+            edits.push(Edit::insert(
+                e.params_end,
+                format!(" -> {}", t.returns),
+                recipe,
+            ));
+        }
+        if let Some(b) = &compat_block {
+            edits.push(block_after(line_end(text, e.def.end), b));
+        }
+        Ok((edits, !e.cached))
+    }
+}
+
+/// An existing triple-quoted docstring with a line about `cache_clear()` added.
+fn extend_docstring(doc: &str, getter: &str, indent: &str, newline: &str) -> Option<String> {
+    if doc.contains("cache_clear") {
+        return None;
+    }
+    let delim = ["\"\"\"", "'''"]
+        .into_iter()
+        .find(|d| doc.ends_with(d) && doc.len() >= 6)?;
+    let body = doc[..doc.len() - 3].trim_end();
+    if body.ends_with('\\') || body.len() < 3 {
+        return None;
+    }
+    Some(format!(
+        "{body}{newline}{newline}{indent}Cached: tests can call `{getter}.cache_clear()` to build the settings again.{newline}{indent}{delim}"
+    ))
+}
+
+/// The first line of a statement, shortened, for messages.
+fn snippet(stmt: Node<'_>, text: &str) -> String {
+    let s = node_text(stmt, text);
+    let first = s.lines().next().unwrap_or("").trim_end();
+    let mut out: String = first.chars().take(60).collect();
+    if out.len() < first.len() || s.lines().nth(1).is_some() {
+        out.push_str(" ...");
+    }
+    out
+}
+
+/// Can statement `stmt` go as whole lines (alone on its lines, not alone in its block)?
+fn removable(stmt: Node<'_>, text: &str) -> bool {
+    let alone = text[imports::line_start(text, stmt.start_byte())..stmt.start_byte()]
+        .trim()
+        .is_empty()
+        && text[stmt.end_byte()..line_end(text, stmt.end_byte())]
+            .trim()
+            .is_empty();
+    alone
+        && stmt.parent().is_some_and(|b| {
+            let mut c = b.walk();
+            b.named_children(&mut c)
+                .filter(|n| n.kind() != "comment")
+                .count()
+                > 1
+        })
+}
+
+/// The range of an item of a comma-separated list together with one adjacent comma.
+fn clause_with_comma(node: Node<'_>) -> Range<usize> {
+    if let Some(prev) = node.prev_sibling().filter(|s| s.kind() == ",") {
+        return prev.start_byte()..node.end_byte();
+    }
+    if let Some(next) = node.next_sibling().filter(|s| s.kind() == ",") {
+        let end = next
+            .next_sibling()
+            .map_or(next.end_byte(), |n| n.start_byte());
+        return node.start_byte()..end;
+    }
+    node.byte_range()
+}
+
+/// Class name -> the texts of its bases.
+type Classes = HashMap<String, Vec<String>>;
+/// Bound name -> (module as written, imported name).
+type Imported = HashMap<String, (String, String)>;
+
+/// Top-level class definitions (name -> base texts) and `from` imports (bound name ->
+/// (module as written, imported name)) of a module.
+fn top_classes_and_imports(tree: &Tree, text: &str) -> (Classes, Imported) {
+    let root = tree.root_node();
+    let mut classes = HashMap::new();
+    let mut imported = HashMap::new();
+    let mut c = root.walk();
+    for top in root.named_children(&mut c) {
+        let def = if top.kind() == "decorated_definition" {
+            top.child_by_field_name("definition")
+        } else {
+            Some(top)
+        };
+        if let Some(def) = def.filter(|d| d.kind() == "class_definition") {
+            let name = def
+                .child_by_field_name("name")
+                .map_or("", |n| node_text(n, text));
+            let bases = def
+                .child_by_field_name("superclasses")
+                .map(|s| {
+                    let mut c = s.walk();
+                    s.named_children(&mut c)
+                        .filter(|b| b.kind() != "keyword_argument")
+                        .map(|b| node_text(b, text).to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            classes.insert(name.to_owned(), bases);
+        } else if top.kind() == "import_from_statement" {
+            if let Some(imp) = imports::read_import(top, text) {
+                for s in imp.specs {
+                    if let ImportSpec::From {
+                        module,
+                        name,
+                        alias,
+                    } = s
+                    {
+                        imported.insert(alias.unwrap_or_else(|| name.clone()), (module, name));
+                    }
+                }
+            }
+        }
+    }
+    (classes, imported)
+}
+
+/// A module-level function without parameters whose body (after an optional
+/// docstring) is just `return NAME`.
+fn existing_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
+    let def = if top.kind() == "decorated_definition" {
+        top.child_by_field_name("definition")?
+    } else {
+        top
+    };
+    let params = def.child_by_field_name("parameters")?;
+    if params.named_child_count() != 0 {
+        return None;
+    }
+    let body = def.child_by_field_name("body")?;
+    let mut c = body.walk();
+    let all: Vec<Node<'_>> = body.named_children(&mut c).collect();
+    let has_comments = all.iter().any(|n| n.kind() == "comment");
+    let stmts: Vec<Node<'_>> = all.into_iter().filter(|n| n.kind() != "comment").collect();
+    let (doc, ret) = match stmts.as_slice() {
+        [ret] => (None, *ret),
+        [doc, ret]
+            if doc.kind() == "expression_statement"
+                && doc.named_child_count() == 1
+                && doc.named_child(0).is_some_and(|s| s.kind() == "string") =>
+        {
+            (Some(node_text(*doc, text).to_owned()), *ret)
+        }
+        _ => return None,
+    };
+    if ret.kind() != "return_statement" {
+        return None;
+    }
+    let ident = ret.named_child(0)?;
+    if ret.named_child_count() != 1
+        || ident.kind() != "identifier"
+        || node_text(ident, text) != name
+    {
+        return None;
+    }
+    let mut decorators = Vec::new();
+    if top.kind() == "decorated_definition" {
+        let mut c = top.walk();
+        for d in top.named_children(&mut c) {
+            if d.kind() == "decorator" {
+                decorators.push(node_text(d, text).to_owned());
+            }
+        }
+    }
+    let cached = is_cached(&decorators);
+    Some(Existing {
+        name: node_text(def.child_by_field_name("name")?, text).to_owned(),
+        def: top.byte_range(),
+        def_start: def.start_byte(),
+        decorators,
+        cached,
+        docstring: doc,
+        ret_ident: ident.byte_range(),
+        body_first: stmts[0].start_byte(),
+        return_type: def
+            .child_by_field_name("return_type")
+            .map(|r| node_text(r, text).to_owned()),
+        params_end: params.end_byte(),
+        has_comments,
+        factory: false,
+        builds: None,
+    })
+}
+
+/// A module-level function without parameters that does not mention `name`: the
+/// function that `name = FUNCTION()` calls, which builds the settings itself.
+fn factory_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
+    let def = if top.kind() == "decorated_definition" {
+        top.child_by_field_name("definition")?
+    } else {
+        top
+    };
+    let params = def.child_by_field_name("parameters")?;
+    if params.named_child_count() != 0 {
+        return None;
+    }
+    let body = def.child_by_field_name("body")?;
+    if scope::all_nodes_of(body)
+        .iter()
+        .any(|n| n.kind() == "identifier" && node_text(*n, text) == name)
+    {
+        return None;
+    }
+    let mut c = body.walk();
+    let stmts: Vec<Node<'_>> = body
+        .named_children(&mut c)
+        .filter(|n| n.kind() != "comment")
+        .collect();
+    let first = stmts.first()?;
+    let doc = (first.kind() == "expression_statement"
+        && first.named_child_count() == 1
+        && first.named_child(0).is_some_and(|s| s.kind() == "string"))
+    .then(|| node_text(*first, text).to_owned());
+    let builds = stmts
+        .last()
+        .filter(|r| r.kind() == "return_statement")
+        .and_then(|r| r.named_child(0))
+        .filter(|c| c.kind() == "call")
+        .and_then(|c| c.child_by_field_name("function"))
+        .filter(|f| f.kind() == "identifier")
+        .map(|f| node_text(f, text).to_owned());
+    let mut decorators = Vec::new();
+    if top.kind() == "decorated_definition" {
+        let mut c = top.walk();
+        for d in top.named_children(&mut c) {
+            if d.kind() == "decorator" {
+                decorators.push(node_text(d, text).to_owned());
+            }
+        }
+    }
+    let cached = is_cached(&decorators);
+    Some(Existing {
+        name: node_text(def.child_by_field_name("name")?, text).to_owned(),
+        def: top.byte_range(),
+        def_start: def.start_byte(),
+        decorators,
+        cached,
+        docstring: doc,
+        ret_ident: 0..0,
+        body_first: first.start_byte(),
+        return_type: def
+            .child_by_field_name("return_type")
+            .map(|r| node_text(r, text).to_owned()),
+        params_end: params.end_byte(),
+        has_comments: false,
+        factory: true,
+        builds,
+    })
+}
+
+/// Is one of these decorators `lru_cache` or `cache` (any spelling)?
+fn is_cached(decorators: &[String]) -> bool {
+    decorators.iter().any(|d| {
+        let d = d.trim_start_matches('@').trim();
+        let head = d.split('(').next().unwrap_or(d).trim();
+        let last = head.rsplit('.').next().unwrap_or(head);
+        matches!(last, "lru_cache" | "cache")
+    })
+}

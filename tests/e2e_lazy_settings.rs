@@ -1,0 +1,51 @@
+//! End to end for `lazy-settings`, reproducing the field report: a settings module that
+//! builds `Settings()` at import, whose constructor needs an environment variable that
+//! `tests/conftest.py` only sets in `pytest_configure`, after importing that module at
+//! module level. pytest fails before the recipe and passes after it, with the variable
+//! unset in the calling environment; the settings module then imports cleanly.
+
+mod common;
+
+const VAR: &str = "APP_DATABASE_URL";
+
+#[test]
+fn lazy_settings_fixes_the_import_time_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::copy_tree(&common::fixture("e2e/lazy-settings"), dir);
+
+    let (code, out) = common::pytest(dir, &[], &[VAR]);
+    assert_ne!(code, 0, "pytest should fail before the recipe:\n{out}");
+    assert!(
+        out.contains("KeyError") && out.contains(VAR),
+        "pytest should fail on the missing variable at import:\n{out}"
+    );
+
+    let (code, _, report) = common::fixer(dir, &["apply", "lazy-settings", "."]);
+    assert_eq!(code, 0, "apply failed:\n{report}");
+    let settings = std::fs::read_to_string(dir.join("app/config/settings.py")).unwrap();
+    assert!(
+        settings.contains("@functools.lru_cache(maxsize=None)\ndef get_settings() -> Settings:")
+    );
+    assert!(settings.contains("get_settings.cache_clear()"));
+    assert!(!settings.contains("settings = Settings("));
+
+    let (code, out) = common::pytest(dir, &[], &[VAR]);
+    assert_eq!(code, 0, "pytest should pass after the recipe:\n{out}");
+
+    let out = std::process::Command::new(common::python())
+        .args(["-c", "import app.config.settings"])
+        .current_dir(dir)
+        .env_remove(VAR)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "importing the settings module should not need {VAR}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (code, stdout, _) = common::fixer(dir, &["check", "lazy-settings", "."]);
+    assert_eq!(code, 0, "check after apply:\n{stdout}");
+}
