@@ -885,3 +885,65 @@ fn shards_split_the_files_between_jobs() {
         .code(2)
         .stderr(contains("--shard `4/3` is not K/N"));
 }
+
+#[test]
+fn dot_ignore_files_are_honoured() {
+    let dir = project(&[
+        (".ignore", "skipme.py\n"),
+        ("skipme.py", "import aioredis\n"),
+        ("keep.py", "import aioredis\n"),
+    ]);
+    fixer(dir.path())
+        .args(["check", "aioredis-to-redis"])
+        .assert()
+        .code(1)
+        .stdout(contains("keep.py"))
+        .stdout(contains("skipme").not());
+}
+
+#[test]
+fn prefilter_leaves_files_without_the_literals_unparsed() {
+    // A broken file that cannot contain a match is never parsed, so never reported.
+    let dir = project(&[
+        ("broken.py", "def f(:\n"),
+        ("broken_redis.py", "import aioredis\ndef f(:\n"),
+    ]);
+    let out = fixer(dir.path())
+        .args(["check", "aioredis-to-redis"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("skipped broken_redis.py"), "{stderr}");
+    assert!(!stderr.contains("skipped broken.py"), "{stderr}");
+}
+
+#[test]
+fn a_file_that_cannot_be_written_is_reported_and_the_others_proceed() {
+    let recipe = r#"
+id = "euro"
+description = "currency sign"
+[[rewrite]]
+query = '((identifier) @i (#eq? @i "EUR"))'
+replace = "i"
+with = "EUR_\u03a9"
+"#;
+    let dir = project(&[("r.toml", recipe), ("b.py", "x = EUR\n")]);
+    std::fs::write(
+        dir.path().join("a.py"),
+        b"# -*- coding: latin-1 -*-\nx = EUR\n",
+    )
+    .unwrap();
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "error: a.py: the new text cannot be encoded in latin-1",
+        ))
+        .stderr(contains("1 could not be written"));
+    assert_eq!(
+        std::fs::read(dir.path().join("a.py")).unwrap(),
+        b"# -*- coding: latin-1 -*-\nx = EUR\n"
+    );
+    assert_eq!(read(&dir, "b.py"), "x = EUR_\u{3a9}\n");
+}
