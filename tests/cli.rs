@@ -782,6 +782,15 @@ fn builtin_recipe_examples_pass() {
 }
 
 #[test]
+fn every_builtin_recipe_validates() {
+    for (name, text) in fixer::recipe::builtin::FILES {
+        if let Err(e) = fixer::recipe::Recipe::parse(text, Path::new(name), true) {
+            panic!("recipes/{name}: {}", e.message);
+        }
+    }
+}
+
+#[test]
 fn every_recipe_file_is_embedded() {
     let recipes = Path::new(env!("CARGO_MANIFEST_DIR")).join("recipes");
     for entry in std::fs::read_dir(recipes).unwrap() {

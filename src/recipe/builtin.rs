@@ -23,9 +23,10 @@ pub const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The built-in recipes, parsed but not compiled (see [`Recipe::parse_schema`]).
 pub fn all() -> Result<Vec<Recipe>, UserError> {
     FILES
         .iter()
-        .map(|(name, text)| Recipe::parse(text, &Path::new("recipes").join(name), true))
+        .map(|(name, text)| Recipe::parse_schema(text, &Path::new("recipes").join(name), true))
         .collect()
 }
