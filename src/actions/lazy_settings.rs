@@ -745,6 +745,17 @@ impl LazySettings {
                 existing,
             });
         }
+        // Several instances of one module (`settings` and `test_settings`): each gets a
+        // getter named after it, `get_NAME`, rather than all sharing `getter`.
+        let mut shared: HashMap<String, usize> = HashMap::new();
+        for t in &found {
+            *shared.entry(t.getter.clone()).or_default() += 1;
+        }
+        for t in &mut found {
+            if shared[&t.getter] > 1 && t.existing.is_none() {
+                t.getter = format!("get_{}", t.name.trim_start_matches('_'));
+            }
+        }
         // Two instances of one module cannot share a getter name.
         let mut by_getter: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, t) in found.iter().enumerate() {
@@ -1296,6 +1307,34 @@ impl LazySettings {
             self.rewrite_all(p, exported, targets, &own, recipe, &mut report);
         }
 
+        // The dotted module an expression (`config`, `app.core.config`) refers to.
+        let module_expr = |node: Node<'_>| -> Option<String> {
+            let mut chain = Vec::new();
+            let mut cur = node;
+            while cur.kind() == "attribute" {
+                chain.push(node_text(cur.child_by_field_name("attribute")?, text));
+                cur = cur.child_by_field_name("object")?;
+            }
+            if cur.kind() != "identifier" {
+                return None;
+            }
+            let name = node_text(cur, text);
+            let (_, bindings) = scopes.resolve(cur, name)?;
+            let mut module: Option<String> = None;
+            for b in bindings {
+                let Kind::Module(d) = classify(name, b) else {
+                    return None;
+                };
+                if module.get_or_insert_with(|| d.clone()) != &d {
+                    return None;
+                }
+            }
+            let mut d = module?;
+            for a in chain.iter().rev() {
+                d = format!("{d}.{a}");
+            }
+            Some(d)
+        };
         // String references that `mock.patch` and friends would no longer find.
         for &node in &nodes {
             if node.kind() != "string" {
@@ -1336,12 +1375,55 @@ impl LazySettings {
                         ),
                     ),
                 ));
+                continue;
+            }
+            // `setattr(config, "settings", ...)`, `monkeypatch.setattr(config, "settings",
+            // ...)`, `patch.object(config, "settings")`: the module loses that attribute.
+            let Some(prev) = node
+                .prev_named_sibling()
+                .filter(|_| node.parent().is_some_and(|a| a.kind() == "argument_list"))
+            else {
+                continue;
+            };
+            let Some(m) = module_expr(prev) else {
+                continue;
+            };
+            if let Some(&t) = sources.map.get(&(m.clone(), s.to_owned())) {
+                let g = &targets[t].getter;
+                report.notes.push((
+                    t,
+                    finding(
+                        &p.path,
+                        text,
+                        node.start_byte(),
+                        Severity::Warning,
+                        recipe,
+                        format!(
+                            "`{}, {}` names the settings instance as an attribute of `{m}`, which the rewrite replaces by `{m}.{g}()`; patch the settings' fields instead (`monkeypatch.setattr({g}(), \"FIELD\", ...)`) by hand",
+                            node_text(prev, text),
+                            node_text(node, text),
+                        ),
+                    ),
+                ));
             }
         }
 
         // The getter itself.
         for &t in &own {
-            match self.define_getter(t, &targets[t], p, newline, &eager_in_own, recipe) {
+            let neighbours: Vec<Range<usize>> = own
+                .iter()
+                .filter(|&&o| o != t)
+                .map(|&o| whole_lines(text, targets[o].stmt.clone()))
+                .collect();
+            match self.define_getter(
+                t,
+                &targets[t],
+                p,
+                newline,
+                &eager_in_own,
+                &neighbours,
+                recipe,
+            ) {
                 Ok((edits, functools)) => {
                     report.edits.extend(edits.into_iter().map(|e| (t, e)));
                     if functools {
@@ -1429,6 +1511,7 @@ impl LazySettings {
         p: &Parsed,
         newline: &str,
         eager_in_own: &[(usize, usize)],
+        neighbours: &[Range<usize>],
         recipe: &str,
     ) -> Result<(Vec<Edit>, bool), (usize, String)> {
         let text: &str = &p.text;
@@ -1540,6 +1623,18 @@ impl LazySettings {
             let prev_line_start = imports::line_start(text, at.saturating_sub(1));
             if text[prev_line_start..at].trim_start().starts_with('#') {
                 return String::new(); // a comment that belongs to the statement
+            }
+            // Right after another instance that becomes a getter: that one pads.
+            let mut code_end = at;
+            while code_end > 0 {
+                let ls = imports::line_start(text, code_end - 1);
+                if !is_blank(&text[ls..code_end]) {
+                    break;
+                }
+                code_end = ls;
+            }
+            if neighbours.iter().any(|r| r.end == code_end) {
+                return String::new();
             }
             newline.repeat(2usize.saturating_sub(blank_lines_before(text, at)))
         };

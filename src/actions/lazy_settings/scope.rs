@@ -224,6 +224,13 @@ impl Scopes {
                         target_names(a, &mut targets);
                     }
                 }
+                // `case NAME:`, `case {"k": NAME}`, `case P(x=NAME)`, `case [*NAME]`,
+                // `case P() as NAME`: capture patterns bind.
+                "dotted_name" | "splat_pattern" | "identifier" => {
+                    if let Some(n) = capture_name(node, text) {
+                        targets.push(n);
+                    }
+                }
                 "del_statement" => {
                     let mut c = node.walk();
                     for ch in node.named_children(&mut c) {
@@ -426,6 +433,36 @@ impl Scopes {
     }
 }
 
+/// The identifier a match-statement capture pattern binds at `node`, if it is one.
+fn capture_name<'t>(node: Node<'t>, text: &str) -> Option<Node<'t>> {
+    let parent = node.parent()?;
+    let ident = match node.kind() {
+        // A one-part name in pattern position; `a.b` is a value pattern.
+        "dotted_name" if node.named_child_count() == 1 => {
+            let first_child = parent.named_child(0) == Some(node);
+            let ok = match parent.kind() {
+                "case_pattern" | "union_pattern" => true,
+                "keyword_pattern" => !first_child,
+                _ => false,
+            };
+            ok.then(|| node.named_child(0))??
+        }
+        "splat_pattern" => node.named_child(0).filter(|n| n.kind() == "identifier")?,
+        // `PATTERN as NAME` inside a case.
+        "identifier"
+            if parent.kind() == "as_pattern"
+                && parent.parent().is_some_and(|g| g.kind() == "case_pattern")
+                && parent.named_child(parent.named_child_count().saturating_sub(1))
+                    == Some(node)
+                && parent.named_child_count() > 1 =>
+        {
+            node
+        }
+        _ => return None,
+    };
+    (ident.kind() == "identifier" && node_text(ident, text) != "_").then_some(ident)
+}
+
 /// The innermost statement containing `node` (a direct child of a block or the module).
 pub fn statement_of(node: Node<'_>) -> Node<'_> {
     let mut n = node;
@@ -501,6 +538,25 @@ mod tests {
                 (8, from.clone()),
                 (12, from),
             ]
+        );
+    }
+
+    #[test]
+    fn match_captures_bind() {
+        let src = "from m import s\n\
+                   def f(x):\n    match x:\n        case {\"k\": s}:\n            return s\n\
+                   def g(x):\n    match x:\n        case P(a=s):\n            return s\n\
+                   def h(x):\n    match x:\n        case [*s]:\n            return s\n\
+                   def k(x):\n    match x:\n        case str() as s:\n            return s\n\
+                   def v(x):\n    match x:\n        case m.s:\n            return s\n";
+        let got = uses(src, "s");
+        let lines: Vec<(usize, bool)> = got
+            .into_iter()
+            .map(|(l, site)| (l, site == Some(Site::Assign)))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(5, true), (9, true), (13, true), (17, true), (21, false)]
         );
     }
 
