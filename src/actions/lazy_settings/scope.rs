@@ -36,6 +36,8 @@ pub struct Binding {
     pub start: usize,
     /// The statement that binds (for import statements: the import statement).
     pub stmt_start: usize,
+    /// Where that statement ends.
+    pub stmt_end: usize,
 }
 
 #[derive(Debug, Default)]
@@ -183,7 +185,7 @@ impl Scopes {
                 scopes.entry(node.id()).or_default();
             }
         }
-        let mut bind = |scope: Node<'_>, ident: Node<'_>, site: Site, stmt_start: usize| {
+        let mut bind = |scope: Node<'_>, ident: Node<'_>, site: Site, stmt: Node<'_>| {
             binding_ids.insert(ident.id());
             let name = if matches!(site, Site::Star { .. }) {
                 "*".to_owned()
@@ -197,7 +199,8 @@ impl Scopes {
                     site,
                     node_id: ident.id(),
                     start: ident.start_byte(),
-                    stmt_start,
+                    stmt_start: stmt.start_byte(),
+                    stmt_end: stmt.end_byte(),
                 },
             ));
         };
@@ -239,13 +242,13 @@ impl Scopes {
                 }
                 "function_definition" | "class_definition" => {
                     if let Some(n) = node.child_by_field_name("name") {
-                        bind(scope_of(node), n, Site::Def, node.start_byte());
+                        bind(scope_of(node), n, Site::Def, node);
                     }
                     if let Some(params) = node.child_by_field_name("parameters") {
                         let mut names = Vec::new();
                         param_names(params, &mut names);
                         for n in names {
-                            bind(node, n, Site::Param, node.start_byte());
+                            bind(node, n, Site::Param, node);
                         }
                     }
                 }
@@ -254,7 +257,7 @@ impl Scopes {
                         let mut names = Vec::new();
                         param_names(params, &mut names);
                         for n in names {
-                            bind(node, n, Site::Param, node.start_byte());
+                            bind(node, n, Site::Param, node);
                         }
                     }
                 }
@@ -279,7 +282,7 @@ impl Scopes {
                                     module,
                                     alias: true,
                                 },
-                                node.start_byte(),
+                                node,
                             ),
                             None => {
                                 // `import a.b` binds `a`: its first identifier.
@@ -296,7 +299,7 @@ impl Scopes {
                                             module,
                                             alias: false,
                                         },
-                                        node.start_byte(),
+                                        node,
                                     );
                                 }
                             }
@@ -314,7 +317,7 @@ impl Scopes {
                             let site = Site::Star {
                                 module: module.clone(),
                             };
-                            bind(scope, ch, site, node.start_byte());
+                            bind(scope, ch, site, node);
                         }
                     }
                     let mut c = node.walk();
@@ -336,7 +339,7 @@ impl Scopes {
                                     module: module.clone(),
                                     name: orig,
                                 },
-                                node.start_byte(),
+                                node,
                             );
                         }
                     }
@@ -360,7 +363,7 @@ impl Scopes {
                 let scope = scope_of(node);
                 let stmt = statement_of(node);
                 for t in targets {
-                    bind(scope, t, Site::Assign, stmt.start_byte());
+                    bind(scope, t, Site::Assign, stmt);
                 }
             }
         }
@@ -403,6 +406,21 @@ impl Scopes {
             let is_class = scope.kind() == "class_definition";
             if first || !is_class {
                 let info = self.scopes.get(&scope.id())?;
+                // In a class body, a name read before the class binds it (`settings =
+                // settings`) is looked up in the module.
+                if is_class
+                    && !info.globals.contains(name)
+                    && info
+                        .bindings
+                        .get(name)
+                        .is_some_and(|b| b.iter().all(|b| b.stmt_end > ident.start_byte()))
+                {
+                    let mut m = scope;
+                    while let Some(p) = m.parent() {
+                        m = p;
+                    }
+                    return self.module_bindings(name).map(|b| (m, b));
+                }
                 if info.globals.contains(name) && scope.id() != self.module_id {
                     let mut m = scope;
                     while let Some(p) = m.parent() {
@@ -558,6 +576,18 @@ mod tests {
             lines,
             vec![(5, true), (9, true), (13, true), (17, true), (21, false)]
         );
+    }
+
+    #[test]
+    fn class_body_reads_before_its_binding_reach_the_module() {
+        let src = "from m import s\n\
+                   class C:\n    s = s\n    t = s\n";
+        let got = uses(src, "s");
+        let from = Some(Site::From {
+            module: "m".into(),
+            name: "s".into(),
+        });
+        assert_eq!(got, vec![(3, from), (4, Some(Site::Assign))]);
     }
 
     #[test]
