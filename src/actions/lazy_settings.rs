@@ -1357,6 +1357,46 @@ impl LazySettings {
         // `__all__` of a module that exports an instance.
         if let Some(exported) = sources.exports.get(&p.path) {
             self.rewrite_all(p, exported, targets, &own, recipe, &mut report);
+            // `compat` keeps the name in the instance's module only: a package that
+            // re-exports it no longer has it (or has a submodule of that name instead).
+            for (attr, t) in exported.iter().filter(|_| self.compat) {
+                // Re-exporters: packages, and modules that list the name in `__all__`.
+                let is_init = p.path.file_name().is_some_and(|f| f == "__init__.py");
+                let in_all = scopes.module_bindings("__all__").is_some()
+                    && (text.contains(&format!("\"{attr}\""))
+                        || text.contains(&format!("'{attr}'")));
+                if own.contains(t) || !(is_init || in_all) {
+                    continue;
+                }
+                let Some(b) = scopes.module_bindings(attr).and_then(|b| b.first()) else {
+                    continue;
+                };
+                let here = ws.project.module_names(&p.path);
+                let module = here.first().map_or("this module", String::as_str);
+                let submodule = is_init
+                    && p.path.parent().is_some_and(|d| {
+                        d.join(format!("{attr}.py")).is_file() || d.join(attr).is_dir()
+                    });
+                let now = if submodule {
+                    format!("`{module}.{attr}` will be the submodule `{module}.{attr}`, not the settings")
+                } else {
+                    format!("`{module}` will have no `{attr}`")
+                };
+                report.notes.push((
+                    *t,
+                    finding(
+                        &p.path,
+                        text,
+                        b.start,
+                        Severity::Warning,
+                        recipe,
+                        format!(
+                            "`compat` keeps `{attr}` importable from its own module only: {now}; code outside the project that imports it from here must import `{}` instead",
+                            targets[*t].getter
+                        ),
+                    ),
+                ));
+            }
         }
 
         // The dotted module an expression (`config`, `app.core.config`) refers to.
