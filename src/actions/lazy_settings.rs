@@ -26,14 +26,18 @@
 //! ```
 //! A function that just returns the instance (`def get_settings(): return settings`)
 //! becomes the cached constructor instead of a second getter; an instance built by a
-//! function of the module (`settings = get_settings()`) just goes, the function cached. With `compat`, the module
-//! also keeps `NAME` importable through a PEP 562 module `__getattr__`.
+//! function of the module (`settings = get_settings()`) just goes, the function cached.
+//! Several instances of one module each get a getter named after them (`get_NAME`).
+//! Where the getter's name is taken in a file that imports an instance, it comes in
+//! under an alias (`get_settings as _get_settings`, or `get_ALIAS` for `as ALIAS`). With
+//! `compat`, the module also keeps `NAME` importable through a PEP 562 module `__getattr__`.
 //!
 //! When it refuses (an error finding, and no file changed for that instance): the name
 //! is bound again in the module (reassigned, `del`eted, assigned through `global`), or
 //! bound otherwise in a scope that imports it, or assigned from outside (`m.settings =
-//! ...`); the getter's name is already taken; the assignment shares its line with
-//! another statement; several instances of one module would get the same getter.
+//! ...`); the getter's name is already taken and cannot be aliased; the assignment
+//! shares its line with another statement; two instances of a module would still get
+//! the same getter (an existing getter named like another's `get_NAME`).
 
 mod scope;
 
@@ -1523,8 +1527,7 @@ impl LazySettings {
                 &targets[t],
                 p,
                 newline,
-                &eager_in_own,
-                &neighbours,
+                (&eager_in_own, &neighbours),
                 recipe,
             ) {
                 Ok((edits, functools)) => {
@@ -1613,8 +1616,7 @@ impl LazySettings {
         t: &Target,
         p: &Parsed,
         newline: &str,
-        eager_in_own: &[(usize, usize)],
-        neighbours: &[Range<usize>],
+        (eager_in_own, neighbours): (&[(usize, usize)], &[Range<usize>]),
         recipe: &str,
     ) -> Result<(Vec<Edit>, bool), (usize, String)> {
         let text: &str = &p.text;
