@@ -26,14 +26,18 @@
 //! ```
 //! A function that just returns the instance (`def get_settings(): return settings`)
 //! becomes the cached constructor instead of a second getter; an instance built by a
-//! function of the module (`settings = get_settings()`) just goes, the function cached. With `compat`, the module
-//! also keeps `NAME` importable through a PEP 562 module `__getattr__`.
+//! function of the module (`settings = get_settings()`) just goes, the function cached.
+//! Several instances of one module each get a getter named after them (`get_NAME`).
+//! Where the getter's name is taken in a file that imports an instance, it comes in
+//! under an alias (`get_settings as _get_settings`, or `get_ALIAS` for `as ALIAS`). With
+//! `compat`, the module also keeps `NAME` importable through a PEP 562 module `__getattr__`.
 //!
 //! When it refuses (an error finding, and no file changed for that instance): the name
 //! is bound again in the module (reassigned, `del`eted, assigned through `global`), or
 //! bound otherwise in a scope that imports it, or assigned from outside (`m.settings =
-//! ...`); the getter's name is already taken; the assignment shares its line with
-//! another statement; several instances of one module would get the same getter.
+//! ...`); the getter's name is already taken and cannot be aliased; the assignment
+//! shares its line with another statement; two instances of a module would still get
+//! the same getter (an existing getter named like another's `get_NAME`).
 
 mod scope;
 
@@ -376,6 +380,8 @@ struct Sources {
     prefixes: HashSet<String>,
     /// Per file: the attributes it exports that are an instance.
     exports: HashMap<PathBuf, Vec<(String, usize)>>,
+    /// The names bound at module level in each instance's module, by dotted name.
+    toplevel: HashMap<String, HashSet<String>>,
 }
 
 impl Sources {
@@ -445,6 +451,19 @@ impl Sources {
                 break;
             }
         }
+        let mut toplevel: HashMap<String, HashSet<String>> = HashMap::new();
+        for t in targets {
+            let Some(p) = parsed.values().find(|p| p.path == t.path) else {
+                continue;
+            };
+            let Some(info) = p.scopes.scopes.get(&p.scopes.module_id) else {
+                continue;
+            };
+            let names: HashSet<String> = info.bindings.keys().cloned().collect();
+            for m in ws.project.module_names(&t.path) {
+                toplevel.insert(m, names.clone());
+            }
+        }
         let mut prefixes = HashSet::new();
         for (m, _) in map.keys() {
             let parts: Vec<&str> = m.split('.').collect();
@@ -456,6 +475,7 @@ impl Sources {
             map,
             prefixes,
             exports,
+            toplevel,
         }
     }
 }
@@ -745,6 +765,17 @@ impl LazySettings {
                 existing,
             });
         }
+        // Several instances of one module (`settings` and `test_settings`): each gets a
+        // getter named after it, `get_NAME`, rather than all sharing `getter`.
+        let mut shared: HashMap<String, usize> = HashMap::new();
+        for t in &found {
+            *shared.entry(t.getter.clone()).or_default() += 1;
+        }
+        for t in &mut found {
+            if shared[&t.getter] > 1 && t.existing.is_none() {
+                t.getter = format!("get_{}", t.name.trim_start_matches('_'));
+            }
+        }
         // Two instances of one module cannot share a getter name.
         let mut by_getter: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, t) in found.iter().enumerate() {
@@ -964,77 +995,105 @@ impl LazySettings {
             let key = (scopes.module_id, name.clone());
             instance_scopes.entry(key).or_insert(*t);
         }
-        // Two instances whose getters share a name cannot both be imported into a scope.
-        let mut getters_in_scope: HashMap<(usize, &str), (BTreeSet<usize>, usize)> = HashMap::new();
-        for ((scope_id, name), &t) in &instance_scopes {
-            let start = scopes
-                .scopes
-                .get(scope_id)
-                .and_then(|s| s.bindings.get(name))
-                .and_then(|b| b.first())
-                .map_or(0, |b| b.start);
-            let e = getters_in_scope
-                .entry((*scope_id, targets[t].getter.as_str()))
-                .or_insert_with(|| (BTreeSet::new(), usize::MAX));
-            e.0.insert(t);
-            e.1 = e.1.min(start);
-        }
-        for ((_, g), (ts, at)) in &getters_in_scope {
-            if ts.len() < 2 {
-                continue;
-            }
-            let at = *at;
-            let modules: Vec<String> = ts
+        // The getter's name in each scope that binds an instance: its own name, or, where
+        // that name is taken (a function of the file, another instance's getter), an alias
+        // for an imported instance: `get_ALIAS` for `import settings as ALIAS`, else
+        // `_GETTER`.
+        let mut local_getter: HashMap<(usize, String), String> = HashMap::new();
+        let mut order: Vec<(usize, String, usize, usize, bool)> = instance_scopes
+            .iter()
+            .map(|((scope_id, name), &t)| {
+                let bindings = scopes
+                    .scopes
+                    .get(scope_id)
+                    .and_then(|s| s.bindings.get(name))
+                    .map_or(&[][..], Vec::as_slice);
+                let start = bindings.first().map_or(0, |b| b.start);
+                let imported = !bindings.is_empty()
+                    && bindings.iter().all(|b| matches!(b.site, Site::From { .. }));
+                (*scope_id, name.clone(), t, start, imported)
+            })
+            .collect();
+        // Instances that cannot take an alias choose first.
+        order.sort_by_key(|(scope_id, name, _, start, imported)| {
+            (*imported, *scope_id, *start, name.clone())
+        });
+        let bound_otherwise = |scope_id: usize, t: usize, cand: &str| -> Option<usize> {
+            let bindings = scopes.scopes.get(&scope_id)?.bindings.get(cand)?;
+            bindings
                 .iter()
-                .map(|&t| format!("`{}`", targets[t].path.display()))
-                .collect();
-            for &t in ts {
-                refuse(
-                    &mut report,
-                    t,
-                    at,
-                    format!(
-                        "this file uses the settings instances of {}, whose getters would all be named `{g}` here; make them one instance, or have this file use only one of them, and run again",
-                        modules.join(" and ")
-                    ),
-                );
-            }
-        }
-        for (scope_id, name) in instance_scopes.keys().cloned().collect::<Vec<_>>() {
-            let t = instance_scopes[&(scope_id, name.clone())];
-            let g = &targets[t].getter;
-            let Some(bindings) = scopes.scopes.get(&scope_id).and_then(|s| s.bindings.get(g))
-            else {
-                continue;
-            };
-            for b in bindings {
-                let ok = match &b.site {
-                    Site::From { name, .. } => name == g,
+                .find(|b| !match &b.site {
+                    Site::From { name, .. } => *name == targets[t].getter,
                     Site::Def => targets[t]
                         .existing
                         .as_ref()
                         .is_some_and(|e| e.def.contains(&b.start)),
                     _ => false,
-                };
-                if !ok {
-                    let in_own = targets[t].path == p.path;
-                    refuse(
-                        &mut report,
-                        t,
-                        b.start,
-                        if in_own {
-                            format!(
-                                "`{g}` already names something else at line {}; choose the getter's name with `--set getter=NAME`",
-                                line_of(text, b.start)
-                            )
-                        } else {
-                            format!(
-                                "`{g}` already names something else at line {} of this file, where the getter would be imported; rename it or choose the getter's name with `--set getter=NAME`",
-                                line_of(text, b.start)
-                            )
-                        },
-                    );
-                }
+                })
+                .map(|b| b.start)
+        };
+        for (scope_id, name, t, start, imported) in &order {
+            let g = &targets[*t].getter;
+            let used_by_other = |cand: &str| {
+                local_getter.iter().any(|((s, n), l)| {
+                    *s == *scope_id && l == cand && instance_scopes[&(*s, n.clone())] != *t
+                })
+            };
+            let free =
+                |cand: &str| bound_otherwise(*scope_id, *t, cand).is_none() && !used_by_other(cand);
+            if free(g) {
+                local_getter.insert((*scope_id, name.clone()), g.clone());
+                continue;
+            }
+            let alias = if name == &targets[*t].name {
+                format!("_{g}")
+            } else {
+                format!("get_{}", name.trim_start_matches('_'))
+            };
+            if *imported && alias != *g && free(&alias) {
+                local_getter.insert((*scope_id, name.clone()), alias);
+                continue;
+            }
+            let in_own = targets[*t].path == p.path;
+            if let Some(at) = bound_otherwise(*scope_id, *t, g) {
+                refuse(
+                    &mut report,
+                    *t,
+                    at,
+                    if in_own {
+                        format!(
+                            "`{g}` already names something else at line {}; choose the getter's name with `--set getter=NAME`",
+                            line_of(text, at)
+                        )
+                    } else {
+                        format!(
+                            "`{g}` already names something else at line {} of this file, where the getter would be imported; rename it or choose the getter's name with `--set getter=NAME`",
+                            line_of(text, at)
+                        )
+                    },
+                );
+            } else {
+                let others: BTreeSet<String> = local_getter
+                    .iter()
+                    .filter(|((s, _), l)| *s == *scope_id && *l == g)
+                    .map(|((s, n), _)| {
+                        format!(
+                            "`{}`",
+                            targets[instance_scopes[&(*s, n.clone())]].path.display()
+                        )
+                    })
+                    .collect();
+                refuse(
+                    &mut report,
+                    *t,
+                    *start,
+                    format!(
+                        "this file uses the settings instances of `{}` and {}, whose getters would all be named `{g}` here; import one of them under another name (`import {} as OTHER`) and run again",
+                        targets[*t].path.display(),
+                        others.into_iter().collect::<Vec<_>>().join(" and "),
+                        targets[*t].name,
+                    ),
+                );
             }
         }
         // A star-imported instance: the getter comes in by the same star import.
@@ -1149,8 +1208,19 @@ impl LazySettings {
             {
                 continue;
             }
+            // The getter's name here: that of the scope binding the instance's name.
+            let getter = if replaced == node {
+                let home = scopes
+                    .resolve(node, name)
+                    .map_or(scopes.module_id, |(h, _)| h.id());
+                local_getter
+                    .get(&(home, name.to_owned()))
+                    .unwrap_or(&target.getter)
+            } else {
+                &target.getter
+            };
             // The getter must be visible at the use: not shadowed by a nearer binding.
-            if let Some((s, _)) = scopes.resolve(node, &target.getter) {
+            if let Some((s, _)) = scopes.resolve(node, getter).filter(|_| replaced == node) {
                 let home = scopes.resolve(node, name).map(|(h, _)| h.id());
                 if Some(s.id()) != home && s.id() != scopes.module_id {
                     refuse(
@@ -1158,8 +1228,7 @@ impl LazySettings {
                         t,
                         s.start_byte(),
                         format!(
-                            "`{}` is a local name in the function at line {}, where `{name}` is used; rename it and run again",
-                            target.getter,
+                            "`{getter}` is a local name in the function at line {}, where `{name}` is used; rename it and run again",
                             line_of(text, s.start_byte())
                         ),
                     );
@@ -1168,11 +1237,7 @@ impl LazySettings {
             }
             report.edits.push((
                 t,
-                Edit::replace(
-                    replaced.byte_range(),
-                    format!("{}()", target.getter),
-                    recipe,
-                ),
+                Edit::replace(replaced.byte_range(), format!("{getter}()"), recipe),
             ));
             if is_eager(use_node, text) {
                 let stmt = statement_of(use_node);
@@ -1202,62 +1267,64 @@ impl LazySettings {
         // Imports of an instance import the getter instead.
         let mut replaced_in_stmt: HashMap<usize, Vec<String>> = HashMap::new();
         let mut imported_once: HashSet<(usize, String, String)> = HashSet::new();
-        let mut from_bindings: Vec<(&str, &Binding)> = scopes
+        let mut from_bindings: Vec<(usize, &str, &Binding)> = scopes
             .scopes
-            .values()
-            .flat_map(|info| {
+            .iter()
+            .flat_map(|(id, info)| {
                 info.bindings
                     .iter()
-                    .flat_map(|(n, bs)| bs.iter().map(move |b| (n.as_str(), b)))
+                    .flat_map(move |(n, bs)| bs.iter().map(move |b| (*id, n.as_str(), b)))
             })
             .collect();
-        from_bindings.sort_by_key(|(_, b)| b.start);
-        {
-            {
-                for (name, b) in from_bindings {
-                    let Site::From { .. } = &b.site else {
-                        continue;
-                    };
-                    let Kind::Instance(t) = classify(name, b) else {
-                        continue;
-                    };
-                    let Some(ident) = by_id.get(&b.node_id) else {
-                        continue;
-                    };
-                    let Some(clause) = ident.parent() else {
-                        continue;
-                    };
-                    let Some(stmt) = clause.parent() else {
-                        continue;
-                    };
-                    let g = targets[t].getter.clone();
-                    let mut c = stmt.walk();
-                    let already = stmt
-                        .children_by_field_name("name", &mut c)
-                        .any(|n| node_text(n, text) == g);
-                    let module = stmt
-                        .child_by_field_name("module_name")
-                        .map_or("", |m| node_text(m, text));
-                    let key = (scope_of(stmt).id(), module.to_owned(), g.clone());
-                    let single = stmt.named_child_count() == 2;
-                    let done = replaced_in_stmt.entry(stmt.id()).or_default();
-                    if already || done.contains(&g) {
-                        report
-                            .edits
-                            .push((t, Edit::delete(clause_with_comma(clause), recipe)));
-                    } else if single && !imported_once.insert(key) && removable(stmt, text) {
-                        // The same import of the getter is already made above.
-                        report.edits.push((
-                            t,
-                            Edit::delete(whole_lines(text, stmt.byte_range()), recipe),
-                        ));
-                    } else {
-                        done.push(g.clone());
-                        report
-                            .edits
-                            .push((t, Edit::replace(clause.byte_range(), g, recipe)));
-                    }
-                }
+        from_bindings.sort_by_key(|(_, _, b)| b.start);
+        for (scope_id, name, b) in from_bindings {
+            let Site::From { .. } = &b.site else {
+                continue;
+            };
+            let Kind::Instance(t) = classify(name, b) else {
+                continue;
+            };
+            let Some(ident) = by_id.get(&b.node_id) else {
+                continue;
+            };
+            let Some(clause) = ident.parent() else {
+                continue;
+            };
+            let Some(stmt) = clause.parent() else {
+                continue;
+            };
+            let g = &targets[t].getter;
+            let local = local_getter.get(&(scope_id, name.to_owned())).unwrap_or(g);
+            let new_clause = if local == g {
+                g.clone()
+            } else {
+                format!("{g} as {local}")
+            };
+            let mut c = stmt.walk();
+            let already = stmt
+                .children_by_field_name("name", &mut c)
+                .any(|n| squash_spaces(node_text(n, text)) == squash_spaces(&new_clause));
+            let module = stmt
+                .child_by_field_name("module_name")
+                .map_or("", |m| node_text(m, text));
+            let key = (scope_of(stmt).id(), module.to_owned(), new_clause.clone());
+            let single = stmt.named_child_count() == 2;
+            let done = replaced_in_stmt.entry(stmt.id()).or_default();
+            if already || done.contains(&new_clause) {
+                report
+                    .edits
+                    .push((t, Edit::delete(clause_with_comma(clause), recipe)));
+            } else if single && !imported_once.insert(key) && removable(stmt, text) {
+                // The same import of the getter is already made above.
+                report.edits.push((
+                    t,
+                    Edit::delete(whole_lines(text, stmt.byte_range()), recipe),
+                ));
+            } else {
+                done.push(new_clause.clone());
+                report
+                    .edits
+                    .push((t, Edit::replace(clause.byte_range(), new_clause, recipe)));
             }
         }
 
@@ -1294,8 +1361,76 @@ impl LazySettings {
         // `__all__` of a module that exports an instance.
         if let Some(exported) = sources.exports.get(&p.path) {
             self.rewrite_all(p, exported, targets, &own, recipe, &mut report);
+            // `compat` keeps the name in the instance's module only: a package that
+            // re-exports it no longer has it (or has a submodule of that name instead).
+            for (attr, t) in exported.iter().filter(|_| self.compat) {
+                // Re-exporters: packages, and modules that list the name in `__all__`.
+                let is_init = p.path.file_name().is_some_and(|f| f == "__init__.py");
+                let in_all = scopes.module_bindings("__all__").is_some()
+                    && (text.contains(&format!("\"{attr}\""))
+                        || text.contains(&format!("'{attr}'")));
+                if own.contains(t) || !(is_init || in_all) {
+                    continue;
+                }
+                let Some(b) = scopes.module_bindings(attr).and_then(|b| b.first()) else {
+                    continue;
+                };
+                let here = ws.project.module_names(&p.path);
+                let module = here.first().map_or("this module", String::as_str);
+                let submodule = is_init
+                    && p.path.parent().is_some_and(|d| {
+                        d.join(format!("{attr}.py")).is_file() || d.join(attr).is_dir()
+                    });
+                let now = if submodule {
+                    format!("`{module}.{attr}` will be the submodule `{module}.{attr}`, not the settings")
+                } else {
+                    format!("`{module}` will have no `{attr}`")
+                };
+                report.notes.push((
+                    *t,
+                    finding(
+                        &p.path,
+                        text,
+                        b.start,
+                        Severity::Warning,
+                        recipe,
+                        format!(
+                            "`compat` keeps `{attr}` importable from its own module only: {now}; code outside the project that imports it from here must import `{}` instead",
+                            targets[*t].getter
+                        ),
+                    ),
+                ));
+            }
         }
 
+        // The dotted module an expression (`config`, `app.core.config`) refers to.
+        let module_expr = |node: Node<'_>| -> Option<String> {
+            let mut chain = Vec::new();
+            let mut cur = node;
+            while cur.kind() == "attribute" {
+                chain.push(node_text(cur.child_by_field_name("attribute")?, text));
+                cur = cur.child_by_field_name("object")?;
+            }
+            if cur.kind() != "identifier" {
+                return None;
+            }
+            let name = node_text(cur, text);
+            let (_, bindings) = scopes.resolve(cur, name)?;
+            let mut module: Option<String> = None;
+            for b in bindings {
+                let Kind::Module(d) = classify(name, b) else {
+                    return None;
+                };
+                if module.get_or_insert_with(|| d.clone()) != &d {
+                    return None;
+                }
+            }
+            let mut d = module?;
+            for a in chain.iter().rev() {
+                d = format!("{d}.{a}");
+            }
+            Some(d)
+        };
         // String references that `mock.patch` and friends would no longer find.
         for &node in &nodes {
             if node.kind() != "string" {
@@ -1316,6 +1451,17 @@ impl LazySettings {
             let parts: Vec<&str> = s.split('.').collect();
             let hit = (1..parts.len()).find_map(|k| {
                 let m = parts[..k].join(".");
+                // `pkg.settings.Settings`, where `pkg.settings` is also the module that
+                // defines the instance: a path through that module, not the instance.
+                let module = parts[..=k].join(".");
+                if parts.get(k + 1).is_some_and(|n| {
+                    sources
+                        .toplevel
+                        .get(&module)
+                        .is_some_and(|names| names.contains(*n))
+                }) {
+                    return None;
+                }
                 sources
                     .map
                     .get(&(m.clone(), parts[k].to_owned()))
@@ -1336,12 +1482,54 @@ impl LazySettings {
                         ),
                     ),
                 ));
+                continue;
+            }
+            // `setattr(config, "settings", ...)`, `monkeypatch.setattr(config, "settings",
+            // ...)`, `patch.object(config, "settings")`: the module loses that attribute.
+            let Some(prev) = node
+                .prev_named_sibling()
+                .filter(|_| node.parent().is_some_and(|a| a.kind() == "argument_list"))
+            else {
+                continue;
+            };
+            let Some(m) = module_expr(prev) else {
+                continue;
+            };
+            if let Some(&t) = sources.map.get(&(m.clone(), s.to_owned())) {
+                let g = &targets[t].getter;
+                report.notes.push((
+                    t,
+                    finding(
+                        &p.path,
+                        text,
+                        node.start_byte(),
+                        Severity::Warning,
+                        recipe,
+                        format!(
+                            "`{}, {}` names the settings instance as an attribute of `{m}`, which the rewrite replaces by `{m}.{g}()`; patch the settings' fields instead (`monkeypatch.setattr({g}(), \"FIELD\", ...)`) by hand",
+                            node_text(prev, text),
+                            node_text(node, text),
+                        ),
+                    ),
+                ));
             }
         }
 
         // The getter itself.
         for &t in &own {
-            match self.define_getter(t, &targets[t], p, newline, &eager_in_own, recipe) {
+            let neighbours: Vec<Range<usize>> = own
+                .iter()
+                .filter(|&&o| o != t)
+                .map(|&o| whole_lines(text, targets[o].stmt.clone()))
+                .collect();
+            match self.define_getter(
+                t,
+                &targets[t],
+                p,
+                newline,
+                (&eager_in_own, &neighbours),
+                recipe,
+            ) {
                 Ok((edits, functools)) => {
                     report.edits.extend(edits.into_iter().map(|e| (t, e)));
                     if functools {
@@ -1428,7 +1616,7 @@ impl LazySettings {
         t: &Target,
         p: &Parsed,
         newline: &str,
-        eager_in_own: &[(usize, usize)],
+        (eager_in_own, neighbours): (&[(usize, usize)], &[Range<usize>]),
         recipe: &str,
     ) -> Result<(Vec<Edit>, bool), (usize, String)> {
         let text: &str = &p.text;
@@ -1473,6 +1661,17 @@ impl LazySettings {
             ]
             .join(newline)
         });
+        // `from functools import lru_cache` already there: use it, else `functools.`.
+        let imported_lru = p.scopes.module_bindings("lru_cache").is_some_and(|b| {
+            b.iter().all(|b| {
+                matches!(&b.site, Site::From { module, name } if module == "functools" && name == "lru_cache")
+            })
+        });
+        let (decorator, needs_import) = if imported_lru {
+            ("@lru_cache(maxsize=None)".to_owned(), false)
+        } else {
+            ("@functools.lru_cache(maxsize=None)".to_owned(), true)
+        };
         let docstring = |name: &str| {
             [
                 "\"\"\"Return the settings, built on first use and then cached.".to_owned(),
@@ -1522,7 +1721,7 @@ impl LazySettings {
             |decorators: &[String], name: &str, ret: &str, doc: &str, cached: bool| -> String {
                 let mut lines: Vec<String> = decorators.to_vec();
                 if !cached {
-                    lines.push("@functools.lru_cache(maxsize=None)".to_owned());
+                    lines.push(decorator.clone());
                 }
                 lines.push(format!("def {name}() -> {ret}:"));
                 lines.push(format!("{unit}{doc}"));
@@ -1540,6 +1739,18 @@ impl LazySettings {
             let prev_line_start = imports::line_start(text, at.saturating_sub(1));
             if text[prev_line_start..at].trim_start().starts_with('#') {
                 return String::new(); // a comment that belongs to the statement
+            }
+            // Right after another instance that becomes a getter: that one pads.
+            let mut code_end = at;
+            while code_end > 0 {
+                let ls = imports::line_start(text, code_end - 1);
+                if !is_blank(&text[ls..code_end]) {
+                    break;
+                }
+                code_end = ls;
+            }
+            if neighbours.iter().any(|r| r.end == code_end) {
+                return String::new();
             }
             newline.repeat(2usize.saturating_sub(blank_lines_before(text, at)))
         };
@@ -1574,7 +1785,7 @@ impl LazySettings {
             ));
             edits.push(Edit::replace(t.stmt.clone(), s, recipe));
             edits.push(after_getter(stmt_lines.end));
-            return Ok((edits, true));
+            return Ok((edits, needs_import));
         };
 
         if e.factory {
@@ -1584,7 +1795,7 @@ impl LazySettings {
             if !e.cached {
                 edits.push(Edit::insert(
                     imports::line_start(text, e.def_start),
-                    format!("@functools.lru_cache(maxsize=None){newline}"),
+                    format!("{decorator}{newline}"),
                     recipe,
                 ));
             }
@@ -1606,7 +1817,7 @@ impl LazySettings {
                     }
                 }
             }
-            return Ok((edits, !e.cached));
+            return Ok((edits, needs_import && !e.cached));
         }
         let after_assignment = e.def.start > t.stmt.end;
         let eager_between = eager_in_own
@@ -1638,7 +1849,7 @@ impl LazySettings {
             edits.push(Edit::replace(t.stmt.clone(), s, recipe));
             edits.push(after_getter(stmt_lines.end));
             edits.push(remove_lines(whole_lines(text, e.def.clone())));
-            return Ok((edits, !e.cached));
+            return Ok((edits, needs_import && !e.cached));
         }
         // The function stays where it is and builds the settings itself.
         edits.push(remove_lines(stmt_lines));
@@ -1655,7 +1866,7 @@ impl LazySettings {
         if !e.cached {
             edits.push(Edit::insert(
                 imports::line_start(text, e.def_start),
-                format!("@functools.lru_cache(maxsize=None){newline}"),
+                format!("{decorator}{newline}"),
                 recipe,
             ));
         }
@@ -1685,7 +1896,7 @@ impl LazySettings {
         if let Some(b) = &compat_block {
             edits.push(block_after(line_end(text, e.def.end), b));
         }
-        Ok((edits, !e.cached))
+        Ok((edits, needs_import && !e.cached))
     }
 }
 
@@ -1704,6 +1915,11 @@ fn extend_docstring(doc: &str, getter: &str, indent: &str, newline: &str) -> Opt
     Some(format!(
         "{body}{newline}{newline}{indent}Cached: tests can call `{getter}.cache_clear()` to build the settings again.{newline}{indent}{delim}"
     ))
+}
+
+/// `text` with its runs of whitespace made single spaces (`a as  b` is `a as b`).
+fn squash_spaces(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The first line of a statement, shortened, for messages.

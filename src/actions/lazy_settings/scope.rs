@@ -36,6 +36,8 @@ pub struct Binding {
     pub start: usize,
     /// The statement that binds (for import statements: the import statement).
     pub stmt_start: usize,
+    /// Where that statement ends.
+    pub stmt_end: usize,
 }
 
 #[derive(Debug, Default)]
@@ -183,7 +185,7 @@ impl Scopes {
                 scopes.entry(node.id()).or_default();
             }
         }
-        let mut bind = |scope: Node<'_>, ident: Node<'_>, site: Site, stmt_start: usize| {
+        let mut bind = |scope: Node<'_>, ident: Node<'_>, site: Site, stmt: Node<'_>| {
             binding_ids.insert(ident.id());
             let name = if matches!(site, Site::Star { .. }) {
                 "*".to_owned()
@@ -197,7 +199,8 @@ impl Scopes {
                     site,
                     node_id: ident.id(),
                     start: ident.start_byte(),
-                    stmt_start,
+                    stmt_start: stmt.start_byte(),
+                    stmt_end: stmt.end_byte(),
                 },
             ));
         };
@@ -224,6 +227,13 @@ impl Scopes {
                         target_names(a, &mut targets);
                     }
                 }
+                // `case NAME:`, `case {"k": NAME}`, `case P(x=NAME)`, `case [*NAME]`,
+                // `case P() as NAME`: capture patterns bind.
+                "dotted_name" | "splat_pattern" | "identifier" => {
+                    if let Some(n) = capture_name(node, text) {
+                        targets.push(n);
+                    }
+                }
                 "del_statement" => {
                     let mut c = node.walk();
                     for ch in node.named_children(&mut c) {
@@ -232,13 +242,13 @@ impl Scopes {
                 }
                 "function_definition" | "class_definition" => {
                     if let Some(n) = node.child_by_field_name("name") {
-                        bind(scope_of(node), n, Site::Def, node.start_byte());
+                        bind(scope_of(node), n, Site::Def, node);
                     }
                     if let Some(params) = node.child_by_field_name("parameters") {
                         let mut names = Vec::new();
                         param_names(params, &mut names);
                         for n in names {
-                            bind(node, n, Site::Param, node.start_byte());
+                            bind(node, n, Site::Param, node);
                         }
                     }
                 }
@@ -247,7 +257,7 @@ impl Scopes {
                         let mut names = Vec::new();
                         param_names(params, &mut names);
                         for n in names {
-                            bind(node, n, Site::Param, node.start_byte());
+                            bind(node, n, Site::Param, node);
                         }
                     }
                 }
@@ -272,7 +282,7 @@ impl Scopes {
                                     module,
                                     alias: true,
                                 },
-                                node.start_byte(),
+                                node,
                             ),
                             None => {
                                 // `import a.b` binds `a`: its first identifier.
@@ -289,7 +299,7 @@ impl Scopes {
                                             module,
                                             alias: false,
                                         },
-                                        node.start_byte(),
+                                        node,
                                     );
                                 }
                             }
@@ -307,7 +317,7 @@ impl Scopes {
                             let site = Site::Star {
                                 module: module.clone(),
                             };
-                            bind(scope, ch, site, node.start_byte());
+                            bind(scope, ch, site, node);
                         }
                     }
                     let mut c = node.walk();
@@ -329,7 +339,7 @@ impl Scopes {
                                     module: module.clone(),
                                     name: orig,
                                 },
-                                node.start_byte(),
+                                node,
                             );
                         }
                     }
@@ -353,7 +363,7 @@ impl Scopes {
                 let scope = scope_of(node);
                 let stmt = statement_of(node);
                 for t in targets {
-                    bind(scope, t, Site::Assign, stmt.start_byte());
+                    bind(scope, t, Site::Assign, stmt);
                 }
             }
         }
@@ -396,6 +406,21 @@ impl Scopes {
             let is_class = scope.kind() == "class_definition";
             if first || !is_class {
                 let info = self.scopes.get(&scope.id())?;
+                // In a class body, a name read before the class binds it (`settings =
+                // settings`) is looked up in the module.
+                if is_class
+                    && !info.globals.contains(name)
+                    && info
+                        .bindings
+                        .get(name)
+                        .is_some_and(|b| b.iter().all(|b| b.stmt_end > ident.start_byte()))
+                {
+                    let mut m = scope;
+                    while let Some(p) = m.parent() {
+                        m = p;
+                    }
+                    return self.module_bindings(name).map(|b| (m, b));
+                }
                 if info.globals.contains(name) && scope.id() != self.module_id {
                     let mut m = scope;
                     while let Some(p) = m.parent() {
@@ -424,6 +449,36 @@ impl Scopes {
             .get(name)
             .map(Vec::as_slice)
     }
+}
+
+/// The identifier a match-statement capture pattern binds at `node`, if it is one.
+fn capture_name<'t>(node: Node<'t>, text: &str) -> Option<Node<'t>> {
+    let parent = node.parent()?;
+    let ident = match node.kind() {
+        // A one-part name in pattern position; `a.b` is a value pattern.
+        "dotted_name" if node.named_child_count() == 1 => {
+            let first_child = parent.named_child(0) == Some(node);
+            let ok = match parent.kind() {
+                "case_pattern" | "union_pattern" => true,
+                "keyword_pattern" => !first_child,
+                _ => false,
+            };
+            ok.then(|| node.named_child(0))??
+        }
+        "splat_pattern" => node.named_child(0).filter(|n| n.kind() == "identifier")?,
+        // `PATTERN as NAME` inside a case.
+        "identifier"
+            if parent.kind() == "as_pattern"
+                && parent.parent().is_some_and(|g| g.kind() == "case_pattern")
+                && parent.named_child(parent.named_child_count().saturating_sub(1))
+                    == Some(node)
+                && parent.named_child_count() > 1 =>
+        {
+            node
+        }
+        _ => return None,
+    };
+    (ident.kind() == "identifier" && node_text(ident, text) != "_").then_some(ident)
 }
 
 /// The innermost statement containing `node` (a direct child of a block or the module).
@@ -502,6 +557,37 @@ mod tests {
                 (12, from),
             ]
         );
+    }
+
+    #[test]
+    fn match_captures_bind() {
+        let src = "from m import s\n\
+                   def f(x):\n    match x:\n        case {\"k\": s}:\n            return s\n\
+                   def g(x):\n    match x:\n        case P(a=s):\n            return s\n\
+                   def h(x):\n    match x:\n        case [*s]:\n            return s\n\
+                   def k(x):\n    match x:\n        case str() as s:\n            return s\n\
+                   def v(x):\n    match x:\n        case m.s:\n            return s\n";
+        let got = uses(src, "s");
+        let lines: Vec<(usize, bool)> = got
+            .into_iter()
+            .map(|(l, site)| (l, site == Some(Site::Assign)))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![(5, true), (9, true), (13, true), (17, true), (21, false)]
+        );
+    }
+
+    #[test]
+    fn class_body_reads_before_its_binding_reach_the_module() {
+        let src = "from m import s\n\
+                   class C:\n    s = s\n    t = s\n";
+        let got = uses(src, "s");
+        let from = Some(Site::From {
+            module: "m".into(),
+            name: "s".into(),
+        });
+        assert_eq!(got, vec![(3, from), (4, Some(Site::Assign))]);
     }
 
     #[test]
