@@ -32,7 +32,8 @@ use crate::parse::text as node_text;
 /// Top-level modules of the standard library (`sys.stdlib_module_names`, public ones,
 /// plus `test`). A top-level name in this list is never judged as a project module: the
 /// interpreter has it loaded or finds it before a namespace directory of the same name.
-const STDLIB: &str = "abc aifc antigravity argparse array ast asynchat asyncio asyncore atexit audioop \
+const STDLIB: &str =
+    "abc aifc antigravity argparse array ast asynchat asyncio asyncore atexit audioop \
 base64 bdb binascii bisect builtins bz2 cProfile calendar cgi cgitb chunk cmath cmd code codecs \
 codeop collections colorsys compileall concurrent configparser contextlib contextvars copy copyreg \
 crypt csv ctypes curses dataclasses datetime dbm decimal difflib dis distutils doctest email \
@@ -141,7 +142,9 @@ impl Layout {
                 if a.is_dir() {
                     a
                 } else {
-                    a.parent().map(Path::to_path_buf).unwrap_or_else(|| a.clone())
+                    a.parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| a.clone())
                 }
             })
             .collect();
@@ -229,11 +232,22 @@ fn config_roots(root: &Path) -> Vec<String> {
                 _ => Vec::new(),
             }
         };
-        out.extend(strings(get(&["tool", "setuptools", "packages", "find", "where"])));
+        out.extend(strings(get(&[
+            "tool",
+            "setuptools",
+            "packages",
+            "find",
+            "where",
+        ])));
         if let Some(s) = get(&["tool", "setuptools", "package-dir", ""]).and_then(|v| v.as_str()) {
             out.push(s.to_owned());
         }
-        out.extend(strings(get(&["tool", "pytest", "ini_options", "pythonpath"])));
+        out.extend(strings(get(&[
+            "tool",
+            "pytest",
+            "ini_options",
+            "pythonpath",
+        ])));
         if let Some(toml::Value::Array(pkgs)) = get(&["tool", "poetry", "packages"]) {
             for p in pkgs {
                 if let Some(from) = p.get("from").and_then(|f| f.as_str()) {
@@ -241,14 +255,19 @@ fn config_roots(root: &Path) -> Vec<String> {
                 }
             }
         }
-        for p in strings(get(&["tool", "hatch", "build", "targets", "wheel", "packages"])) {
+        for p in strings(get(&[
+            "tool", "hatch", "build", "targets", "wheel", "packages",
+        ])) {
             if let Some(parent) = Path::new(&p).parent() {
                 out.push(parent.display().to_string());
             }
         }
     }
     for (file, sections) in [
-        ("setup.cfg", &["options", "options.packages.find", "tool:pytest"][..]),
+        (
+            "setup.cfg",
+            &["options", "options.packages.find", "tool:pytest"][..],
+        ),
         ("pytest.ini", &["pytest"][..]),
         ("tox.ini", &["pytest"][..]),
     ] {
@@ -292,7 +311,9 @@ pub fn parse_ini(text: &str) -> HashMap<String, Vec<(String, String)>> {
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
             continue;
         }
-        if trimmed.starts_with('[') && trimmed.ends_with(']') && !line.starts_with(char::is_whitespace)
+        if trimmed.starts_with('[')
+            && trimmed.ends_with(']')
+            && !line.starts_with(char::is_whitespace)
         {
             section = trimmed[1..trimmed.len() - 1].trim().to_owned();
             continue;
@@ -367,10 +388,7 @@ pub enum Unresolved {
         next: String,
     },
     /// No module `module` (the first missing prefix); `parent` is where it was looked for.
-    Missing {
-        module: String,
-        parent: Option<Loc>,
-    },
+    Missing { module: String, parent: Option<Loc> },
     /// A relative import that climbs above the project root.
     BeyondRoot,
 }
@@ -574,7 +592,12 @@ impl<'w> Resolver<'w> {
                     if self.fs.is_file(&init) {
                         return Some(Loc::Package { init, dir: sub });
                     }
-                    if self.fs.list(&sub).iter().any(|n| n.starts_with("__init__.")) {
+                    if self
+                        .fs
+                        .list(&sub)
+                        .iter()
+                        .any(|n| n.starts_with("__init__."))
+                    {
                         return Some(Loc::Opaque(sub));
                     }
                 }
@@ -584,9 +607,11 @@ impl<'w> Resolver<'w> {
                 return Some(Loc::File(d.join(file)));
             }
             let prefix = format!("{part}.");
-            if let Some(ext) = names.range(prefix.clone()..).take_while(|n| n.starts_with(&prefix)).find(|n| {
-                n.ends_with(".so") || n.ends_with(".pyd") || n.ends_with(".pyc")
-            }) {
+            if let Some(ext) = names
+                .range(prefix.clone()..)
+                .take_while(|n| n.starts_with(&prefix))
+                .find(|n| n.ends_with(".so") || n.ends_with(".pyd") || n.ends_with(".pyc"))
+            {
                 return Some(Loc::Opaque(d.join(ext)));
             }
             if names.contains(part) && self.fs.is_dir(&d.join(part)) {
@@ -683,7 +708,12 @@ impl<'w> Resolver<'w> {
     }
 
     /// Resolves `from <level dots><rest> import ...` written in `file`.
-    pub fn resolve_relative(&self, file: &Path, level: usize, rest: &str) -> Result<Loc, Unresolved> {
+    pub fn resolve_relative(
+        &self,
+        file: &Path,
+        level: usize,
+        rest: &str,
+    ) -> Result<Loc, Unresolved> {
         let dir = self.relative_base(file, level)?;
         let shown = ".".repeat(level);
         let pkg = self.dir_loc(&dir);
@@ -818,15 +848,15 @@ impl<'w> Resolver<'w> {
         if !info.parsed || info.dynamic || info.bound.contains_key(name) {
             return true;
         }
-        info.stars.iter().any(|&(level, ref module)| {
-            match self.star_target(file, level, module) {
+        info.stars.iter().any(
+            |&(level, ref module)| match self.star_target(file, level, module) {
                 None => true,
                 Some(target) => {
                     let exports = self.star_exports(&target, depth + 1);
                     exports.is_none_or(|e| e.contains(name))
                 }
-            }
-        })
+            },
+        )
     }
 
     /// The module a star import in `file` refers to; `None` when it is third-party or
@@ -978,9 +1008,16 @@ impl ModInfo {
             return info;
         }
         info.parsed = true;
-        info.dynamic = ["globals()", "sys.modules", "exec(", "vars()", "__dict__", "import_module(*"]
-            .iter()
-            .any(|m| text.contains(m));
+        info.dynamic = [
+            "globals()",
+            "sys.modules",
+            "exec(",
+            "vars()",
+            "__dict__",
+            "import_module(*",
+        ]
+        .iter()
+        .any(|m| text.contains(m));
         info.dynamic_path = text.contains("__path__") || text.contains("sys.modules[__name__]");
         info.uses_file = text.contains("__file__");
         let mut w = Walker { text, info };
@@ -1167,7 +1204,9 @@ impl Walker<'_> {
                 let mut cursor = node.walk();
                 for clause in node.named_children(&mut cursor) {
                     match clause.kind() {
-                        "except_clause" | "except_group_clause" | "else_clause"
+                        "except_clause"
+                        | "except_group_clause"
+                        | "else_clause"
                         | "finally_clause" => {
                             let mut c = clause.walk();
                             for b in clause.named_children(&mut c) {
@@ -1364,8 +1403,14 @@ impl Walker<'_> {
     fn targets(&mut self, node: Node<'_>, ctx: Ctx) {
         match node.kind() {
             "identifier" => self.bind(node_text(node, self.text), ctx, ImportKind::Defined),
-            "pattern_list" | "tuple_pattern" | "list_pattern" | "list_splat_pattern"
-            | "expression_list" | "tuple" | "list" | "parenthesized_expression" => {
+            "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "list_splat_pattern"
+            | "expression_list"
+            | "tuple"
+            | "list"
+            | "parenthesized_expression" => {
                 let mut c = node.walk();
                 let children: Vec<Node<'_>> = node.named_children(&mut c).collect();
                 for ch in children {
@@ -1522,13 +1567,18 @@ mod tests {
         let info = ModInfo::from_text(
             "import os.path\nfrom a import b as c\ntry:\n    from x import y\nexcept ImportError:\n    y = None\nif TYPE_CHECKING:\n    from t import T\ndef f():\n    global g\n    z = 1\nclass K:\n    w = 1\nfor i, (j, k) in []: pass\nwith open() as (fh, gh): pass\n__all__ = ['f', 'K']\n__all__ += ['c']\n",
         );
-        for n in ["os", "c", "y", "T", "f", "g", "K", "i", "j", "k", "fh", "gh", "__all__"] {
+        for n in [
+            "os", "c", "y", "T", "f", "g", "K", "i", "j", "k", "fh", "gh", "__all__",
+        ] {
             assert!(info.bound.contains_key(n), "{n}");
         }
         for n in ["z", "w", "b"] {
             assert!(!info.bound.contains_key(n), "{n}");
         }
-        assert_eq!(info.all.as_deref(), Some(&["f".to_owned(), "K".to_owned(), "c".to_owned()][..]));
+        assert_eq!(
+            info.all.as_deref(),
+            Some(&["f".to_owned(), "K".to_owned(), "c".to_owned()][..])
+        );
         let y = info.imports.iter().find(|i| i.module == "x").unwrap();
         assert!(y.guarded);
         let t = info.imports.iter().find(|i| i.module == "t").unwrap();
@@ -1546,7 +1596,8 @@ mod tests {
 
     #[test]
     fn reads_ini_sections() {
-        let ini = parse_ini("[options]\npackage_dir =\n    =src\n[tool:pytest]\npythonpath = src lib\n");
+        let ini =
+            parse_ini("[options]\npackage_dir =\n    =src\n[tool:pytest]\npythonpath = src lib\n");
         assert_eq!(ini["options"][0].1, "\n=src");
         assert_eq!(ini["tool:pytest"][0].1, "src lib");
     }

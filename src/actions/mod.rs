@@ -6,6 +6,7 @@
 //! [`Workspace`], may change, create and delete files). Each lives in its own file here,
 //! opening with what it does, why, an example, and when it refuses.
 
+pub mod module_to_package;
 pub mod unresolved_imports;
 
 use std::path::Path;
@@ -165,7 +166,16 @@ pub struct ActionSpec {
 
 /// Every built-in action.
 pub const ACTIONS: &[ActionSpec] = &[
-    ActionSpec { name: "unresolved-imports", summary: "report imports of project modules that cannot resolve", build: unresolved_imports::build },
+    ActionSpec {
+        name: "module-to-package",
+        summary: "turn a module into a package re-exporting its names",
+        build: module_to_package::build,
+    },
+    ActionSpec {
+        name: "unresolved-imports",
+        summary: "report imports of project modules that cannot resolve",
+        build: unresolved_imports::build,
+    },
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -53,11 +53,7 @@ pub struct UnresolvedImports;
 impl ProjectAction for UnresolvedImports {
     fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError> {
         let r = Resolver::new(ws);
-        let files: Vec<PathBuf> = ws
-            .python_files()
-            .iter()
-            .map(|p| r.layout.abs(p))
-            .collect();
+        let files: Vec<PathBuf> = ws.python_files().iter().map(|p| r.layout.abs(p)).collect();
         let mut findings: Vec<Finding> = files
             .par_iter()
             .flat_map_iter(|f| check_file(&r, f, recipe))
@@ -81,7 +77,13 @@ impl ProjectAction for UnresolvedImports {
     }
 }
 
-fn finding(r: &Resolver<'_>, file: &Path, site: &ImportSite, recipe: &str, message: String) -> Finding {
+fn finding(
+    r: &Resolver<'_>,
+    file: &Path,
+    site: &ImportSite,
+    recipe: &str,
+    message: String,
+) -> Finding {
     Finding {
         path: r.layout.ws_path(file),
         line: site.line,
@@ -226,7 +228,10 @@ fn near_names(r: &Resolver<'_>, loc: &Loc, name: &str) -> Option<String> {
 enum Step {
     /// Import the module in `file` (a no-op when already imported); then bind `attr`
     /// on the parent package.
-    Exec { file: PathBuf, parent: Option<PathBuf> },
+    Exec {
+        file: PathBuf,
+        parent: Option<PathBuf>,
+    },
     /// `from <module> import name`.
     FromName {
         module: PathBuf,
@@ -382,7 +387,8 @@ impl Sim<'_, '_> {
                     return;
                 }
                 let from = self.stack.iter().position(|p| p == module).unwrap_or(0);
-                let mut chain: Vec<String> = self.stack[from..].iter().map(|p| self.name(p)).collect();
+                let mut chain: Vec<String> =
+                    self.stack[from..].iter().map(|p| self.name(p)).collect();
                 chain.push(self.name(module));
                 let msg = format!(
                     "circular import: cannot import name '{name}' from partially initialized module '{}' (import chain: {}; when '{}' is imported first)",

@@ -13,7 +13,14 @@ pub const FILES: &[(&str, &str)] = &[
         "aioredis-to-redis.toml",
         include_str!("../../recipes/aioredis-to-redis.toml"),
     ),
-    ("unresolved-imports.toml", include_str!("../../recipes/unresolved-imports.toml")),
+    (
+        "module-to-package.toml",
+        include_str!("../../recipes/module-to-package.toml"),
+    ),
+    (
+        "unresolved-imports.toml",
+        include_str!("../../recipes/unresolved-imports.toml"),
+    ),
 ];
 
 pub fn all() -> Result<Vec<Recipe>, UserError> {
