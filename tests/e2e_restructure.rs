@@ -108,3 +108,91 @@ fn field_report_module_is_not_a_package() {
     let (code, out, err) = common::fixer(dir, &["check", "unresolved-imports"]);
     assert_eq!(code, 0, "{out}\n{err}");
 }
+
+/// A module referenced in every form: imports with and without aliases, parenthesised
+/// lists with comments, relative imports, dotted uses, `mock.patch` and
+/// `import_module` strings, entry points. After the move the tests pass and nothing
+/// refers to the old path.
+#[test]
+fn move_module_rewrites_every_reference() {
+    let tmp = project("move_everywhere");
+    let dir = tmp.path();
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "the suite passes before the move:\n{out}");
+
+    let out = ok(
+        dir,
+        &[
+            "apply",
+            "move-module",
+            "--set",
+            "from=shop.utils.money",
+            "--set",
+            "to=shop.pricing.currency",
+        ],
+    );
+    assert!(!out.contains("warning"), "{out}");
+    assert!(!dir.join("shop/utils/money.py").exists());
+    assert!(dir.join("shop/pricing/currency.py").is_file());
+    assert!(dir.join("shop/pricing/__init__.py").is_file());
+
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "the suite passes after the move:\n{out}");
+    assert!(out.contains("5 passed"), "{out}");
+
+    // No reference to the old path is left (grep).
+    let old = regex::Regex::new(
+        r"utils\.money|utils import [^\n]*\bmoney\b|from \.money|from \. import money",
+    )
+    .unwrap();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "__pycache__") {
+                    stack.push(p);
+                }
+            } else if let Ok(text) = std::fs::read_to_string(&p) {
+                assert!(
+                    !old.is_match(&text),
+                    "{} still refers to shop.utils.money:\n{text}",
+                    p.display()
+                );
+            }
+        }
+    }
+    let (code, out, err) = common::fixer(dir, &["check", "unresolved-imports"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // Moving again: the old module is gone and the new one exists.
+    let again = ok(
+        dir,
+        &[
+            "apply",
+            "move-module",
+            "--set",
+            "from=shop.utils.money",
+            "--set",
+            "to=shop.pricing.currency",
+        ],
+    );
+    assert!(again.contains("already moved"), "{again}");
+    // An existing target is refused.
+    let (code, _, err) = common::fixer(
+        dir,
+        &[
+            "apply",
+            "move-module",
+            "--set",
+            "from=shop.utils.rounding",
+            "--set",
+            "to=shop.pricing.currency",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error: the target `shop.pricing.currency` already exists"),
+        "{err}"
+    );
+}

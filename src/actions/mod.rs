@@ -7,6 +7,7 @@
 //! opening with what it does, why, an example, and when it refuses.
 
 pub mod module_to_package;
+pub mod move_module;
 pub mod unresolved_imports;
 
 use std::path::Path;
@@ -170,6 +171,11 @@ pub const ACTIONS: &[ActionSpec] = &[
         name: "module-to-package",
         summary: "turn a module into a package re-exporting its names",
         build: module_to_package::build,
+    },
+    ActionSpec {
+        name: "move-module",
+        summary: "move a module or package and rewrite every reference",
+        build: move_module::build,
     },
     ActionSpec {
         name: "unresolved-imports",

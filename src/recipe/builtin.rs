@@ -18,6 +18,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../recipes/module-to-package.toml"),
     ),
     (
+        "move-module.toml",
+        include_str!("../../recipes/move-module.toml"),
+    ),
+    (
         "unresolved-imports.toml",
         include_str!("../../recipes/unresolved-imports.toml"),
     ),
