@@ -1300,9 +1300,8 @@ impl Walker<'_> {
                         self.targets(left, ctx);
                     }
                     if ctx.module_scope && node_text(left, text) == "__all__" {
-                        match e.child_by_field_name("right") {
-                            Some(r) => self.all_from(r, false),
-                            None => {}
+                        if let Some(r) = e.child_by_field_name("right") {
+                            self.all_from(r, false);
                         }
                     }
                 }

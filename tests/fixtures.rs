@@ -146,3 +146,18 @@ pub fn run_fixtures(recipe_dir: &str) {
 fn aioredis_to_redis_fixtures() {
     run_fixtures("aioredis-to-redis");
 }
+
+#[test]
+fn module_to_package_fixtures() {
+    run_fixtures("module-to-package");
+}
+
+#[test]
+fn move_module_fixtures() {
+    run_fixtures("move-module");
+}
+
+#[test]
+fn unresolved_imports_fixtures() {
+    run_fixtures("unresolved-imports");
+}

@@ -81,19 +81,21 @@ struct Plan<'a, 'w> {
 }
 
 fn shim_text(from: &str, to: &str) -> String {
-    format!(
-        "\"\"\"`{from}` has moved to `{to}`; this module keeps old imports working.\"\"\"\n\
-import importlib\n\
-import sys\n\
-import warnings\n\
-\n\
-warnings.warn(\n\
-    \"{from} has moved to {to}; import it from there\",\n\
-    DeprecationWarning,\n\
-    stacklevel=2,\n\
-)\n\
-sys.modules[__name__] = importlib.import_module(\"{to}\")\n"
-    )
+    [
+        format!("\"\"\"`{from}` has moved to `{to}`; this module keeps old imports working.\"\"\""),
+        "import importlib".to_owned(),
+        "import sys".to_owned(),
+        "import warnings".to_owned(),
+        String::new(),
+        "warnings.warn(".to_owned(),
+        format!("    \"{from} has moved to {to}; import it from there\","),
+        "    DeprecationWarning,".to_owned(),
+        "    stacklevel=2,".to_owned(),
+        ")".to_owned(),
+        format!("sys.modules[__name__] = importlib.import_module(\"{to}\")"),
+        String::new(),
+    ]
+    .join("\n")
 }
 
 impl ProjectAction for MoveModule {
@@ -119,8 +121,14 @@ impl ProjectAction for MoveModule {
             severity: Severity::Note,
             message,
         };
-        let target = r.resolve(to, None).ok();
-        let source = r.resolve(from, None);
+        // A directory left empty by an earlier move is not a module any more.
+        let empty =
+            |l: &Loc| matches!(l, Loc::Namespace(d) if d.iter().all(|d| r.list(d).is_empty()));
+        let target = r.resolve(to, None).ok().filter(|l| !empty(l));
+        let source = match r.resolve(from, None) {
+            Ok(l) if empty(&l) => Err(crate::project_imports::Unresolved::BeyondRoot),
+            other => other,
+        };
         let loc = match source {
             Ok(loc @ (Loc::File(_) | Loc::Package { .. })) => {
                 let is_shim = loc
@@ -768,10 +776,13 @@ impl Plan<'_, '_> {
                     let removed = &text[range.clone()];
                     if removed.contains('#') {
                         // A comment between the names: keep it, drop only the name.
-                        let end = text[name.end_byte()..]
+                        let mut end = text[name.end_byte()..]
                             .find(',')
                             .filter(|i| !text[name.end_byte()..name.end_byte() + i].contains('\n'))
                             .map_or(name.end_byte(), |i| name.end_byte() + i + 1);
+                        while text[end..].starts_with([' ', '\t']) {
+                            end += 1;
+                        }
                         edits.push(Edit::delete(name.start_byte()..end, origin));
                     } else {
                         edits.push(Edit::delete(range, origin));
@@ -926,11 +937,7 @@ fn uses_root_elsewhere(tree: &tree_sitter::Tree, text: &str, root: &str, old_pre
                     }
                 }
             }
-            "identifier" => {
-                if node_text(n, text) == root {
-                    return true;
-                }
-            }
+            "identifier" if node_text(n, text) == root => return true,
             _ => {}
         }
         let mut c = n.walk();

@@ -167,6 +167,19 @@ fn module_problem(
                     .names
                     .iter()
                     .all(|(n, _)| r.has_name(&Loc::File(module_file.clone()), n));
+            if last == next && !names_ok {
+                let missing: Vec<String> = site
+                    .names
+                    .iter()
+                    .filter(|(n, _)| !r.has_name(&Loc::File(module_file.clone()), n))
+                    .map(|(n, _)| format!("'{n}'"))
+                    .collect();
+                m.push_str(&format!(
+                    "; {} does not define {}, so making it a package would not help",
+                    r.layout.show(module_file),
+                    missing.join(", ")
+                ));
+            }
             if last == next && names_ok && crate::project_imports::is_identifier(next) {
                 let absolute = if module.starts_with('.') {
                     r.module_name(module_file).map(|(n, _)| n)
@@ -182,11 +195,7 @@ fn module_problem(
             Some(m)
         }
         Unresolved::Missing { module, parent } => {
-            let mut m = if module == shown {
-                format!("cannot import '{shown}': no module named '{module}'")
-            } else {
-                format!("cannot import '{shown}': no module named '{module}'")
-            };
+            let mut m = format!("cannot import '{shown}': no module named '{module}'");
             if let Some(p) = parent {
                 let last = module.rsplit('.').next().unwrap_or(module);
                 if let Some(near) = near_names(r, p, last) {
