@@ -7,7 +7,9 @@
 //! does not start with `_` (functions, classes, constants, names it imports with
 //! `from`), plus the private names other project files import from it. So `import
 //! pkg.mod`, `from pkg.mod import X` and `pkg.mod.X` keep working, and
-//! `pkg.mod.NAME` now exists.
+//! `pkg.mod.NAME` now exists. String literals that name something the module defines
+//! (`mock.patch("pkg.mod.X")`) are pointed at `pkg.mod.NAME.X`, where the code now
+//! lives, so a patch still reaches the code that uses `X`.
 //!
 //! Why: code and tests that import `pkg.mod.NAME` fail with "'pkg.mod' is not a package"
 //! until the module becomes a package; doing it by hand loses re-exports or breaks the
@@ -231,6 +233,25 @@ impl ProjectAction for ModuleToPackage {
                 init.push_str(&format!("){nl}"));
             }
         }
+        // `mock.patch("pkg.mod.X")` must patch where the code now lives, not the
+        // re-export: dotted strings through a name the module binds follow the code.
+        let prefix = format!("{module}.");
+        let patched: Vec<(std::path::PathBuf, String)> = files
+            .par_iter()
+            .filter(|f| **f != file)
+            .filter_map(|f| {
+                let text = r.read(f)?;
+                if !text.contains(&prefix) {
+                    return None;
+                }
+                let new = retarget_strings(&text, module, sub, &info)?;
+                Some((f.clone(), new))
+            })
+            .collect();
+        for (f, t) in patched {
+            ws.write(&r.layout.ws_path(&f), t, recipe, 1)
+                .map_err(UserError::new)?;
+        }
         let init_path = dir.join("__init__.py");
         let sub_path = dir.join(format!("{sub}.py"));
         let io = |e: String| UserError::new(e);
@@ -267,4 +288,48 @@ impl ProjectAction for ModuleToPackage {
         }
         Ok(findings)
     }
+}
+
+/// Rewrites string literals `"module.X[.rest]"` (X bound by the module) to
+/// `"module.sub.X[.rest]"`; `None` when nothing changes.
+fn retarget_strings(text: &str, module: &str, sub: &str, info: &ModInfo) -> Option<String> {
+    let tree = crate::parse::parse(text)?;
+    if crate::parse::first_error(&tree).is_some() {
+        return None;
+    }
+    let mut edits = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "string" {
+            let Some(value) = crate::project_imports::string_value(node, text) else {
+                continue;
+            };
+            let mut c = node.walk();
+            let content = node
+                .named_children(&mut c)
+                .find(|n| n.kind() == "string_content");
+            let Some(content) = content else { continue };
+            let new = crate::actions::move_module::rewrite_token(&value, |d| {
+                let rest = d.strip_prefix(module)?.strip_prefix('.')?;
+                let first = rest.split('.').next()?;
+                (first != sub && info.bound.contains_key(first))
+                    .then(|| format!("{module}.{sub}.{rest}"))
+            });
+            if let Some(new) = new {
+                edits.push(crate::edit::Edit::replace(
+                    content.byte_range(),
+                    new,
+                    "module-to-package",
+                ));
+            }
+            continue;
+        }
+        let mut c = node.walk();
+        stack.extend(node.children(&mut c));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    let (edits, _) = crate::edit::resolve(edits);
+    Some(crate::edit::apply(text, &edits))
 }
