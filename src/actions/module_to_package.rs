@@ -90,7 +90,9 @@ impl ProjectAction for ModuleToPackage {
             return Err(UserError::new(format!(
                 "parameter `submodule`: `{sub}` is not a Python identifier"
             ))
-            .help("the new submodule is imported as `{module}.SUBMODULE`; use letters, digits and `_`"));
+            .help(format!(
+                "the new submodule is imported as `{module}.SUBMODULE`; use letters, digits and `_`"
+            )));
         }
         let r = Resolver::new(ws);
         let note = |path: &Path, message: String| Finding {
