@@ -253,18 +253,41 @@ enum Step {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Status {
+    Unseen,
     Running(usize),
     Done,
 }
 
+/// A [`Step`] with modules as indices, for a fast simulation.
+#[derive(Debug, Clone)]
+enum IStep {
+    Exec {
+        file: usize,
+        parent: Option<usize>,
+    },
+    FromName {
+        module: usize,
+        /// The submodule `name` names: `Some(Some(id))` a file, `Some(None)` a
+        /// namespace package, `None` none.
+        sub: Option<Option<usize>>,
+        name: String,
+        site: usize,
+        guarded: bool,
+    },
+}
+
 struct Sim<'a, 'w> {
     r: &'a Resolver<'w>,
-    steps: HashMap<PathBuf, Arc<Vec<Vec<Step>>>>,
-    status: HashMap<PathBuf, Status>,
-    attrs: HashMap<PathBuf, HashSet<String>>,
-    stack: Vec<PathBuf>,
+    ids: HashMap<PathBuf, usize>,
+    paths: Vec<PathBuf>,
+    infos: Vec<Arc<ModInfo>>,
+    steps: Vec<Option<Arc<Vec<Vec<IStep>>>>>,
+    status: Vec<(u32, Status)>,
+    generation: u32,
+    attrs: HashMap<usize, HashSet<String>>,
+    stack: Vec<usize>,
     failures: BTreeMap<(PathBuf, usize), String>,
-    entry: PathBuf,
+    entry: usize,
 }
 
 /// Import cycles that fail, found by executing every project module's import-time
@@ -272,25 +295,30 @@ struct Sim<'a, 'w> {
 fn cycles(r: &Resolver<'_>, files: &[PathBuf], recipe: &str) -> Vec<Finding> {
     let mut sim = Sim {
         r,
-        steps: HashMap::new(),
-        status: HashMap::new(),
+        ids: HashMap::new(),
+        paths: Vec::new(),
+        infos: Vec::new(),
+        steps: Vec::new(),
+        status: Vec::new(),
+        generation: 0,
         attrs: HashMap::new(),
         stack: Vec::new(),
         failures: BTreeMap::new(),
-        entry: PathBuf::new(),
+        entry: 0,
     };
     // Only a module in an import cycle can meet a partially initialized module, and
     // entering a cycle from outside is entering it at one of its members: simulate each
     // member of a cycle as the first module imported.
-    for f in files {
-        sim.steps_of(f);
-    }
-    let entries = cycle_members(&mut sim, files);
-    for f in files.iter().filter(|f| entries.contains(*f)) {
-        sim.status.clear();
+    let file_ids: Vec<usize> = files.iter().map(|f| sim.id(f)).collect();
+    let entries = cycle_members(&mut sim, &file_ids);
+    for (f, &fid) in files.iter().zip(&file_ids) {
+        if !entries.contains(&fid) {
+            continue;
+        }
+        sim.generation += 1;
         sim.attrs.clear();
         sim.stack.clear();
-        sim.entry = f.clone();
+        sim.entry = fid;
         // Parents first, as `import a.b.c` runs `a/__init__.py` and `a/b/__init__.py`.
         let base = r.package_base(f);
         let mut inits: Vec<PathBuf> = f
@@ -303,10 +331,11 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], recipe: &str) -> Vec<Finding> {
         inits.reverse();
         let mut parent = None;
         for i in inits {
-            sim.exec(&i, parent.as_ref());
-            parent = Some(i);
+            let id = sim.id(&i);
+            sim.exec(id, parent);
+            parent = Some(id);
         }
-        sim.exec(f, parent.as_ref());
+        sim.exec(fid, parent);
     }
     sim.failures
         .into_iter()
@@ -319,91 +348,151 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], recipe: &str) -> Vec<Finding> {
 }
 
 impl Sim<'_, '_> {
-    fn name(&self, file: &Path) -> String {
+    fn id(&mut self, file: &Path) -> usize {
+        if let Some(&i) = self.ids.get(file) {
+            return i;
+        }
+        let i = self.paths.len();
+        self.ids.insert(file.to_path_buf(), i);
+        self.paths.push(file.to_path_buf());
+        self.infos.push(self.r.module_info(file));
+        self.steps.push(None);
+        self.status.push((0, Status::Unseen));
+        i
+    }
+
+    fn status(&self, id: usize) -> Status {
+        match self.status[id] {
+            (g, s) if g == self.generation => s,
+            _ => Status::Unseen,
+        }
+    }
+
+    fn set_status(&mut self, id: usize, s: Status) {
+        self.status[id] = (self.generation, s);
+    }
+
+    fn name(&self, id: usize) -> String {
+        let file = &self.paths[id];
         self.r
             .module_name(file)
             .map(|(n, _)| n)
             .unwrap_or_else(|| self.r.layout.show(file))
     }
 
-    fn steps_of(&mut self, file: &Path) -> Arc<Vec<Vec<Step>>> {
-        if let Some(s) = self.steps.get(file) {
+    fn steps_of(&mut self, id: usize) -> Arc<Vec<Vec<IStep>>> {
+        if let Some(s) = &self.steps[id] {
             return s.clone();
         }
-        let info = self.r.module_info(file);
-        let steps = Arc::new(plan(self.r, file, &info));
-        self.steps.insert(file.to_path_buf(), steps.clone());
+        let file = self.paths[id].clone();
+        let info = self.infos[id].clone();
+        let planned = plan(self.r, &file, &info);
+        let mut out = Vec::with_capacity(planned.len());
+        for event in planned {
+            let mut steps = Vec::with_capacity(event.len());
+            for step in event {
+                steps.push(match step {
+                    Step::Exec { file, parent } => IStep::Exec {
+                        file: self.id(&file),
+                        parent: parent.map(|p| self.id(&p)),
+                    },
+                    Step::FromName {
+                        module,
+                        loc,
+                        name,
+                        site,
+                        guarded,
+                    } => {
+                        let sub = self
+                            .r
+                            .submodule(&loc, &name)
+                            .map(|l| l.file().map(Path::to_path_buf));
+                        IStep::FromName {
+                            module: self.id(&module),
+                            sub: sub.map(|f| f.map(|f| self.id(&f))),
+                            name,
+                            site,
+                            guarded,
+                        }
+                    }
+                });
+            }
+            out.push(steps);
+        }
+        let steps = Arc::new(out);
+        self.steps[id] = Some(steps.clone());
         steps
     }
 
-    fn exec(&mut self, file: &Path, parent: Option<&PathBuf>) {
-        if self.status.contains_key(file) {
+    fn exec(&mut self, id: usize, parent: Option<usize>) {
+        if self.status(id) != Status::Unseen {
             return;
         }
-        let steps = self.steps_of(file);
-        self.stack.push(file.to_path_buf());
+        let steps = self.steps_of(id);
+        self.stack.push(id);
         for (i, event) in steps.iter().enumerate() {
-            self.status.insert(file.to_path_buf(), Status::Running(i));
+            self.set_status(id, Status::Running(i));
             for step in event {
-                self.step(file, step);
+                self.step(id, step);
             }
         }
-        self.status.insert(file.to_path_buf(), Status::Done);
+        self.set_status(id, Status::Done);
         self.stack.pop();
         if let Some(p) = parent {
-            if let Some(attr) = module_attr(file) {
-                self.attrs.entry(p.clone()).or_default().insert(attr);
+            if let Some(attr) = module_attr(&self.paths[id]) {
+                self.attrs.entry(p).or_default().insert(attr);
             }
         }
     }
 
-    fn step(&mut self, file: &Path, step: &Step) {
+    fn step(&mut self, file: usize, step: &IStep) {
         match step {
-            Step::Exec { file: f, parent } => self.exec(f, parent.as_ref()),
-            Step::FromName {
+            IStep::Exec { file: f, parent } => self.exec(*f, *parent),
+            IStep::FromName {
                 module,
-                loc,
+                sub,
                 name,
                 site,
                 guarded,
             } => {
-                let info = self.r.module_info(module);
-                let bound_now = match self.status.get(module) {
-                    Some(Status::Running(at)) => info.bound_before(name, *at),
-                    Some(Status::Done) => info.bound.contains_key(name) || !info.stars.is_empty(),
-                    None => false,
+                let module = *module;
+                let info = self.infos[module].clone();
+                let status = self.status(module);
+                let bound_now = match status {
+                    Status::Running(at) => info.bound_before(name, at),
+                    Status::Done => info.bound.contains_key(name) || !info.stars.is_empty(),
+                    Status::Unseen => false,
                 };
                 if bound_now
                     || info.dynamic
                     || !info.parsed
                     || MODULE_DUNDERS.contains(&name.as_str())
-                    || self.attrs.get(module).is_some_and(|a| a.contains(name))
+                    || self.attrs.get(&module).is_some_and(|a| a.contains(name))
                 {
                     return;
                 }
-                if let Some(sub) = self.r.submodule(loc, name) {
-                    if let Some(f) = sub.file() {
-                        let f = f.to_path_buf();
-                        self.exec(&f, Some(module));
+                if let Some(sub) = sub {
+                    if let Some(f) = sub {
+                        self.exec(*f, Some(module));
                     }
                     return;
                 }
-                if *guarded || !matches!(self.status.get(module), Some(Status::Running(_))) {
+                if *guarded || !matches!(status, Status::Running(_)) {
                     return;
                 }
-                let key = (file.to_path_buf(), *site);
+                let key = (self.paths[file].clone(), *site);
                 if self.failures.contains_key(&key) {
                     return;
                 }
-                let from = self.stack.iter().position(|p| p == module).unwrap_or(0);
+                let from = self.stack.iter().position(|p| *p == module).unwrap_or(0);
                 let mut chain: Vec<String> =
-                    self.stack[from..].iter().map(|p| self.name(p)).collect();
+                    self.stack[from..].iter().map(|p| self.name(*p)).collect();
                 chain.push(self.name(module));
                 let msg = format!(
                     "circular import: cannot import name '{name}' from partially initialized module '{}' (import chain: {}; when '{}' is imported first)",
                     self.name(module),
                     chain.join(" -> "),
-                    self.name(&self.entry)
+                    self.name(self.entry)
                 );
                 self.failures.insert(key, msg);
             }
@@ -503,50 +592,40 @@ fn plan(r: &Resolver<'_>, file: &Path, info: &ModInfo) -> Vec<Vec<Step>> {
 
 /// The modules that are part of an import cycle (a strongly connected component of more
 /// than one module, or a module importing itself), by Tarjan's algorithm.
-fn cycle_members(sim: &mut Sim<'_, '_>, files: &[PathBuf]) -> HashSet<PathBuf> {
-    // Nodes: every module reached from the files.
-    let mut index: HashMap<PathBuf, usize> = HashMap::new();
-    let mut nodes: Vec<PathBuf> = Vec::new();
-    let mut edges: Vec<Vec<usize>> = Vec::new();
-    let mut queue: Vec<PathBuf> = files.to_vec();
+fn cycle_members(sim: &mut Sim<'_, '_>, files: &[usize]) -> HashSet<usize> {
+    // Nodes: every module reached from the files (interned as they are planned).
+    let mut queue: Vec<usize> = files.to_vec();
+    let mut seen: HashSet<usize> = HashSet::new();
     while let Some(f) = queue.pop() {
-        if index.contains_key(&f) {
+        if !seen.insert(f) {
             continue;
         }
-        index.insert(f.clone(), nodes.len());
-        nodes.push(f.clone());
-        edges.push(Vec::new());
-        let steps = sim.steps_of(&f);
-        for step in steps.iter().flatten() {
-            let target = match step {
-                Step::Exec { file, .. } => Some(file.clone()),
-                Step::FromName { loc, name, .. } => sim
-                    .r
-                    .submodule(loc, name)
-                    .and_then(|l| l.file().map(Path::to_path_buf)),
-            };
-            if let Some(t) = target {
-                queue.push(t);
+        for step in sim.steps_of(f).iter().flatten() {
+            match step {
+                IStep::Exec { file, .. } => queue.push(*file),
+                IStep::FromName {
+                    sub: Some(Some(s)), ..
+                } => queue.push(*s),
+                _ => {}
             }
         }
     }
-    for (i, f) in nodes.iter().enumerate() {
-        let steps = sim.steps_of(f);
-        for step in steps.iter().flatten() {
-            let target = match step {
-                Step::Exec { file, .. } => Some(file.clone()),
-                Step::FromName { loc, name, .. } => sim
-                    .r
-                    .submodule(loc, name)
-                    .and_then(|l| l.file().map(Path::to_path_buf)),
-            };
-            if let Some(j) = target.and_then(|t| index.get(&t).copied()) {
-                edges[i].push(j);
+    let n = sim.paths.len();
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, e) in edges.iter_mut().enumerate() {
+        if let Some(steps) = &sim.steps[i] {
+            for step in steps.iter().flatten() {
+                match step {
+                    IStep::Exec { file, .. } => e.push(*file),
+                    IStep::FromName {
+                        sub: Some(Some(s)), ..
+                    } => e.push(*s),
+                    _ => {}
+                }
             }
         }
     }
     // Iterative Tarjan.
-    let n = nodes.len();
     let mut idx = vec![usize::MAX; n];
     let mut low = vec![0; n];
     let mut on_stack = vec![false; n];
@@ -593,7 +672,7 @@ fn cycle_members(sim: &mut Sim<'_, '_>, files: &[PathBuf]) -> HashSet<PathBuf> {
                     }
                 }
                 if component.len() > 1 || edges[v].contains(&v) {
-                    members.extend(component.into_iter().map(|w| nodes[w].clone()));
+                    members.extend(component);
                 }
             }
         }
