@@ -161,6 +161,16 @@ impl Workspace {
         out.into_iter().collect()
     }
 
+    /// Every path the run has changed so far, with whether it exists now (`false` for
+    /// a deleted file). Lets project actions see created and deleted files, not only
+    /// the walked ones.
+    pub fn changed_paths(&self) -> Vec<(PathBuf, bool)> {
+        self.lock_changes()
+            .iter()
+            .map(|(p, c)| (p.clone(), c.current.is_some()))
+            .collect()
+    }
+
     pub fn is_skipped(&self, path: &Path) -> bool {
         self.skipped
             .lock()

@@ -23,6 +23,7 @@ pub mod imports;
 pub mod output;
 pub mod parse;
 pub mod project;
+pub mod project_imports;
 pub mod recipe;
 pub mod report;
 pub mod rewrite;

@@ -156,3 +156,18 @@ fn consolidate_conftest_fixtures() {
 fn lazy_settings_fixtures() {
     run_fixtures("lazy-settings");
 }
+
+#[test]
+fn module_to_package_fixtures() {
+    run_fixtures("module-to-package");
+}
+
+#[test]
+fn move_module_fixtures() {
+    run_fixtures("move-module");
+}
+
+#[test]
+fn unresolved_imports_fixtures() {
+    run_fixtures("unresolved-imports");
+}

@@ -8,6 +8,9 @@
 
 pub mod consolidate_conftest;
 pub mod lazy_settings;
+pub mod module_to_package;
+pub mod move_module;
+pub mod unresolved_imports;
 
 use std::path::Path;
 
@@ -176,6 +179,21 @@ pub const ACTIONS: &[ActionSpec] = &[
         name: "lazy-settings",
         summary: "replace a module-level settings instance by a cached getter, and every use",
         build: lazy_settings::build,
+    },
+    ActionSpec {
+        name: "module-to-package",
+        summary: "turn a module into a package re-exporting its names",
+        build: module_to_package::build,
+    },
+    ActionSpec {
+        name: "move-module",
+        summary: "move a module or package and rewrite every reference",
+        build: move_module::build,
+    },
+    ActionSpec {
+        name: "unresolved-imports",
+        summary: "report imports of project modules that cannot resolve",
+        build: unresolved_imports::build,
     },
 ];
 

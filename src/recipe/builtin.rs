@@ -21,6 +21,18 @@ pub const FILES: &[(&str, &str)] = &[
         "lazy-settings.toml",
         include_str!("../../recipes/lazy-settings.toml"),
     ),
+    (
+        "module-to-package.toml",
+        include_str!("../../recipes/module-to-package.toml"),
+    ),
+    (
+        "move-module.toml",
+        include_str!("../../recipes/move-module.toml"),
+    ),
+    (
+        "unresolved-imports.toml",
+        include_str!("../../recipes/unresolved-imports.toml"),
+    ),
 ];
 
 /// The built-in recipes, parsed but not compiled (see [`Recipe::parse_schema`]).

@@ -1,0 +1,337 @@
+//! `module-to-package`: turns the module `pkg/mod.py` into the package `pkg/mod/`.
+//!
+//! What it does: moves the code of `pkg/mod.py` to `pkg/mod/NAME.py` (NAME is the
+//! `submodule` argument), adds one dot to each of its relative imports (it now sits one
+//! package deeper), and writes `pkg/mod/__init__.py` re-exporting the module's public
+//! names: `__all__` when the module defines it literally, else every top-level name that
+//! does not start with `_` (functions, classes, constants, names it imports with
+//! `from`), plus the private names other project files import from it. So `import
+//! pkg.mod`, `from pkg.mod import X` and `pkg.mod.X` keep working, and
+//! `pkg.mod.NAME` now exists. String literals that name something the module defines
+//! (`mock.patch("pkg.mod.X")`) are pointed at `pkg.mod.NAME.X`, where the code now
+//! lives, so a patch still reaches the code that uses `X`.
+//!
+//! Why: code and tests that import `pkg.mod.NAME` fail with "'pkg.mod' is not a package"
+//! until the module becomes a package; doing it by hand loses re-exports or breaks the
+//! relative imports of the moved code. `unresolved-imports` suggests this fix.
+//!
+//! Example: `fixer apply module-to-package --set module=app.performance --set
+//! submodule=response_time_monitor` turns `app/performance.py` (defining
+//! `get_monitor`) into `app/performance/response_time_monitor.py` and
+//! `app/performance/__init__.py` with `from .response_time_monitor import get_monitor`.
+//!
+//! When it refuses (exit 2): the module does not exist or is not a `.py` file of the
+//! project, `pkg/mod/` already exists next to `pkg/mod.py`, the module does not parse,
+//! the submodule name is not an identifier. When `pkg.mod` is already a package it
+//! changes nothing and says so. It warns when the code uses `__file__` (paths relative to
+//! it now start one directory deeper) or runs as a script (`python -m pkg.mod` needs a
+//! `__main__.py` now).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use crate::actions::{Action, ActionArgs, ProjectAction};
+use crate::diag::{Finding, Severity, UserError};
+use crate::engine::Workspace;
+use crate::project_imports::{is_dotted, is_identifier, ImportKind, Loc, ModInfo, Resolver};
+
+pub fn build(mut args: ActionArgs) -> Result<Action, String> {
+    let module = args
+        .string("module")?
+        .ok_or("`module` is required (the dotted name of the module)")?;
+    let submodule = args
+        .string("submodule")?
+        .ok_or("`submodule` is required (the name of the new submodule)")?;
+    args.finish("module-to-package")?;
+    Ok(Action::Project(Box::new(ModuleToPackage {
+        module,
+        submodule,
+    })))
+}
+
+pub struct ModuleToPackage {
+    module: String,
+    submodule: String,
+}
+
+/// `text` with one more leading dot on every relative import.
+pub fn deepen_relative_imports(text: &str, extra: usize) -> Option<String> {
+    let tree = crate::parse::parse(text)?;
+    let mut edits = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "import_prefix" {
+            edits.push(crate::edit::Edit::insert(
+                node.start_byte(),
+                ".".repeat(extra),
+                "module-to-package",
+            ));
+            continue;
+        }
+        let mut c = node.walk();
+        stack.extend(node.children(&mut c));
+    }
+    let (edits, _) = crate::edit::resolve(edits);
+    Some(crate::edit::apply(text, &edits))
+}
+
+impl ProjectAction for ModuleToPackage {
+    fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError> {
+        let (module, sub) = (&self.module, &self.submodule);
+        if !is_dotted(module) {
+            return Err(UserError::new(format!(
+                "parameter `module`: `{module}` is not a dotted module name"
+            ))
+            .help("give it as you would import it, e.g. --set module=pkg.mod"));
+        }
+        if !is_identifier(sub) {
+            return Err(UserError::new(format!(
+                "parameter `submodule`: `{sub}` is not a Python identifier"
+            ))
+            .help(format!(
+                "the new submodule is imported as `{module}.SUBMODULE`; use letters, digits and `_`"
+            )));
+        }
+        let r = Resolver::new(ws);
+        let note = |path: &Path, message: String| Finding {
+            path: r.layout.ws_path(path),
+            line: 0,
+            column: 0,
+            recipe: recipe.to_owned(),
+            severity: Severity::Note,
+            message,
+        };
+        let file = match r.resolve(module, None) {
+            Ok(Loc::File(f)) => f,
+            Ok(loc @ (Loc::Package { .. } | Loc::Namespace(_))) => {
+                let at = loc
+                    .file()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| loc.stem());
+                let has_sub = r.submodule(&loc, sub).is_some();
+                return Ok(vec![note(
+                    &at,
+                    format!(
+                        "`{module}` is already a package{}; nothing to do",
+                        if has_sub {
+                            format!(" with the submodule `{sub}`")
+                        } else {
+                            String::new()
+                        }
+                    ),
+                )]);
+            }
+            Ok(Loc::Opaque(p)) => {
+                return Err(UserError::new(format!(
+                    "`{module}` is an extension module ({}), not Python source",
+                    r.layout.show(&p)
+                )))
+            }
+            Err(_) => {
+                return Err(UserError::new(format!(
+                    "no module `{module}` in the project (looked under {})",
+                    r.layout
+                        .roots
+                        .iter()
+                        .map(|p| r.layout.show(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+                .help("give the dotted name as it is imported, e.g. --set module=pkg.mod"))
+            }
+        };
+        let dir = file.with_extension("");
+        if r.is_dir(&dir) {
+            return Err(UserError::new(format!(
+                "{} and the directory {} both exist; `{module}` cannot become a package",
+                r.layout.show(&file),
+                r.layout.show(&dir)
+            ))
+            .help("merge or remove one of them by hand first"));
+        }
+        let text = r
+            .read(&file)
+            .ok_or_else(|| UserError::new(format!("cannot read {}", r.layout.show(&file))))?;
+        let info = ModInfo::from_text(&text);
+        if !info.parsed {
+            return Err(UserError::new(format!(
+                "{} does not parse; fix its syntax first",
+                r.layout.show(&file)
+            )));
+        }
+        let moved = deepen_relative_imports(&text, 1)
+            .ok_or_else(|| UserError::new(format!("{} does not parse", r.layout.show(&file))))?;
+
+        // The names the package re-exports.
+        let mut names: Vec<String> = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut add = |n: &str, names: &mut Vec<String>| {
+            if seen.insert(n.to_owned()) {
+                names.push(n.to_owned());
+            }
+        };
+        match (&info.all, info.all_dynamic) {
+            (Some(all), false) => {
+                add("__all__", &mut names);
+                for n in all {
+                    add(n, &mut names);
+                }
+            }
+            _ => {
+                for (n, kind) in &info.top_level {
+                    if !n.starts_with('_') && *kind != ImportKind::PlainImport {
+                        add(n, &mut names);
+                    }
+                }
+            }
+        }
+        // Private names that other project files import from the module.
+        let files: Vec<_> = ws.python_files().iter().map(|p| r.layout.abs(p)).collect();
+        let wanted: BTreeSet<String> = files
+            .par_iter()
+            .filter(|f| **f != file)
+            .flat_map_iter(|f| {
+                let fi = r.module_info(f);
+                let mut out = Vec::new();
+                for site in fi.imports.iter().filter(|s| s.from && !s.star) {
+                    let target = if site.level == 0 {
+                        if site.module != *module {
+                            continue;
+                        }
+                        r.resolve(&site.module, Some(f))
+                    } else {
+                        r.resolve_relative(f, site.level, &site.module)
+                    };
+                    if target.ok().as_ref().and_then(Loc::file) == Some(file.as_path()) {
+                        out.extend(site.names.iter().map(|(n, _)| n.clone()));
+                    }
+                }
+                out
+            })
+            .collect();
+        for n in wanted {
+            if info.bound.contains_key(&n) {
+                add(&n, &mut names);
+            }
+        }
+
+        let nl = crate::source::newline_of(&text);
+        let mut init = format!(
+            "\"\"\"Re-exports `{module}.{sub}`, so that imports from `{module}` keep working.\"\"\"{nl}"
+        );
+        if !names.is_empty() {
+            init.push_str(nl);
+            let one_line = format!("from .{sub} import {}", names.join(", "));
+            if one_line.len() <= 88 {
+                init.push_str(&one_line);
+                init.push_str(nl);
+            } else {
+                init.push_str(&format!("from .{sub} import ({nl}"));
+                for n in &names {
+                    init.push_str(&format!("    {n},{nl}"));
+                }
+                init.push_str(&format!("){nl}"));
+            }
+        }
+        // `mock.patch("pkg.mod.X")` must patch where the code now lives, not the
+        // re-export: dotted strings through a name the module binds follow the code.
+        let prefix = format!("{module}.");
+        let patched: Vec<(std::path::PathBuf, String)> = files
+            .par_iter()
+            .filter(|f| **f != file)
+            .filter_map(|f| {
+                let text = r.read(f)?;
+                if !text.contains(&prefix) {
+                    return None;
+                }
+                let new = retarget_strings(&text, module, sub, &info)?;
+                Some((f.clone(), new))
+            })
+            .collect();
+        for (f, t) in patched {
+            ws.write(&r.layout.ws_path(&f), t, recipe, 1)
+                .map_err(UserError::new)?;
+        }
+        let init_path = dir.join("__init__.py");
+        let sub_path = dir.join(format!("{sub}.py"));
+        let io = |e: String| UserError::new(e);
+        ws.write(&r.layout.ws_path(&init_path), init, recipe, 1)
+            .map_err(io)?;
+        ws.write(&r.layout.ws_path(&sub_path), moved, recipe, 1)
+            .map_err(io)?;
+        ws.delete(&r.layout.ws_path(&file), recipe).map_err(io)?;
+
+        let mut findings = Vec::new();
+        let warn = |message: String| Finding {
+            path: r.layout.ws_path(&sub_path),
+            line: 0,
+            column: 0,
+            recipe: recipe.to_owned(),
+            severity: Severity::Warning,
+            message,
+        };
+        if info.uses_file {
+            findings.push(warn(format!(
+                "the code uses `__file__`: paths relative to it now start from {}, one directory deeper",
+                r.layout.show(&dir)
+            )));
+        }
+        if text.contains("__name__ == \"__main__\"") || text.contains("__name__ == '__main__'") {
+            findings.push(warn(format!(
+                "the module runs as a script: `python -m {module}` now needs `{module}/__main__.py` (or run `python -m {module}.{sub}`)"
+            )));
+        }
+        if info.bound.contains_key(sub.as_str()) {
+            findings.push(warn(format!(
+                "the module defines `{sub}` itself: `{module}.{sub}` is that name, not the new submodule, once the package re-exports it"
+            )));
+        }
+        Ok(findings)
+    }
+}
+
+/// Rewrites string literals `"module.X[.rest]"` (X bound by the module) to
+/// `"module.sub.X[.rest]"`; `None` when nothing changes.
+fn retarget_strings(text: &str, module: &str, sub: &str, info: &ModInfo) -> Option<String> {
+    let tree = crate::parse::parse(text)?;
+    if crate::parse::first_error(&tree).is_some() {
+        return None;
+    }
+    let mut edits = Vec::new();
+    let mut stack = vec![tree.root_node()];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "string" {
+            let Some(value) = crate::project_imports::string_value(node, text) else {
+                continue;
+            };
+            let mut c = node.walk();
+            let content = node
+                .named_children(&mut c)
+                .find(|n| n.kind() == "string_content");
+            let Some(content) = content else { continue };
+            let new = crate::actions::move_module::rewrite_token(&value, |d| {
+                let rest = d.strip_prefix(module)?.strip_prefix('.')?;
+                let first = rest.split('.').next()?;
+                (first != sub && info.bound.contains_key(first))
+                    .then(|| format!("{module}.{sub}.{rest}"))
+            });
+            if let Some(new) = new {
+                edits.push(crate::edit::Edit::replace(
+                    content.byte_range(),
+                    new,
+                    "module-to-package",
+                ));
+            }
+            continue;
+        }
+        let mut c = node.walk();
+        stack.extend(node.children(&mut c));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    let (edits, _) = crate::edit::resolve(edits);
+    Some(crate::edit::apply(text, &edits))
+}

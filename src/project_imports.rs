@@ -1,0 +1,1603 @@
+//! Following imports across a Python project the way the interpreter would, without
+//! running anything. Shared by `module-to-package`, `move-module` and
+//! `unresolved-imports`.
+//!
+//! - [`Layout`]: the project root (the nearest directory with `pyproject.toml`,
+//!   `setup.cfg`, `setup.py` or `.git`) and its import roots, the directories that act
+//!   as `sys.path` entries: those the configuration names (`[tool.setuptools.packages.find]
+//!   where`, `[tool.setuptools] package-dir`, `[tool.pytest.ini_options] pythonpath`,
+//!   poetry `packages.from`, hatch wheel `packages`, setup.cfg `package_dir` / `where` /
+//!   `[tool:pytest] pythonpath`, pytest.ini and tox.ini `pythonpath`), the root itself
+//!   and its `src/`; a file's own imports also see the directory above its outermost
+//!   package (as pytest and a script's `sys.path[0]` do), but only that file: a test
+//!   package named `sphinx` under `tests/` does not shadow the real one for `docs/`;
+//! - [`Resolver`]: a dotted name (absolute or relative) to a [`Loc`] (module file,
+//!   regular package, namespace package, extension module) or the reason it does not
+//!   resolve; whether a top-level name belongs to the project (else it is third-party
+//!   and not judged); what a module binds ([`ModInfo`]).
+//!
+//! Everything is seen as the run sees it: files created or deleted by an earlier recipe
+//! of the same run count. Paths inside are absolute; [`Layout::ws_path`] turns them back
+//! into the workspace's spelling.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tree_sitter::Node;
+
+use crate::engine::Workspace;
+use crate::parse::text as node_text;
+
+/// Top-level modules of the standard library (`sys.stdlib_module_names`, public ones,
+/// plus `test`). A top-level name in this list is never judged as a project module: the
+/// interpreter has it loaded or finds it before a namespace directory of the same name.
+const STDLIB: &str =
+    "abc aifc antigravity argparse array ast asynchat asyncio asyncore atexit audioop \
+base64 bdb binascii bisect builtins bz2 cProfile calendar cgi cgitb chunk cmath cmd code codecs \
+codeop collections colorsys compileall concurrent configparser contextlib contextvars copy copyreg \
+crypt csv ctypes curses dataclasses datetime dbm decimal difflib dis distutils doctest email \
+encodings ensurepip enum errno faulthandler fcntl filecmp fileinput fnmatch fractions ftplib \
+functools gc genericpath getopt getpass gettext glob graphlib grp gzip hashlib heapq hmac html \
+http idlelib imaplib imghdr imp importlib inspect io ipaddress itertools json keyword lib2to3 \
+linecache locale logging lzma mailbox mailcap marshal math mimetypes mmap modulefinder msilib \
+msvcrt multiprocessing netrc nis nntplib nt ntpath nturl2path numbers opcode operator optparse \
+os ossaudiodev pathlib pdb pickle pickletools pipes pkgutil platform plistlib poplib posix \
+posixpath pprint profile pstats pty pwd py_compile pyclbr pydoc pydoc_data pyexpat queue \
+quopri random re readline reprlib resource rlcompleter runpy sched secrets select selectors \
+shelve shlex shutil signal site smtpd smtplib sndhdr socket socketserver spwd sqlite3 \
+sre_compile sre_constants sre_parse ssl stat statistics string stringprep struct subprocess \
+sunau symtable sys sysconfig syslog tabnanny tarfile telnetlib tempfile termios textwrap this \
+threading time timeit tkinter token tokenize tomllib trace traceback tracemalloc tty turtle \
+turtledemo types typing unicodedata unittest urllib uu uuid venv warnings wave weakref \
+webbrowser winreg winsound wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo \
+test __future__ __main__";
+
+/// Directories that are build output or tooling, never a namespace package of the project.
+const NOT_NAMESPACES: &[&str] = &[
+    "build",
+    "dist",
+    "doc",
+    "docs",
+    "site-packages",
+    "node_modules",
+    "htmlcov",
+    "venv",
+    ".venv",
+    ".eggs",
+    ".tox",
+    "__pycache__",
+];
+
+pub fn is_stdlib(top: &str) -> bool {
+    STDLIB.split_whitespace().any(|s| s == top)
+}
+
+/// Attributes every module has.
+pub const MODULE_DUNDERS: &[&str] = &[
+    "__name__",
+    "__doc__",
+    "__file__",
+    "__path__",
+    "__spec__",
+    "__loader__",
+    "__package__",
+    "__builtins__",
+    "__cached__",
+    "__dict__",
+];
+
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_alphabetic())
+        && chars.all(|c| c == '_' || c.is_alphanumeric())
+}
+
+pub fn is_dotted(s: &str) -> bool {
+    !s.is_empty() && s.split('.').all(is_identifier)
+}
+
+/// `a/./b/../c` as `a/c`, without touching the disk.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The project root and the import roots.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub cwd: PathBuf,
+    /// Absolute project root.
+    pub root: PathBuf,
+    /// Absolute import roots, in `sys.path` order.
+    pub roots: Vec<PathBuf>,
+    keep_absolute: bool,
+}
+
+const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.cfg", "setup.py", ".git"];
+
+impl Layout {
+    pub fn discover(ws: &Workspace) -> Layout {
+        let cwd = std::env::current_dir()
+            .map(|c| normalize(&c))
+            .unwrap_or_default();
+        let keep_absolute = ws.roots.iter().any(|r| r.is_absolute());
+        let abs = |p: &Path| normalize(&cwd.join(p));
+        let starts: Vec<PathBuf> = ws
+            .roots
+            .iter()
+            .map(|r| {
+                let a = abs(r);
+                if a.is_dir() {
+                    a
+                } else {
+                    a.parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_else(|| a.clone())
+                }
+            })
+            .collect();
+        let first = starts.first().cloned().unwrap_or_else(|| cwd.clone());
+        let root = first
+            .ancestors()
+            .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
+            .map(Path::to_path_buf)
+            .unwrap_or(first);
+        let mut roots: Vec<PathBuf> = config_roots(&root)
+            .into_iter()
+            .map(|r| normalize(&root.join(r)))
+            .filter(|r| r.is_dir())
+            .collect();
+        roots.push(root.clone());
+        let src = root.join("src");
+        if src.is_dir() {
+            roots.push(src);
+        }
+        let mut seen = HashSet::new();
+        roots.retain(|r| seen.insert(r.clone()));
+        Layout {
+            cwd,
+            root,
+            roots,
+            keep_absolute,
+        }
+    }
+
+    pub fn abs(&self, p: &Path) -> PathBuf {
+        normalize(&self.cwd.join(p))
+    }
+
+    /// An absolute path as the workspace spells it (relative to the current directory
+    /// when the run's paths were relative).
+    pub fn ws_path(&self, abs: &Path) -> PathBuf {
+        if self.keep_absolute {
+            return abs.to_path_buf();
+        }
+        match abs.strip_prefix(&self.cwd) {
+            Ok(r) if r.as_os_str().is_empty() => PathBuf::from("."),
+            Ok(r) => r.to_path_buf(),
+            Err(_) => abs.to_path_buf(),
+        }
+    }
+
+    pub fn show(&self, abs: &Path) -> String {
+        self.ws_path(abs).display().to_string()
+    }
+}
+
+/// The directory above the outermost regular package holding `file`.
+pub fn package_base(file: &Path) -> PathBuf {
+    let mut dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    while dir.join("__init__.py").is_file() {
+        match dir.parent() {
+            Some(p) => dir = p.to_path_buf(),
+            None => break,
+        }
+    }
+    dir
+}
+
+/// Import roots named by the project's configuration, relative to the root.
+fn config_roots(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(t) = std::fs::read_to_string(root.join("pyproject.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+    {
+        let get = |path: &[&str]| -> Option<&toml::Value> {
+            let mut v = t.get(path[0])?;
+            for k in &path[1..] {
+                v = v.get(k)?;
+            }
+            Some(v)
+        };
+        let strings = |v: Option<&toml::Value>| -> Vec<String> {
+            match v {
+                Some(toml::Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+                Some(toml::Value::Array(a)) => a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        out.extend(strings(get(&[
+            "tool",
+            "setuptools",
+            "packages",
+            "find",
+            "where",
+        ])));
+        if let Some(s) = get(&["tool", "setuptools", "package-dir", ""]).and_then(|v| v.as_str()) {
+            out.push(s.to_owned());
+        }
+        out.extend(strings(get(&[
+            "tool",
+            "pytest",
+            "ini_options",
+            "pythonpath",
+        ])));
+        if let Some(toml::Value::Array(pkgs)) = get(&["tool", "poetry", "packages"]) {
+            for p in pkgs {
+                if let Some(from) = p.get("from").and_then(|f| f.as_str()) {
+                    out.push(from.to_owned());
+                }
+            }
+        }
+        for p in strings(get(&[
+            "tool", "hatch", "build", "targets", "wheel", "packages",
+        ])) {
+            if let Some(parent) = Path::new(&p).parent() {
+                out.push(parent.display().to_string());
+            }
+        }
+    }
+    for (file, sections) in [
+        (
+            "setup.cfg",
+            &["options", "options.packages.find", "tool:pytest"][..],
+        ),
+        ("pytest.ini", &["pytest"][..]),
+        ("tox.ini", &["pytest"][..]),
+    ] {
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else {
+            continue;
+        };
+        let ini = parse_ini(&text);
+        for section in sections {
+            let Some(keys) = ini.get(*section) else {
+                continue;
+            };
+            for (key, value) in keys {
+                match (*section, key.as_str()) {
+                    ("options", "package_dir") => {
+                        for line in value.lines() {
+                            if let Some((k, v)) = line.split_once('=') {
+                                if k.trim().is_empty() && !v.trim().is_empty() {
+                                    out.push(v.trim().to_owned());
+                                }
+                            }
+                        }
+                    }
+                    ("options.packages.find", "where") | (_, "pythonpath") => {
+                        out.extend(value.split_whitespace().map(str::to_owned));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    out.retain(|r| !r.is_empty() && r != ".");
+    out
+}
+
+/// A minimal INI reader: section -> [(key, value)], continuation lines joined by `\n`.
+pub fn parse_ini(text: &str) -> HashMap<String, Vec<(String, String)>> {
+    let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
+            continue;
+        }
+        if trimmed.starts_with('[')
+            && trimmed.ends_with(']')
+            && !line.starts_with(char::is_whitespace)
+        {
+            section = trimmed[1..trimmed.len() - 1].trim().to_owned();
+            continue;
+        }
+        let entries = out.entry(section.clone()).or_default();
+        if line.starts_with(char::is_whitespace) {
+            if let Some((_, v)) = entries.last_mut() {
+                v.push('\n');
+                v.push_str(trimmed);
+            }
+            continue;
+        }
+        if let Some((k, v)) = trimmed.split_once(['=', ':']) {
+            entries.push((k.trim().to_owned(), v.trim().to_owned()));
+        }
+    }
+    out
+}
+
+/// Where a module is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loc {
+    /// A module file, `a/b.py`.
+    File(PathBuf),
+    /// A regular package: its `__init__.py` and directory.
+    Package { init: PathBuf, dir: PathBuf },
+    /// A namespace package: its directories.
+    Namespace(Vec<PathBuf>),
+    /// An extension module: exists, but what it binds cannot be known.
+    Opaque(PathBuf),
+}
+
+impl Loc {
+    /// The Python file that runs when the module is imported.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            Loc::File(f) | Loc::Package { init: f, .. } => Some(f),
+            _ => None,
+        }
+    }
+
+    /// Where its submodules are found.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        match self {
+            Loc::Package { dir, .. } => vec![dir.clone()],
+            Loc::Namespace(d) => d.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The path without `.py`: `a/b` for `a/b.py`, `a/b/` and `a/b/__init__.py`.
+    pub fn stem(&self) -> PathBuf {
+        match self {
+            Loc::File(f) | Loc::Opaque(f) => f.with_extension(""),
+            Loc::Package { dir, .. } => dir.clone(),
+            Loc::Namespace(d) => d.first().cloned().unwrap_or_default(),
+        }
+    }
+
+    pub fn is_package(&self) -> bool {
+        matches!(self, Loc::Package { .. } | Loc::Namespace(_))
+    }
+}
+
+/// Why a dotted name does not resolve.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// `module` is a file, so `module.next` cannot be a submodule.
+    NotAPackage {
+        module: String,
+        file: PathBuf,
+        next: String,
+    },
+    /// No module `module` (the first missing prefix); `parent` is where it was looked for.
+    Missing { module: String, parent: Option<Loc> },
+    /// A relative import that climbs above the project root.
+    BeyondRoot,
+}
+
+/// A snapshot of the files as the run sees them, with directory listings cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    None,
+    File,
+    Dir,
+}
+
+struct Fs {
+    kinds: Mutex<HashMap<PathBuf, Kind>>,
+    changed: HashMap<PathBuf, bool>,
+    created_dirs: HashSet<PathBuf>,
+    listing: Mutex<HashMap<PathBuf, Arc<BTreeSet<String>>>>,
+}
+
+impl Fs {
+    fn new(ws: &Workspace, layout: &Layout) -> Fs {
+        let mut changed = HashMap::new();
+        let mut created_dirs = HashSet::new();
+        for (p, exists) in ws.changed_paths() {
+            let a = layout.abs(&p);
+            if exists {
+                for anc in a.ancestors().skip(1) {
+                    if !created_dirs.insert(anc.to_path_buf()) {
+                        break;
+                    }
+                }
+            }
+            changed.insert(a, exists);
+        }
+        Fs {
+            kinds: Mutex::new(HashMap::new()),
+            changed,
+            created_dirs,
+            listing: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn is_file(&self, p: &Path) -> bool {
+        match self.changed.get(p) {
+            Some(e) => *e,
+            None => self.kind(p) == Kind::File,
+        }
+    }
+
+    fn is_dir(&self, p: &Path) -> bool {
+        self.created_dirs.contains(p) || self.kind(p) == Kind::Dir
+    }
+
+    /// What is on disk at `p`, cached.
+    fn kind(&self, p: &Path) -> Kind {
+        let lock = || self.kinds.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(k) = lock().get(p) {
+            return *k;
+        }
+        let k = match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => Kind::Dir,
+            Ok(_) => Kind::File,
+            Err(_) => Kind::None,
+        };
+        lock().insert(p.to_path_buf(), k);
+        k
+    }
+
+    fn list(&self, dir: &Path) -> Arc<BTreeSet<String>> {
+        if let Some(l) = self.lock().get(dir) {
+            return l.clone();
+        }
+        let mut names: BTreeSet<String> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n != "__pycache__")
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (p, exists) in &self.changed {
+            if p.parent() == Some(dir) {
+                if let Some(n) = p.file_name() {
+                    let n = n.to_string_lossy().into_owned();
+                    if *exists {
+                        names.insert(n);
+                    } else {
+                        names.remove(&n);
+                    }
+                }
+            }
+        }
+        for d in &self.created_dirs {
+            if d.parent() == Some(dir) {
+                if let Some(n) = d.file_name() {
+                    names.insert(n.to_string_lossy().into_owned());
+                }
+            }
+        }
+        let names = Arc::new(names);
+        self.lock().insert(dir.to_path_buf(), names.clone());
+        names
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<BTreeSet<String>>>> {
+        self.listing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+type ResolveKey = (Option<PathBuf>, String);
+
+/// Resolves imports over the project, with caches; shareable across threads.
+pub struct Resolver<'w> {
+    pub ws: &'w Workspace,
+    pub layout: Layout,
+    fs: Fs,
+    resolved: Mutex<HashMap<ResolveKey, Result<Loc, Unresolved>>>,
+    infos: Mutex<HashMap<PathBuf, Arc<ModInfo>>>,
+    bases: Mutex<HashMap<PathBuf, PathBuf>>,
+    tops: Mutex<HashMap<ResolveKey, bool>>,
+}
+
+impl<'w> Resolver<'w> {
+    pub fn new(ws: &'w Workspace) -> Resolver<'w> {
+        let layout = Layout::discover(ws);
+        let fs = Fs::new(ws, &layout);
+        Resolver {
+            ws,
+            layout,
+            fs,
+            resolved: Mutex::new(HashMap::new()),
+            infos: Mutex::new(HashMap::new()),
+            bases: Mutex::new(HashMap::new()),
+            tops: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_file(&self, p: &Path) -> bool {
+        self.fs.is_file(p)
+    }
+
+    pub fn is_dir(&self, p: &Path) -> bool {
+        self.fs.is_dir(p)
+    }
+
+    pub fn list(&self, dir: &Path) -> Arc<BTreeSet<String>> {
+        self.fs.list(dir)
+    }
+
+    /// The text of a file as the run sees it.
+    pub fn read(&self, abs: &Path) -> Option<Arc<str>> {
+        self.ws.read(&self.layout.ws_path(abs)).ok().flatten()
+    }
+
+    /// The directory above the outermost package holding `file` (as the run sees it).
+    pub fn package_base(&self, file: &Path) -> PathBuf {
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        if let Some(b) = self.lock_bases().get(&dir) {
+            return b.clone();
+        }
+        let mut base = dir.clone();
+        while self.fs.is_file(&base.join("__init__.py")) {
+            match base.parent() {
+                Some(p) => base = p.to_path_buf(),
+                None => break,
+            }
+        }
+        self.lock_bases().insert(dir, base.clone());
+        base
+    }
+
+    fn lock_bases(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, PathBuf>> {
+        self.bases.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `sys.path` a file's imports see: its package base first (pytest's and a
+    /// script's own directory), then the import roots.
+    pub fn roots_for(&self, file: Option<&Path>) -> Vec<PathBuf> {
+        let mut roots = Vec::with_capacity(self.layout.roots.len() + 1);
+        if let Some(f) = file {
+            roots.push(self.package_base(f));
+        }
+        for r in &self.layout.roots {
+            if !roots.contains(r) {
+                roots.push(r.clone());
+            }
+        }
+        roots
+    }
+
+    /// One name in a search path, as `importlib`'s path finder looks: a regular package
+    /// or a module in the first directory that has one, else the namespace portions.
+    pub fn find_in(&self, dirs: &[PathBuf], part: &str) -> Option<Loc> {
+        let mut portions = Vec::new();
+        for d in dirs {
+            let names = self.fs.list(d);
+            if names.contains(part) {
+                let sub = d.join(part);
+                if self.fs.is_dir(&sub) {
+                    let init = sub.join("__init__.py");
+                    if self.fs.is_file(&init) {
+                        return Some(Loc::Package { init, dir: sub });
+                    }
+                    if self
+                        .fs
+                        .list(&sub)
+                        .iter()
+                        .any(|n| n.starts_with("__init__."))
+                    {
+                        return Some(Loc::Opaque(sub));
+                    }
+                }
+            }
+            let file = format!("{part}.py");
+            if names.contains(&file) && self.fs.is_file(&d.join(&file)) {
+                return Some(Loc::File(d.join(file)));
+            }
+            let prefix = format!("{part}.");
+            if let Some(ext) = names
+                .range(prefix.clone()..)
+                .take_while(|n| n.starts_with(&prefix))
+                .find(|n| n.ends_with(".so") || n.ends_with(".pyd") || n.ends_with(".pyc"))
+            {
+                return Some(Loc::Opaque(d.join(ext)));
+            }
+            if names.contains(part) && self.fs.is_dir(&d.join(part)) {
+                portions.push(d.join(part));
+            }
+        }
+        (!portions.is_empty()).then_some(Loc::Namespace(portions))
+    }
+
+    /// Resolves an absolute dotted name for an import written in `file`.
+    pub fn resolve(&self, name: &str, file: Option<&Path>) -> Result<Loc, Unresolved> {
+        let base = file.map(|f| self.package_base(f));
+        let key = (base.clone(), name.to_owned());
+        if let Some(r) = self.lock_resolved().get(&key) {
+            return r.clone();
+        }
+        let roots = self.roots_for(file);
+        let r = self.resolve_in(&roots, name, "");
+        self.lock_resolved().insert(key, r.clone());
+        r
+    }
+
+    fn lock_resolved(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ResolveKey, Result<Loc, Unresolved>>> {
+        self.resolved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves `parts` in `dirs`; `prefix` is the dotted name already resolved.
+    fn resolve_in(&self, dirs: &[PathBuf], name: &str, prefix: &str) -> Result<Loc, Unresolved> {
+        let parts: Vec<&str> = name.split('.').collect();
+        let mut dirs = dirs.to_vec();
+        let mut so_far = prefix.to_owned();
+        let mut parent: Option<Loc> = None;
+        for (i, part) in parts.iter().enumerate() {
+            if !so_far.is_empty() {
+                so_far.push('.');
+            }
+            so_far.push_str(part);
+            let Some(loc) = self.find_in(&dirs, part) else {
+                return Err(Unresolved::Missing {
+                    module: so_far,
+                    parent,
+                });
+            };
+            if i + 1 == parts.len() {
+                return Ok(loc);
+            }
+            match &loc {
+                Loc::File(f) => {
+                    if self.module_info(f).dynamic_path {
+                        return Ok(Loc::Opaque(f.clone()));
+                    }
+                    return Err(Unresolved::NotAPackage {
+                        module: so_far,
+                        file: f.clone(),
+                        next: parts[i + 1].to_owned(),
+                    });
+                }
+                Loc::Opaque(_) => return Ok(loc),
+                _ => {
+                    if let Some(init) = loc.file() {
+                        if self.module_info(init).dynamic_path {
+                            return Ok(Loc::Opaque(init.to_path_buf()));
+                        }
+                    }
+                    dirs = loc.dirs();
+                }
+            }
+            parent = Some(loc);
+        }
+        Err(Unresolved::Missing {
+            module: so_far,
+            parent,
+        })
+    }
+
+    /// The package directory a relative import with `level` dots starts from.
+    pub fn relative_base(&self, file: &Path, level: usize) -> Result<PathBuf, Unresolved> {
+        let mut dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        for _ in 1..level {
+            if dir == self.layout.root || !dir.starts_with(&self.layout.root) {
+                return Err(Unresolved::BeyondRoot);
+            }
+            match dir.parent() {
+                Some(p) => dir = p.to_path_buf(),
+                None => return Err(Unresolved::BeyondRoot),
+            }
+        }
+        if !dir.starts_with(&self.layout.root) {
+            return Err(Unresolved::BeyondRoot);
+        }
+        Ok(dir)
+    }
+
+    /// Resolves `from <level dots><rest> import ...` written in `file`.
+    pub fn resolve_relative(
+        &self,
+        file: &Path,
+        level: usize,
+        rest: &str,
+    ) -> Result<Loc, Unresolved> {
+        let dir = self.relative_base(file, level)?;
+        let shown = ".".repeat(level);
+        let pkg = self.dir_loc(&dir);
+        if rest.is_empty() {
+            return Ok(pkg);
+        }
+        self.resolve_in(&[dir], rest, &shown).map_err(|e| match e {
+            Unresolved::Missing { module, parent } => Unresolved::Missing {
+                module: module.replacen(&format!("{shown}."), &shown, 1),
+                parent: parent.or(Some(pkg)),
+            },
+            Unresolved::NotAPackage { module, file, next } => Unresolved::NotAPackage {
+                module: module.replacen(&format!("{shown}."), &shown, 1),
+                file,
+                next,
+            },
+            other => other,
+        })
+    }
+
+    /// A directory as a package.
+    pub fn dir_loc(&self, dir: &Path) -> Loc {
+        let init = dir.join("__init__.py");
+        if self.fs.is_file(&init) {
+            Loc::Package {
+                init,
+                dir: dir.to_path_buf(),
+            }
+        } else {
+            Loc::Namespace(vec![dir.to_path_buf()])
+        }
+    }
+
+    /// Does the top-level name `top`, imported from `file`, belong to the project? Else
+    /// the import is third-party (or the standard library) and not judged.
+    pub fn is_project_top(&self, top: &str, file: Option<&Path>) -> bool {
+        if is_stdlib(top) || !is_identifier(top) {
+            return false;
+        }
+        let key = (file.map(|f| self.package_base(f)), top.to_owned());
+        let lock = || self.tops.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = lock().get(&key) {
+            return *t;
+        }
+        let t = self.is_project_top_uncached(top, file);
+        lock().insert(key, t);
+        t
+    }
+
+    fn is_project_top_uncached(&self, top: &str, file: Option<&Path>) -> bool {
+        let roots = self.roots_for(file);
+        match self.find_in(&roots, top) {
+            None => false,
+            Some(Loc::Namespace(dirs)) => {
+                !NOT_NAMESPACES.contains(&top)
+                    && !top.ends_with("egg-info")
+                    && dirs.iter().any(|d| self.has_python(d, 3))
+            }
+            Some(_) => true,
+        }
+    }
+
+    fn has_python(&self, dir: &Path, depth: usize) -> bool {
+        let names = self.fs.list(dir);
+        if names.iter().any(|n| n.ends_with(".py")) {
+            return true;
+        }
+        depth > 0
+            && names.iter().any(|n| {
+                !n.starts_with('.') && {
+                    let p = dir.join(n);
+                    self.fs.is_dir(&p) && self.has_python(&p, depth - 1)
+                }
+            })
+    }
+
+    /// Is `name` a submodule of `loc`?
+    pub fn submodule(&self, loc: &Loc, name: &str) -> Option<Loc> {
+        let dirs = loc.dirs();
+        if dirs.is_empty() {
+            return None;
+        }
+        self.find_in(&dirs, name)
+    }
+
+    /// The dotted name of `file` (absolute) under the first import root holding it, with
+    /// that root.
+    pub fn module_name(&self, file: &Path) -> Option<(String, PathBuf)> {
+        let mut roots = self.layout.roots.clone();
+        roots.push(self.package_base(file));
+        roots
+            .iter()
+            .filter_map(|r| name_under(r, file).map(|n| (n, r.clone())))
+            .next()
+    }
+
+    /// What a module file binds and imports (parsed once, cached).
+    pub fn module_info(&self, file: &Path) -> Arc<ModInfo> {
+        if let Some(i) = self.lock_infos().get(file) {
+            return i.clone();
+        }
+        let info = Arc::new(match self.read(file) {
+            Some(text) => ModInfo::from_text(&text),
+            None => ModInfo::default(),
+        });
+        self.lock_infos().insert(file.to_path_buf(), info.clone());
+        info
+    }
+
+    fn lock_infos(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Arc<ModInfo>>> {
+        self.infos.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Can `name` be imported from the module at `loc` (`from M import name`)? Looks at
+    /// what the module binds anywhere at module level, its submodules, `__getattr__`,
+    /// dynamic namespaces and star imports (followed through the project).
+    pub fn has_name(&self, loc: &Loc, name: &str) -> bool {
+        self.has_name_depth(loc, name, 0)
+    }
+
+    fn has_name_depth(&self, loc: &Loc, name: &str, depth: usize) -> bool {
+        if depth > 8 || MODULE_DUNDERS.contains(&name) {
+            return true;
+        }
+        if self.submodule(loc, name).is_some() {
+            return true;
+        }
+        let Some(file) = loc.file() else {
+            return matches!(loc, Loc::Opaque(_));
+        };
+        let info = self.module_info(file);
+        if !info.parsed || info.dynamic || info.bound.contains_key(name) {
+            return true;
+        }
+        info.stars.iter().any(
+            |&(level, ref module)| match self.star_target(file, level, module) {
+                None => true,
+                Some(target) => {
+                    let exports = self.star_exports(&target, depth + 1);
+                    exports.is_none_or(|e| e.contains(name))
+                }
+            },
+        )
+    }
+
+    /// The module a star import in `file` refers to; `None` when it is third-party or
+    /// does not resolve (then anything may come from it).
+    fn star_target(&self, file: &Path, level: usize, module: &str) -> Option<Loc> {
+        if level == 0 {
+            let top = module.split('.').next().unwrap_or(module);
+            if !self.is_project_top(top, Some(file)) {
+                return None;
+            }
+            self.resolve(module, Some(file)).ok()
+        } else {
+            self.resolve_relative(file, level, module).ok()
+        }
+    }
+
+    /// The names `from M import *` binds; `None` when they cannot be known.
+    pub fn star_exports(&self, loc: &Loc, depth: usize) -> Option<HashSet<String>> {
+        if depth > 8 {
+            return None;
+        }
+        let file = loc.file()?;
+        let info = self.module_info(file);
+        if !info.parsed || info.dynamic || info.all_dynamic {
+            return None;
+        }
+        if let Some(all) = &info.all {
+            return Some(all.iter().cloned().collect());
+        }
+        let mut out: HashSet<String> = info
+            .bound
+            .keys()
+            .filter(|n| !n.starts_with('_'))
+            .cloned()
+            .collect();
+        for (level, module) in &info.stars {
+            let target = self.star_target(file, *level, module)?;
+            out.extend(self.star_exports(&target, depth + 1)?);
+        }
+        Some(out)
+    }
+}
+
+/// The dotted name of `file` under `base`, if every part is an identifier.
+pub fn name_under(base: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(base).ok()?;
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let last = parts.pop()?;
+    let stem = last.strip_suffix(".py").unwrap_or(&last);
+    if stem != "__init__" {
+        parts.push(stem.to_owned());
+    }
+    (!parts.is_empty() && parts.iter().all(|p| is_identifier(p))).then(|| parts.join("."))
+}
+
+/// One import written in a module.
+#[derive(Debug, Clone)]
+pub struct ImportSite {
+    /// Byte range of the statement.
+    pub start: usize,
+    pub end: usize,
+    pub line: usize,
+    pub column: usize,
+    /// Leading dots of a `from` import; 0 for absolute.
+    pub level: usize,
+    /// The module: `a.b` in `import a.b` and `from a.b import c`; after the dots for a
+    /// relative import (maybe empty).
+    pub module: String,
+    /// `from` import (else plain `import module [as alias]`).
+    pub from: bool,
+    pub alias: Option<String>,
+    /// Names of a `from` import with their aliases.
+    pub names: Vec<(String, Option<String>)>,
+    pub star: bool,
+    /// Inside a `try` that catches ImportError (or wider), or `suppress(ImportError)`.
+    pub guarded: bool,
+    /// Runs when the module is imported: not inside a function, not under
+    /// `if TYPE_CHECKING:`.
+    pub runtime: bool,
+}
+
+/// What happens, in order, when a module runs: names bound and imports made.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Import(usize),
+}
+
+/// What a module binds and imports.
+#[derive(Debug, Default)]
+pub struct ModInfo {
+    /// It parsed; when not, nothing is judged about it.
+    pub parsed: bool,
+    /// Names bound at module level (in any branch), with the index of the first
+    /// import-time event before which they are bound (`usize::MAX`-free: the count of
+    /// `events` seen when the binding runs).
+    pub bound: HashMap<String, usize>,
+    /// Its namespace cannot be known statically (`globals()`, `sys.modules`, `exec`,
+    /// module `__getattr__`, ...).
+    pub dynamic: bool,
+    /// It changes `__path__` or `sys.modules`: submodules cannot be judged.
+    pub dynamic_path: bool,
+    /// `__all__` as literal strings.
+    pub all: Option<Vec<String>>,
+    /// `__all__` is computed.
+    pub all_dynamic: bool,
+    /// Star imports: (level, module).
+    pub stars: Vec<(usize, String)>,
+    /// Event index of each star import (for the import-order simulation).
+    pub star_events: Vec<usize>,
+    pub imports: Vec<ImportSite>,
+    /// Import-time events, in order (indices into `imports`).
+    pub events: Vec<Event>,
+    /// Top-level statements that bind a name: (name, statement byte range), module
+    /// level only, in order (for re-exports).
+    pub top_level: Vec<(String, ImportKind)>,
+    pub uses_file: bool,
+}
+
+/// How a top-level name is bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportKind {
+    /// def, class, assignment, ...
+    Defined,
+    /// `import m` / `import m as n`.
+    PlainImport,
+    /// `from m import n`.
+    FromImport { relative: bool },
+}
+
+#[derive(Clone, Copy)]
+struct Ctx {
+    module_scope: bool,
+    guarded: bool,
+    type_checking: bool,
+    in_def: bool,
+    top: bool,
+}
+
+impl ModInfo {
+    pub fn from_text(text: &str) -> ModInfo {
+        let mut info = ModInfo::default();
+        let Some(tree) = crate::parse::parse(text) else {
+            return info;
+        };
+        if crate::parse::first_error(&tree).is_some() {
+            return info;
+        }
+        info.parsed = true;
+        info.dynamic = [
+            "globals()",
+            "sys.modules",
+            "exec(",
+            "vars()",
+            "__dict__",
+            "import_module(*",
+        ]
+        .iter()
+        .any(|m| text.contains(m));
+        info.dynamic_path = text.contains("__path__") || text.contains("sys.modules[__name__]");
+        info.uses_file = text.contains("__file__");
+        let mut w = Walker { text, info };
+        w.block(
+            tree.root_node(),
+            Ctx {
+                module_scope: true,
+                guarded: false,
+                type_checking: false,
+                in_def: false,
+                top: true,
+            },
+        );
+        let mut info = w.info;
+        if info.bound.contains_key("__getattr__") {
+            info.dynamic = true;
+        }
+        info
+    }
+
+    /// Is `name` bound before the import-time event `event` runs?
+    pub fn bound_before(&self, name: &str, event: usize) -> bool {
+        self.bound.get(name).is_some_and(|&at| at <= event)
+            || self.star_events.iter().any(|&s| s <= event)
+    }
+}
+
+struct Walker<'a> {
+    text: &'a str,
+    info: ModInfo,
+}
+
+fn catches_import_error(node: Node<'_>, text: &str) -> bool {
+    let mut cursor = node.walk();
+    for clause in node.named_children(&mut cursor) {
+        if clause.kind() != "except_clause" && clause.kind() != "except_group_clause" {
+            continue;
+        }
+        let head = node_text(clause, text);
+        let head = head.split(':').next().unwrap_or(head);
+        let words: Vec<&str> = head
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if words.len() == 1
+            || words.iter().any(|w| {
+                matches!(
+                    *w,
+                    "ImportError" | "ModuleNotFoundError" | "Exception" | "BaseException"
+                )
+            })
+        {
+            return true;
+        }
+    }
+    false
+}
+
+impl Walker<'_> {
+    fn bind(&mut self, name: &str, ctx: Ctx, kind: ImportKind) {
+        if !ctx.module_scope {
+            return;
+        }
+        let at = self.info.events.len();
+        self.info.bound.entry(name.to_owned()).or_insert(at);
+        if ctx.top {
+            self.info.top_level.push((name.to_owned(), kind));
+        }
+    }
+
+    fn block(&mut self, node: Node<'_>, ctx: Ctx) {
+        let mut cursor = node.walk();
+        let children: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+        for child in children {
+            self.stmt(child, ctx);
+        }
+    }
+
+    fn stmt(&mut self, node: Node<'_>, ctx: Ctx) {
+        let text = self.text;
+        let nested = Ctx { top: false, ..ctx };
+        match node.kind() {
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                self.import(node, ctx)
+            }
+            "function_definition" => {
+                if let Some(n) = node.child_by_field_name("name") {
+                    self.bind(node_text(n, text), ctx, ImportKind::Defined);
+                }
+                if let Some(body) = node.child_by_field_name("body") {
+                    self.block(
+                        body,
+                        Ctx {
+                            module_scope: false,
+                            in_def: true,
+                            top: false,
+                            ..ctx
+                        },
+                    );
+                }
+            }
+            "class_definition" => {
+                if let Some(n) = node.child_by_field_name("name") {
+                    self.bind(node_text(n, text), ctx, ImportKind::Defined);
+                }
+                if let Some(body) = node.child_by_field_name("body") {
+                    self.block(
+                        body,
+                        Ctx {
+                            module_scope: false,
+                            top: false,
+                            ..ctx
+                        },
+                    );
+                }
+            }
+            "decorated_definition" => {
+                // A test marked as expected to fail may import what does not exist.
+                let head = node
+                    .child_by_field_name("definition")
+                    .map_or("", |d| &text[node.start_byte()..d.start_byte()])
+                    .to_ascii_lowercase();
+                let expected_failure = head.contains("xfail") || head.contains("skip");
+                if let Some(d) = node.child_by_field_name("definition") {
+                    self.stmt(
+                        d,
+                        Ctx {
+                            guarded: ctx.guarded || expected_failure,
+                            ..ctx
+                        },
+                    );
+                }
+            }
+            "global_statement" => {
+                let mut cursor = node.walk();
+                for n in node.named_children(&mut cursor) {
+                    if n.kind() == "identifier" {
+                        let at = self.info.events.len();
+                        self.info
+                            .bound
+                            .entry(node_text(n, text).to_owned())
+                            .or_insert(at);
+                    }
+                }
+            }
+            "if_statement" => {
+                let cond = node
+                    .child_by_field_name("condition")
+                    .map_or("", |c| node_text(c, text));
+                self.walrus(node.child_by_field_name("condition"), ctx);
+                let tc = cond.contains("TYPE_CHECKING") && !cond.contains("not ");
+                if let Some(c) = node.child_by_field_name("consequence") {
+                    self.block(
+                        c,
+                        Ctx {
+                            type_checking: ctx.type_checking || tc,
+                            ..nested
+                        },
+                    );
+                }
+                let mut cursor = node.walk();
+                for alt in node.children_by_field_name("alternative", &mut cursor) {
+                    self.walrus(alt.child_by_field_name("condition"), ctx);
+                    if let Some(b) = alt.child_by_field_name("consequence").or_else(|| {
+                        let mut c = alt.walk();
+                        let b = alt.named_children(&mut c).find(|n| n.kind() == "block");
+                        b
+                    }) {
+                        self.block(b, nested);
+                    }
+                }
+            }
+            "try_statement" => {
+                let guarded = catches_import_error(node, text);
+                if let Some(body) = node.child_by_field_name("body") {
+                    self.block(
+                        body,
+                        Ctx {
+                            guarded: ctx.guarded || guarded,
+                            ..nested
+                        },
+                    );
+                }
+                let mut cursor = node.walk();
+                for clause in node.named_children(&mut cursor) {
+                    match clause.kind() {
+                        "except_clause"
+                        | "except_group_clause"
+                        | "else_clause"
+                        | "finally_clause" => {
+                            let mut c = clause.walk();
+                            for b in clause.named_children(&mut c) {
+                                if b.kind() == "block" {
+                                    self.block(b, nested);
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            "with_statement" => {
+                let head = node
+                    .child_by_field_name("body")
+                    .map_or(node_text(node, text), |b| {
+                        &text[node.start_byte()..b.start_byte()]
+                    });
+                // `suppress(ImportError)`, `pytest.raises(ImportError)`, `assertRaises(...)`.
+                let guarded = head.contains("ImportError") || head.contains("ModuleNotFoundError");
+                let mut cursor = node.walk();
+                for c in node.named_children(&mut cursor) {
+                    if c.kind() == "with_clause" {
+                        self.targets_in(c, ctx, "as_pattern_target");
+                    }
+                }
+                if let Some(body) = node.child_by_field_name("body") {
+                    self.block(
+                        body,
+                        Ctx {
+                            guarded: ctx.guarded || guarded,
+                            ..nested
+                        },
+                    );
+                }
+            }
+            "for_statement" | "while_statement" => {
+                if let Some(left) = node.child_by_field_name("left") {
+                    self.targets(left, ctx);
+                }
+                self.walrus(node.child_by_field_name("condition"), ctx);
+                if let Some(b) = node.child_by_field_name("body") {
+                    self.block(b, nested);
+                }
+                if let Some(alt) = node.child_by_field_name("alternative") {
+                    let mut c = alt.walk();
+                    for b in alt.named_children(&mut c) {
+                        if b.kind() == "block" {
+                            self.block(b, nested);
+                        }
+                    }
+                }
+            }
+            "match_statement" => {
+                if let Some(body) = node.child_by_field_name("body") {
+                    let mut c = body.walk();
+                    for case in body.named_children(&mut c) {
+                        self.targets_in(case, ctx, "identifier");
+                        if let Some(b) = case.child_by_field_name("consequence") {
+                            self.block(b, nested);
+                        }
+                    }
+                }
+            }
+            "type_alias_statement" => {
+                if let Some(l) = node.child_by_field_name("left") {
+                    let name = node_text(l, text);
+                    let name = name.split('[').next().unwrap_or(name).trim();
+                    self.bind(name, ctx, ImportKind::Defined);
+                }
+            }
+            "expression_statement" => {
+                let mut cursor = node.walk();
+                let exprs: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+                for e in exprs {
+                    self.expression(e, ctx);
+                }
+            }
+            "block" => self.block(node, nested),
+            _ => {}
+        }
+    }
+
+    fn expression(&mut self, e: Node<'_>, ctx: Ctx) {
+        let text = self.text;
+        match e.kind() {
+            "assignment" => {
+                let has_value = e.child_by_field_name("right").is_some();
+                if let Some(left) = e.child_by_field_name("left") {
+                    if has_value {
+                        self.targets(left, ctx);
+                    }
+                    if ctx.module_scope && node_text(left, text) == "__all__" {
+                        if let Some(r) = e.child_by_field_name("right") {
+                            self.all_from(r, false);
+                        }
+                    }
+                }
+                if let Some(r) = e.child_by_field_name("right") {
+                    if r.kind() == "assignment" {
+                        self.expression(r, ctx);
+                    } else {
+                        self.walrus(Some(r), ctx);
+                    }
+                }
+            }
+            "augmented_assignment" => {
+                if let Some(left) = e.child_by_field_name("left") {
+                    if left.kind() == "identifier" {
+                        self.bind(node_text(left, text), ctx, ImportKind::Defined);
+                    }
+                    if ctx.module_scope && node_text(left, text) == "__all__" {
+                        if let Some(r) = e.child_by_field_name("right") {
+                            self.all_from(r, true);
+                        }
+                    }
+                }
+            }
+            "call" if ctx.module_scope => {
+                let callee = e
+                    .child_by_field_name("function")
+                    .map_or("", |f| node_text(f, text));
+                if callee == "__all__.extend" || callee == "__all__.append" {
+                    let arg = e
+                        .child_by_field_name("arguments")
+                        .and_then(|a| a.named_child(0));
+                    match arg {
+                        Some(a) if callee.ends_with("append") && a.kind() == "string" => {
+                            match string_value(a, text) {
+                                Some(s) => self.info.all.get_or_insert_with(Vec::new).push(s),
+                                None => self.info.all_dynamic = true,
+                            }
+                        }
+                        Some(a) if callee.ends_with("extend") => self.all_from(a, true),
+                        _ => self.info.all_dynamic = true,
+                    }
+                }
+                self.walrus(Some(e), ctx);
+            }
+            _ => self.walrus(Some(e), ctx),
+        }
+    }
+
+    fn all_from(&mut self, value: Node<'_>, extend: bool) {
+        let text = self.text;
+        let mut names = Vec::new();
+        let ok = match value.kind() {
+            "list" | "tuple" | "set" => {
+                let mut c = value.walk();
+                let items: Vec<Node<'_>> = value.named_children(&mut c).collect();
+                items.iter().all(|i| match string_value(*i, text) {
+                    Some(s) if i.kind() == "string" => {
+                        names.push(s);
+                        true
+                    }
+                    _ => i.kind() == "comment",
+                })
+            }
+            _ => false,
+        };
+        if !ok {
+            self.info.all_dynamic = true;
+            return;
+        }
+        if extend {
+            self.info.all.get_or_insert_with(Vec::new).extend(names);
+        } else {
+            self.info.all = Some(names);
+        }
+    }
+
+    /// Names bound by `:=` anywhere in an expression (outside lambdas).
+    fn walrus(&mut self, node: Option<Node<'_>>, ctx: Ctx) {
+        let Some(node) = node else { return };
+        if !ctx.module_scope || !node_text(node, self.text).contains(":=") {
+            return;
+        }
+        if node.kind() == "named_expression" {
+            if let Some(n) = node.child_by_field_name("name") {
+                self.bind(node_text(n, self.text), ctx, ImportKind::Defined);
+            }
+        }
+        if node.kind() == "lambda" {
+            return;
+        }
+        let mut c = node.walk();
+        let children: Vec<Node<'_>> = node.named_children(&mut c).collect();
+        for ch in children {
+            self.walrus(Some(ch), ctx);
+        }
+    }
+
+    fn targets(&mut self, node: Node<'_>, ctx: Ctx) {
+        match node.kind() {
+            "identifier" => self.bind(node_text(node, self.text), ctx, ImportKind::Defined),
+            "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "list_splat_pattern"
+            | "expression_list"
+            | "tuple"
+            | "list"
+            | "parenthesized_expression" => {
+                let mut c = node.walk();
+                let children: Vec<Node<'_>> = node.named_children(&mut c).collect();
+                for ch in children {
+                    self.targets(ch, ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn targets_in(&mut self, node: Node<'_>, ctx: Ctx, kind: &str) {
+        if node.kind() == kind {
+            if kind == "identifier" {
+                self.bind(node_text(node, self.text), ctx, ImportKind::Defined);
+            } else {
+                let mut c = node.walk();
+                let children: Vec<Node<'_>> = node.named_children(&mut c).collect();
+                for ch in children {
+                    self.targets(ch, ctx);
+                }
+            }
+            return;
+        }
+        if matches!(node.kind(), "block" | "lambda") {
+            return;
+        }
+        let mut c = node.walk();
+        let children: Vec<Node<'_>> = node.named_children(&mut c).collect();
+        for ch in children {
+            self.targets_in(ch, ctx, kind);
+        }
+    }
+
+    fn import(&mut self, node: Node<'_>, ctx: Ctx) {
+        let text = self.text;
+        let Some(imp) = crate::imports::read_import(node, text) else {
+            return;
+        };
+        let (line, column) = crate::diag::line_col(text, node.start_byte());
+        let runtime = !ctx.in_def && !ctx.type_checking;
+        let base = ImportSite {
+            start: node.start_byte(),
+            end: node.end_byte(),
+            line,
+            column,
+            level: 0,
+            module: String::new(),
+            from: false,
+            alias: None,
+            names: Vec::new(),
+            star: false,
+            guarded: ctx.guarded,
+            runtime,
+        };
+        if imp.future {
+            return;
+        }
+        match &imp.from_module {
+            None => {
+                for spec in &imp.specs {
+                    if let crate::imports::ImportSpec::Import { module, alias } = spec {
+                        let idx = self.info.imports.len();
+                        self.info.imports.push(ImportSite {
+                            module: module.clone(),
+                            alias: alias.clone(),
+                            ..base.clone()
+                        });
+                        if runtime && (ctx.module_scope || !ctx.in_def) {
+                            self.info.events.push(Event::Import(idx));
+                        }
+                        self.bind(spec.bound_name(), ctx, ImportKind::PlainImport);
+                    }
+                }
+            }
+            Some(written) => {
+                let level = written.chars().take_while(|c| *c == '.').count();
+                let module: String = written[level..]
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect();
+                let names: Vec<(String, Option<String>)> = imp
+                    .specs
+                    .iter()
+                    .filter_map(|s| match s {
+                        crate::imports::ImportSpec::From { name, alias, .. } => {
+                            Some((name.clone(), alias.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let idx = self.info.imports.len();
+                self.info.imports.push(ImportSite {
+                    level,
+                    module: module.clone(),
+                    from: true,
+                    names: names.clone(),
+                    star: imp.wildcard,
+                    ..base
+                });
+                if runtime && (ctx.module_scope || !ctx.in_def) {
+                    self.info.events.push(Event::Import(idx));
+                }
+                if imp.wildcard {
+                    if ctx.module_scope {
+                        self.info.stars.push((level, module));
+                        self.info.star_events.push(self.info.events.len());
+                    }
+                } else {
+                    for (name, alias) in &names {
+                        self.bind(
+                            alias.as_deref().unwrap_or(name),
+                            ctx,
+                            ImportKind::FromImport {
+                                relative: level > 0,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The value of a plain string literal (no f-string, no implicit concatenation, no
+/// escapes needed for dotted names).
+pub fn string_value(node: Node<'_>, text: &str) -> Option<String> {
+    if node.kind() != "string" {
+        return None;
+    }
+    let mut c = node.walk();
+    let mut content = None;
+    for ch in node.named_children(&mut c) {
+        match ch.kind() {
+            "string_start" => {
+                let start = node_text(ch, text).to_ascii_lowercase();
+                if start.contains('f') || start.contains('b') {
+                    return None;
+                }
+            }
+            "string_content" => content = Some(node_text(ch, text).to_owned()),
+            "string_end" => {}
+            _ => return None,
+        }
+    }
+    Some(content.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_names_in_branches_but_not_in_functions() {
+        let info = ModInfo::from_text(
+            "import os.path\nfrom a import b as c\ntry:\n    from x import y\nexcept ImportError:\n    y = None\nif TYPE_CHECKING:\n    from t import T\ndef f():\n    global g\n    z = 1\nclass K:\n    w = 1\nfor i, (j, k) in []: pass\nwith open() as (fh, gh): pass\n__all__ = ['f', 'K']\n__all__ += ['c']\n",
+        );
+        for n in [
+            "os", "c", "y", "T", "f", "g", "K", "i", "j", "k", "fh", "gh", "__all__",
+        ] {
+            assert!(info.bound.contains_key(n), "{n}");
+        }
+        for n in ["z", "w", "b"] {
+            assert!(!info.bound.contains_key(n), "{n}");
+        }
+        assert_eq!(
+            info.all.as_deref(),
+            Some(&["f".to_owned(), "K".to_owned(), "c".to_owned()][..])
+        );
+        let y = info.imports.iter().find(|i| i.module == "x").unwrap();
+        assert!(y.guarded);
+        let t = info.imports.iter().find(|i| i.module == "t").unwrap();
+        assert!(!t.runtime);
+    }
+
+    #[test]
+    fn names_under_roots() {
+        assert_eq!(
+            name_under(Path::new("/p/src"), Path::new("/p/src/a/b/__init__.py")).as_deref(),
+            Some("a.b")
+        );
+        assert_eq!(name_under(Path::new("/p"), Path::new("/p/a-b/c.py")), None);
+    }
+
+    #[test]
+    fn reads_ini_sections() {
+        let ini =
+            parse_ini("[options]\npackage_dir =\n    =src\n[tool:pytest]\npythonpath = src lib\n");
+        assert_eq!(ini["options"][0].1, "\n=src");
+        assert_eq!(ini["tool:pytest"][0].1, "src lib");
+    }
+}

@@ -1,0 +1,1 @@
+"""A stand-in for redis-py: only what the tests use."""

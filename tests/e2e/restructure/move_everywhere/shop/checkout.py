@@ -1,0 +1,5 @@
+import shop.utils
+
+
+def currency():
+    return shop.utils.money.CURRENCY

@@ -1,0 +1,2 @@
+def round_cents(value):
+    return int(round(value * 100))

@@ -1,0 +1,198 @@
+//! End-to-end tests of the package restructuring recipes: real projects, real pytest
+//! runs before and after `fixer`.
+
+mod common;
+
+use std::path::Path;
+
+fn project(name: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    common::copy_tree(
+        &common::fixture(&format!("e2e/restructure/{name}")),
+        tmp.path(),
+    );
+    tmp
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let (code, out, err) = common::fixer(dir, args);
+    assert_eq!(code, 0, "fixer {args:?} failed:\n{out}\n{err}");
+    format!("{out}{err}")
+}
+
+/// The field report: tests import `...performance.response_time_monitor` and
+/// `...therapeutic_safety.validator` while both are plain modules, and `aioredis`,
+/// which is gone. Collection fails; `unresolved-imports` names both module problems
+/// with their fixes; after the fixes the suite passes and the old paths still work.
+#[test]
+fn field_report_module_is_not_a_package() {
+    let tmp = project("field_report");
+    let dir = tmp.path();
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_ne!(code, 0, "the suite must fail before the fix:\n{out}");
+    assert!(out.contains("is not a package"), "{out}");
+    assert!(out.contains("No module named 'aioredis'"), "{out}");
+
+    let (code, out, err) = common::fixer(dir, &["check", "unresolved-imports"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    for (test, module, sub) in [
+        (
+            "tests/agent_orchestration/test_performance_validation.py",
+            "src.agent_orchestration.performance",
+            "response_time_monitor",
+        ),
+        (
+            "tests/agent_orchestration/test_therapeutic_content_validation.py",
+            "src.agent_orchestration.therapeutic_safety",
+            "validator",
+        ),
+    ] {
+        let expected = format!(
+            "{test}:1:1: error[unresolved-imports]: cannot import '{module}.{sub}': '{module}' is a module, not a package (fix: fixer apply module-to-package --set module={module} --set submodule={sub})"
+        );
+        assert!(out.contains(&expected), "missing:\n{expected}\nin:\n{out}");
+    }
+    assert_eq!(
+        out.lines().filter(|l| l.contains("error[")).count(),
+        2,
+        "{out}"
+    );
+
+    ok(
+        dir,
+        &[
+            "apply",
+            "module-to-package",
+            "--set",
+            "module=src.agent_orchestration.performance",
+            "--set",
+            "submodule=response_time_monitor",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "apply",
+            "module-to-package",
+            "--set",
+            "module=src.agent_orchestration.therapeutic_safety",
+            "--set",
+            "submodule=validator",
+        ],
+    );
+    ok(dir, &["apply", "aioredis-to-redis"]);
+    assert!(!dir.join("src/agent_orchestration/performance.py").exists());
+    assert!(dir
+        .join("src/agent_orchestration/performance/response_time_monitor.py")
+        .is_file());
+
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "the suite must pass after the fix:\n{out}");
+    assert!(out.contains("4 passed"), "{out}");
+
+    // The old import paths still work (tests/agent_orchestration/test_old_paths.py ran
+    // above); a second run changes nothing and says so; the check is clean.
+    let again = ok(
+        dir,
+        &[
+            "apply",
+            "module-to-package",
+            "--set",
+            "module=src.agent_orchestration.performance",
+            "--set",
+            "submodule=response_time_monitor",
+        ],
+    );
+    assert!(again.contains("already a package"), "{again}");
+    assert!(again.contains("0 files changed"), "{again}");
+    let (code, out, err) = common::fixer(dir, &["check", "unresolved-imports"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+}
+
+/// A module referenced in every form: imports with and without aliases, parenthesised
+/// lists with comments, relative imports, dotted uses, `mock.patch` and
+/// `import_module` strings, entry points. After the move the tests pass and nothing
+/// refers to the old path.
+#[test]
+fn move_module_rewrites_every_reference() {
+    let tmp = project("move_everywhere");
+    let dir = tmp.path();
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "the suite passes before the move:\n{out}");
+
+    let out = ok(
+        dir,
+        &[
+            "apply",
+            "move-module",
+            "--set",
+            "from=shop.utils.money",
+            "--set",
+            "to=shop.pricing.currency",
+        ],
+    );
+    assert!(!out.contains("warning"), "{out}");
+    assert!(!dir.join("shop/utils/money.py").exists());
+    assert!(dir.join("shop/pricing/currency.py").is_file());
+    assert!(dir.join("shop/pricing/__init__.py").is_file());
+
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "the suite passes after the move:\n{out}");
+    assert!(out.contains("5 passed"), "{out}");
+
+    // No reference to the old path is left (grep).
+    let old = regex::Regex::new(
+        r"utils\.money|utils import [^\n]*\bmoney\b|from \.money|from \. import money",
+    )
+    .unwrap();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "__pycache__") {
+                    stack.push(p);
+                }
+            } else if let Ok(text) = std::fs::read_to_string(&p) {
+                assert!(
+                    !old.is_match(&text),
+                    "{} still refers to shop.utils.money:\n{text}",
+                    p.display()
+                );
+            }
+        }
+    }
+    let (code, out, err) = common::fixer(dir, &["check", "unresolved-imports"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // Moving again: the old module is gone and the new one exists.
+    let again = ok(
+        dir,
+        &[
+            "apply",
+            "move-module",
+            "--set",
+            "from=shop.utils.money",
+            "--set",
+            "to=shop.pricing.currency",
+        ],
+    );
+    assert!(again.contains("already moved"), "{again}");
+    // An existing target is refused.
+    let (code, _, err) = common::fixer(
+        dir,
+        &[
+            "apply",
+            "move-module",
+            "--set",
+            "from=shop.utils.rounding",
+            "--set",
+            "to=shop.pricing.currency",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error: the target `shop.pricing.currency` already exists"),
+        "{err}"
+    );
+}
