@@ -133,6 +133,17 @@ const ITEM_HOOKS: &[&str] = &[
     "pytest_markeval_namespace",
 ];
 
+/// Module attributes that differ from one conftest to another.
+const MODULE_DUNDERS: &[&str] = &[
+    "__file__",
+    "__name__",
+    "__package__",
+    "__spec__",
+    "__path__",
+    "__loader__",
+    "__cached__",
+];
+
 #[derive(Debug, Clone)]
 struct Conftest {
     /// The path for the workspace and for findings.
@@ -397,6 +408,7 @@ impl ConsolidateConftest {
                 load(p.clone(), Some(dir), depth);
             }
         }
+        freeze_imported(ws, &mut conftests);
         if !unreadable.is_empty() {
             for (p, why) in unreadable {
                 findings.push(Finding {
@@ -536,6 +548,57 @@ impl ConsolidateConftest {
     }
 }
 
+/// A conftest that some module imports (`from .conftest import CONSTANT`) is left as it
+/// is: what that module imports must stay where it is.
+fn freeze_imported(ws: &Workspace, conftests: &mut [Conftest]) {
+    let canon: Vec<Option<PathBuf>> = conftests
+        .iter()
+        .map(|c| c.path.canonicalize().ok())
+        .collect();
+    for file in ws.python_files() {
+        let Ok(Some(text)) = ws.read(&file) else {
+            continue;
+        };
+        if !text.contains("conftest") {
+            continue;
+        }
+        let Ok(from) = file.canonicalize() else {
+            continue;
+        };
+        for m in scan::conftest_imports(&text) {
+            let dots = m.chars().take_while(|&c| c == '.').count();
+            let parts: Vec<&str> = m[dots..].split('.').filter(|p| !p.is_empty()).collect();
+            let Some((last, dirs)) = parts.split_last() else {
+                continue;
+            };
+            let file_name = format!("{last}.py");
+            let hits = |c: &Path| -> bool {
+                if dots > 0 {
+                    let mut base = from.parent().map(Path::to_path_buf).unwrap_or_default();
+                    for _ in 1..dots {
+                        base = base.parent().map(Path::to_path_buf).unwrap_or_default();
+                    }
+                    let mut want = base;
+                    want.extend(dirs.iter());
+                    return want.join(&file_name) == c;
+                }
+                let mut suffix: PathBuf = dirs.iter().collect();
+                suffix.push(&file_name);
+                c.ends_with(&suffix)
+                    && (!dirs.is_empty() || c.parent().is_some_and(|d| from.starts_with(d)))
+            };
+            for (k, c) in canon.iter().enumerate() {
+                if c.as_deref().is_some_and(hits) && conftests[k].frozen.is_none() {
+                    conftests[k].frozen = Some(format!(
+                        "{} imports from it (`{m}`); it is left as it is",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// A conftest that defines one fixture or function name twice is left as it is.
 fn duplicate_names(items: &[Item]) -> Option<String> {
     let mut seen = BTreeSet::new();
@@ -624,10 +687,12 @@ fn plan(
         for (i, it) in c.items.iter().enumerate() {
             if let Some(why) = &c.frozen {
                 pins.insert((s, i), why.clone());
-            } else if it.free.contains("__file__") {
+            } else if let Some(why) = &it.pinned {
+                pins.insert((s, i), why.clone());
+            } else if let Some(x) = MODULE_DUNDERS.iter().find(|x| it.free.contains(**x)) {
                 pins.insert(
                     (s, i),
-                    "it uses `__file__`, which would name another directory".into(),
+                    format!("it uses `{x}`, which would name another module"),
                 );
             } else if it.relative_import {
                 pins.insert(
@@ -637,6 +702,11 @@ fn plan(
             } else if let Kind::Fixture(f) = &it.kind {
                 if let Some(why) = &f.unreadable {
                     pins.insert((s, i), why.clone());
+                } else if f.package_scope {
+                    pins.insert(
+                        (s, i),
+                        "its scope is `package` (or not a literal): in another conftest its instance would be shared by other packages".into(),
+                    );
                 }
             }
         }
