@@ -493,7 +493,7 @@ impl ConsolidateConftest {
                 Some(rel)
             }
         };
-        let mut target_rel = explicit.clone().unwrap_or_else(|| {
+        let first_target = explicit.clone().unwrap_or_else(|| {
             let mut dirs = test_files.iter().map(|t| t.dir.clone());
             let first = dirs.next().unwrap_or_default();
             dirs.fold(first, |acc, d| {
@@ -504,48 +504,98 @@ impl ConsolidateConftest {
                     .collect()
             })
         });
-        let (plan, conftests) = loop {
-            let mut cs = conftests.clone();
-            let plan = plan(&mut cs, &test_files, root, &target_rel, &rootdir, &root_abs);
-            if !plan.lost.is_empty() {
-                if explicit.is_some() {
-                    let list: Vec<String> = plan
-                        .lost
-                        .iter()
-                        .map(|(n, ts)| {
-                            let ts: Vec<String> =
-                                ts.iter().map(|t| t.display().to_string()).collect();
-                            format!("`{n}` ({})", ts.join(", "))
-                        })
-                        .collect();
-                    return Err(UserError::new(format!(
-                        "consolidate-conftest: moving fixtures down to {} would hide them from tests outside it that use them: {}",
-                        ws_path(root, &target_rel.join("conftest.py")).display(),
-                        list.join("; ")
-                    ))
-                    .help("choose a `target` that contains these tests, or leave `target` empty to choose automatically"));
+        // A clash freezes the conftests that bring it, and the plan starts again.
+        let mut clash_notes: Vec<(PathBuf, usize, String)> = Vec::new();
+        loop {
+            let mut target_rel = first_target.clone();
+            let (plan, cs) = loop {
+                let mut cs = conftests.clone();
+                let plan = plan(&mut cs, &test_files, root, &target_rel, &rootdir, &root_abs);
+                if !plan.lost.is_empty() {
+                    if explicit.is_some() {
+                        let list: Vec<String> = plan
+                            .lost
+                            .iter()
+                            .map(|(n, ts)| {
+                                let ts: Vec<String> =
+                                    ts.iter().map(|t| t.display().to_string()).collect();
+                                format!("`{n}` ({})", ts.join(", "))
+                            })
+                            .collect();
+                        return Err(UserError::new(format!(
+                            "consolidate-conftest: moving fixtures down to {} would hide them from tests outside it that use them: {}",
+                            ws_path(root, &target_rel.join("conftest.py")).display(),
+                            list.join("; ")
+                        ))
+                        .help("choose a `target` that contains these tests, or leave `target` empty to choose automatically"));
+                    }
+                    if let Some(parent) = target_rel.parent() {
+                        target_rel = parent.to_path_buf();
+                        continue;
+                    }
                 }
-                if let Some(parent) = target_rel.parent() {
-                    target_rel = parent.to_path_buf();
-                    continue;
+                break (plan, cs);
+            };
+            if plan.sources.is_empty() {
+                break;
+            }
+            let Some(clashes) = self.assemble(
+                ws,
+                recipe,
+                root,
+                &target_rel,
+                &cs,
+                &plan,
+                explicit.is_some(),
+                findings,
+            )?
+            else {
+                break;
+            };
+            let mut progress = false;
+            for &k in &clashes.blamed {
+                if k < conftests.len() && conftests[k].frozen.is_none() {
+                    conftests[k].frozen = Some(format!(
+                        "a name it brings means something else in {}; it is left as it is",
+                        cs[plan.target].path.display()
+                    ));
+                    progress = true;
                 }
             }
-            break (plan, cs);
-        };
-        if plan.sources.is_empty() {
-            return Ok(());
+            let stuck = !progress;
+            for (path, line, message) in clashes.messages {
+                let message = if stuck {
+                    format!("{message}; no conftest was merged")
+                } else {
+                    message
+                };
+                if !clash_notes.iter().any(|c| c.0 == path && c.2 == message) {
+                    clash_notes.push((path, line, message));
+                }
+            }
+            if stuck {
+                break;
+            }
         }
-        self.assemble(
-            ws,
-            recipe,
-            root,
-            &target_rel,
-            &conftests,
-            &plan,
-            explicit.is_some(),
-            findings,
-        )
+        for (path, line, message) in clash_notes {
+            findings.push(Finding {
+                path,
+                line,
+                column: if line == 0 { 0 } else { 1 },
+                recipe: recipe.to_owned(),
+                severity: Severity::Warning,
+                message,
+            });
+        }
+        Ok(())
     }
+}
+
+/// Names the merge would give two meanings: nothing was written.
+struct Clashes {
+    /// The sources that bring the second meaning.
+    blamed: Vec<usize>,
+    messages: Vec<(PathBuf, usize, String)>,
 }
 
 /// A conftest that some module imports (`from .conftest import CONSTANT`) is left as it
@@ -1269,7 +1319,7 @@ impl ConsolidateConftest {
         plan: &Plan,
         explicit: bool,
         findings: &mut Vec<Finding>,
-    ) -> Result<(), UserError> {
+    ) -> Result<Option<Clashes>, UserError> {
         let target = plan.target;
         let t = &cs[target];
         let tshown = t.path.display().to_string();
@@ -1290,6 +1340,8 @@ impl ConsolidateConftest {
         let mut dup_code: Vec<(usize, usize)> = Vec::new();
         let mut incoming: Vec<(usize, usize)> = Vec::new();
         let mut last_code: Option<(usize, usize)> = None;
+        // Module-level name -> (source, what it binds it to) of everything that comes in.
+        let mut contributed: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
         for &s in &plan.sources {
             let c = &cs[s];
             let is_outer = c
@@ -1311,10 +1363,14 @@ impl ConsolidateConftest {
                             if spec.module() == "__future__" {
                                 continue;
                             }
-                            if (emptied || used.contains(spec.bound_name()))
-                                && !specs.contains(spec)
-                            {
-                                specs.push(spec.clone());
+                            if emptied || used.contains(spec.bound_name()) {
+                                contributed
+                                    .entry(spec.bound_name().to_owned())
+                                    .or_default()
+                                    .push((s, spec_key(spec)));
+                                if !specs.contains(spec) {
+                                    specs.push(spec.clone());
+                                }
                             }
                         }
                     }
@@ -1397,12 +1453,30 @@ impl ConsolidateConftest {
                     Kind::Hook(h) => format!("hook {}", h.name),
                     _ => it.key.clone(),
                 };
-                bound.entry(n.clone()).or_default().insert(key);
+                bound.entry(n.clone()).or_default().insert(key.clone());
+                contributed.entry(n.clone()).or_default().push((s, key));
             }
         }
+        // The sources that bring a second meaning of `n`: those that differ from the
+        // target's own (or, when it has none, from the outermost source's).
+        let culprits = |n: &str| -> BTreeSet<usize> {
+            let list = contributed.get(n).map(Vec::as_slice).unwrap_or_default();
+            let first = orig_bound
+                .get(n)
+                .filter(|k| !k.is_empty())
+                .cloned()
+                .or_else(|| list.first().map(|(_, k)| [k.clone()].into()))
+                .unwrap_or_default();
+            list.iter()
+                .filter(|(_, k)| !first.contains(k))
+                .map(|(s, _)| *s)
+                .collect()
+        };
         let mut clashes: Vec<(PathBuf, usize, String)> = Vec::new();
+        let mut blamed: BTreeSet<usize> = BTreeSet::new();
         for (n, keys) in &bound {
             if keys.len() > 1 && n != "pytest_plugins" {
+                blamed.extend(culprits(n));
                 let where_: Vec<String> = std::iter::once(t)
                     .chain(plan.sources.iter().map(|&s| &cs[s]))
                     .filter(|c| c.items.iter().any(|it| it.binds.contains(n)))
@@ -1412,7 +1486,7 @@ impl ConsolidateConftest {
                     t.path.clone(),
                     0,
                     format!(
-                        "name clash: `{n}` is bound to different things in {}; no conftest was merged",
+                        "name clash: `{n}` is bound to different things in {}",
                         where_.join(" and ")
                     ),
                 ));
@@ -1433,11 +1507,12 @@ impl ConsolidateConftest {
                 let src = c.bindings(x);
                 let dst = bound.get(x).unwrap_or(&empty);
                 if &src != dst && !(src.is_empty() && dst.is_empty()) {
+                    blamed.insert(s);
                     clashes.push((
                         c.path.clone(),
                         it.line,
                         format!(
-                            "name clash: `{}` uses `{x}`, which means something else in {tshown}; no conftest was merged",
+                            "name clash: `{}` uses `{x}`, which means something else in {tshown}",
                             it.name()
                         ),
                     ));
@@ -1447,11 +1522,12 @@ impl ConsolidateConftest {
         for it in &t.items {
             for x in &it.free {
                 if orig_bound.get(x) != bound.get(x) && bound.contains_key(x) {
+                    blamed.extend(culprits(x));
                     clashes.push((
                         t.path.clone(),
                         it.line,
                         format!(
-                            "name clash: `{}` uses `{x}`, which the merge would rebind; no conftest was merged",
+                            "name clash: `{}` uses `{x}`, which the merge would rebind",
                             it.name()
                         ),
                     ));
@@ -1461,17 +1537,10 @@ impl ConsolidateConftest {
         if !clashes.is_empty() {
             clashes.sort();
             clashes.dedup();
-            for (path, line, message) in clashes {
-                findings.push(Finding {
-                    path,
-                    line,
-                    column: if line == 0 { 0 } else { 1 },
-                    recipe: recipe.to_owned(),
-                    severity: Severity::Warning,
-                    message,
-                });
-            }
-            return Ok(());
+            return Ok(Some(Clashes {
+                blamed: blamed.into_iter().collect(),
+                messages: clashes,
+            }));
         }
         if incoming.is_empty()
             && dup_code.is_empty()
@@ -1479,7 +1548,7 @@ impl ConsolidateConftest {
             && plan.emptied.is_empty()
         {
             self.report(recipe, cs, plan, findings, &tshown);
-            return Ok(());
+            return Ok(None);
         }
 
         // Build the target.
@@ -1678,7 +1747,7 @@ impl ConsolidateConftest {
             ));
         }
         self.report(recipe, cs, plan, findings, &tshown);
-        Ok(())
+        Ok(None)
     }
 
     /// The plan, as notes at each definition.
