@@ -6,7 +6,8 @@
 //! parameter names another directory). Every conftest.py between PATH and the target, and
 //! every one below the target, is merged into it: identical fixtures (comments and layout
 //! aside) become one; hooks (`pytest_*` functions) become one function per hook, bodies
-//! outermost conftest first, a statement that appears identically in several bodies run
+//! in the order pytest called them (`pytest_configure` outermost conftest first, the
+//! others innermost first), a statement that appears identically in several bodies run
 //! once, parameters unified; module-level imports are merged; other module code is carried
 //! over in order. A conftest left empty is deleted (`keep = "disabled"`: renamed to
 //! `conftest.py.disabled`).
@@ -34,10 +35,15 @@
 //! bind locals another body uses; code using `__file__` or relative imports; whatever uses
 //! module code that stays; `pytest_plugins` unless the target is the rootdir conftest.
 //!
+//! Also whole conftests stay as they are when a module imports from them
+//! (`from .conftest import DATA`) or when their module code can skip or stop the
+//! collection (`pytest.importorskip`); so do `collect_ignore`, code using `__name__`-like
+//! module attributes, `scope="package"` fixtures, and `pytest_sessionstart`.
+//!
 //! Refuses: with `target` given, a fixture moved down that tests outside the target use
 //! (an error naming them). A name bound differently by two conftests that would share the
-//! target, or a name a moved fixture uses that means something else there, changes no
-//! file at all (reported as warnings).
+//! target, or a name a moved fixture uses that means something else there, leaves the
+//! conftest that brings it as it is (reported as warnings); the others still merge.
 
 mod scan;
 
@@ -81,9 +87,7 @@ pub fn build(mut args: ActionArgs) -> Result<Action, String> {
 const GLOBAL_HOOKS: &[&str] = &[
     "pytest_configure",
     "pytest_unconfigure",
-    "pytest_sessionstart",
     "pytest_sessionfinish",
-    "pytest_collection",
     "pytest_collection_modifyitems",
     "pytest_collection_finish",
     "pytest_deselected",
@@ -98,6 +102,29 @@ const GLOBAL_HOOKS: &[&str] = &[
     "pytest_leave_pdb",
     "pytest_plugin_registered",
 ];
+
+/// Global hooks whose merged bodies run outermost conftest first; the others run in the
+/// order pytest calls them once every conftest is loaded: the innermost first.
+const OUTER_FIRST_HOOKS: &[&str] = &["pytest_configure", "pytest_plugin_registered"];
+
+/// Hooks pytest calls before it collects: only conftests it loads at startup (the rootdir's,
+/// those above the test paths) get them, so they move neither up nor down.
+const BEFORE_COLLECTION_HOOKS: &[&str] = &["pytest_sessionstart", "pytest_collection"];
+
+/// Sorts conftests in the order pytest registers them: those above the PATH root
+/// outermost first, then the way collection walks the directories.
+fn registration_key(c: &Conftest) -> (bool, i64, Vec<String>) {
+    match &c.rel {
+        None => (false, c.depth, Vec::new()),
+        Some(r) => (
+            true,
+            0,
+            r.components()
+                .map(|x| x.as_os_str().to_string_lossy().into_owned())
+                .collect(),
+        ),
+    }
+}
 
 /// Hooks pytest only honours in conftests it loads at startup: they may move up, not down.
 const STARTUP_HOOKS: &[&str] = &[
@@ -235,7 +262,7 @@ enum Fate {
 struct Plan {
     target: usize,
     fates: BTreeMap<(usize, usize), Fate>,
-    /// Hook name -> its definitions merged into the target, outermost first.
+    /// Hook name -> its definitions merged into the target, in the order pytest called them.
     hook_groups: BTreeMap<String, Vec<(usize, usize)>>,
     /// Hook name -> statements that ran in several bodies and now run once.
     hook_dropped: BTreeMap<String, Vec<String>>,
@@ -742,7 +769,11 @@ fn plan(
             } else if let Some(x) = MODULE_DUNDERS.iter().find(|x| it.free.contains(**x)) {
                 pins.insert(
                     (s, i),
-                    format!("it uses `{x}`, which would name another module"),
+                    if *x == "__file__" {
+                        "it uses `__file__`, which would name another directory".to_owned()
+                    } else {
+                        format!("it uses `{x}`, which would name another module")
+                    },
                 );
             } else if it.relative_import {
                 pins.insert(
@@ -797,6 +828,10 @@ fn plan(
                 let rel = cs[ci].rel.clone().unwrap_or_default();
                 let why = if let Some(p) = pins.get(&(ci, i)) {
                     Some(p.clone())
+                } else if BEFORE_COLLECTION_HOOKS.contains(&name.as_str()) {
+                    Some(format!(
+                        "pytest calls `{name}` only in the conftests it loads at startup; in {target_shown} it could run where it did not, or not run"
+                    ))
                 } else if GLOBAL_HOOKS.contains(&name.as_str()) {
                     None
                 } else if STARTUP_HOOKS.contains(&name.as_str()) {
@@ -826,9 +861,13 @@ fn plan(
             if movable.is_empty() {
                 continue;
             }
-            group.sort_by(|a, b| {
-                (cs[a.0].depth, &cs[a.0].path).cmp(&(cs[b.0].depth, &cs[b.0].path))
-            });
+            // The order pytest calls them in: it registers conftests outermost first,
+            // then as it collects them, and calls the last registered first, except for
+            // `pytest_configure`, which a conftest found while collecting gets at once.
+            group.sort_by_key(|&(ci, _)| registration_key(&cs[ci]));
+            if !OUTER_FIRST_HOOKS.contains(&name.as_str()) {
+                group.reverse();
+            }
             let merged = if group.len() > 1 {
                 let hooks: Vec<(&Path, &Hook)> = group
                     .iter()
@@ -1128,7 +1167,7 @@ fn plan_fixtures(
     }
 }
 
-/// Can these definitions of one hook become one function? (outermost first)
+/// Can these definitions of one hook become one function? (in call order)
 fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
     let name = &hooks[0].1.name;
     let (p0, h0) = hooks[0];
@@ -1199,7 +1238,7 @@ fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
     Ok(())
 }
 
-/// The merged hook (outermost body first, a statement already there skipped), with the
+/// The merged hook (bodies in call order, a statement already there skipped), with the
 /// statements skipped.
 fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
     let h0 = hooks[0];
@@ -1700,7 +1739,7 @@ impl ConsolidateConftest {
                 }
                 continue;
             }
-            let mut edits = Vec::new();
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
             for (i, it) in c.items.iter().enumerate() {
                 let gone = match &it.kind {
                     Kind::Fixture(_) | Kind::Hook(_) | Kind::Plugins(_) => moving(s, i),
@@ -1715,8 +1754,25 @@ impl ConsolidateConftest {
                     let next = c.items.get(1).map_or(c.text.len(), |n| n.span_start);
                     it.span_start..next
                 };
-                edits.push(edit::Edit::delete(range, recipe));
+                // Neighbouring deletions overlap (the first item's takes the blank lines
+                // after it): they become one.
+                match ranges.last_mut() {
+                    Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+                    _ => ranges.push(range),
+                }
             }
+            let edits: Vec<edit::Edit> = ranges
+                .into_iter()
+                .map(|r| {
+                    // What is deleted from the top takes the blank lines after it.
+                    let end = if c.items.first().is_some_and(|f| f.span_start == r.start) {
+                        scan::skip_blank_lines(&c.text, r.end)
+                    } else {
+                        r.end
+                    };
+                    edit::Edit::delete(r.start..end, recipe)
+                })
+                .collect();
             if !edits.is_empty() {
                 let n = edits.len();
                 let (edits, _) = edit::resolve(edits);
@@ -1796,7 +1852,7 @@ impl ConsolidateConftest {
                                 format!(" with the one in {}", others.join(", "))
                             };
                             let mut m = format!(
-                                "hook `{}` merged{with} into one `{}` in {tshown}, bodies outermost conftest first",
+                                "hook `{}` merged{with} into one `{}` in {tshown}, bodies in the order pytest called them",
                                 h.name, h.name
                             );
                             if reported_hooks.insert(h.name.clone()) {

@@ -115,7 +115,7 @@ pub struct Scan {
 }
 
 /// The start of the first line at or after `offset` (a line start) that is not blank.
-fn skip_blank_lines(text: &str, mut offset: usize) -> usize {
+pub fn skip_blank_lines(text: &str, mut offset: usize) -> usize {
     while offset < text.len() {
         let end = line_end(text, offset);
         if !text[offset..end].trim().is_empty() {
@@ -249,7 +249,11 @@ pub fn scan(text: &str) -> Option<Scan> {
             item.free.clear();
         }
         if matches!(item.kind, Kind::Code) {
-            if let Some(n) = item.binds.iter().find(|n| PER_DIRECTORY.contains(&n.as_str())) {
+            if let Some(n) = item
+                .binds
+                .iter()
+                .find(|n| PER_DIRECTORY.contains(&n.as_str()))
+            {
                 item.pinned = Some(format!(
                     "pytest reads `{n}` from each conftest, relative to its directory"
                 ));
