@@ -6,7 +6,8 @@
 //! parameter names another directory). Every conftest.py between PATH and the target, and
 //! every one below the target, is merged into it: identical fixtures (comments and layout
 //! aside) become one; hooks (`pytest_*` functions) become one function per hook, bodies
-//! outermost conftest first, a statement that appears identically in several bodies run
+//! in the order pytest called them (`pytest_configure` outermost conftest first, the
+//! others innermost first), a statement that appears identically in several bodies run
 //! once, parameters unified; module-level imports are merged; other module code is carried
 //! over in order. A conftest left empty is deleted (`keep = "disabled"`: renamed to
 //! `conftest.py.disabled`).
@@ -34,10 +35,15 @@
 //! bind locals another body uses; code using `__file__` or relative imports; whatever uses
 //! module code that stays; `pytest_plugins` unless the target is the rootdir conftest.
 //!
+//! Also whole conftests stay as they are when a module imports from them
+//! (`from .conftest import DATA`) or when their module code can skip or stop the
+//! collection (`pytest.importorskip`); so do `collect_ignore`, code using `__name__`-like
+//! module attributes, `scope="package"` fixtures, and `pytest_sessionstart`.
+//!
 //! Refuses: with `target` given, a fixture moved down that tests outside the target use
 //! (an error naming them). A name bound differently by two conftests that would share the
-//! target, or a name a moved fixture uses that means something else there, changes no
-//! file at all (reported as warnings).
+//! target, or a name a moved fixture uses that means something else there, leaves the
+//! conftest that brings it as it is (reported as warnings); the others still merge.
 
 mod scan;
 
@@ -81,9 +87,7 @@ pub fn build(mut args: ActionArgs) -> Result<Action, String> {
 const GLOBAL_HOOKS: &[&str] = &[
     "pytest_configure",
     "pytest_unconfigure",
-    "pytest_sessionstart",
     "pytest_sessionfinish",
-    "pytest_collection",
     "pytest_collection_modifyitems",
     "pytest_collection_finish",
     "pytest_deselected",
@@ -98,6 +102,29 @@ const GLOBAL_HOOKS: &[&str] = &[
     "pytest_leave_pdb",
     "pytest_plugin_registered",
 ];
+
+/// Global hooks whose merged bodies run outermost conftest first; the others run in the
+/// order pytest calls them once every conftest is loaded: the innermost first.
+const OUTER_FIRST_HOOKS: &[&str] = &["pytest_configure", "pytest_plugin_registered"];
+
+/// Hooks pytest calls before it collects: only conftests it loads at startup (the rootdir's,
+/// those above the test paths) get them, so they move neither up nor down.
+const BEFORE_COLLECTION_HOOKS: &[&str] = &["pytest_sessionstart", "pytest_collection"];
+
+/// Sorts conftests in the order pytest registers them: those above the PATH root
+/// outermost first, then the way collection walks the directories.
+fn registration_key(c: &Conftest) -> (bool, i64, Vec<String>) {
+    match &c.rel {
+        None => (false, c.depth, Vec::new()),
+        Some(r) => (
+            true,
+            0,
+            r.components()
+                .map(|x| x.as_os_str().to_string_lossy().into_owned())
+                .collect(),
+        ),
+    }
+}
 
 /// Hooks pytest only honours in conftests it loads at startup: they may move up, not down.
 const STARTUP_HOOKS: &[&str] = &[
@@ -131,6 +158,17 @@ const ITEM_HOOKS: &[&str] = &[
     "pytest_assertion_pass",
     "pytest_exception_interact",
     "pytest_markeval_namespace",
+];
+
+/// Module attributes that differ from one conftest to another.
+const MODULE_DUNDERS: &[&str] = &[
+    "__file__",
+    "__name__",
+    "__package__",
+    "__spec__",
+    "__path__",
+    "__loader__",
+    "__cached__",
 ];
 
 #[derive(Debug, Clone)]
@@ -224,7 +262,7 @@ enum Fate {
 struct Plan {
     target: usize,
     fates: BTreeMap<(usize, usize), Fate>,
-    /// Hook name -> its definitions merged into the target, outermost first.
+    /// Hook name -> its definitions merged into the target, in the order pytest called them.
     hook_groups: BTreeMap<String, Vec<(usize, usize)>>,
     /// Hook name -> statements that ran in several bodies and now run once.
     hook_dropped: BTreeMap<String, Vec<String>>,
@@ -397,6 +435,7 @@ impl ConsolidateConftest {
                 load(p.clone(), Some(dir), depth);
             }
         }
+        freeze_imported(ws, &mut conftests);
         if !unreadable.is_empty() {
             for (p, why) in unreadable {
                 findings.push(Finding {
@@ -481,7 +520,7 @@ impl ConsolidateConftest {
                 Some(rel)
             }
         };
-        let mut target_rel = explicit.clone().unwrap_or_else(|| {
+        let first_target = explicit.clone().unwrap_or_else(|| {
             let mut dirs = test_files.iter().map(|t| t.dir.clone());
             let first = dirs.next().unwrap_or_default();
             dirs.fold(first, |acc, d| {
@@ -492,47 +531,148 @@ impl ConsolidateConftest {
                     .collect()
             })
         });
-        let (plan, conftests) = loop {
-            let mut cs = conftests.clone();
-            let plan = plan(&mut cs, &test_files, root, &target_rel, &rootdir, &root_abs);
-            if !plan.lost.is_empty() {
-                if explicit.is_some() {
-                    let list: Vec<String> = plan
-                        .lost
-                        .iter()
-                        .map(|(n, ts)| {
-                            let ts: Vec<String> =
-                                ts.iter().map(|t| t.display().to_string()).collect();
-                            format!("`{n}` ({})", ts.join(", "))
-                        })
-                        .collect();
-                    return Err(UserError::new(format!(
-                        "consolidate-conftest: moving fixtures down to {} would hide them from tests outside it that use them: {}",
-                        ws_path(root, &target_rel.join("conftest.py")).display(),
-                        list.join("; ")
-                    ))
-                    .help("choose a `target` that contains these tests, or leave `target` empty to choose automatically"));
+        // A clash freezes the conftests that bring it, and the plan starts again.
+        let mut clash_notes: Vec<(PathBuf, usize, String)> = Vec::new();
+        loop {
+            let mut target_rel = first_target.clone();
+            let (plan, cs) = loop {
+                let mut cs = conftests.clone();
+                let plan = plan(&mut cs, &test_files, root, &target_rel, &rootdir, &root_abs);
+                if !plan.lost.is_empty() {
+                    if explicit.is_some() {
+                        let list: Vec<String> = plan
+                            .lost
+                            .iter()
+                            .map(|(n, ts)| {
+                                let ts: Vec<String> =
+                                    ts.iter().map(|t| t.display().to_string()).collect();
+                                format!("`{n}` ({})", ts.join(", "))
+                            })
+                            .collect();
+                        return Err(UserError::new(format!(
+                            "consolidate-conftest: moving fixtures down to {} would hide them from tests outside it that use them: {}",
+                            ws_path(root, &target_rel.join("conftest.py")).display(),
+                            list.join("; ")
+                        ))
+                        .help("choose a `target` that contains these tests, or leave `target` empty to choose automatically"));
+                    }
+                    if let Some(parent) = target_rel.parent() {
+                        target_rel = parent.to_path_buf();
+                        continue;
+                    }
                 }
-                if let Some(parent) = target_rel.parent() {
-                    target_rel = parent.to_path_buf();
-                    continue;
+                break (plan, cs);
+            };
+            if plan.sources.is_empty() {
+                break;
+            }
+            let Some(clashes) = self.assemble(
+                ws,
+                recipe,
+                root,
+                &target_rel,
+                &cs,
+                &plan,
+                explicit.is_some(),
+                findings,
+            )?
+            else {
+                break;
+            };
+            let mut progress = false;
+            for &k in &clashes.blamed {
+                if k < conftests.len() && conftests[k].frozen.is_none() {
+                    conftests[k].frozen = Some(format!(
+                        "a name it brings means something else in {}; it is left as it is",
+                        cs[plan.target].path.display()
+                    ));
+                    progress = true;
                 }
             }
-            break (plan, cs);
-        };
-        if plan.sources.is_empty() {
-            return Ok(());
+            let stuck = !progress;
+            for (path, line, message) in clashes.messages {
+                let message = if stuck {
+                    format!("{message}; no conftest was merged")
+                } else {
+                    message
+                };
+                if !clash_notes.iter().any(|c| c.0 == path && c.2 == message) {
+                    clash_notes.push((path, line, message));
+                }
+            }
+            if stuck {
+                break;
+            }
         }
-        self.assemble(
-            ws,
-            recipe,
-            root,
-            &target_rel,
-            &conftests,
-            &plan,
-            explicit.is_some(),
-            findings,
-        )
+        for (path, line, message) in clash_notes {
+            findings.push(Finding {
+                path,
+                line,
+                column: if line == 0 { 0 } else { 1 },
+                recipe: recipe.to_owned(),
+                severity: Severity::Warning,
+                message,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Names the merge would give two meanings: nothing was written.
+struct Clashes {
+    /// The sources that bring the second meaning.
+    blamed: Vec<usize>,
+    messages: Vec<(PathBuf, usize, String)>,
+}
+
+/// A conftest that some module imports (`from .conftest import CONSTANT`) is left as it
+/// is: what that module imports must stay where it is.
+fn freeze_imported(ws: &Workspace, conftests: &mut [Conftest]) {
+    let canon: Vec<Option<PathBuf>> = conftests
+        .iter()
+        .map(|c| c.path.canonicalize().ok())
+        .collect();
+    for file in ws.python_files() {
+        let Ok(Some(text)) = ws.read(&file) else {
+            continue;
+        };
+        if !text.contains("conftest") {
+            continue;
+        }
+        let Ok(from) = file.canonicalize() else {
+            continue;
+        };
+        for m in scan::conftest_imports(&text) {
+            let dots = m.chars().take_while(|&c| c == '.').count();
+            let parts: Vec<&str> = m[dots..].split('.').filter(|p| !p.is_empty()).collect();
+            let Some((last, dirs)) = parts.split_last() else {
+                continue;
+            };
+            let file_name = format!("{last}.py");
+            let hits = |c: &Path| -> bool {
+                if dots > 0 {
+                    let mut base = from.parent().map(Path::to_path_buf).unwrap_or_default();
+                    for _ in 1..dots {
+                        base = base.parent().map(Path::to_path_buf).unwrap_or_default();
+                    }
+                    let mut want = base;
+                    want.extend(dirs.iter());
+                    return want.join(&file_name) == c;
+                }
+                let mut suffix: PathBuf = dirs.iter().collect();
+                suffix.push(&file_name);
+                c.ends_with(&suffix)
+                    && (!dirs.is_empty() || c.parent().is_some_and(|d| from.starts_with(d)))
+            };
+            for (k, c) in canon.iter().enumerate() {
+                if c.as_deref().is_some_and(hits) && conftests[k].frozen.is_none() {
+                    conftests[k].frozen = Some(format!(
+                        "{} imports from it (`{m}`); it is left as it is",
+                        file.display()
+                    ));
+                }
+            }
+        }
     }
 }
 
@@ -624,10 +764,16 @@ fn plan(
         for (i, it) in c.items.iter().enumerate() {
             if let Some(why) = &c.frozen {
                 pins.insert((s, i), why.clone());
-            } else if it.free.contains("__file__") {
+            } else if let Some(why) = &it.pinned {
+                pins.insert((s, i), why.clone());
+            } else if let Some(x) = MODULE_DUNDERS.iter().find(|x| it.free.contains(**x)) {
                 pins.insert(
                     (s, i),
-                    "it uses `__file__`, which would name another directory".into(),
+                    if *x == "__file__" {
+                        "it uses `__file__`, which would name another directory".to_owned()
+                    } else {
+                        format!("it uses `{x}`, which would name another module")
+                    },
                 );
             } else if it.relative_import {
                 pins.insert(
@@ -637,6 +783,11 @@ fn plan(
             } else if let Kind::Fixture(f) = &it.kind {
                 if let Some(why) = &f.unreadable {
                     pins.insert((s, i), why.clone());
+                } else if f.package_scope {
+                    pins.insert(
+                        (s, i),
+                        "its scope is `package` (or not a literal): in another conftest its instance would be shared by other packages".into(),
+                    );
                 }
             }
         }
@@ -677,6 +828,10 @@ fn plan(
                 let rel = cs[ci].rel.clone().unwrap_or_default();
                 let why = if let Some(p) = pins.get(&(ci, i)) {
                     Some(p.clone())
+                } else if BEFORE_COLLECTION_HOOKS.contains(&name.as_str()) {
+                    Some(format!(
+                        "pytest calls `{name}` only in the conftests it loads at startup; in {target_shown} it could run where it did not, or not run"
+                    ))
                 } else if GLOBAL_HOOKS.contains(&name.as_str()) {
                     None
                 } else if STARTUP_HOOKS.contains(&name.as_str()) {
@@ -706,9 +861,13 @@ fn plan(
             if movable.is_empty() {
                 continue;
             }
-            group.sort_by(|a, b| {
-                (cs[a.0].depth, &cs[a.0].path).cmp(&(cs[b.0].depth, &cs[b.0].path))
-            });
+            // The order pytest calls them in: it registers conftests outermost first,
+            // then as it collects them, and calls the last registered first, except for
+            // `pytest_configure`, which a conftest found while collecting gets at once.
+            group.sort_by_key(|&(ci, _)| registration_key(&cs[ci]));
+            if !OUTER_FIRST_HOOKS.contains(&name.as_str()) {
+                group.reverse();
+            }
             let merged = if group.len() > 1 {
                 let hooks: Vec<(&Path, &Hook)> = group
                     .iter()
@@ -1008,7 +1167,7 @@ fn plan_fixtures(
     }
 }
 
-/// Can these definitions of one hook become one function? (outermost first)
+/// Can these definitions of one hook become one function? (in call order)
 fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
     let name = &hooks[0].1.name;
     let (p0, h0) = hooks[0];
@@ -1079,7 +1238,7 @@ fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
     Ok(())
 }
 
-/// The merged hook (outermost body first, a statement already there skipped), with the
+/// The merged hook (bodies in call order, a statement already there skipped), with the
 /// statements skipped.
 fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
     let h0 = hooks[0];
@@ -1199,7 +1358,7 @@ impl ConsolidateConftest {
         plan: &Plan,
         explicit: bool,
         findings: &mut Vec<Finding>,
-    ) -> Result<(), UserError> {
+    ) -> Result<Option<Clashes>, UserError> {
         let target = plan.target;
         let t = &cs[target];
         let tshown = t.path.display().to_string();
@@ -1220,6 +1379,8 @@ impl ConsolidateConftest {
         let mut dup_code: Vec<(usize, usize)> = Vec::new();
         let mut incoming: Vec<(usize, usize)> = Vec::new();
         let mut last_code: Option<(usize, usize)> = None;
+        // Module-level name -> (source, what it binds it to) of everything that comes in.
+        let mut contributed: BTreeMap<String, Vec<(usize, String)>> = BTreeMap::new();
         for &s in &plan.sources {
             let c = &cs[s];
             let is_outer = c
@@ -1241,10 +1402,14 @@ impl ConsolidateConftest {
                             if spec.module() == "__future__" {
                                 continue;
                             }
-                            if (emptied || used.contains(spec.bound_name()))
-                                && !specs.contains(spec)
-                            {
-                                specs.push(spec.clone());
+                            if emptied || used.contains(spec.bound_name()) {
+                                contributed
+                                    .entry(spec.bound_name().to_owned())
+                                    .or_default()
+                                    .push((s, spec_key(spec)));
+                                if !specs.contains(spec) {
+                                    specs.push(spec.clone());
+                                }
                             }
                         }
                     }
@@ -1327,12 +1492,30 @@ impl ConsolidateConftest {
                     Kind::Hook(h) => format!("hook {}", h.name),
                     _ => it.key.clone(),
                 };
-                bound.entry(n.clone()).or_default().insert(key);
+                bound.entry(n.clone()).or_default().insert(key.clone());
+                contributed.entry(n.clone()).or_default().push((s, key));
             }
         }
+        // The sources that bring a second meaning of `n`: those that differ from the
+        // target's own (or, when it has none, from the outermost source's).
+        let culprits = |n: &str| -> BTreeSet<usize> {
+            let list = contributed.get(n).map(Vec::as_slice).unwrap_or_default();
+            let first = orig_bound
+                .get(n)
+                .filter(|k| !k.is_empty())
+                .cloned()
+                .or_else(|| list.first().map(|(_, k)| [k.clone()].into()))
+                .unwrap_or_default();
+            list.iter()
+                .filter(|(_, k)| !first.contains(k))
+                .map(|(s, _)| *s)
+                .collect()
+        };
         let mut clashes: Vec<(PathBuf, usize, String)> = Vec::new();
+        let mut blamed: BTreeSet<usize> = BTreeSet::new();
         for (n, keys) in &bound {
             if keys.len() > 1 && n != "pytest_plugins" {
+                blamed.extend(culprits(n));
                 let where_: Vec<String> = std::iter::once(t)
                     .chain(plan.sources.iter().map(|&s| &cs[s]))
                     .filter(|c| c.items.iter().any(|it| it.binds.contains(n)))
@@ -1342,7 +1525,7 @@ impl ConsolidateConftest {
                     t.path.clone(),
                     0,
                     format!(
-                        "name clash: `{n}` is bound to different things in {}; no conftest was merged",
+                        "name clash: `{n}` is bound to different things in {}",
                         where_.join(" and ")
                     ),
                 ));
@@ -1363,11 +1546,12 @@ impl ConsolidateConftest {
                 let src = c.bindings(x);
                 let dst = bound.get(x).unwrap_or(&empty);
                 if &src != dst && !(src.is_empty() && dst.is_empty()) {
+                    blamed.insert(s);
                     clashes.push((
                         c.path.clone(),
                         it.line,
                         format!(
-                            "name clash: `{}` uses `{x}`, which means something else in {tshown}; no conftest was merged",
+                            "name clash: `{}` uses `{x}`, which means something else in {tshown}",
                             it.name()
                         ),
                     ));
@@ -1377,11 +1561,12 @@ impl ConsolidateConftest {
         for it in &t.items {
             for x in &it.free {
                 if orig_bound.get(x) != bound.get(x) && bound.contains_key(x) {
+                    blamed.extend(culprits(x));
                     clashes.push((
                         t.path.clone(),
                         it.line,
                         format!(
-                            "name clash: `{}` uses `{x}`, which the merge would rebind; no conftest was merged",
+                            "name clash: `{}` uses `{x}`, which the merge would rebind",
                             it.name()
                         ),
                     ));
@@ -1391,17 +1576,10 @@ impl ConsolidateConftest {
         if !clashes.is_empty() {
             clashes.sort();
             clashes.dedup();
-            for (path, line, message) in clashes {
-                findings.push(Finding {
-                    path,
-                    line,
-                    column: if line == 0 { 0 } else { 1 },
-                    recipe: recipe.to_owned(),
-                    severity: Severity::Warning,
-                    message,
-                });
-            }
-            return Ok(());
+            return Ok(Some(Clashes {
+                blamed: blamed.into_iter().collect(),
+                messages: clashes,
+            }));
         }
         if incoming.is_empty()
             && dup_code.is_empty()
@@ -1409,7 +1587,7 @@ impl ConsolidateConftest {
             && plan.emptied.is_empty()
         {
             self.report(recipe, cs, plan, findings, &tshown);
-            return Ok(());
+            return Ok(None);
         }
 
         // Build the target.
@@ -1561,7 +1739,7 @@ impl ConsolidateConftest {
                 }
                 continue;
             }
-            let mut edits = Vec::new();
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
             for (i, it) in c.items.iter().enumerate() {
                 let gone = match &it.kind {
                     Kind::Fixture(_) | Kind::Hook(_) | Kind::Plugins(_) => moving(s, i),
@@ -1576,8 +1754,25 @@ impl ConsolidateConftest {
                     let next = c.items.get(1).map_or(c.text.len(), |n| n.span_start);
                     it.span_start..next
                 };
-                edits.push(edit::Edit::delete(range, recipe));
+                // Neighbouring deletions overlap (the first item's takes the blank lines
+                // after it): they become one.
+                match ranges.last_mut() {
+                    Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+                    _ => ranges.push(range),
+                }
             }
+            let edits: Vec<edit::Edit> = ranges
+                .into_iter()
+                .map(|r| {
+                    // What is deleted from the top takes the blank lines after it.
+                    let end = if c.items.first().is_some_and(|f| f.span_start == r.start) {
+                        scan::skip_blank_lines(&c.text, r.end)
+                    } else {
+                        r.end
+                    };
+                    edit::Edit::delete(r.start..end, recipe)
+                })
+                .collect();
             if !edits.is_empty() {
                 let n = edits.len();
                 let (edits, _) = edit::resolve(edits);
@@ -1608,7 +1803,7 @@ impl ConsolidateConftest {
             ));
         }
         self.report(recipe, cs, plan, findings, &tshown);
-        Ok(())
+        Ok(None)
     }
 
     /// The plan, as notes at each definition.
@@ -1657,7 +1852,7 @@ impl ConsolidateConftest {
                                 format!(" with the one in {}", others.join(", "))
                             };
                             let mut m = format!(
-                                "hook `{}` merged{with} into one `{}` in {tshown}, bodies outermost conftest first",
+                                "hook `{}` merged{with} into one `{}` in {tshown}, bodies in the order pytest called them",
                                 h.name, h.name
                             );
                             if reported_hooks.insert(h.name.clone()) {

@@ -19,6 +19,9 @@ pub struct Fixture {
     pub autouse: bool,
     /// Why it cannot be moved at all (its name or autouse flag is not a literal).
     pub unreadable: Option<String>,
+    /// `scope="package"` (or a scope that is not a literal): its instance lives as long as
+    /// the package of the conftest that defines it, so it may not change conftest.
+    pub package_scope: bool,
 }
 
 /// One statement of a hook body, with its leading comments.
@@ -89,6 +92,8 @@ pub struct Item {
     /// Names it uses that it does not bind itself.
     pub free: BTreeSet<String>,
     pub relative_import: bool,
+    /// Why this item must stay in its conftest whatever else moves.
+    pub pinned: Option<String>,
 }
 
 impl Item {
@@ -110,7 +115,7 @@ pub struct Scan {
 }
 
 /// The start of the first line at or after `offset` (a line start) that is not blank.
-fn skip_blank_lines(text: &str, mut offset: usize) -> usize {
+pub fn skip_blank_lines(text: &str, mut offset: usize) -> usize {
     while offset < text.len() {
         let end = line_end(text, offset);
         if !text[offset..end].trim().is_empty() {
@@ -176,6 +181,7 @@ pub fn scan(text: &str) -> Option<Scan> {
             binds: BTreeSet::new(),
             free: BTreeSet::new(),
             relative_import: false,
+            pinned: None,
         };
         match node.kind() {
             "import_statement" | "import_from_statement" | "future_import_statement" => {
@@ -242,6 +248,22 @@ pub fn scan(text: &str) -> Option<Scan> {
         if matches!(item.kind, Kind::Import(_)) || item.relative_import {
             item.free.clear();
         }
+        if matches!(item.kind, Kind::Code) {
+            if let Some(n) = item
+                .binds
+                .iter()
+                .find(|n| PER_DIRECTORY.contains(&n.as_str()))
+            {
+                item.pinned = Some(format!(
+                    "pytest reads `{n}` from each conftest, relative to its directory"
+                ));
+            }
+            if let Some(w) = skip_at_import(node, text) {
+                frozen.get_or_insert_with(|| {
+                    format!("its module code can stop the collection of its directory (`{w}`); it is left as it is")
+                });
+            }
+        }
         items.push(item);
     }
     if let Some(p) = pending {
@@ -257,6 +279,7 @@ pub fn scan(text: &str) -> Option<Scan> {
             binds: BTreeSet::new(),
             free: BTreeSet::new(),
             relative_import: false,
+            pinned: None,
         });
     }
     Some(Scan {
@@ -264,6 +287,65 @@ pub fn scan(text: &str) -> Option<Scan> {
         frozen,
         future,
     })
+}
+
+/// Module-level names pytest reads from every conftest, for that conftest's directory.
+const PER_DIRECTORY: &[&str] = &["collect_ignore", "collect_ignore_glob"];
+
+/// Calls that, run while a conftest is imported, skip or stop what is collected below it.
+const SKIPS: &[&str] = &[
+    "importorskip",
+    "skip",
+    "exit",
+    "xfail",
+    "fail",
+    "SkipTest",
+    "Skipped",
+];
+
+/// The first of `SKIPS` that the statement calls (or raises) when the module is
+/// imported: function bodies aside.
+fn skip_at_import(node: Node<'_>, text: &str) -> Option<String> {
+    let last_name = |f: Node<'_>| -> Option<String> {
+        let f = if f.kind() == "call" {
+            f.child_by_field_name("function")?
+        } else {
+            f
+        };
+        let id = match f.kind() {
+            "identifier" => f,
+            "attribute" => f.child_by_field_name("attribute")?,
+            _ => return None,
+        };
+        let t = node_text(id, text);
+        SKIPS.contains(&t).then(|| t.to_owned())
+    };
+    let mut stack = vec![node];
+    let mut cursor = node.walk();
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "call" => {
+                if let Some(w) = n.child_by_field_name("function").and_then(last_name) {
+                    return Some(w);
+                }
+            }
+            "raise_statement" => {
+                if let Some(w) = n.named_child(0).and_then(last_name) {
+                    return Some(w);
+                }
+            }
+            "lambda" => continue,
+            "function_definition" => {
+                let body = n.child_by_field_name("body");
+                let mut c = n.walk();
+                stack.extend(n.children(&mut c).filter(|ch| Some(*ch) != body));
+                continue;
+            }
+            _ => {}
+        }
+        stack.extend(n.children(&mut cursor).collect::<Vec<_>>());
+    }
+    None
 }
 
 fn minus(a: &BTreeSet<String>, b: &BTreeSet<String>) -> BTreeSet<String> {
@@ -298,7 +380,7 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
             .collect();
     }
     if let Some(fixture) = decorators.iter().find_map(|d| fixture_decorator(*d, text)) {
-        let (fname, autouse, unreadable) = fixture;
+        let (fname, autouse, unreadable, package_scope) = fixture;
         let mut deps: BTreeSet<String> = params.iter().map(|(n, _)| n.clone()).collect();
         strings(node, text, &mut deps);
         item.kind = Kind::Fixture(Fixture {
@@ -307,6 +389,7 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
             deps,
             autouse,
             unreadable,
+            package_scope,
         });
         return;
     }
@@ -407,9 +490,12 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
     }));
 }
 
-/// `(name=..., autouse, why unreadable)` when `dec` is `@pytest.fixture` (any spelling
-/// ending in `fixture`, with or without a call).
-fn fixture_decorator(dec: Node<'_>, text: &str) -> Option<(Option<String>, bool, Option<String>)> {
+/// `(name=..., autouse, why unreadable, package scope)` when `dec` is `@pytest.fixture`
+/// (any spelling ending in `fixture`, with or without a call).
+fn fixture_decorator(
+    dec: Node<'_>,
+    text: &str,
+) -> Option<(Option<String>, bool, Option<String>, bool)> {
     let expr = dec.named_child(0)?;
     let (callee, args) = if expr.kind() == "call" {
         (
@@ -429,6 +515,7 @@ fn fixture_decorator(dec: Node<'_>, text: &str) -> Option<(Option<String>, bool,
     let mut name = None;
     let mut autouse = false;
     let mut unreadable = None;
+    let mut package_scope = false;
     if let Some(args) = args {
         let mut c = args.walk();
         for a in args.named_children(&mut c) {
@@ -450,11 +537,14 @@ fn fixture_decorator(dec: Node<'_>, text: &str) -> Option<(Option<String>, bool,
                         unreadable = Some("its `autouse=` is not True or False".to_owned());
                     }
                 },
+                (Some("scope"), Some(v)) => {
+                    package_scope = string_literal(v, text).is_none_or(|s| s == "package");
+                }
                 _ => {}
             }
         }
     }
-    Some((name, autouse, unreadable))
+    Some((name, autouse, unreadable, package_scope))
 }
 
 /// The value of a plain string literal (no f-string, no concatenation, no escapes).
@@ -713,4 +803,45 @@ pub fn mentions(text: &str) -> Option<BTreeSet<String>> {
     let mut out = idents(root, text);
     strings(root, text, &mut out);
     Some(out)
+}
+
+/// The conftest modules a module imports (anywhere in it), as written: `.conftest`,
+/// `tests.conftest`, `conftest` (`from . import conftest` gives `.conftest`).
+pub fn conftest_imports(text: &str) -> Vec<String> {
+    let Some(tree) = parse::parse(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let root = tree.root_node();
+    let mut stack = vec![root];
+    let mut cursor = root.walk();
+    let is_conftest = |m: &str| m.rsplit('.').next() == Some("conftest");
+    while let Some(n) = stack.pop() {
+        if matches!(n.kind(), "import_statement" | "import_from_statement") {
+            let Some(imp) = imports::read_import(n, text) else {
+                continue;
+            };
+            if let Some(m) = &imp.from_module {
+                if is_conftest(m) {
+                    out.push(m.clone());
+                    continue;
+                }
+            }
+            for spec in &imp.specs {
+                match spec {
+                    ImportSpec::Import { module, .. } if is_conftest(module) => {
+                        out.push(module.clone())
+                    }
+                    ImportSpec::From { module, name, .. } if name == "conftest" => {
+                        let sep = if module.ends_with('.') { "" } else { "." };
+                        out.push(format!("{module}{sep}conftest"));
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        stack.extend(n.children(&mut cursor).collect::<Vec<_>>());
+    }
+    out
 }
