@@ -956,3 +956,14 @@ with = "EUR_\u03a9"
     );
     assert_eq!(read(&dir, "b.py"), "x = EUR_\u{3a9}\n");
 }
+
+#[test]
+fn recipes_that_cross_files_refuse_shard() {
+    let dir = project(&[("a.py", "x = 1\n")]);
+    fixer(dir.path())
+        .args(["check", "lazy-settings", "--shard", "1/2"])
+        .assert()
+        .code(2)
+        .stderr(contains("recipe `lazy-settings` changes files across the project, so it cannot run on a shard of it"))
+        .stderr(contains("help: run it in one job without --shard"));
+}
