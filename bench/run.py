@@ -85,6 +85,12 @@ FALLBACK_RECIPES = ("hoist-imports", "aioredis-to-redis", "lazy-settings")
 
 SCALE_FACTORS = (1, 4, 16)
 
+JOB_TEXT = {
+    "(a)": "(a) function-local imports",
+    "(b)": "(b) all no-parameter recipes ({recipes})",
+    "(c)": "(c) LibCST parse of every file (the floor for a Python codemod)",
+}
+
 LIBCST_VERSION = "import importlib.metadata as m; print(m.version('libcst'))"
 
 # A line of tool output that points at a source location: `path.py:12:5`.
@@ -643,6 +649,7 @@ def compare_mode(args: argparse.Namespace, cache: Path, fixer: Path, trees: list
     )
 
     measured = [b for b in benches if b.runs]
+    jobs = sorted({b.job for b in measured})
     ref = medians(benches[0])["wall_s"]
     rows = []
     for bench in measured:
@@ -676,8 +683,9 @@ def compare_mode(args: argparse.Namespace, cache: Path, fixer: Path, trees: list
         "",
         *markdown_table(header, rows),
         "",
-        "Jobs: (a) function-local imports, (b) all no-parameter recipes "
-        f"({', '.join(recipes)}), (c) LibCST parse of every file (floor for a Python codemod).",
+        "Jobs: "
+        + "; ".join(JOB_TEXT[job].format(recipes=", ".join(recipes)) for job in jobs)
+        + ".",
         "CPU = user + sys of the process tree; peak RSS = largest single process.",
         disturbance_note(measured),
     ]
