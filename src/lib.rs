@@ -17,6 +17,7 @@ pub mod cli;
 pub mod diag;
 pub mod edit;
 pub mod engine;
+pub mod import_graph;
 pub mod imports;
 pub mod output;
 pub mod parse;

@@ -6,6 +6,8 @@
 //! [`Workspace`], may change, create and delete files). Each lives in its own file here,
 //! opening with what it does, why, an example, and when it refuses.
 
+pub mod hoist_imports;
+
 use std::path::Path;
 
 use tree_sitter::Tree;
@@ -162,7 +164,11 @@ pub struct ActionSpec {
 }
 
 /// Every built-in action.
-pub const ACTIONS: &[ActionSpec] = &[];
+pub const ACTIONS: &[ActionSpec] = &[ActionSpec {
+    name: hoist_imports::NAME,
+    summary: "move function-local imports to module level, keeping those whose move could change a name's meaning",
+    build: hoist_imports::build,
+}];
 
 pub fn names() -> Vec<&'static str> {
     ACTIONS.iter().map(|a| a.name).collect()

@@ -8,10 +8,16 @@ use crate::diag::UserError;
 
 /// (file name, text) of every built-in recipe. A test checks that this lists every file
 /// in `recipes/`.
-pub const FILES: &[(&str, &str)] = &[(
-    "aioredis-to-redis.toml",
-    include_str!("../../recipes/aioredis-to-redis.toml"),
-)];
+pub const FILES: &[(&str, &str)] = &[
+    (
+        "aioredis-to-redis.toml",
+        include_str!("../../recipes/aioredis-to-redis.toml"),
+    ),
+    (
+        "hoist-imports.toml",
+        include_str!("../../recipes/hoist-imports.toml"),
+    ),
+];
 
 pub fn all() -> Result<Vec<Recipe>, UserError> {
     FILES
