@@ -146,3 +146,8 @@ pub fn run_fixtures(recipe_dir: &str) {
 fn aioredis_to_redis_fixtures() {
     run_fixtures("aioredis-to-redis");
 }
+
+#[test]
+fn hoist_imports_fixtures() {
+    run_fixtures("hoist-imports");
+}

@@ -897,7 +897,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             if let Some(deco) = decorators(sc.node, text) {
                 if deco.contains("skip") {
                     return Err(format!(
-                        "`{}` is skipped conditionally: the import may need what the condition checks",
+                        "`{}` has a skip marker: the import may need what the marker guards against",
                         sc.name
                     ));
                 }
@@ -928,6 +928,15 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             if BUILTINS.contains(&name) {
                 return Err(format!(
                     "`{name}` is a builtin: at module level it would replace the builtin for the whole module"
+                ));
+            }
+            if scope.globals.contains(&name) {
+                return Err(format!("`{name}` is declared `global` in `{}`", scope.name));
+            }
+            if scope.nonlocals.contains(&name) {
+                return Err(format!(
+                    "`{name}` is declared `nonlocal` in `{}`",
+                    scope.name
                 ));
             }
             for b in module.bindings.iter().filter(|b| b.name == name) {
@@ -964,15 +973,6 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                 ));
             }
             // In its own function.
-            if scope.globals.contains(&name) {
-                return Err(format!("`{name}` is declared `global` in `{}`", scope.name));
-            }
-            if scope.nonlocals.contains(&name) {
-                return Err(format!(
-                    "`{name}` is declared `nonlocal` in `{}`",
-                    scope.name
-                ));
-            }
             for b in scope.bindings.iter().filter(|b| b.name == name) {
                 let line = crate::diag::line_col(text, b.at).0;
                 match b.kind {
@@ -1211,7 +1211,10 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                     continue;
                 }
                 let prev = previous_line(text, s);
-                if prev.is_some_and(|l| is_header(l)) || docstring_ends_before(block, text, s) {
+                let ends_block = e >= block.end_byte();
+                if !ends_block
+                    && (prev.is_some_and(|l| is_header(l)) || docstring_ends_before(block, text, s))
+                {
                     // First in the body (or right after its docstring): take the blank
                     // lines after it too.
                     e = skip_blank_lines(text, e);
