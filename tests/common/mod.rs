@@ -38,7 +38,8 @@ pub fn copy_tree(from: &Path, to: &Path) {
 /// by tests/run.sh), else `python3`. Panics, never skips, when it is missing or has no
 /// pytest: these tests must not pass silently on a machine that cannot run them.
 pub fn python() -> PathBuf {
-    let python = std::env::var_os("FIXER_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
+    let python =
+        std::env::var_os("FIXER_PYTHON").map_or_else(|| PathBuf::from("python3"), PathBuf::from);
     let ok = Command::new(&python)
         .args(["-c", "import pytest"])
         .output()
@@ -56,7 +57,8 @@ pub fn python() -> PathBuf {
 /// Runs pytest in `dir` (with `-p no:cacheprovider`, quiet); returns (exit code, output).
 pub fn pytest(dir: &Path, extra_env: &[(&str, &str)], remove_env: &[&str]) -> (i32, String) {
     let mut cmd = Command::new(python());
-    cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"]).current_dir(dir);
+    cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .current_dir(dir);
     cmd.env("PYTHONDONTWRITEBYTECODE", "1");
     for (k, v) in extra_env {
         cmd.env(k, v);
@@ -65,11 +67,17 @@ pub fn pytest(dir: &Path, extra_env: &[(&str, &str)], remove_env: &[&str]) -> (i
         cmd.env_remove(k);
     }
     let out = cmd.output().expect("pytest runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.code().unwrap_or(-1), text)
 }
 
 /// A fixture directory under tests/fixtures or tests/e2e.
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(rel)
 }
