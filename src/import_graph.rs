@@ -263,13 +263,10 @@ pub fn scan_imports(text: &str) -> Vec<ScannedImport> {
     while let Some(line) = lines.next() {
         let mut code = line;
         if let Some(delim) = in_string {
-            match code.find(delim) {
-                Some(i) => {
-                    in_string = None;
-                    code = &code[i + 3..];
-                    track_strings(code, &mut in_string);
-                }
-                None => {}
+            if let Some(i) = code.find(delim) {
+                in_string = None;
+                code = &code[i + 3..];
+                track_strings(code, &mut in_string);
             }
             continue;
         }

@@ -400,15 +400,14 @@ impl<'t, 'a> Facts<'t, 'a> {
                         }
                     }
                 }
-                "identifier" => {
+                "identifier"
                     if !not_loads.contains(&node.id())
-                        && is_load(kinds.last().copied(), cursor.field_name())
-                    {
-                        facts.scopes[scope]
-                            .first_use
-                            .entry(node_text(node, text))
-                            .or_insert(node.start_byte());
-                    }
+                        && is_load(kinds.last().copied(), cursor.field_name()) =>
+                {
+                    facts.scopes[scope]
+                        .first_use
+                        .entry(node_text(node, text))
+                        .or_insert(node.start_byte());
                 }
                 kind @ ("try_statement" | "if_statement" | "with_statement" | "while_statement"
                 | "match_statement") => {
@@ -1213,7 +1212,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                 let prev = previous_line(text, s);
                 let ends_block = e >= block.end_byte();
                 if !ends_block
-                    && (prev.is_some_and(|l| is_header(l)) || docstring_ends_before(block, text, s))
+                    && (prev.is_some_and(is_header) || docstring_ends_before(block, text, s))
                 {
                     // First in the body (or right after its docstring): take the blank
                     // lines after it too.
