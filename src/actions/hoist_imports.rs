@@ -1209,24 +1209,25 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                     }
                     continue;
                 }
-                let prev = previous_line(text, s);
-                let ends_block = e >= block.end_byte();
-                if !ends_block
-                    && (prev.is_some_and(is_header) || docstring_ends_before(block, text, s))
-                {
-                    // First in the body (or right after its docstring): take the blank
-                    // lines after it too.
-                    e = skip_blank_lines(text, e);
-                } else if prev.is_some_and(|l| l.trim().is_empty())
-                    && (e == text.len() || next_line(text, e).trim().is_empty())
-                {
-                    // Between two blank runs: keep one of them.
-                    while let Some(l) = previous_line(text, s) {
-                        if !l.trim().is_empty() {
-                            break;
-                        }
-                        s = line_start(text, s - 1);
+                // The start of the blank lines right above the run.
+                let mut above = s;
+                while let Some(l) = previous_line(text, above) {
+                    if !l.trim().is_empty() {
+                        break;
                     }
+                    above = line_start(text, above - 1);
+                }
+                let ends_block = e >= block.end_byte();
+                if !ends_block && previous_line(text, above).is_some_and(is_header) {
+                    // First in the body: no blank line may open it.
+                    s = above;
+                    e = skip_blank_lines(text, e);
+                } else if !ends_block && docstring_ends_before(block, text, above) {
+                    // Right after the docstring: keep the spacing the docstring had.
+                    e = skip_blank_lines(text, e);
+                } else if above < s && (e == text.len() || next_line(text, e).trim().is_empty()) {
+                    // Between two blank runs: keep one of them.
+                    s = above;
                 }
                 edits.push(Edit::delete(s..e, origin));
             }
