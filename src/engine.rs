@@ -417,8 +417,10 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
     let mut current = text.to_owned();
     let mut total = 0;
     let mut conflicts_seen: Vec<Finding> = Vec::new();
+    // The tree of `current` when the previous pass already parsed it (incrementally).
+    let mut known_tree: Option<tree_sitter::Tree> = None;
     for pass in 0..=MAX_PASSES {
-        let Some(tree) = parse::parse(&current) else {
+        let Some(tree) = known_tree.take().or_else(|| parse::parse(&current)) else {
             return FileResult::Unparsable("tree-sitter could not parse it".into());
         };
         if pass == 0 {
@@ -500,7 +502,12 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
         let origins: Vec<String> = edits.iter().map(|e| e.origin.clone()).collect();
         total += edits.len();
         let mut next = edit::apply(&current, &edits);
-        if !matches.imports.is_empty() {
+        let mut next_tree = None;
+        if matches.imports.is_empty() {
+            // Reparse only what the edits touched: this tree both verifies the result and
+            // serves the next pass, instead of two full parses.
+            next_tree = parse::reparse_edited(&tree, &current, &edits, &next);
+        } else {
             if let Some(tree) = parse::parse(&next) {
                 let (import_edits, _) = edit::resolve(imports::ensure(
                     &next,
@@ -512,7 +519,11 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
                 next = edit::apply(&next, &import_edits);
             }
         }
-        if let Err(at) = verify::check(&next) {
+        let verified = match &next_tree {
+            Some(t) => verify::check_tree(&next, t),
+            None => verify::check(&next),
+        };
+        if let Err(at) = verified {
             let mut origins = origins;
             origins.dedup();
             return FileResult::Done {
@@ -534,6 +545,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
             };
         }
         current = next;
+        known_tree = next_tree;
     }
     FileResult::Done {
         text: current,

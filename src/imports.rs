@@ -235,10 +235,11 @@ pub fn insertion_point(tree: &Tree, text: &str) -> InsertPoint {
     let mut end: Option<usize> = None;
     let mut after_docstring = false;
     let mut first_statement: Option<usize> = None;
-    for (i, child) in root.named_children(&mut cursor).enumerate() {
-        if child.kind() == "comment" {
-            continue;
-        }
+    // Comments (a shebang, a licence header) do not stop a docstring from being first.
+    let statements = root
+        .named_children(&mut cursor)
+        .filter(|c| c.kind() != "comment");
+    for (i, child) in statements.enumerate() {
         let is_docstring = i == 0 && is_docstring(child);
         let is_import = matches!(
             child.kind(),
@@ -515,5 +516,12 @@ mod tests {
         );
         assert_eq!(run("x = 1\n", &["import sys"]), "import sys\n\nx = 1\n");
         assert_eq!(run("import os", &["import sys"]), "import os\nimport sys\n");
+        assert_eq!(
+            run(
+                "#!/usr/bin/env python\n\"\"\"Doc.\"\"\"\nimport os\n",
+                &["import sys"]
+            ),
+            "#!/usr/bin/env python\n\"\"\"Doc.\"\"\"\nimport os\nimport sys\n"
+        );
     }
 }

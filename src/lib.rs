@@ -19,6 +19,7 @@ pub mod diag;
 pub mod edit;
 pub mod engine;
 pub mod git;
+pub mod import_graph;
 pub mod imports;
 pub mod output;
 pub mod parse;

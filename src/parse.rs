@@ -16,14 +16,66 @@ thread_local! {
 pub fn parse(text: &str) -> Option<Tree> {
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let parser = slot.get_or_insert_with(|| {
-            let mut p = Parser::new();
-            p.set_language(&language())
-                .expect("tree-sitter-python matches the tree-sitter ABI");
-            p
-        });
+        let parser = slot.get_or_insert_with(new_parser);
         parser.parse(text, None)
     })
+}
+
+fn new_parser() -> Parser {
+    let mut p = Parser::new();
+    p.set_language(&language())
+        .expect("tree-sitter-python matches the tree-sitter ABI");
+    p
+}
+
+/// The tree of `new`, which is `old` with `edits` (sorted, non-overlapping, as
+/// [`crate::edit::resolve`] returns them) applied, parsed incrementally from `tree`, the
+/// tree of `old`: tree-sitter reuses every subtree the edits did not touch.
+pub fn reparse_edited(
+    tree: &Tree,
+    old: &str,
+    edits: &[crate::edit::Edit],
+    new: &str,
+) -> Option<Tree> {
+    let mut edited = tree.clone();
+    // From the last edit to the first: each edit's offsets are still those of `old`.
+    for e in edits.iter().rev() {
+        let start = point_at(old, e.range.start);
+        let new_end = match memchr::memrchr(b'\n', e.content.as_bytes()) {
+            Some(i) => tree_sitter::Point {
+                row: start.row + memchr::memchr_iter(b'\n', e.content.as_bytes()).count(),
+                column: e.content.len() - i - 1,
+            },
+            None => tree_sitter::Point {
+                row: start.row,
+                column: start.column + e.content.len(),
+            },
+        };
+        edited.edit(&tree_sitter::InputEdit {
+            start_byte: e.range.start,
+            old_end_byte: e.range.end,
+            new_end_byte: e.range.start + e.content.len(),
+            start_position: start,
+            old_end_position: point_at(old, e.range.end),
+            new_end_position: new_end,
+        });
+    }
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let parser = slot.get_or_insert_with(new_parser);
+        parser.parse(new, Some(&edited))
+    })
+}
+
+/// Row and byte column of an offset.
+fn point_at(text: &str, offset: usize) -> tree_sitter::Point {
+    let before = &text.as_bytes()[..offset];
+    let row = memchr::memchr_iter(b'\n', before).count();
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    tree_sitter::Point {
+        row,
+        column: offset - line_start,
+    }
 }
 
 /// The first ERROR or MISSING node in document order, if the tree has any.
@@ -55,4 +107,26 @@ pub fn first_error(tree: &Tree) -> Option<Node<'_>> {
 /// The source text of a node.
 pub fn text<'a>(node: Node<'_>, source: &'a str) -> &'a str {
     &source[node.byte_range()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::edit::{apply, resolve, Edit};
+
+    #[test]
+    fn incremental_reparse_matches_a_full_parse() {
+        let old = "def f():\n    import os\n    return os\n\nx = 1\n";
+        let (edits, _) = resolve(vec![
+            Edit::insert(0, "import os\n\n\n", "t"),
+            Edit::delete(9..23, "t"),
+            Edit::replace(42..43, "(\n    2\n)", "t"),
+        ]);
+        let new = apply(old, &edits);
+        let tree = parse(old).unwrap();
+        let inc = reparse_edited(&tree, old, &edits, &new).unwrap();
+        let full = parse(&new).unwrap();
+        assert_eq!(inc.root_node().to_sexp(), full.root_node().to_sexp());
+        assert!(first_error(&inc).is_none());
+    }
 }

@@ -17,7 +17,12 @@ pub fn check(text: &str) -> Result<(), SyntaxBreak> {
     let Some(tree) = parse::parse(text) else {
         return Err(SyntaxBreak { line: 1, column: 1 });
     };
-    match parse::first_error(&tree) {
+    check_tree(text, &tree)
+}
+
+/// Like [`check`], with the tree of `text` already parsed.
+pub fn check_tree(text: &str, tree: &tree_sitter::Tree) -> Result<(), SyntaxBreak> {
+    match parse::first_error(tree) {
         None => Ok(()),
         Some(node) => {
             let (line, column) = line_col(text, node.start_byte());

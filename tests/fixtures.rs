@@ -171,3 +171,8 @@ fn move_module_fixtures() {
 fn unresolved_imports_fixtures() {
     run_fixtures("unresolved-imports");
 }
+
+#[test]
+fn hoist_imports_fixtures() {
+    run_fixtures("hoist-imports");
+}

@@ -7,6 +7,7 @@
 //! opening with what it does, why, an example, and when it refuses.
 
 pub mod consolidate_conftest;
+pub mod hoist_imports;
 pub mod lazy_settings;
 pub mod module_to_package;
 pub mod move_module;
@@ -194,6 +195,11 @@ pub const ACTIONS: &[ActionSpec] = &[
         name: "unresolved-imports",
         summary: "report imports of project modules that cannot resolve",
         build: unresolved_imports::build,
+    },
+    ActionSpec {
+        name: hoist_imports::NAME,
+        summary: "move function-local imports to module level, keeping those whose move could change a name's meaning",
+        build: hoist_imports::build,
     },
 ];
 

@@ -33,6 +33,10 @@ pub const FILES: &[(&str, &str)] = &[
         "unresolved-imports.toml",
         include_str!("../../recipes/unresolved-imports.toml"),
     ),
+    (
+        "hoist-imports.toml",
+        include_str!("../../recipes/hoist-imports.toml"),
+    ),
 ];
 
 /// The built-in recipes, parsed but not compiled (see [`Recipe::parse_schema`]).

@@ -1,0 +1,1552 @@
+//! # hoist-imports
+//!
+//! ## What it does
+//! Moves imports out of function and method bodies (at any depth: methods, functions
+//! nested in functions) to module level: after the module docstring, the `from
+//! __future__` imports and the existing top-of-module import block. A name imported by
+//! several functions is hoisted once; a `from m import x` joins an existing module-level
+//! `from m import ...`; a local import that the module already has is just removed.
+//! Comments attached to an import (on the lines right above it, on its line, inside its
+//! parentheses) travel with it. The body left behind stays clean: no stray blank line at
+//! its top, `pass` when nothing is left, the docstring first.
+//!
+//! ## Why
+//! A test that imports the code under test inside each test function re-executes that
+//! import whenever something drops the module from `sys.modules` between tests, and
+//! some libraries (torch, anything with a C extension registering global state) cannot
+//! be executed twice: every test after the first fails. Module-level imports run once.
+//!
+//! ## Example
+//! ```python
+//! def test_update_status(redis):
+//!     from src.worker.pipeline import update_status
+//!
+//!     update_status(redis, "task:1")
+//! ```
+//! becomes
+//! ```python
+//! from src.worker.pipeline import update_status
+//!
+//!
+//! def test_update_status(redis):
+//!     update_status(redis, "task:1")
+//! ```
+//!
+//! ## When it keeps an import (reported as a note, `kept: <reason>`)
+//! Whenever moving it could change what a name means or when the import runs:
+//! - it sits under `try` (an optional dependency), `if`/`elif`/`else` (`if
+//!   TYPE_CHECKING:` too), `with`, `for`/`while` or `match`, or its function is defined
+//!   under one of them; it sits in a class body (it binds a class attribute);
+//! - `from x import *`; a relative import in a file that is not part of a package;
+//! - the name it binds is already bound at module level to something else (a def, a
+//!   class, an assignment, an import of another object, possibly a `from x import *`),
+//!   or is a builtin; it is a parameter, `global`/`nonlocal`, otherwise bound, or used
+//!   before the import in that function, bound in an enclosing function, or `nonlocal`
+//!   in a nested one; another function imports a different object under that name;
+//! - the imported module is this file, or a project module that imports this file
+//!   (directly or through a chain: hoisting would close an import cycle);
+//! - the test is skipped conditionally (a `skip` decorator, `pytestmark`, or a skip
+//!   call before the import), or the function changes where imports come from before
+//!   it (`sys.path`, `sys.modules`, `os.environ`, ...), or it is a `pytest_*` hook;
+//! - the import shares its line with other code (`;`, `def f(): import x`);
+//! - the line says `# fixer: keep`, `# noqa: PLC0415` (or a bare `# noqa`), or
+//!   `# pylint: disable=import-outside-toplevel`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::LazyLock;
+
+use tree_sitter::{Node, Tree};
+
+use super::{Action, ActionArgs, FileAction, FileCx, FileOutcome};
+use crate::diag::Severity;
+use crate::edit::Edit;
+use crate::import_graph::ImportGraph;
+use crate::imports::{self, line_start, ImportSpec, InsertPoint, TopImport};
+use crate::parse::text as node_text;
+
+pub const NAME: &str = "hoist-imports";
+
+pub fn build(args: ActionArgs) -> Result<Action, String> {
+    args.finish(NAME)?;
+    Ok(Action::File(Box::new(HoistImports::default())))
+}
+
+#[derive(Default)]
+pub struct HoistImports {
+    /// Cross-file facts for the import-cycle check, computed on first use.
+    graph: ImportGraph,
+}
+
+static IMPORT_WORD: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"import"));
+
+impl FileAction for HoistImports {
+    /// An indented `import`/`from ... import` line whose enclosing lines lead to a `def`
+    /// or `class` (not only to a module-level `if`/`try`/...): a byte scan, no parse.
+    fn may_match(&self, text: &str) -> bool {
+        let bytes = text.as_bytes();
+        IMPORT_WORD
+            .find_iter(bytes)
+            .any(|pos| may_be_local_import(bytes, pos))
+    }
+
+    fn run(&self, cx: &FileCx<'_>) -> FileOutcome {
+        let facts = Facts::collect(cx.tree, cx.text);
+        if !facts.imports.iter().any(|i| i.scope != 0) {
+            return FileOutcome::default();
+        }
+        Plan::new(self, cx, &facts).finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The prefilter.
+
+fn may_be_local_import(b: &[u8], pos: usize) -> bool {
+    let after = b.get(pos + 6).copied();
+    if !matches!(after, Some(b' ' | b'\t' | b'(' | b'\\')) {
+        return false;
+    }
+    let start = memchr::memrchr(b'\n', &b[..pos]).map_or(0, |i| i + 1);
+    let prefix = &b[start..pos];
+    let indent = prefix
+        .iter()
+        .take_while(|c| **c == b' ' || **c == b'\t')
+        .count();
+    let rest = &prefix[indent..];
+    let stmt_start = rest.is_empty()
+        || (rest.starts_with(b"from") && rest.get(4).is_some_and(|c| c.is_ascii_whitespace()));
+    if !stmt_start {
+        // `def f(): import x`, `x = 1; import y`: an import after a colon or semicolon.
+        let trimmed = rest.trim_ascii_end();
+        return trimmed.ends_with(b":") || trimmed.ends_with(b";");
+    }
+    if indent == 0 {
+        return false;
+    }
+    // Walk up through less-indented lines: a `def`/`class` header means a local import;
+    // reaching column 0 at a module-level `if`/`try`/`with`/... means a guarded
+    // module-level import. Anything else (a string's lines at column 0) stays a maybe.
+    let mut current = indent;
+    let mut end = start;
+    while end > 0 {
+        let line_end = end - 1;
+        let s = memchr::memrchr(b'\n', &b[..line_end]).map_or(0, |i| i + 1);
+        let line = &b[s..line_end];
+        end = s;
+        let ind = line
+            .iter()
+            .take_while(|c| **c == b' ' || **c == b'\t')
+            .count();
+        let body = line[ind..].trim_ascii_end();
+        if body.is_empty() || body.starts_with(b"#") || ind >= current {
+            continue;
+        }
+        current = ind;
+        if starts_with_word(body, b"def")
+            || starts_with_word(body, b"async")
+            || starts_with_word(body, b"class")
+        {
+            return true;
+        }
+        if ind == 0 {
+            const GUARDS: [&[u8]; 10] = [
+                b"if", b"elif", b"else", b"try", b"except", b"finally", b"with", b"for", b"while",
+                b"match",
+            ];
+            return !GUARDS.iter().any(|g| starts_with_word(body, g));
+        }
+    }
+    true
+}
+
+fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
+    s.starts_with(word)
+        && s.get(word.len())
+            .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+}
+
+// ---------------------------------------------------------------------------------------
+// Facts about the file: scopes, what they bind and use, and every import statement.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScopeKind {
+    Module,
+    Function,
+    Class,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BindKind {
+    /// An import statement (index into `Facts::imports`) and the object it binds.
+    Import(usize),
+    Def,
+    Class,
+    Assign,
+    Parameter,
+    /// `for` targets, `with ... as`, `except ... as`, `del`, walrus, match captures.
+    Other,
+    /// `global NAME` in a function: binds the module-level name.
+    Global,
+}
+
+#[derive(Debug, Clone)]
+struct Binding<'a> {
+    name: &'a str,
+    at: usize,
+    kind: BindKind,
+}
+
+struct Scope<'t, 'a> {
+    kind: ScopeKind,
+    parent: Option<usize>,
+    /// The `function_definition`/`class_definition` node (the root for the module).
+    node: Node<'t>,
+    name: &'a str,
+    bindings: Vec<Binding<'a>>,
+    /// First load of each name in this scope (not counting nested scopes).
+    first_use: HashMap<&'a str, usize>,
+    globals: Vec<&'a str>,
+    nonlocals: Vec<&'a str>,
+    wildcard: bool,
+}
+
+struct LocalImport<'t> {
+    node: Node<'t>,
+    info: TopImport,
+    scope: usize,
+    /// Innermost enclosing `try`/`if`/`with`/`for`/`while`/`match`, and what it is.
+    guard: Option<(Node<'t>, &'static str)>,
+}
+
+struct Facts<'t, 'a> {
+    scopes: Vec<Scope<'t, 'a>>,
+    imports: Vec<LocalImport<'t>>,
+}
+
+impl<'t, 'a> Facts<'t, 'a> {
+    fn collect(tree: &'t Tree, text: &'a str) -> Facts<'t, 'a> {
+        let root = tree.root_node();
+        let mut facts = Facts {
+            scopes: vec![Scope {
+                kind: ScopeKind::Module,
+                parent: None,
+                node: root,
+                name: "",
+                bindings: Vec::new(),
+                first_use: HashMap::new(),
+                globals: Vec::new(),
+                nonlocals: Vec::new(),
+                wildcard: false,
+            }],
+            imports: Vec::new(),
+        };
+        // Scopes entered when their body is: (body node id, scope index).
+        let mut pending: Vec<(usize, usize)> = Vec::new();
+        let mut scope_stack: Vec<(usize, usize)> = vec![(root.id(), 0)];
+        let mut guards: Vec<(usize, Node<'t>, &'static str)> = Vec::new();
+        // Identifiers already accounted for as bindings (or names that are not loads).
+        let mut not_loads: HashSet<usize> = HashSet::new();
+        // Kinds of the nodes above the cursor (cheaper than `Node::parent`).
+        let mut kinds: Vec<&'static str> = Vec::new();
+        let mut cursor = root.walk();
+        'walk: loop {
+            let node = cursor.node();
+            let scope = scope_stack.last().map_or(0, |s| s.1);
+            let mut descend = true;
+            match node.kind() {
+                "function_definition" | "class_definition" => {
+                    let is_fn = node.kind() == "function_definition";
+                    if let Some(name) = node.child_by_field_name("name") {
+                        not_loads.insert(name.id());
+                        facts.bind(
+                            scope,
+                            node_text(name, text),
+                            node.start_byte(),
+                            if is_fn {
+                                BindKind::Def
+                            } else {
+                                BindKind::Class
+                            },
+                        );
+                    }
+                    let idx = facts.scopes.len();
+                    facts.scopes.push(Scope {
+                        kind: if is_fn {
+                            ScopeKind::Function
+                        } else {
+                            ScopeKind::Class
+                        },
+                        parent: Some(scope),
+                        node,
+                        name: node
+                            .child_by_field_name("name")
+                            .map_or("", |n| node_text(n, text)),
+                        bindings: Vec::new(),
+                        first_use: HashMap::new(),
+                        globals: Vec::new(),
+                        nonlocals: Vec::new(),
+                        wildcard: false,
+                    });
+                    if let Some(params) = node.child_by_field_name("parameters") {
+                        let mut c = params.walk();
+                        for p in params.named_children(&mut c) {
+                            if let Some(id) = parameter_name(p) {
+                                not_loads.insert(id.id());
+                                facts.bind(
+                                    idx,
+                                    node_text(id, text),
+                                    id.start_byte(),
+                                    BindKind::Parameter,
+                                );
+                            }
+                        }
+                    }
+                    if let Some(body) = node.child_by_field_name("body") {
+                        pending.push((body.id(), idx));
+                    }
+                }
+                "block" => {
+                    if let Some(i) = pending.iter().position(|(id, _)| *id == node.id()) {
+                        let (_, idx) = pending.swap_remove(i);
+                        scope_stack.push((node.id(), idx));
+                    }
+                }
+                "lambda" => {
+                    // Lambda parameters: bindings of a scope of their own; counted in the
+                    // enclosing one, which can only make the analysis more careful.
+                    if let Some(params) = node.child_by_field_name("parameters") {
+                        let mut c = params.walk();
+                        for p in params.named_children(&mut c) {
+                            if let Some(id) = parameter_name(p) {
+                                not_loads.insert(id.id());
+                                facts.bind(
+                                    scope,
+                                    node_text(id, text),
+                                    id.start_byte(),
+                                    BindKind::Other,
+                                );
+                            }
+                        }
+                    }
+                }
+                "import_statement" | "import_from_statement" | "future_import_statement" => {
+                    descend = false;
+                    if let Some(info) = imports::read_import(node, text) {
+                        let idx = facts.imports.len();
+                        if info.wildcard {
+                            facts.scopes[scope].wildcard = true;
+                        }
+                        for spec in &info.specs {
+                            let name = bound_name_in(spec, node, text);
+                            facts.bind(scope, name, node.start_byte(), BindKind::Import(idx));
+                        }
+                        facts.imports.push(LocalImport {
+                            node,
+                            info,
+                            scope,
+                            guard: guards.last().map(|g| (g.1, g.2)),
+                        });
+                    }
+                }
+                "assignment" | "augmented_assignment" => {
+                    if let Some(left) = node.child_by_field_name("left") {
+                        facts.bind_targets(scope, left, text, BindKind::Assign, &mut not_loads);
+                    }
+                }
+                "for_statement" | "for_in_clause" => {
+                    if let Some(left) = node.child_by_field_name("left") {
+                        facts.bind_targets(scope, left, text, BindKind::Other, &mut not_loads);
+                    }
+                }
+                "named_expression" => {
+                    if let Some(name) = node.child_by_field_name("name") {
+                        facts.bind_targets(scope, name, text, BindKind::Other, &mut not_loads);
+                    }
+                }
+                "as_pattern" | "except_clause" => {
+                    if let Some(alias) = node.child_by_field_name("alias") {
+                        facts.bind_targets(scope, alias, text, BindKind::Other, &mut not_loads);
+                    }
+                }
+                "delete_statement" => {
+                    let mut c = node.walk();
+                    for t in node.named_children(&mut c) {
+                        facts.bind_targets(scope, t, text, BindKind::Other, &mut not_loads);
+                    }
+                }
+                "case_pattern" => {
+                    // Every name in a pattern may be a capture: count them all as bound.
+                    descend = false;
+                    for_each_identifier(node, &mut |id| {
+                        facts.bind(scope, node_text(id, text), id.start_byte(), BindKind::Other)
+                    });
+                }
+                "global_statement" | "nonlocal_statement" => {
+                    descend = false;
+                    let global = node.kind() == "global_statement";
+                    let mut c = node.walk();
+                    for id in node.named_children(&mut c) {
+                        if id.kind() != "identifier" {
+                            continue;
+                        }
+                        let name = node_text(id, text);
+                        if global {
+                            facts.scopes[scope].globals.push(name);
+                            facts.bind(0, name, node.start_byte(), BindKind::Global);
+                        } else {
+                            facts.scopes[scope].nonlocals.push(name);
+                        }
+                    }
+                }
+                "identifier"
+                    if !not_loads.contains(&node.id())
+                        && is_load(kinds.last().copied(), cursor.field_name()) =>
+                {
+                    facts.scopes[scope]
+                        .first_use
+                        .entry(node_text(node, text))
+                        .or_insert(node.start_byte());
+                }
+                kind @ ("try_statement" | "if_statement" | "with_statement" | "while_statement"
+                | "match_statement") => {
+                    let what = match kind {
+                        "try_statement" => "under `try`: the import may be optional",
+                        "if_statement" => {
+                            let cond = node
+                                .child_by_field_name("condition")
+                                .map_or("", |c| node_text(c, text));
+                            if cond.contains("TYPE_CHECKING") {
+                                "under `if TYPE_CHECKING:`"
+                            } else {
+                                "under `if`: the import may be conditional"
+                            }
+                        }
+                        "with_statement" => "under `with`: the import may depend on its context",
+                        "while_statement" => "in a `while` loop",
+                        _ => "under `match`",
+                    };
+                    guards.push((node.id(), node, what));
+                }
+                _ => {}
+            }
+            if node.kind() == "for_statement" {
+                guards.push((node.id(), node, "in a `for` loop"));
+            }
+            if descend && cursor.goto_first_child() {
+                kinds.push(node.kind());
+                continue;
+            }
+            loop {
+                let done = cursor.node();
+                if scope_stack.len() > 1 && scope_stack.last().is_some_and(|s| s.0 == done.id()) {
+                    scope_stack.pop();
+                }
+                if guards.last().is_some_and(|g| g.0 == done.id()) {
+                    guards.pop();
+                }
+                if cursor.goto_next_sibling() {
+                    break;
+                }
+                if !cursor.goto_parent() {
+                    break 'walk;
+                }
+                kinds.pop();
+            }
+        }
+        facts
+    }
+
+    fn bind(&mut self, scope: usize, name: &'a str, at: usize, kind: BindKind) {
+        self.scopes[scope].bindings.push(Binding { name, at, kind });
+    }
+
+    fn bind_targets(
+        &mut self,
+        scope: usize,
+        target: Node<'t>,
+        text: &'a str,
+        kind: BindKind,
+        not_loads: &mut HashSet<usize>,
+    ) {
+        match target.kind() {
+            "identifier" => {
+                not_loads.insert(target.id());
+                self.bind(scope, node_text(target, text), target.start_byte(), kind);
+            }
+            "pattern_list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "tuple"
+            | "list"
+            | "expression_list"
+            | "parenthesized_expression"
+            | "list_splat_pattern"
+            | "list_splat"
+            | "as_pattern_target" => {
+                let mut c = target.walk();
+                for child in target.named_children(&mut c) {
+                    self.bind_targets(scope, child, text, kind, not_loads);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The function and class scopes enclosing `scope`, innermost first (not the module).
+    fn ancestors(&self, scope: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::successors(self.scopes[scope].parent, move |s| self.scopes[*s].parent)
+            .filter(|s| *s != 0)
+    }
+}
+
+/// The identifier a parameter binds (`x`, `x=1`, `x: int`, `*args`, `**kw`).
+fn parameter_name(p: Node<'_>) -> Option<Node<'_>> {
+    match p.kind() {
+        "identifier" => Some(p),
+        "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+        "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
+            let mut c = p.walk();
+            let found = p
+                .named_children(&mut c)
+                .find(|n| n.kind() != "type")
+                .and_then(|n| {
+                    if n.kind() == "identifier" {
+                        Some(n)
+                    } else {
+                        parameter_name(n)
+                    }
+                });
+            found
+        }
+        _ => None,
+    }
+}
+
+fn for_each_identifier<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
+    if node.kind() == "identifier" {
+        f(node);
+        return;
+    }
+    let mut c = node.walk();
+    for child in node.named_children(&mut c) {
+        for_each_identifier(child, f);
+    }
+}
+
+/// Is this identifier a load of a variable (not an attribute or keyword-argument name)?
+fn is_load(parent: Option<&str>, field: Option<&str>) -> bool {
+    match parent {
+        Some("attribute") => field != Some("attribute"),
+        Some("keyword_argument") => field != Some("name"),
+        Some("dotted_name") | Some("aliased_import") => false,
+        _ => true,
+    }
+}
+
+/// The name a spec binds, as the source spells it.
+fn bound_name_in<'a>(spec: &ImportSpec, node: Node<'_>, text: &'a str) -> &'a str {
+    let name = spec.bound_name();
+    // Borrow from the text: find the name inside the statement.
+    let stmt = &text[node.byte_range()];
+    match stmt.find(name) {
+        Some(i) => &text[node.start_byte() + i..node.start_byte() + i + name.len()],
+        None => "",
+    }
+}
+
+/// What object a spec binds its name to, for comparing two imports of one name.
+fn object_key(spec: &ImportSpec) -> String {
+    match spec {
+        ImportSpec::Import {
+            module,
+            alias: None,
+        } => module.split('.').next().unwrap_or(module).to_owned(),
+        ImportSpec::Import { module, .. } => module.clone(),
+        ImportSpec::From { module, name, .. } if module.ends_with('.') => format!("{module}{name}"),
+        ImportSpec::From { module, name, .. } => format!("{module}.{name}"),
+    }
+}
+
+const BUILTINS: &[&str] = &[
+    "abs",
+    "aiter",
+    "all",
+    "anext",
+    "any",
+    "ascii",
+    "bin",
+    "bool",
+    "breakpoint",
+    "bytearray",
+    "bytes",
+    "callable",
+    "chr",
+    "classmethod",
+    "compile",
+    "complex",
+    "copyright",
+    "credits",
+    "delattr",
+    "dict",
+    "dir",
+    "divmod",
+    "enumerate",
+    "eval",
+    "exec",
+    "exit",
+    "filter",
+    "float",
+    "format",
+    "frozenset",
+    "getattr",
+    "globals",
+    "hasattr",
+    "hash",
+    "help",
+    "hex",
+    "id",
+    "input",
+    "int",
+    "isinstance",
+    "issubclass",
+    "iter",
+    "len",
+    "license",
+    "list",
+    "locals",
+    "map",
+    "max",
+    "memoryview",
+    "min",
+    "next",
+    "object",
+    "oct",
+    "open",
+    "ord",
+    "pow",
+    "print",
+    "property",
+    "quit",
+    "range",
+    "repr",
+    "reversed",
+    "round",
+    "set",
+    "setattr",
+    "slice",
+    "sorted",
+    "staticmethod",
+    "str",
+    "sum",
+    "super",
+    "tuple",
+    "type",
+    "vars",
+    "zip",
+    "__import__",
+    "ArithmeticError",
+    "AssertionError",
+    "AttributeError",
+    "BaseException",
+    "BaseExceptionGroup",
+    "BlockingIOError",
+    "BrokenPipeError",
+    "BufferError",
+    "BytesWarning",
+    "ChildProcessError",
+    "ConnectionAbortedError",
+    "ConnectionError",
+    "ConnectionRefusedError",
+    "ConnectionResetError",
+    "DeprecationWarning",
+    "EOFError",
+    "EncodingWarning",
+    "EnvironmentError",
+    "Exception",
+    "ExceptionGroup",
+    "FileExistsError",
+    "FileNotFoundError",
+    "FloatingPointError",
+    "FutureWarning",
+    "GeneratorExit",
+    "IOError",
+    "ImportError",
+    "ImportWarning",
+    "IndentationError",
+    "IndexError",
+    "InterruptedError",
+    "IsADirectoryError",
+    "KeyError",
+    "KeyboardInterrupt",
+    "LookupError",
+    "MemoryError",
+    "ModuleNotFoundError",
+    "NameError",
+    "NotADirectoryError",
+    "NotImplemented",
+    "NotImplementedError",
+    "OSError",
+    "OverflowError",
+    "PendingDeprecationWarning",
+    "PermissionError",
+    "ProcessLookupError",
+    "RecursionError",
+    "ReferenceError",
+    "ResourceWarning",
+    "RuntimeError",
+    "RuntimeWarning",
+    "StopAsyncIteration",
+    "StopIteration",
+    "SyntaxError",
+    "SyntaxWarning",
+    "SystemError",
+    "SystemExit",
+    "TabError",
+    "TimeoutError",
+    "TypeError",
+    "UnboundLocalError",
+    "UnicodeDecodeError",
+    "UnicodeEncodeError",
+    "UnicodeError",
+    "UnicodeTranslateError",
+    "UnicodeWarning",
+    "UserWarning",
+    "ValueError",
+    "Warning",
+    "ZeroDivisionError",
+    "Ellipsis",
+];
+
+/// Text in a function before a local import that means the import depends on it.
+const ENVIRONMENT: &[&str] = &[
+    "sys.path",
+    "syspath",
+    "sys.modules",
+    "sys.meta_path",
+    "os.environ",
+    "setenv",
+    "chdir",
+    "importorskip",
+    "skip(",
+    "skipTest",
+    "import_module",
+    "reload(",
+    "makepyfile",
+];
+
+/// Module-level code that later imports may depend on (placed before them on purpose).
+const MODULE_ENVIRONMENT: &[&str] = &[
+    "sys.path",
+    "sys.modules",
+    "os.environ",
+    "chdir",
+    "importorskip",
+    "skip(",
+    "import_module",
+    "setup(",
+    "configure(",
+    ".use(",
+    "warnings.",
+    "register_assert_rewrite",
+];
+
+// ---------------------------------------------------------------------------------------
+// The decision per import, then the edits.
+
+/// A local import that moves: its statement, the lines it occupies and what it brings.
+struct Move<'t> {
+    node: Node<'t>,
+    /// From the first attached comment line to the end of the statement's line.
+    unit: std::ops::Range<usize>,
+    /// The statement's indentation.
+    indent: String,
+    /// The block the statement is in.
+    block: Node<'t>,
+}
+
+enum NewStmt {
+    From { module: String, names: Vec<String> },
+    Plain(String),
+    Verbatim(String),
+}
+
+struct Plan<'p, 't, 'a> {
+    action: &'p HoistImports,
+    cx: &'p FileCx<'a>,
+    facts: &'p Facts<'t, 'a>,
+    top: Vec<TopImport>,
+    findings: Vec<crate::diag::Finding>,
+    moves: Vec<Move<'t>>,
+    merges: Vec<(usize, Vec<String>)>,
+    new: Vec<NewStmt>,
+    added: HashSet<ImportSpec>,
+    /// The module's own conditional skip (`pytestmark = pytest.mark.skipif(...)`).
+    module_skip: Option<String>,
+}
+
+impl<'p, 't, 'a> Plan<'p, 't, 'a> {
+    fn new(action: &'p HoistImports, cx: &'p FileCx<'a>, facts: &'p Facts<'t, 'a>) -> Self {
+        Plan {
+            action,
+            cx,
+            facts,
+            top: imports::module_imports(cx.tree, cx.text),
+            findings: Vec::new(),
+            moves: Vec::new(),
+            merges: Vec::new(),
+            new: Vec::new(),
+            added: HashSet::new(),
+            module_skip: module_skip_mark(cx.tree, cx.text),
+        }
+    }
+
+    fn finish(mut self) -> FileOutcome {
+        for idx in 0..self.facts.imports.len() {
+            let imp = &self.facts.imports[idx];
+            if imp.scope == 0 {
+                continue;
+            }
+            match self.decide(idx) {
+                Err(reason) => {
+                    let f = self.cx.finding(
+                        imp.node.start_byte(),
+                        Severity::Note,
+                        format!("kept: {reason}"),
+                    );
+                    self.findings.push(f);
+                }
+                Ok(mv) => self.take(idx, mv),
+            }
+        }
+        let mut edits = Vec::new();
+        if !self.moves.is_empty() {
+            edits = self.removal_edits();
+            edits.extend(self.insertion_edits());
+        }
+        FileOutcome {
+            edits,
+            findings: self.findings,
+        }
+    }
+
+    /// Ok: how the import moves; Err: why it stays.
+    fn decide(&self, idx: usize) -> Result<Move<'t>, String> {
+        let text = self.cx.text;
+        let facts = self.facts;
+        let imp = &facts.imports[idx];
+        let scope = &facts.scopes[imp.scope];
+        let line_from = line_start(text, imp.node.start_byte());
+        let line_to = text[imp.node.end_byte()..]
+            .find('\n')
+            .map_or(text.len(), |i| imp.node.end_byte() + i);
+        if let Some(mark) = keep_marker(&text[line_from..line_to]) {
+            return Err(format!("marked `{mark}`"));
+        }
+        if imp.info.future {
+            return Err("`from __future__` imports belong at the top of the module".into());
+        }
+        if scope.kind == ScopeKind::Class {
+            return Err("in a class body: the import binds a class attribute".into());
+        }
+        if let Some((guard, what)) = imp.guard {
+            let function = innermost_function(facts, imp.scope);
+            if guard.start_byte() < function.node.start_byte() {
+                let kind = guard.kind().trim_end_matches("_statement");
+                return Err(format!(
+                    "`{}` is defined conditionally (under `{kind}`): the import may not work everywhere",
+                    function.name
+                ));
+            }
+            return Err(what.to_owned());
+        }
+        if imp.info.wildcard {
+            return Err("`from ... import *` cannot move".into());
+        }
+        let relative = imp
+            .info
+            .from_module
+            .as_deref()
+            .is_some_and(|m| m.starts_with('.'));
+        if relative {
+            let dir = self.cx.path.parent().unwrap_or(Path::new(""));
+            if !self.cx.workspace.exists(&dir.join("__init__.py")) {
+                return Err(
+                    "relative import in a file that is not part of a package (no `__init__.py` beside it)"
+                        .into(),
+                );
+            }
+        }
+        // The import must be alone on its lines.
+        let before = &text[line_from..imp.node.start_byte()];
+        let after = text[imp.node.end_byte()..line_to].trim();
+        if !before.trim().is_empty() || !(after.is_empty() || after.starts_with('#')) {
+            return Err("it shares its line with other code".into());
+        }
+        // Where the function sits and what runs before the import.
+        for s in std::iter::once(imp.scope).chain(facts.ancestors(imp.scope)) {
+            let sc = &facts.scopes[s];
+            if sc.kind == ScopeKind::Function && sc.name.starts_with("pytest_") {
+                return Err(format!(
+                    "inside the pytest hook `{}`, which runs at a set point of the session",
+                    sc.name
+                ));
+            }
+            if let Some(deco) = decorators(sc.node, text) {
+                if deco.contains("skip") {
+                    return Err(format!(
+                        "`{}` has a skip marker: the import may need what the marker guards against",
+                        sc.name
+                    ));
+                }
+            }
+        }
+        let outermost = std::iter::once(imp.scope)
+            .chain(facts.ancestors(imp.scope))
+            .take_while(|s| facts.scopes[*s].kind == ScopeKind::Function)
+            .last()
+            .unwrap_or(imp.scope);
+        let prior = &text[facts.scopes[outermost].node.start_byte()..imp.node.start_byte()];
+        if let Some(m) = ENVIRONMENT.iter().find(|m| prior.contains(*m)) {
+            return Err(format!(
+                "it follows code that changes where or whether imports work (`{}`)",
+                m.trim_end_matches('(')
+            ));
+        }
+        if let Some(m) = &self.module_skip {
+            return Err(format!(
+                "the module is skipped conditionally ({m}): at module level the import would run first"
+            ));
+        }
+        // Names.
+        let module = &facts.scopes[0];
+        for spec in &imp.info.specs {
+            let name = spec.bound_name();
+            let key = object_key(spec);
+            if BUILTINS.contains(&name) {
+                return Err(format!(
+                    "`{name}` is a builtin: at module level it would replace the builtin for the whole module"
+                ));
+            }
+            if scope.globals.contains(&name) {
+                return Err(format!("`{name}` is declared `global` in `{}`", scope.name));
+            }
+            if scope.nonlocals.contains(&name) {
+                return Err(format!(
+                    "`{name}` is declared `nonlocal` in `{}`",
+                    scope.name
+                ));
+            }
+            for b in module.bindings.iter().filter(|b| b.name == name) {
+                let what = match b.kind {
+                    BindKind::Import(i) => {
+                        if facts.imports[i]
+                            .info
+                            .specs
+                            .iter()
+                            .any(|s| s.bound_name() == name && object_key(s) == key)
+                        {
+                            continue;
+                        }
+                        format!(
+                            "an import of something else: `{}`",
+                            one_line(node_text(facts.imports[i].node, text))
+                        )
+                    }
+                    BindKind::Def => "a function".to_owned(),
+                    BindKind::Class => "a class".to_owned(),
+                    BindKind::Assign | BindKind::Other | BindKind::Parameter => {
+                        "an assignment".to_owned()
+                    }
+                    BindKind::Global => "a `global` declaration".to_owned(),
+                };
+                let line = crate::diag::line_col(text, b.at).0;
+                return Err(format!(
+                    "`{name}` is already bound at module level (line {line}: {what})"
+                ));
+            }
+            if module.wildcard {
+                return Err(format!(
+                    "the module has `from ... import *`, which may already bind `{name}`"
+                ));
+            }
+            // In its own function.
+            for b in scope.bindings.iter().filter(|b| b.name == name) {
+                let line = crate::diag::line_col(text, b.at).0;
+                match b.kind {
+                    BindKind::Import(i) => {
+                        if facts.imports[i]
+                            .info
+                            .specs
+                            .iter()
+                            .any(|s| s.bound_name() == name && object_key(s) == key)
+                        {
+                            continue;
+                        }
+                        return Err(format!(
+                            "`{name}` is bound differently in `{}` (line {line}: `{}`)",
+                            scope.name,
+                            one_line(node_text(facts.imports[i].node, text))
+                        ));
+                    }
+                    BindKind::Parameter => {
+                        return Err(format!("`{name}` is a parameter of `{}`", scope.name))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "`{name}` is also assigned in `{}` (line {line})",
+                            scope.name
+                        ))
+                    }
+                }
+            }
+            if let Some(at) = scope.first_use.get(name) {
+                if *at < imp.node.start_byte() {
+                    let line = crate::diag::line_col(text, *at).0;
+                    return Err(format!(
+                        "`{name}` is used in `{}` before the import (line {line})",
+                        scope.name
+                    ));
+                }
+            }
+            for s in facts.ancestors(imp.scope) {
+                let sc = &facts.scopes[s];
+                if sc.kind == ScopeKind::Function
+                    && (sc.bindings.iter().any(|b| b.name == name)
+                        || sc.globals.contains(&name)
+                        || sc.nonlocals.contains(&name))
+                {
+                    return Err(format!(
+                        "`{name}` is also bound in the enclosing function `{}`",
+                        sc.name
+                    ));
+                }
+            }
+            for (i, sc) in facts.scopes.iter().enumerate() {
+                if sc.nonlocals.contains(&name) && facts.ancestors(i).any(|a| a == imp.scope) {
+                    return Err(format!(
+                        "`{name}` is `nonlocal` in `{}`, nested in `{}`",
+                        sc.name, scope.name
+                    ));
+                }
+            }
+            // In other functions.
+            for other in &facts.imports {
+                if other.scope == 0 || other.scope == imp.scope {
+                    continue;
+                }
+                if let Some(s) = other
+                    .info
+                    .specs
+                    .iter()
+                    .find(|s| s.bound_name() == name && object_key(s) != key)
+                {
+                    let line = crate::diag::line_col(text, other.node.start_byte()).0;
+                    return Err(format!(
+                        "`{name}` is bound differently in `{}` (line {line}: `{}`)",
+                        facts.scopes[other.scope].name,
+                        s.render()
+                    ));
+                }
+            }
+        }
+        // Cross-file: the module must not be this file, nor import it.
+        self.check_cycle(imp)?;
+        let indent = text[line_from..imp.node.start_byte()].to_owned();
+        let unit_end = if line_to < text.len() {
+            line_to + 1
+        } else {
+            line_to
+        };
+        let unit_start = attached_comments_start(text, line_from, unit_end, &indent);
+        let block = imp.node.parent().unwrap_or(imp.node);
+        Ok(Move {
+            node: imp.node,
+            unit: unit_start..unit_end,
+            indent,
+            block,
+        })
+    }
+
+    fn check_cycle(&self, imp: &LocalImport<'t>) -> Result<(), String> {
+        let ws = self.cx.workspace;
+        let path = self.cx.path;
+        let graph = &self.action.graph;
+        let mut targets = Vec::new();
+        match &imp.info.from_module {
+            Some(m) => {
+                let level = m.len() - m.trim_start_matches('.').len();
+                let names: Vec<&str> = imp
+                    .info
+                    .specs
+                    .iter()
+                    .filter_map(|s| match s {
+                        ImportSpec::From { name, .. } => Some(name.as_str()),
+                        ImportSpec::Import { .. } => None,
+                    })
+                    .collect();
+                targets.extend(graph.targets(ws, path, level, m.trim_start_matches('.'), &names));
+            }
+            None => {
+                for s in &imp.info.specs {
+                    targets.extend(graph.targets(ws, path, 0, s.module(), &[]));
+                }
+            }
+        }
+        for t in &targets {
+            if t == path {
+                return Err("the imported module is this file itself".into());
+            }
+        }
+        for t in &targets {
+            if graph.reaches(ws, t, path) {
+                let chain = graph
+                    .chain(ws, t, path)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|p| format!("`{}`", crate::output::display_path(p).display()))
+                    .collect::<Vec<_>>()
+                    .join(" -> ");
+                return Err(format!(
+                    "import cycle: the imported module imports this file ({chain})"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a decided move: what to add at module level, and the removal.
+    fn take(&mut self, idx: usize, mv: Move<'t>) {
+        let text = self.cx.text;
+        let imp = &self.facts.imports[idx];
+        let needed: Vec<ImportSpec> = imp
+            .info
+            .specs
+            .iter()
+            .filter(|s| !imports::already_imported(&self.top, s) && !self.added.contains(*s))
+            .cloned()
+            .collect();
+        let unit_text = &text[mv.unit.clone()];
+        if !needed.is_empty() {
+            if unit_text.contains('#') {
+                self.new
+                    .push(NewStmt::Verbatim(dedent(unit_text, &mv.indent)));
+            } else {
+                for spec in &needed {
+                    match spec {
+                        ImportSpec::From { module, .. } => {
+                            let top = imports::mergeable_from(&self.top, module)
+                                .and_then(|t| self.top.iter().position(|x| std::ptr::eq(x, t)));
+                            match top {
+                                Some(t) => match self.merges.iter_mut().find(|m| m.0 == t) {
+                                    Some(m) => m.1.push(spec.name_clause()),
+                                    None => self.merges.push((t, vec![spec.name_clause()])),
+                                },
+                                None => {
+                                    let existing = self.new.iter_mut().find_map(|n| match n {
+                                        NewStmt::From { module: m, names } if m == module => {
+                                            Some(names)
+                                        }
+                                        _ => None,
+                                    });
+                                    match existing {
+                                        Some(names) => names.push(spec.name_clause()),
+                                        None => self.new.push(NewStmt::From {
+                                            module: module.clone(),
+                                            names: vec![spec.name_clause()],
+                                        }),
+                                    }
+                                }
+                            }
+                        }
+                        ImportSpec::Import { .. } => self.new.push(NewStmt::Plain(spec.render())),
+                    }
+                }
+            }
+        }
+        self.added.extend(imp.info.specs.iter().cloned());
+        self.moves.push(mv);
+    }
+
+    fn removal_edits(&self) -> Vec<Edit> {
+        let text = self.cx.text;
+        let nl = self.cx.newline;
+        let origin = self.cx.recipe;
+        let mut edits = Vec::new();
+        let mut by_block: Vec<(Node<'t>, Vec<&Move<'t>>)> = Vec::new();
+        for mv in &self.moves {
+            match by_block.iter_mut().find(|(b, _)| b.id() == mv.block.id()) {
+                Some((_, v)) => v.push(mv),
+                None => by_block.push((mv.block, vec![mv])),
+            }
+        }
+        for (block, moves) in by_block {
+            let removed: HashSet<usize> = moves.iter().map(|m| m.node.id()).collect();
+            let mut c = block.walk();
+            let emptied = block
+                .named_children(&mut c)
+                .filter(|n| n.kind() != "comment")
+                .all(|n| removed.contains(&n.id()));
+            // Runs of moves separated by nothing but blank lines.
+            let mut runs: Vec<(usize, usize, &str)> = Vec::new();
+            for mv in &moves {
+                match runs.last_mut() {
+                    Some(run) if text[run.1..mv.unit.start].trim().is_empty() => {
+                        run.1 = mv.unit.end
+                    }
+                    _ => runs.push((mv.unit.start, mv.unit.end, &mv.indent)),
+                }
+            }
+            for (i, (mut s, mut e, indent)) in runs.into_iter().enumerate() {
+                if emptied {
+                    if i == 0 {
+                        let mut pass = format!("{indent}pass");
+                        pass.push_str(if text[..e].ends_with('\n') { nl } else { "" });
+                        edits.push(Edit::replace(s..e, pass, origin));
+                    } else {
+                        edits.push(Edit::delete(s..e, origin));
+                    }
+                    continue;
+                }
+                // The start of the blank lines right above the run.
+                let mut above = s;
+                while let Some(l) = previous_line(text, above) {
+                    if !l.trim().is_empty() {
+                        break;
+                    }
+                    above = line_start(text, above - 1);
+                }
+                let ends_block = e >= block.end_byte();
+                if !ends_block && previous_line(text, above).is_some_and(is_header) {
+                    // First in the body: no blank line may open it.
+                    s = above;
+                    e = skip_blank_lines(text, e);
+                } else if !ends_block && docstring_ends_before(block, text, above) {
+                    // Right after the docstring: keep the spacing the docstring had.
+                    e = skip_blank_lines(text, e);
+                } else if above < s && (e == text.len() || next_line(text, e).trim().is_empty()) {
+                    // Between two blank runs: keep one of them.
+                    s = above;
+                }
+                edits.push(Edit::delete(s..e, origin));
+            }
+        }
+        edits
+    }
+
+    fn insertion_edits(&self) -> Vec<Edit> {
+        let text = self.cx.text;
+        let nl = self.cx.newline;
+        let origin = self.cx.recipe;
+        let mut edits = Vec::new();
+        for (t, names) in &self.merges {
+            edits.extend(imports::merge_into_from(
+                text,
+                &self.top[*t],
+                names,
+                nl,
+                origin,
+            ));
+        }
+        if self.new.is_empty() {
+            return edits;
+        }
+        let (point, after_import) = hoist_point(self.cx.tree, text, &self.top);
+        let mut block = String::new();
+        if point.needs_newline {
+            block.push_str(nl);
+        }
+        if point.after_docstring {
+            block.push_str(nl);
+        }
+        for stmt in &self.new {
+            let line = match stmt {
+                NewStmt::From { module, names } => {
+                    format!("from {module} import {}", names.join(", "))
+                }
+                NewStmt::Plain(s) => s.clone(),
+                NewStmt::Verbatim(s) => s.clone(),
+            };
+            block.push_str(&line);
+            if !line.ends_with('\n') {
+                block.push_str(nl);
+            }
+        }
+        if !after_import && point.offset < text.len() {
+            // A new import block: set the code after it off (two lines before a def).
+            let rest = &text[point.offset..];
+            let blank = count_blank_lines(rest);
+            let next = rest.lines().nth(blank).unwrap_or("").trim_start();
+            let want = if ["def ", "class ", "async ", "@"]
+                .iter()
+                .any(|p| next.starts_with(p))
+            {
+                2
+            } else {
+                1
+            };
+            for _ in blank..want {
+                block.push_str(nl);
+            }
+        }
+        edits.push(Edit::insert(point.offset, block, origin));
+        edits
+    }
+}
+
+fn innermost_function<'s, 't, 'a>(facts: &'s Facts<'t, 'a>, scope: usize) -> &'s Scope<'t, 'a> {
+    std::iter::once(scope)
+        .chain(facts.ancestors(scope))
+        .map(|s| &facts.scopes[s])
+        .find(|s| s.kind == ScopeKind::Function)
+        .unwrap_or(&facts.scopes[scope])
+}
+
+/// The comment that keeps an import where it is, if its lines carry one.
+fn keep_marker(lines: &str) -> Option<&'static str> {
+    let comments: Vec<&str> = lines
+        .lines()
+        .filter_map(|l| l.split_once('#').map(|(_, c)| c))
+        .collect();
+    for c in comments {
+        let c = c.trim();
+        if c.contains("fixer: keep") {
+            return Some("# fixer: keep");
+        }
+        if c.contains("import-outside-toplevel") {
+            return Some("# pylint: disable=import-outside-toplevel");
+        }
+        if let Some(rest) = c.strip_prefix("noqa").or_else(|| c.strip_prefix("NOQA")) {
+            let rest = rest.trim_start();
+            match rest.strip_prefix(':') {
+                None => return Some("# noqa"),
+                Some(codes) if codes.contains("PLC0415") => return Some("# noqa: PLC0415"),
+                Some(_) => {}
+            }
+        }
+    }
+    None
+}
+
+/// The decorators of a def or class, as text.
+fn decorators<'a>(def: Node<'_>, text: &'a str) -> Option<&'a str> {
+    let parent = def.parent()?;
+    (parent.kind() == "decorated_definition").then(|| &text[parent.start_byte()..def.start_byte()])
+}
+
+/// A module-level `pytestmark = ...skip...` or module-level skip call, as written.
+fn module_skip_mark(tree: &Tree, text: &str) -> Option<String> {
+    let root = tree.root_node();
+    let mut c = root.walk();
+    for child in root.named_children(&mut c) {
+        let t = node_text(child, text);
+        if t.starts_with("pytestmark") && t.contains("skip") {
+            return Some("`pytestmark`".into());
+        }
+    }
+    None
+}
+
+/// Where hoisted imports go: after the docstring, `from __future__` imports and the
+/// top import block, and after any module-level code before the first def or class that
+/// later imports may depend on (`sys.path` changes, `importorskip`, `django.setup()`,
+/// `matplotlib.use(...)`), with the imports that follow it. Also says whether a
+/// module-level import ends right before the point (the new lines extend a block).
+fn hoist_point(tree: &Tree, text: &str, top: &[TopImport]) -> (InsertPoint, bool) {
+    let line_after = |end: usize| text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+    let mut point = imports::insertion_point(tree, text);
+    let root = tree.root_node();
+    let mut c = root.walk();
+    let mut env_end: Option<usize> = None;
+    for child in root.named_children(&mut c) {
+        match child.kind() {
+            "function_definition" | "class_definition" | "decorated_definition" => break,
+            "comment"
+            | "import_statement"
+            | "import_from_statement"
+            | "future_import_statement" => {}
+            _ => {
+                let t = node_text(child, text);
+                if MODULE_ENVIRONMENT.iter().any(|m| t.contains(m)) {
+                    env_end = Some(child.end_byte());
+                }
+            }
+        }
+    }
+    if let Some(env) = env_end {
+        // After that code and the run of imports (and comments) right after it.
+        let mut end = env;
+        let mut c = root.walk();
+        for child in root.named_children(&mut c) {
+            if child.start_byte() < env {
+                continue;
+            }
+            match child.kind() {
+                "import_statement" | "import_from_statement" | "comment" => end = child.end_byte(),
+                _ => break,
+            }
+        }
+        let offset = line_after(end);
+        if offset > point.offset {
+            point = InsertPoint {
+                offset,
+                needs_newline: !text[..offset].ends_with('\n'),
+                after_docstring: false,
+            };
+        }
+    }
+    let after_import = !point.after_docstring
+        && top
+            .iter()
+            .any(|i| line_after(i.end) == point.offset || i.end == point.offset);
+    (point, after_import)
+}
+
+/// Start of the comment lines right above an import (same indentation, no blank line
+/// between) that belong to it: the import must end its group (a blank line, another
+/// import or the end of the block follows it).
+fn attached_comments_start(text: &str, line_from: usize, unit_end: usize, indent: &str) -> usize {
+    let next = next_line(text, unit_end);
+    let next_trim = next.trim_start();
+    let next_indent = next.len() - next_trim.len();
+    let ends_group = unit_end >= text.len()
+        || next.trim().is_empty()
+        || next_trim.starts_with("import ")
+        || next_trim.starts_with("from ")
+        || next_indent < indent.len();
+    if !ends_group {
+        return line_from;
+    }
+    let mut start = line_from;
+    while start > 0 {
+        let prev_start = line_start(text, start - 1);
+        let line = &text[prev_start..start];
+        let Some(rest) = line.strip_prefix(indent) else {
+            break;
+        };
+        if !rest.starts_with('#') {
+            break;
+        }
+        start = prev_start;
+    }
+    start
+}
+
+/// The line before the one starting at `at` (without its newline).
+fn previous_line(text: &str, at: usize) -> Option<&str> {
+    if at == 0 {
+        return None;
+    }
+    let s = line_start(text, at - 1);
+    Some(&text[s..at - 1])
+}
+
+fn next_line(text: &str, at: usize) -> &str {
+    let rest = &text[at.min(text.len())..];
+    rest.split('\n').next().unwrap_or("")
+}
+
+fn skip_blank_lines(text: &str, mut at: usize) -> usize {
+    while at < text.len() {
+        let line = next_line(text, at);
+        if !line.trim().is_empty() || at + line.len() >= text.len() {
+            break;
+        }
+        at += line.len() + 1;
+    }
+    at
+}
+
+fn count_blank_lines(text: &str) -> usize {
+    text.split('\n')
+        .take_while(|l| l.trim().is_empty())
+        .count()
+        .min(text.matches('\n').count())
+}
+
+/// Does the block open with a docstring that ends on the line before `at`?
+fn docstring_ends_before(block: Node<'_>, text: &str, at: usize) -> bool {
+    let mut c = block.walk();
+    let Some(first) = block.named_children(&mut c).find(|n| n.kind() != "comment") else {
+        return false;
+    };
+    first.kind() == "expression_statement"
+        && first.named_child_count() == 1
+        && first.named_child(0).is_some_and(|s| s.kind() == "string")
+        && at > 0
+        && line_start(text, at - 1) <= first.end_byte()
+        && first.end_byte() < at
+}
+
+/// A block header line (`def f():`, `else:  # why`).
+fn is_header(line: &str) -> bool {
+    let code = match line.find('#') {
+        Some(i) => &line[..i],
+        None => line,
+    };
+    code.trim_end().ends_with(':')
+}
+
+fn dedent(unit: &str, indent: &str) -> String {
+    unit.split_inclusive('\n')
+        .map(|l| {
+            l.strip_prefix(indent)
+                .unwrap_or_else(|| l.trim_start_matches([' ', '\t']))
+        })
+        .collect()
+}
+
+fn one_line(stmt: &str) -> String {
+    stmt.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefilter(src: &str) -> bool {
+        HoistImports::default().may_match(src)
+    }
+
+    #[test]
+    fn prefilter_finds_function_local_imports() {
+        assert!(prefilter("def f():\n    import os\n"));
+        assert!(prefilter(
+            "class A:\n    def f(self):\n        from a import b\n"
+        ));
+        assert!(prefilter("def f(): import os\n"));
+        assert!(prefilter(
+            "def f():\n    x = '''\nfoo\n'''\n    import os\n"
+        ));
+    }
+
+    #[test]
+    fn prefilter_skips_module_level_imports() {
+        assert!(!prefilter("import os\nfrom a import b\n"));
+        assert!(!prefilter(
+            "try:\n    import ujson\nexcept ImportError:\n    import json\n"
+        ));
+        assert!(!prefilter("if TYPE_CHECKING:\n    from a import B\n"));
+        assert!(!prefilter("x = 1  # important\n"));
+    }
+
+    #[test]
+    fn keep_markers() {
+        assert_eq!(
+            keep_marker("import x  # fixer: keep"),
+            Some("# fixer: keep")
+        );
+        assert_eq!(
+            keep_marker("import x  # noqa: PLC0415"),
+            Some("# noqa: PLC0415")
+        );
+        assert_eq!(
+            keep_marker("import x  # noqa: E402, PLC0415"),
+            Some("# noqa: PLC0415")
+        );
+        assert_eq!(keep_marker("import x  # noqa"), Some("# noqa"));
+        assert_eq!(keep_marker("import x  # noqa: F401"), None);
+        assert_eq!(keep_marker("import x"), None);
+    }
+}

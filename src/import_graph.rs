@@ -1,0 +1,436 @@
+//! Which project files import which, built lazily and cached for one run.
+//!
+//! Actions that move imports need a cross-file fact: would this import close a cycle
+//! (does the imported module, directly or through a chain, import this file)? The graph
+//! answers it without parsing: a line scan of each project file it reaches finds its
+//! `import` and `from ... import` statements (at any depth: a function-local import is
+//! an edge too, since another run may hoist it), and each is resolved to project files
+//! the way Python would execute them (every package on the way, then the module). A
+//! file's edges and a module's reachable set are computed the first time they are asked
+//! for, so a run pays only for the modules its candidate imports actually name.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::engine::Workspace;
+use crate::select::clean;
+
+/// One import statement as the line scan reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedImport {
+    /// Leading dots of a relative `from` import; 0 for an absolute one.
+    pub level: usize,
+    /// The dotted module after the dots (may be empty for `from . import x`).
+    pub module: String,
+    /// For `from m import a, b`: the names, which may be submodules.
+    pub names: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct ImportGraph {
+    edges: Mutex<HashMap<PathBuf, Arc<Vec<PathBuf>>>>,
+    reach: Mutex<HashMap<PathBuf, Arc<HashSet<PathBuf>>>>,
+    /// (directory searched, dotted name relative to it) -> the file or namespace dir.
+    found: Mutex<HashMap<(PathBuf, String), Found>>,
+    /// directory -> its package base (the directory above its outermost package).
+    bases: Mutex<HashMap<PathBuf, PathBuf>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Found {
+    /// `x.py` or `x/__init__.py`: executed on import.
+    File(PathBuf),
+    /// A directory without `__init__.py`: a namespace package, nothing executed.
+    Namespace(PathBuf),
+    Missing,
+}
+
+impl ImportGraph {
+    /// The project files that executing an import runs, in order: each package on the
+    /// way and the module itself, plus `module.name` for a name that is a submodule.
+    pub fn targets(
+        &self,
+        ws: &Workspace,
+        from_file: &Path,
+        level: usize,
+        module: &str,
+        names: &[&str],
+    ) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let parts: Vec<&str> = module.split('.').filter(|p| !p.is_empty()).collect();
+        let mut dir: Option<PathBuf> = if level > 0 {
+            // The importing file's own package is already executing: start inside it.
+            let mut d = from_file.parent().map(Path::to_path_buf);
+            for _ in 1..level {
+                d = d.and_then(|d| d.parent().map(Path::to_path_buf));
+            }
+            d.map(|d| {
+                if d.as_os_str().is_empty() {
+                    ".".into()
+                } else {
+                    d
+                }
+            })
+        } else {
+            None
+        };
+        let mut rest: &[&str] = &parts;
+        if level == 0 {
+            let Some((first, tail)) = parts.split_first() else {
+                return out;
+            };
+            let mut top = None;
+            for base in self.search_bases(ws, from_file) {
+                match self.find(&base, first) {
+                    Found::Missing => continue,
+                    found => {
+                        top = Some(found);
+                        break;
+                    }
+                }
+            }
+            match top {
+                Some(Found::File(f)) => {
+                    dir = f.parent().map(Path::to_path_buf);
+                    let is_package = f.file_name().is_some_and(|n| n == "__init__.py");
+                    out.push(f);
+                    if !is_package {
+                        return out;
+                    }
+                }
+                Some(Found::Namespace(d)) => dir = Some(d),
+                _ => return out,
+            }
+            rest = tail;
+        }
+        let Some(mut dir) = dir else { return out };
+        for part in rest {
+            match self.find(&dir, part) {
+                Found::File(f) => {
+                    let is_package = f.file_name().is_some_and(|n| n == "__init__.py");
+                    let next = f.parent().map(Path::to_path_buf);
+                    out.push(f);
+                    if !is_package {
+                        return out;
+                    }
+                    match next {
+                        Some(n) => dir = n,
+                        None => return out,
+                    }
+                }
+                Found::Namespace(d) => dir = d,
+                Found::Missing => return out,
+            }
+        }
+        for name in names {
+            if let Found::File(f) = self.find(&dir, name) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    /// The project files `file` imports (any statement, at any depth), as it reads now.
+    pub fn imports_of(&self, ws: &Workspace, file: &Path) -> Arc<Vec<PathBuf>> {
+        if let Some(e) = lock(&self.edges).get(file) {
+            return e.clone();
+        }
+        let text = ws.read(file).ok().flatten();
+        let mut out: Vec<PathBuf> = Vec::new();
+        if let Some(text) = text {
+            for imp in scan_imports(&text) {
+                let names: Vec<&str> = imp.names.iter().map(String::as_str).collect();
+                for t in self.targets(ws, file, imp.level, &imp.module, &names) {
+                    if t != file && !out.contains(&t) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        let out = Arc::new(out);
+        lock(&self.edges).insert(file.to_path_buf(), out.clone());
+        out
+    }
+
+    /// Does importing `from` execute `to`, directly or through a chain of imports?
+    pub fn reaches(&self, ws: &Workspace, from: &Path, to: &Path) -> bool {
+        let cached = lock(&self.reach).get(from).cloned();
+        let set = match cached {
+            Some(s) => s,
+            None => {
+                let mut seen: HashSet<PathBuf> = HashSet::new();
+                let mut queue: VecDeque<PathBuf> = VecDeque::from([from.to_path_buf()]);
+                while let Some(f) = queue.pop_front() {
+                    for next in self.imports_of(ws, &f).iter() {
+                        if seen.insert(next.clone()) {
+                            queue.push_back(next.clone());
+                        }
+                    }
+                }
+                let set = Arc::new(seen);
+                lock(&self.reach).insert(from.to_path_buf(), set.clone());
+                set
+            }
+        };
+        set.contains(to)
+    }
+
+    /// The shortest chain of files from `from` to `to` (both included), if any.
+    pub fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
+        let mut parent: HashMap<PathBuf, PathBuf> = HashMap::new();
+        let mut queue: VecDeque<PathBuf> = VecDeque::from([from.to_path_buf()]);
+        while let Some(f) = queue.pop_front() {
+            for next in self.imports_of(ws, &f).iter() {
+                if next.as_path() == from || parent.contains_key(next) {
+                    continue;
+                }
+                parent.insert(next.clone(), f.clone());
+                if next == to {
+                    let mut path = vec![next.clone()];
+                    let mut at = next.clone();
+                    while let Some(p) = parent.get(&at) {
+                        path.push(p.clone());
+                        at = p.clone();
+                    }
+                    path.reverse();
+                    return Some(path);
+                }
+                queue.push_back(next.clone());
+            }
+        }
+        None
+    }
+
+    /// `sys.path` entries for an absolute import from `file`: the project's import
+    /// roots, then the directory above the file's outermost package.
+    fn search_bases(&self, ws: &Workspace, file: &Path) -> Vec<PathBuf> {
+        let mut bases = ws.project.import_roots.clone();
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let cached = lock(&self.bases).get(&dir).cloned();
+        let base = match cached {
+            Some(b) => b,
+            None => {
+                let b = crate::project::Project::package_base(file);
+                let b = if b.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    clean(&b)
+                };
+                lock(&self.bases).insert(dir, b.clone());
+                b
+            }
+        };
+        if !bases.contains(&base) {
+            bases.push(base);
+        }
+        bases
+    }
+
+    fn find(&self, dir: &Path, name: &str) -> Found {
+        let key = (dir.to_path_buf(), name.to_owned());
+        if let Some(f) = lock(&self.found).get(&key) {
+            return f.clone();
+        }
+        let base = dir.join(name);
+        let file = base.with_extension("py");
+        let init = base.join("__init__.py");
+        let found = if init.is_file() {
+            Found::File(clean(&init))
+        } else if file.is_file() {
+            Found::File(clean(&file))
+        } else if base.is_dir() {
+            Found::Namespace(clean(&base))
+        } else {
+            Found::Missing
+        };
+        lock(&self.found).insert(key, found.clone());
+        found
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every `import` / `from ... import` statement of `text`, found by a line scan that
+/// skips triple-quoted strings. Approximate by design (no parse): a missed statement
+/// loses an edge, a string that looks like an import adds one.
+pub fn scan_imports(text: &str) -> Vec<ScannedImport> {
+    let mut out = Vec::new();
+    let mut in_string: Option<&'static str> = None;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let mut code = line;
+        if let Some(delim) = in_string {
+            if let Some(i) = code.find(delim) {
+                in_string = None;
+                code = &code[i + 3..];
+                track_strings(code, &mut in_string);
+            }
+            continue;
+        }
+        let stmt = code.trim_start();
+        let stmt = stmt
+            .rsplit_once(':')
+            .filter(|(head, tail)| {
+                // `try: import x`, `else: from a import b`: a one-line compound header.
+                let tail = tail.trim_start();
+                (tail.starts_with("import ") || tail.starts_with("from "))
+                    && !head.contains('(')
+                    && !head.contains('#')
+            })
+            .map_or(stmt, |(_, tail)| tail.trim_start());
+        if let Some(rest) = stmt.strip_prefix("import ") {
+            let mut full = strip_comment(rest).to_owned();
+            while full.trim_end().ends_with('\\') {
+                full = full.trim_end().trim_end_matches('\\').to_owned();
+                match lines.next() {
+                    Some(l) => full.push_str(strip_comment(l)),
+                    None => break,
+                }
+            }
+            for part in full.split(';').next().unwrap_or("").split(',') {
+                let name = part.split_whitespace().next().unwrap_or("");
+                if is_dotted(name) {
+                    out.push(ScannedImport {
+                        level: 0,
+                        module: name.to_owned(),
+                        names: Vec::new(),
+                    });
+                }
+            }
+        } else if let Some(rest) = stmt.strip_prefix("from ") {
+            let rest = strip_comment(rest);
+            let Some((module, names)) = rest.split_once(" import") else {
+                track_strings(code, &mut in_string);
+                continue;
+            };
+            let module = module.trim();
+            let level = module.len() - module.trim_start_matches('.').len();
+            let module = module.trim_start_matches('.').trim();
+            let mut names = names.to_owned();
+            if names.contains('(') {
+                while !names.contains(')') {
+                    match lines.next() {
+                        Some(l) => {
+                            names.push(',');
+                            names.push_str(strip_comment(l));
+                        }
+                        None => break,
+                    }
+                }
+            } else {
+                while names.trim_end().ends_with('\\') {
+                    names = names.trim_end().trim_end_matches('\\').to_owned();
+                    match lines.next() {
+                        Some(l) => names.push_str(strip_comment(l)),
+                        None => break,
+                    }
+                }
+            }
+            let names: Vec<String> = names
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .split(',')
+                .filter_map(|n| {
+                    let n = n
+                        .trim()
+                        .trim_start_matches('(')
+                        .trim_end_matches(')')
+                        .trim();
+                    let n = n.split_whitespace().next()?;
+                    (is_dotted(n) && n != "*").then(|| n.to_owned())
+                })
+                .collect();
+            if is_dotted(module) || (module.is_empty() && level > 0) {
+                out.push(ScannedImport {
+                    level,
+                    module: module.to_owned(),
+                    names,
+                });
+            }
+            continue;
+        }
+        track_strings(code, &mut in_string);
+    }
+    out
+}
+
+fn strip_comment(s: &str) -> &str {
+    s.split('#').next().unwrap_or("")
+}
+
+fn is_dotted(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|p| {
+            !p.is_empty()
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+                && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+        })
+}
+
+/// Updates the open triple-quoted string state across one line of code.
+fn track_strings(mut code: &str, state: &mut Option<&'static str>) {
+    loop {
+        match state {
+            Some(delim) => match code.find(*delim) {
+                Some(i) => {
+                    *state = None;
+                    code = &code[i + 3..];
+                }
+                None => return,
+            },
+            None => {
+                let d = code.find("\"\"\"");
+                let s = code.find("'''");
+                let (i, delim) = match (d, s) {
+                    (Some(d), Some(s)) if s < d => (s, "'''"),
+                    (Some(d), _) => (d, "\"\"\""),
+                    (None, Some(s)) => (s, "'''"),
+                    (None, None) => return,
+                };
+                if code[..i].contains('#') {
+                    return;
+                }
+                *state = Some(delim);
+                code = &code[i + 3..];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modules(text: &str) -> Vec<(usize, String, Vec<String>)> {
+        scan_imports(text)
+            .into_iter()
+            .map(|i| (i.level, i.module, i.names))
+            .collect()
+    }
+
+    #[test]
+    fn scans_every_import_form() {
+        let text = "import a.b as c, d\nfrom .x import (\n    y,  # note\n    z as w,\n)\n\
+                    def f():\n    from .. import q\n    try: import t\n    except ImportError: pass\n";
+        assert_eq!(
+            modules(text),
+            vec![
+                (0, "a.b".into(), vec![]),
+                (0, "d".into(), vec![]),
+                (1, "x".into(), vec!["y".into(), "z".into()]),
+                (2, "".into(), vec!["q".into()]),
+                (0, "t".into(), vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    fn skips_imports_inside_strings() {
+        let text = "x = \"\"\"\nimport not_real\n\"\"\"\nimport real\ny = '''a''' ; import z\n";
+        assert_eq!(modules(text), vec![(0, "real".into(), vec![])]);
+    }
+}
