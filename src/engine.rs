@@ -42,6 +42,9 @@ pub struct Workspace {
     skipped: Mutex<BTreeMap<PathBuf, String>>,
     findings: Mutex<Vec<Finding>>,
     pub project: crate::project::Project,
+    /// Report findings at their lines in the files as they are on disk (for `check` and
+    /// `--dry-run`, which leave them so) rather than in the rewritten text.
+    pub positions_on_disk: bool,
 }
 
 impl Workspace {
@@ -59,6 +62,7 @@ impl Workspace {
             skipped: Mutex::new(skipped),
             findings: Mutex::new(Vec::new()),
             project,
+            positions_on_disk: false,
         }
     }
 
@@ -417,6 +421,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
     let mut current = text.to_owned();
     let mut total = 0;
     let mut conflicts_seen: Vec<Finding> = Vec::new();
+    let mut first_findings: Option<Vec<Finding>> = None;
     // The tree of `current` when the previous pass already parsed it (incrementally).
     let mut known_tree: Option<tree_sitter::Tree> = None;
     for pass in 0..=MAX_PASSES {
@@ -473,7 +478,13 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
                 ),
             });
         }
+        if pass == 0 && ws.positions_on_disk {
+            // Nothing is written, so report what the file on disk holds: the first
+            // pass's findings, at their lines in the text as it is.
+            first_findings = Some(findings.clone());
+        }
         if edits.is_empty() {
+            let mut findings = first_findings.unwrap_or(findings);
             findings.extend(conflicts_seen);
             return FileResult::Done {
                 text: current,

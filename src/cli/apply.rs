@@ -60,7 +60,7 @@ pub struct CheckArgs {
 }
 
 pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let (outcome, descriptions) = execute(&args.run, global)?;
+    let (outcome, descriptions) = execute(&args.run, global, !args.dry_run)?;
     let out = Style::stdout(global.color);
     let err = Style::stderr(global.color);
     if args.dry_run {
@@ -106,7 +106,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
 }
 
 pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let (outcome, descriptions) = execute(&args.run, global)?;
+    let (outcome, descriptions) = execute(&args.run, global, false)?;
     let errors = outcome
         .findings
         .iter()
@@ -168,10 +168,12 @@ fn print_report(
 }
 
 /// Loads the recipes, walks the paths, runs everything; returns the outcome and each
-/// recipe's description (for reports).
+/// recipe's description (for reports). `writes`: the files will be written, so findings
+/// are reported at their lines in the new text.
 fn execute(
     args: &RunArgs,
     global: &GlobalArgs,
+    writes: bool,
 ) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
     let mut configs = Configs::default();
     let cwd_config = configs.for_path(Path::new("."))?;
@@ -223,7 +225,8 @@ fn execute(
         .iter()
         .map(|r| (r.id().to_owned(), r.def.description.clone()))
         .collect();
-    let ws = Workspace::new(paths, walk);
+    let mut ws = Workspace::new(paths, walk);
+    ws.positions_on_disk = !writes;
     let progress = Progress::new(!global.quiet);
     engine::run(&ws, &recipes, &pool, &progress)?;
     Ok((ws.finish(), descriptions))
