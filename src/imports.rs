@@ -414,19 +414,87 @@ pub fn ensure(
         ));
     }
     if !new_lines.is_empty() {
-        let block: Vec<String> = new_lines
-            .into_iter()
-            .map(|(m, names)| {
-                if m.is_empty() {
-                    names[0].clone()
-                } else {
-                    format!("from {m} import {}", names.join(", "))
+        let render = |(m, names): &(String, Vec<String>)| {
+            if m.is_empty() {
+                names[0].clone()
+            } else {
+                format!("from {m} import {}", names.join(", "))
+            }
+        };
+        let module_of = |(m, names): &(String, Vec<String>)| {
+            if m.is_empty() {
+                names[0]
+                    .trim_start_matches("import ")
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            } else {
+                m.clone()
+            }
+        };
+        let (stdlib, others): (Vec<_>, Vec<_>) = new_lines
+            .iter()
+            .partition(|e| crate::stdlib::is_stdlib(&module_of(e)));
+        let mut rest: Vec<String> = others.into_iter().map(render).collect();
+        let std_lines: Vec<String> = stdlib.into_iter().map(render).collect();
+        if !std_lines.is_empty() {
+            let lines: String = std_lines.iter().map(|l| format!("{l}{newline}")).collect();
+            match stdlib_anchor(tree, text) {
+                Some(StdlibAnchor::After(at)) => edits.push(Edit::insert(at, lines, origin)),
+                Some(StdlibAnchor::Before(at)) => {
+                    edits.push(Edit::insert(at, format!("{lines}{newline}"), origin))
                 }
-            })
-            .collect();
-        edits.push(insert_block(text, tree, &block, newline, origin));
+                None => {
+                    rest.splice(0..0, std_lines);
+                }
+            }
+        }
+        if !rest.is_empty() {
+            edits.push(insert_block(text, tree, &rest, newline, origin));
+        }
     }
     edits
+}
+
+/// Where a standard-library import joins the top import block: after its last
+/// standard-library import, else before its first other import (as its own group).
+enum StdlibAnchor {
+    After(usize),
+    Before(usize),
+}
+
+fn stdlib_anchor(tree: &Tree, text: &str) -> Option<StdlibAnchor> {
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let mut last_std: Option<usize> = None;
+    let mut first_other: Option<usize> = None;
+    for (i, child) in root.named_children(&mut cursor).enumerate() {
+        match child.kind() {
+            "comment" | "future_import_statement" => continue,
+            "expression_statement" if i == 0 && is_docstring(child) => continue,
+            "import_statement" | "import_from_statement" => {
+                let Some(import) = read_import(child, text) else {
+                    break;
+                };
+                let module = import.specs.first().map(ImportSpec::module).unwrap_or("");
+                if crate::stdlib::is_stdlib(module) {
+                    last_std = Some(child.end_byte());
+                } else if first_other.is_none() {
+                    first_other = Some(child.start_byte());
+                }
+            }
+            _ => break,
+        }
+    }
+    match (last_std, first_other) {
+        (Some(end), _) => {
+            let line_end = text[end..].find('\n').map(|i| end + i + 1)?;
+            Some(StdlibAnchor::After(line_end))
+        }
+        (None, Some(start)) => Some(StdlibAnchor::Before(line_start(text, start))),
+        (None, None) => None,
+    }
 }
 
 /// One edit that inserts whole statements (each a line, or several) at the insertion point.
@@ -516,6 +584,24 @@ mod tests {
         );
         assert_eq!(run("x = 1\n", &["import sys"]), "import sys\n\nx = 1\n");
         assert_eq!(run("import os", &["import sys"]), "import os\nimport sys\n");
+    }
+
+    #[test]
+    fn standard_library_imports_join_their_group() {
+        assert_eq!(
+            run(
+                "import os\n\nimport requests\nfrom app import x\n\ny = 1\n",
+                &["import functools"]
+            ),
+            "import os\nimport functools\n\nimport requests\nfrom app import x\n\ny = 1\n"
+        );
+        assert_eq!(
+            run(
+                "import requests\n\ny = 1\n",
+                &["import functools", "from app import z"]
+            ),
+            "import functools\n\nimport requests\nfrom app import z\n\ny = 1\n"
+        );
         assert_eq!(
             run(
                 "#!/usr/bin/env python\n\"\"\"Doc.\"\"\"\nimport os\n",

@@ -30,6 +30,7 @@ pub mod report;
 pub mod rewrite;
 pub mod select;
 pub mod source;
+pub mod stdlib;
 pub mod suppress;
 pub mod verify;
 pub mod write;
