@@ -9,7 +9,7 @@
 //! file's edges and a module's reachable set are computed the first time they are asked
 //! for, so a run pays only for the modules its candidate imports actually name.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -29,12 +29,26 @@ pub struct ScannedImport {
 
 #[derive(Default)]
 pub struct ImportGraph {
-    edges: Mutex<HashMap<PathBuf, Arc<Vec<PathBuf>>>>,
-    reach: Mutex<HashMap<PathBuf, Arc<HashSet<PathBuf>>>>,
+    /// Files by id: paths are hashed once, when first seen; edges and reachable sets
+    /// are indexed by id.
+    nodes: Mutex<Nodes>,
     /// (directory searched, dotted name relative to it) -> the file or namespace dir.
     found: Mutex<HashMap<(PathBuf, String), Found>>,
     /// directory -> its package base (the directory above its outermost package).
     bases: Mutex<HashMap<PathBuf, PathBuf>>,
+}
+
+/// A file's index in [`Nodes::paths`].
+type Id = u32;
+
+#[derive(Default)]
+struct Nodes {
+    ids: HashMap<PathBuf, Id>,
+    paths: Vec<PathBuf>,
+    /// Per id: the files it imports, once scanned.
+    edges: Vec<Option<Arc<Vec<Id>>>>,
+    /// Per id: the bitset of ids its import executes (transitively), once computed.
+    reach: Vec<Option<Arc<Vec<u64>>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,72 +145,111 @@ impl ImportGraph {
         out
     }
 
-    /// The project files `file` imports (any statement, at any depth), as it reads now.
-    pub fn imports_of(&self, ws: &Workspace, file: &Path) -> Arc<Vec<PathBuf>> {
-        if let Some(e) = lock(&self.edges).get(file) {
-            return e.clone();
+    /// The id of `path` in this graph, assigning one on first sight.
+    fn intern(&self, path: &Path) -> Id {
+        let mut nodes = lock(&self.nodes);
+        if let Some(&id) = nodes.ids.get(path) {
+            return id;
         }
-        let text = ws.read(file).ok().flatten();
-        let mut out: Vec<PathBuf> = Vec::new();
+        let id = Id::try_from(nodes.paths.len()).expect("fewer than 2^32 files");
+        nodes.ids.insert(path.to_path_buf(), id);
+        nodes.paths.push(path.to_path_buf());
+        nodes.edges.push(None);
+        nodes.reach.push(None);
+        id
+    }
+
+    /// The files `id` imports (any statement, at any depth), as it reads now.
+    fn edges_of(&self, ws: &Workspace, id: Id) -> Arc<Vec<Id>> {
+        let file = {
+            let nodes = lock(&self.nodes);
+            if let Some(e) = &nodes.edges[id as usize] {
+                return e.clone();
+            }
+            nodes.paths[id as usize].clone()
+        };
+        // Computed without the lock; a race computes the same edges twice.
+        let text = ws.read(&file).ok().flatten();
+        let mut out: Vec<Id> = Vec::new();
         if let Some(text) = text {
             for imp in scan_imports(&text) {
                 let names: Vec<&str> = imp.names.iter().map(String::as_str).collect();
-                for t in self.targets(ws, file, imp.level, &imp.module, &names) {
-                    if t != file && !out.contains(&t) {
+                for t in self.targets(ws, &file, imp.level, &imp.module, &names) {
+                    let t = self.intern(&t);
+                    if t != id && !out.contains(&t) {
                         out.push(t);
                     }
                 }
             }
         }
         let out = Arc::new(out);
-        lock(&self.edges).insert(file.to_path_buf(), out.clone());
+        lock(&self.nodes).edges[id as usize] = Some(out.clone());
         out
     }
 
     /// Does importing `from` execute `to`, directly or through a chain of imports?
     pub fn reaches(&self, ws: &Workspace, from: &Path, to: &Path) -> bool {
-        let cached = lock(&self.reach).get(from).cloned();
+        let from = self.intern(from);
+        let cached = lock(&self.nodes).reach[from as usize].clone();
         let set = match cached {
             Some(s) => s,
             None => {
-                let mut seen: HashSet<PathBuf> = HashSet::new();
-                let mut queue: VecDeque<PathBuf> = VecDeque::from([from.to_path_buf()]);
+                // A bitset over ids; every id reached is assigned by the time it is set.
+                let mut seen: Vec<u64> = Vec::new();
+                let mut queue: VecDeque<Id> = VecDeque::from([from]);
                 while let Some(f) = queue.pop_front() {
-                    for next in self.imports_of(ws, &f).iter() {
-                        if seen.insert(next.clone()) {
-                            queue.push_back(next.clone());
+                    for &next in self.edges_of(ws, f).iter() {
+                        let (word, bit) = (next as usize / 64, 1u64 << (next % 64));
+                        if seen.len() <= word {
+                            seen.resize(word + 1, 0);
+                        }
+                        if seen[word] & bit == 0 {
+                            seen[word] |= bit;
+                            queue.push_back(next);
                         }
                     }
                 }
                 let set = Arc::new(seen);
-                lock(&self.reach).insert(from.to_path_buf(), set.clone());
+                lock(&self.nodes).reach[from as usize] = Some(set.clone());
                 set
             }
         };
-        set.contains(to)
+        // A file never seen by the graph has no id, so nothing reaches it.
+        let Some(to) = lock(&self.nodes).ids.get(to).copied() else {
+            return false;
+        };
+        set.get(to as usize / 64)
+            .is_some_and(|w| w & (1u64 << (to % 64)) != 0)
     }
 
     /// The shortest chain of files from `from` to `to` (both included), if any.
     pub fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
-        let mut parent: HashMap<PathBuf, PathBuf> = HashMap::new();
-        let mut queue: VecDeque<PathBuf> = VecDeque::from([from.to_path_buf()]);
+        let from = self.intern(from);
+        let to = self.intern(to);
+        let mut parent: HashMap<Id, Id> = HashMap::new();
+        let mut queue: VecDeque<Id> = VecDeque::from([from]);
         while let Some(f) = queue.pop_front() {
-            for next in self.imports_of(ws, &f).iter() {
-                if next.as_path() == from || parent.contains_key(next) {
+            for &next in self.edges_of(ws, f).iter() {
+                if next == from || parent.contains_key(&next) {
                     continue;
                 }
-                parent.insert(next.clone(), f.clone());
+                parent.insert(next, f);
                 if next == to {
-                    let mut path = vec![next.clone()];
-                    let mut at = next.clone();
-                    while let Some(p) = parent.get(&at) {
-                        path.push(p.clone());
-                        at = p.clone();
+                    let mut path = vec![next];
+                    let mut at = next;
+                    while let Some(&p) = parent.get(&at) {
+                        path.push(p);
+                        at = p;
                     }
                     path.reverse();
-                    return Some(path);
+                    let nodes = lock(&self.nodes);
+                    return Some(
+                        path.iter()
+                            .map(|&i| nodes.paths[i as usize].clone())
+                            .collect(),
+                    );
                 }
-                queue.push_back(next.clone());
+                queue.push_back(next);
             }
         }
         None

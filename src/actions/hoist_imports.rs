@@ -167,6 +167,32 @@ fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
 }
 
+/// FNV-1a: the walk hashes every identifier and node id of a file, and these keys come
+/// from the file being read (no untrusted-collision concern worth SipHash's cost).
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<Fnv>;
+
 // ---------------------------------------------------------------------------------------
 // Facts about the file: scopes, what they bind and use, and every import statement.
 
@@ -206,7 +232,7 @@ struct Scope<'t, 'a> {
     name: &'a str,
     bindings: Vec<Binding<'a>>,
     /// First load of each name in this scope (not counting nested scopes).
-    first_use: HashMap<&'a str, usize>,
+    first_use: HashMap<&'a str, usize, FastHash>,
     globals: Vec<&'a str>,
     nonlocals: Vec<&'a str>,
     wildcard: bool,
@@ -235,7 +261,7 @@ impl<'t, 'a> Facts<'t, 'a> {
                 node: root,
                 name: "",
                 bindings: Vec::new(),
-                first_use: HashMap::new(),
+                first_use: HashMap::default(),
                 globals: Vec::new(),
                 nonlocals: Vec::new(),
                 wildcard: false,
@@ -247,7 +273,7 @@ impl<'t, 'a> Facts<'t, 'a> {
         let mut scope_stack: Vec<(usize, usize)> = vec![(root.id(), 0)];
         let mut guards: Vec<(usize, Node<'t>, &'static str)> = Vec::new();
         // Identifiers already accounted for as bindings (or names that are not loads).
-        let mut not_loads: HashSet<usize> = HashSet::new();
+        let mut not_loads: HashSet<usize, FastHash> = HashSet::default();
         // Kinds of the nodes above the cursor (cheaper than `Node::parent`).
         let mut kinds: Vec<&'static str> = Vec::new();
         let mut cursor = root.walk();
@@ -255,9 +281,9 @@ impl<'t, 'a> Facts<'t, 'a> {
             let node = cursor.node();
             let scope = scope_stack.last().map_or(0, |s| s.1);
             let mut descend = true;
-            match node.kind() {
+            match kind_of(node) {
                 "function_definition" | "class_definition" => {
-                    let is_fn = node.kind() == "function_definition";
+                    let is_fn = kind_of(node) == "function_definition";
                     if let Some(name) = node.child_by_field_name("name") {
                         not_loads.insert(name.id());
                         facts.bind(
@@ -284,7 +310,7 @@ impl<'t, 'a> Facts<'t, 'a> {
                             .child_by_field_name("name")
                             .map_or("", |n| node_text(n, text)),
                         bindings: Vec::new(),
-                        first_use: HashMap::new(),
+                        first_use: HashMap::default(),
                         globals: Vec::new(),
                         nonlocals: Vec::new(),
                         wildcard: false,
@@ -385,10 +411,10 @@ impl<'t, 'a> Facts<'t, 'a> {
                 }
                 "global_statement" | "nonlocal_statement" => {
                     descend = false;
-                    let global = node.kind() == "global_statement";
+                    let global = kind_of(node) == "global_statement";
                     let mut c = node.walk();
                     for id in node.named_children(&mut c) {
-                        if id.kind() != "identifier" {
+                        if kind_of(id) != "identifier" {
                             continue;
                         }
                         let name = node_text(id, text);
@@ -402,7 +428,7 @@ impl<'t, 'a> Facts<'t, 'a> {
                 }
                 "identifier"
                     if !not_loads.contains(&node.id())
-                        && is_load(kinds.last().copied(), cursor.field_name()) =>
+                        && is_load(kinds.last().copied(), || field_of(&cursor)) =>
                 {
                     facts.scopes[scope]
                         .first_use
@@ -431,11 +457,11 @@ impl<'t, 'a> Facts<'t, 'a> {
                 }
                 _ => {}
             }
-            if node.kind() == "for_statement" {
+            if kind_of(node) == "for_statement" {
                 guards.push((node.id(), node, "in a `for` loop"));
             }
             if descend && cursor.goto_first_child() {
-                kinds.push(node.kind());
+                kinds.push(kind_of(node));
                 continue;
             }
             loop {
@@ -468,9 +494,9 @@ impl<'t, 'a> Facts<'t, 'a> {
         target: Node<'t>,
         text: &'a str,
         kind: BindKind,
-        not_loads: &mut HashSet<usize>,
+        not_loads: &mut HashSet<usize, FastHash>,
     ) {
-        match target.kind() {
+        match kind_of(target) {
             "identifier" => {
                 not_loads.insert(target.id());
                 self.bind(scope, node_text(target, text), target.start_byte(), kind);
@@ -503,16 +529,16 @@ impl<'t, 'a> Facts<'t, 'a> {
 
 /// The identifier a parameter binds (`x`, `x=1`, `x: int`, `*args`, `**kw`).
 fn parameter_name(p: Node<'_>) -> Option<Node<'_>> {
-    match p.kind() {
+    match kind_of(p) {
         "identifier" => Some(p),
         "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
         "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
             let mut c = p.walk();
             let found = p
                 .named_children(&mut c)
-                .find(|n| n.kind() != "type")
+                .find(|n| kind_of(*n) != "type")
                 .and_then(|n| {
-                    if n.kind() == "identifier" {
+                    if kind_of(n) == "identifier" {
                         Some(n)
                     } else {
                         parameter_name(n)
@@ -524,8 +550,53 @@ fn parameter_name(p: Node<'_>) -> Option<Node<'_>> {
     }
 }
 
+/// Node kind and field names by id, read from the grammar once: `Node::kind` and
+/// `TreeCursor::field_name` measure and validate a C string on every call, and the walk
+/// in [`Facts::collect`] asks for every node of the file.
+struct GrammarNames {
+    kinds: Vec<&'static str>,
+    fields: Vec<&'static str>,
+}
+
+static NAMES: LazyLock<GrammarNames> = LazyLock::new(|| {
+    let lang = crate::parse::language();
+    let kinds = (0..lang.node_kind_count())
+        .map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| lang.node_kind_for_id(i))
+                .unwrap_or("")
+        })
+        .collect();
+    // Field ids start at 1; index 0 stays empty.
+    let fields = (0..=lang.field_count())
+        .map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| lang.field_name_for_id(i))
+                .unwrap_or("")
+        })
+        .collect();
+    GrammarNames { kinds, fields }
+});
+
+/// `node.kind()`, by table lookup.
+fn kind_of(node: Node<'_>) -> &'static str {
+    NAMES
+        .kinds
+        .get(usize::from(node.kind_id()))
+        .copied()
+        .unwrap_or("")
+}
+
+/// `cursor.field_name()`, by table lookup.
+fn field_of(cursor: &tree_sitter::TreeCursor<'_>) -> Option<&'static str> {
+    let id = cursor.field_id()?;
+    NAMES.fields.get(usize::from(id.get())).copied()
+}
+
 fn for_each_identifier<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
-    if node.kind() == "identifier" {
+    if kind_of(node) == "identifier" {
         f(node);
         return;
     }
@@ -536,10 +607,11 @@ fn for_each_identifier<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
 }
 
 /// Is this identifier a load of a variable (not an attribute or keyword-argument name)?
-fn is_load(parent: Option<&str>, field: Option<&str>) -> bool {
+/// `field` names the identifier's field in its parent; asked only when it matters.
+fn is_load(parent: Option<&str>, field: impl FnOnce() -> Option<&'static str>) -> bool {
     match parent {
-        Some("attribute") => field != Some("attribute"),
-        Some("keyword_argument") => field != Some("name"),
+        Some("attribute") => field() != Some("attribute"),
+        Some("keyword_argument") => field() != Some("name"),
         Some("dotted_name") | Some("aliased_import") => false,
         _ => true,
     }
