@@ -450,6 +450,27 @@ impl ConsolidateConftest {
             return Ok(());
         }
 
+        // Nothing that could merge (no conftest, or just the one at the tests' lowest
+        // common directory, and no `target`): done before reading the tests.
+        if self.target.is_none() {
+            let mut dirs = tests
+                .iter()
+                .map(|(_, r)| r.parent().map(Path::to_path_buf).unwrap_or_default());
+            let first = dirs.next().unwrap_or_default();
+            let common: PathBuf = dirs.fold(first, |acc, d| {
+                acc.components()
+                    .zip(d.components())
+                    .take_while(|(a, b)| a == b)
+                    .map(|(a, _)| a)
+                    .collect()
+            });
+            match conftests.as_slice() {
+                [] => return Ok(()),
+                [only] if only.rel.as_ref() == Some(&common) => return Ok(()),
+                _ => {}
+            }
+        }
+
         // The tests, and every name each may request.
         let mut all_autouse = BTreeSet::new();
         let mut deps_of: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

@@ -44,13 +44,15 @@ mod scope;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use rayon::prelude::*;
 use regex::Regex;
 use tree_sitter::{Node, Tree};
 
-use self::scope::{all_nodes, is_reference, scope_of, statement_of, Binding, Scopes, Site};
+use self::scope::{
+    all_nodes, is_reference, scope_of, statement_of, Binding, ScopeInfo, Scopes, Site,
+};
 use super::{Action, ActionArgs, ProjectAction};
 use crate::diag::{line_col, Finding, Severity, UserError};
 use crate::edit::{self, Edit};
@@ -143,7 +145,15 @@ struct Existing {
     builds: Option<String>,
 }
 
-/// A file read for the run, parsed when it may matter.
+/// A file that can refer to an instance: its text and its module-level bindings (the
+/// tree is not kept; it is parsed again, one file at a time, to analyze it).
+struct Summary {
+    path: PathBuf,
+    text: Arc<str>,
+    module: ScopeInfo,
+}
+
+/// A parsed file, while it is analyzed.
 struct Parsed {
     path: PathBuf,
     text: Arc<str>,
@@ -168,9 +178,11 @@ struct FileReport {
     needs_functools: BTreeSet<usize>,
 }
 
+/// A possible module-level `NAME = CALL(`: a module-level statement starts a line (no
+/// indentation; an indented one does not parse) or follows a `;`.
 static ASSIGN_CALL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?m)(?:^|;)[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(",
+        r"(?m)(?:^|;[ \t]*)[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(",
     )
     .expect("valid regex")
 });
@@ -184,12 +196,13 @@ impl ProjectAction for LazySettings {
             .filter_map(|p| ws.read(&p).ok().flatten().map(|t| (p, t)))
             .collect();
         let mut findings = Vec::new();
+        let modules = ModuleCache::default();
 
         // 1. The settings modules and their instances.
         let detected: Vec<Result<Target, Finding>> = files
             .par_iter()
             .filter(|(_, t)| ASSIGN_CALL.is_match(t))
-            .flat_map_iter(|(p, t)| self.detect(ws, p, t, recipe))
+            .flat_map_iter(|(p, t)| self.detect(ws, p, t, recipe, &modules))
             .collect();
         let mut targets = Vec::new();
         for d in detected {
@@ -205,7 +218,7 @@ impl ProjectAction for LazySettings {
 
         // 2. Parse the files that can refer to an instance (they mention its name or the
         // name a package re-exports it under), following re-exports to a fixed point.
-        let mut parsed: HashMap<usize, Parsed> = HashMap::new();
+        let mut parsed: HashMap<usize, Summary> = HashMap::new();
         let mut literals: BTreeSet<String> = targets.iter().map(|t| t.name.clone()).collect();
         let mut sources;
         let mut unparsable: HashSet<usize> = HashSet::new();
@@ -217,7 +230,7 @@ impl ProjectAction for LazySettings {
                     !parsed.contains_key(i) && !unparsable.contains(i) && ac.is_match(&*files[*i].1)
                 })
                 .collect();
-            let done: Vec<(usize, Option<Parsed>)> = new
+            let done: Vec<(usize, Option<Summary>)> = new
                 .par_iter()
                 .map(|&i| {
                     let (path, text) = &files[i];
@@ -225,14 +238,14 @@ impl ProjectAction for LazySettings {
                     else {
                         return (i, None);
                     };
-                    let scopes = Scopes::collect(&tree, text);
+                    let mut scopes = Scopes::collect(&tree, text);
+                    let module = scopes.scopes.remove(&scopes.module_id).unwrap_or_default();
                     (
                         i,
-                        Some(Parsed {
+                        Some(Summary {
                             path: path.clone(),
                             text: text.clone(),
-                            tree,
-                            scopes,
+                            module,
                         }),
                     )
                 })
@@ -264,7 +277,20 @@ impl ProjectAction for LazySettings {
         // 3. Every use, file by file.
         let reports: Vec<(usize, FileReport)> = parsed
             .par_iter()
-            .map(|(i, p)| (*i, self.analyze(ws, p, &targets, &sources, recipe)))
+            .map(|(i, s)| {
+                // Parsed again here (it parsed cleanly before), analyzed, and dropped.
+                let Some(tree) = parse::parse(&s.text) else {
+                    return (*i, FileReport::default());
+                };
+                let scopes = Scopes::collect(&tree, &s.text);
+                let p = Parsed {
+                    path: s.path.clone(),
+                    text: s.text.clone(),
+                    tree,
+                    scopes,
+                };
+                (*i, self.analyze(ws, &p, &targets, &sources, recipe))
+            })
             .collect();
 
         // 4. All or nothing per instance: any refusal keeps every file as it is for it.
@@ -385,7 +411,7 @@ struct Sources {
 }
 
 impl Sources {
-    fn compute(ws: &Workspace, targets: &[Target], parsed: &HashMap<usize, Parsed>) -> Sources {
+    fn compute(ws: &Workspace, targets: &[Target], parsed: &HashMap<usize, Summary>) -> Sources {
         let mut map: HashMap<(String, String), usize> = HashMap::new();
         let mut exports: HashMap<PathBuf, Vec<(String, usize)>> = HashMap::new();
         for (i, t) in targets.iter().enumerate() {
@@ -404,9 +430,7 @@ impl Sources {
         loop {
             let mut added = Vec::new();
             for (i, p) in parsed {
-                let Some(info) = p.scopes.scopes.get(&p.scopes.module_id) else {
-                    continue;
-                };
+                let info = &p.module;
                 for (bound, bindings) in &info.bindings {
                     for b in bindings {
                         if let Site::From { module, name } = &b.site {
@@ -456,9 +480,7 @@ impl Sources {
             let Some(p) = parsed.values().find(|p| p.path == t.path) else {
                 continue;
             };
-            let Some(info) = p.scopes.scopes.get(&p.scopes.module_id) else {
-                continue;
-            };
+            let info = &p.module;
             let names: HashSet<String> = info.bindings.keys().cloned().collect();
             for m in ws.project.module_names(&t.path) {
                 toplevel.insert(m, names.clone());
@@ -650,6 +672,7 @@ impl LazySettings {
         path: &Path,
         text: &str,
         recipe: &str,
+        modules: &ModuleCache,
     ) -> Vec<Result<Target, Finding>> {
         let Some(tree) = parse::parse(text) else {
             return Vec::new();
@@ -711,7 +734,7 @@ impl LazySettings {
                 let built = e.builds.as_deref().unwrap_or("");
                 let settings = |c: &str| {
                     (classes.contains_key(c) || imported.contains_key(c))
-                        && self.is_settings_class(ws, path, c, &classes, &imported, 0)
+                        && self.is_settings_class(ws, path, c, (&classes, &imported), 0, modules)
                 };
                 (e.name == class
                     && node_text(right, text).ends_with("()")
@@ -722,7 +745,7 @@ impl LazySettings {
                 if !(classes.contains_key(class) || imported.contains_key(class)) {
                     continue;
                 }
-                if !self.is_settings_class(ws, path, class, &classes, &imported, 0) {
+                if !self.is_settings_class(ws, path, class, (&classes, &imported), 0, modules) {
                     continue;
                 }
             }
@@ -811,9 +834,9 @@ impl LazySettings {
         ws: &Workspace,
         path: &Path,
         name: &str,
-        classes: &Classes,
-        imported: &Imported,
+        (classes, imported): (&Classes, &Imported),
         depth: usize,
+        modules: &ModuleCache,
     ) -> bool {
         if depth > 4 {
             return false;
@@ -828,7 +851,14 @@ impl LazySettings {
                 last == "BaseSettings"
                     || (b != name
                         && (classes.contains_key(b) || imported.contains_key(b))
-                        && self.is_settings_class(ws, path, b, classes, imported, depth + 1))
+                        && self.is_settings_class(
+                            ws,
+                            path,
+                            b,
+                            (classes, imported),
+                            depth + 1,
+                            modules,
+                        ))
             });
         }
         if let Some((module, orig)) = imported.get(name) {
@@ -845,15 +875,19 @@ impl LazySettings {
             let Some(file) = ws.project.resolve(&abs, Some(path)) else {
                 return false;
             };
-            let Ok(Some(other)) = ws.read(&file) else {
+            let Some(other) = modules.get(ws, &file) else {
                 return false;
             };
-            let Some(tree) = parse::parse(&other) else {
-                return false;
-            };
-            let (classes2, imported2) = top_classes_and_imports(&tree, &other);
+            let (classes2, imported2) = &*other;
             return classes2.contains_key(orig.as_str())
-                && self.is_settings_class(ws, &file, orig, &classes2, &imported2, depth + 1);
+                && self.is_settings_class(
+                    ws,
+                    &file,
+                    orig,
+                    (classes2, imported2),
+                    depth + 1,
+                    modules,
+                );
         }
         false
     }
@@ -1967,6 +2001,33 @@ fn clause_with_comma(node: Node<'_>) -> Range<usize> {
 
 /// Class name -> the texts of its bases.
 type Classes = HashMap<String, Vec<String>>;
+
+/// The top-level classes and imports of the modules a class comes from, each module read
+/// and parsed once per run however many instances' classes it is asked about.
+#[derive(Default)]
+struct ModuleCache(Mutex<HashMap<PathBuf, Option<Arc<ModuleClasses>>>>);
+
+/// A module's top-level classes (with their bases) and imported names.
+type ModuleClasses = (Classes, Imported);
+
+impl ModuleCache {
+    fn get(&self, ws: &Workspace, file: &Path) -> Option<Arc<ModuleClasses>> {
+        if let Some(hit) = self.lock().get(file) {
+            return hit.clone();
+        }
+        // Parsed outside the lock; two threads may both parse it, with the same result.
+        let summary = ws.read(file).ok().flatten().and_then(|text| {
+            let tree = parse::parse(&text)?;
+            Some(Arc::new(top_classes_and_imports(&tree, &text)))
+        });
+        self.lock().insert(file.to_path_buf(), summary.clone());
+        summary
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Option<Arc<ModuleClasses>>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 /// Bound name -> (module as written, imported name).
 type Imported = HashMap<String, (String, String)>;
 

@@ -172,6 +172,65 @@ pub fn all_nodes_of(node: Node<'_>) -> Vec<Node<'_>> {
     out
 }
 
+/// Each node's parent, by node id, from one walk of the tree: `Node::parent` searches
+/// down from the root every time, which is quadratic over a large module.
+struct Parents<'t>(HashMap<usize, Node<'t>>);
+
+impl<'t> Parents<'t> {
+    /// Every node of the tree in document order, and their parents.
+    fn walk(tree: &'t Tree) -> (Vec<Node<'t>>, Parents<'t>) {
+        let mut out = Vec::new();
+        let mut parents = HashMap::new();
+        let mut stack = vec![tree.root_node()];
+        while let Some(n) = stack.pop() {
+            out.push(n);
+            let mut c = n.walk();
+            let start = stack.len();
+            for child in n.children(&mut c) {
+                parents.insert(child.id(), n);
+                stack.push(child);
+            }
+            stack[start..].reverse();
+        }
+        (out, Parents(parents))
+    }
+
+    fn parent(&self, node: Node<'t>) -> Option<Node<'t>> {
+        self.0.get(&node.id()).copied()
+    }
+
+    /// [`scope_of`], through the map.
+    fn scope_of(&self, node: Node<'t>) -> Node<'t> {
+        let mut child = node;
+        while let Some(p) = self.parent(child) {
+            match p.kind() {
+                "module" => return p,
+                "function_definition" | "class_definition" | "lambda"
+                    if p.child_by_field_name("body") == Some(child) =>
+                {
+                    return p
+                }
+                k if COMPREHENSIONS.contains(&k) => return p,
+                _ => {}
+            }
+            child = p;
+        }
+        child
+    }
+
+    /// [`statement_of`], through the map.
+    fn statement_of(&self, node: Node<'t>) -> Node<'t> {
+        let mut n = node;
+        while let Some(p) = self.parent(n) {
+            if matches!(p.kind(), "block" | "module") {
+                return n;
+            }
+            n = p;
+        }
+        n
+    }
+}
+
 impl Scopes {
     pub fn collect(tree: &Tree, text: &str) -> Scopes {
         let root = tree.root_node();
@@ -179,7 +238,7 @@ impl Scopes {
         scopes.insert(root.id(), ScopeInfo::default());
         let mut pending: Vec<(usize, String, Binding)> = Vec::new();
         let mut binding_ids = HashSet::new();
-        let nodes = all_nodes(tree);
+        let (nodes, parents) = Parents::walk(tree);
         for &node in &nodes {
             if is_scope(node) {
                 scopes.entry(node.id()).or_default();
@@ -230,7 +289,7 @@ impl Scopes {
                 // `case NAME:`, `case {"k": NAME}`, `case P(x=NAME)`, `case [*NAME]`,
                 // `case P() as NAME`: capture patterns bind.
                 "dotted_name" | "splat_pattern" | "identifier" => {
-                    if let Some(n) = capture_name(node, text) {
+                    if let Some(n) = capture_name(node, &parents, text) {
                         targets.push(n);
                     }
                 }
@@ -242,7 +301,7 @@ impl Scopes {
                 }
                 "function_definition" | "class_definition" => {
                     if let Some(n) = node.child_by_field_name("name") {
-                        bind(scope_of(node), n, Site::Def, node);
+                        bind(parents.scope_of(node), n, Site::Def, node);
                     }
                     if let Some(params) = node.child_by_field_name("parameters") {
                         let mut names = Vec::new();
@@ -262,7 +321,7 @@ impl Scopes {
                     }
                 }
                 "import_statement" => {
-                    let scope = scope_of(node);
+                    let scope = parents.scope_of(node);
                     let mut c = node.walk();
                     for name in node.children_by_field_name("name", &mut c) {
                         let (module, alias) = if name.kind() == "aliased_import" {
@@ -307,7 +366,7 @@ impl Scopes {
                     }
                 }
                 "import_from_statement" => {
-                    let scope = scope_of(node);
+                    let scope = parents.scope_of(node);
                     let module = node
                         .child_by_field_name("module_name")
                         .map_or(String::new(), |m| compact(node_text(m, text)));
@@ -345,7 +404,7 @@ impl Scopes {
                     }
                 }
                 "global_statement" | "nonlocal_statement" => {
-                    let scope = scope_of(node);
+                    let scope = parents.scope_of(node);
                     let info = scopes.entry(scope.id()).or_default();
                     let mut c = node.walk();
                     for n in node.named_children(&mut c) {
@@ -360,8 +419,8 @@ impl Scopes {
                 _ => {}
             }
             if !targets.is_empty() {
-                let scope = scope_of(node);
-                let stmt = statement_of(node);
+                let scope = parents.scope_of(node);
+                let stmt = parents.statement_of(node);
                 for t in targets {
                     bind(scope, t, Site::Assign, stmt);
                 }
@@ -452,8 +511,11 @@ impl Scopes {
 }
 
 /// The identifier a match-statement capture pattern binds at `node`, if it is one.
-fn capture_name<'t>(node: Node<'t>, text: &str) -> Option<Node<'t>> {
-    let parent = node.parent()?;
+fn capture_name<'t>(node: Node<'t>, parents: &Parents<'t>, text: &str) -> Option<Node<'t>> {
+    if !matches!(node.kind(), "dotted_name" | "splat_pattern" | "identifier") {
+        return None;
+    }
+    let parent = parents.parent(node)?;
     let ident = match node.kind() {
         // A one-part name in pattern position; `a.b` is a value pattern.
         "dotted_name" if node.named_child_count() == 1 => {
@@ -469,7 +531,9 @@ fn capture_name<'t>(node: Node<'t>, text: &str) -> Option<Node<'t>> {
         // `PATTERN as NAME` inside a case.
         "identifier"
             if parent.kind() == "as_pattern"
-                && parent.parent().is_some_and(|g| g.kind() == "case_pattern")
+                && parents
+                    .parent(parent)
+                    .is_some_and(|g| g.kind() == "case_pattern")
                 && parent.named_child(parent.named_child_count().saturating_sub(1))
                     == Some(node)
                 && parent.named_child_count() > 1 =>
