@@ -327,7 +327,8 @@ pub fn run(
         }
         for action in &recipe.actions {
             if let Action::Project(action) = action {
-                run_project_action(ws, recipe, action.as_ref())?;
+                // In the run's pool, so that `--jobs` bounds the action's own parallel work.
+                pool.install(|| run_project_action(ws, recipe, action.as_ref()))?;
             }
         }
     }
