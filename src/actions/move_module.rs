@@ -443,6 +443,8 @@ impl Plan<'_, '_> {
         let mut edits: Vec<Edit> = Vec::new();
         let mut findings = Vec::new();
         let mut chains: Vec<ChainRewrite> = Vec::new();
+        // Modules the rewritten `import x.y.z` statements import already.
+        let mut plain_new: BTreeSet<String> = BTreeSet::new();
         let mut warn = |offset: usize, message: String| {
             let (line, column) = line_col(text, offset);
             findings.push(Finding {
@@ -489,6 +491,7 @@ impl Plan<'_, '_> {
                         if let Some((new_name, k)) = self.map_absolute(&written, Some(file)) {
                             let mut replacement = new_name.clone();
                             if alias.is_none() {
+                                plain_new.insert(new_name.clone());
                                 let old_prefix =
                                     written.split('.').take(k).collect::<Vec<_>>().join(".");
                                 let new_prefix = new_name
@@ -516,7 +519,18 @@ impl Plan<'_, '_> {
                                 }
                             }
                             edits.push(Edit::replace(dotted.byte_range(), replacement, origin));
-                        } else if let Ok(loc) = self.r.resolve(&written, Some(file)) {
+                        } else if let Ok(loc) = {
+                            // What the statement binds: the root name of `import a.b.x`
+                            // (through which `a.b.c.X` is reachable once `a.b.c` is
+                            // imported anywhere), or the module under its alias.
+                            let bound = if alias.is_none() {
+                                written.split('.').next().unwrap_or("").to_owned()
+                            } else {
+                                written.clone()
+                            };
+                            self.r.resolve(&bound, Some(file)).map(|l| (l, bound))
+                        } {
+                            let (loc, written) = loc;
                             // `import a.b` (or `import a.b as m`), then `a.b.c.X`.
                             if loc.is_package()
                                 && self.old.starts_with(loc.stem())
@@ -630,6 +644,7 @@ impl Plan<'_, '_> {
                 edits.push(Edit::replace(content.byte_range(), new_value, origin));
             }
         }
+        imports_needed.retain(|m| !plain_new.contains(m));
         if !imports_needed.is_empty() {
             let specs: Vec<ImportSpec> = imports_needed
                 .into_iter()
