@@ -237,12 +237,23 @@ impl ProjectAction for ModuleToPackage {
         }
         // `mock.patch("pkg.mod.X")` must patch where the code now lives, not the
         // re-export: dotted strings through a name the module binds follow the code.
+        // Uses of the module object (`import pkg.mod`, `from pkg import mod`, then
+        // `mod.X = 1`, `patch.object(mod, "X")`) follow the code to the submodule too:
+        // the package is another module object, and setting its attributes would not
+        // reach the code's globals.
+        let (redirected, mut findings) = crate::actions::move_module::redirect_module_object(
+            &r, module, &file, sub, &files, recipe,
+        );
+        let mut redirected: std::collections::HashMap<_, _> = redirected.into_iter().collect();
         let prefix = format!("{module}.");
-        let patched: Vec<(std::path::PathBuf, String)> = files
+        let mut patched: Vec<(std::path::PathBuf, String)> = files
             .par_iter()
             .filter(|f| **f != file)
             .filter_map(|f| {
-                let text = r.read(f)?;
+                let text: String = match redirected.get(f) {
+                    Some(t) => t.clone(),
+                    None => r.read(f)?.to_string(),
+                };
                 if !text.contains(&prefix) {
                     return None;
                 }
@@ -250,6 +261,10 @@ impl ProjectAction for ModuleToPackage {
                 Some((f.clone(), new))
             })
             .collect();
+        for (f, _) in &patched {
+            redirected.remove(f);
+        }
+        patched.extend(redirected);
         for (f, t) in patched {
             ws.write(&r.layout.ws_path(&f), t, recipe, 1)
                 .map_err(UserError::new)?;
@@ -263,7 +278,6 @@ impl ProjectAction for ModuleToPackage {
             .map_err(io)?;
         ws.delete(&r.layout.ws_path(&file), recipe).map_err(io)?;
 
-        let mut findings = Vec::new();
         let warn = |message: String| Finding {
             path: r.layout.ws_path(&sub_path),
             line: 0,

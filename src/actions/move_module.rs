@@ -78,6 +78,9 @@ struct Plan<'a, 'w> {
     /// Directories that get an `__init__.py`.
     new_inits: BTreeSet<PathBuf>,
     recipe: &'a str,
+    /// `module-to-package`: leave `from <old> import X` alone (the package re-exports
+    /// `X`) and string literals too (it retargets those itself).
+    keep_from: bool,
 }
 
 fn shim_text(from: &str, to: &str) -> String {
@@ -236,6 +239,7 @@ impl ProjectAction for MoveModule {
             moved,
             new_inits,
             recipe,
+            keep_from: false,
         };
 
         // Rewrite every Python file (moved ones at their new place).
@@ -318,6 +322,63 @@ impl ProjectAction for MoveModule {
     }
 }
 
+/// For `module-to-package`: points every use of the module object `module` (a `.py`
+/// file, about to become the package `module/` with its code in `module/sub.py`) at
+/// the submodule, where the code and its globals now live: `import pkg.mod [as m]`,
+/// `from pkg import mod`, `pkg.mod.X` through any import, so that `m.X = ...`,
+/// `patch.object(m, "X")` and `monkeypatch.setattr(m, "X", ...)` still reach the code.
+/// `from pkg.mod import X` stays (the package re-exports `X`). Returns the new texts
+/// of the files that change (among `files`, `file` itself excluded) and warnings.
+pub fn redirect_module_object(
+    r: &Resolver<'_>,
+    module: &str,
+    file: &Path,
+    sub: &str,
+    files: &[PathBuf],
+    recipe: &str,
+) -> (Vec<(PathBuf, String)>, Vec<Finding>) {
+    let old = file.with_extension("");
+    let mut frame = old.clone();
+    for _ in module.split('.') {
+        frame = frame.parent().map(Path::to_path_buf).unwrap_or_default();
+    }
+    let plan = Plan {
+        r,
+        new: old.join(sub),
+        old: old.clone(),
+        frame,
+        moved: BTreeMap::new(),
+        new_inits: BTreeSet::from([old]),
+        recipe,
+        keep_from: true,
+    };
+    let old_last = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let results: Vec<(PathBuf, Option<String>, Vec<Finding>)> = files
+        .par_iter()
+        .filter(|f| f.as_path() != file)
+        .filter_map(|f| {
+            let text = r.read(f)?;
+            if !text.contains(old_last.as_str()) {
+                return None;
+            }
+            let (new_text, findings) = plan.rewrite_python(f, &text);
+            Some((f.clone(), new_text, findings))
+        })
+        .collect();
+    let mut texts = Vec::new();
+    let mut findings = Vec::new();
+    for (f, t, fs) in results {
+        findings.extend(fs);
+        if let Some(t) = t {
+            texts.push((f, t));
+        }
+    }
+    (texts, findings)
+}
+
 /// One rewrite of a dotted prefix in attribute chains: `old` (as written, compact)
 /// becomes `new`; `import_needed`: the file must `import new`.
 struct ChainRewrite {
@@ -368,6 +429,12 @@ impl Plan<'_, '_> {
             };
             if loc.stem() != self.old {
                 continue;
+            }
+            // `module-to-package`: `pkg.mod.sub...` names the new submodule already.
+            if self.keep_from
+                && parts.get(k).copied() == self.new.file_name().and_then(|n| n.to_str())
+            {
+                return None;
             }
             // The frame this spelling resolves in.
             let mut root = self.old.clone();
@@ -624,6 +691,9 @@ impl Plan<'_, '_> {
             }
         }
         // String literals that are dotted paths under the old name.
+        if self.keep_from {
+            strings.clear();
+        }
         for s in strings {
             let Some(value) = string_value(s, text) else {
                 continue;
@@ -690,8 +760,10 @@ impl Plan<'_, '_> {
         let rest = &written[level..];
         // The module the statement imports from, as a stem, and whether it moves.
         let (module_stem, relative) = if level == 0 {
-            if let Some((new_name, _)) = self.map_absolute(&written, Some(file)) {
-                edits.push(Edit::replace(module_node.byte_range(), new_name, origin));
+            if let Some((new_name, k)) = self.map_absolute(&written, Some(file)) {
+                if !(self.keep_from && k == written.split('.').count()) {
+                    edits.push(Edit::replace(module_node.byte_range(), new_name, origin));
+                }
                 return;
             }
             match self.r.resolve(&written, Some(file)) {
@@ -706,6 +778,9 @@ impl Plan<'_, '_> {
                 .split('.')
                 .filter(|p| !p.is_empty())
                 .fold(base, |p, part| p.join(part));
+            if self.keep_from && target == self.old {
+                return;
+            }
             if let Some(new_target) = self.map_stem(&target) {
                 match self.spec(new_dir, &new_target, true) {
                     Some(s) => edits.push(Edit::replace(module_node.byte_range(), s, origin)),
