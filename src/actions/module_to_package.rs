@@ -235,6 +235,11 @@ impl ProjectAction for ModuleToPackage {
                 init.push_str(&format!("){nl}"));
             }
         }
+        // Every other name of the module (private ones, its imports) stays reachable as
+        // `pkg.mod.NAME` too, as code generated at run time or other projects may use it.
+        init.push_str(&format!(
+            "{nl}{nl}def __getattr__(name):{nl}    \"\"\"The names of `{module}.{sub}` not re-exported above.\"\"\"{nl}    import importlib{nl}{nl}    return getattr(importlib.import_module(__name__ + \".{sub}\"), name){nl}"
+        ));
         // `mock.patch("pkg.mod.X")` must patch where the code now lives, not the
         // re-export: dotted strings through a name the module binds follow the code.
         // Uses of the module object (`import pkg.mod`, `from pkg import mod`, then
@@ -277,6 +282,21 @@ impl ProjectAction for ModuleToPackage {
         ws.write(&r.layout.ws_path(&sub_path), moved, recipe, 1)
             .map_err(io)?;
         ws.delete(&r.layout.ws_path(&file), recipe).map_err(io)?;
+        // A type stub `pkg/mod.pyi` would shadow the package for type checkers: it
+        // becomes the package's stub, `pkg/mod/__init__.pyi`, one level deeper.
+        let stub = file.with_extension("pyi");
+        if let Some(stub_text) = r.read(&stub) {
+            if let Some(deeper) = deepen_relative_imports(&stub_text, 1) {
+                ws.write(
+                    &r.layout.ws_path(&dir.join("__init__.pyi")),
+                    deeper,
+                    recipe,
+                    1,
+                )
+                .map_err(io)?;
+                ws.delete(&r.layout.ws_path(&stub), recipe).map_err(io)?;
+            }
+        }
 
         let warn = |message: String| Finding {
             path: r.layout.ws_path(&sub_path),

@@ -214,6 +214,11 @@ impl ProjectAction for MoveModule {
             }
         } else if let Some(f) = loc.file() {
             moved.insert(f.to_path_buf(), new_file.clone());
+            // Its type stub goes with it.
+            let stub = old.with_extension("pyi");
+            if r.is_file(&stub) {
+                moved.insert(stub, new.with_extension("pyi"));
+            }
         }
         // `__init__.py` files on the way: in new directories always; in existing ones
         // when the old place was a regular package (a namespace layout stays one).
@@ -245,10 +250,20 @@ impl ProjectAction for MoveModule {
         // Rewrite every Python file (moved ones at their new place).
         let mut files: BTreeSet<PathBuf> =
             ws.python_files().iter().map(|p| r.layout.abs(p)).collect();
+        // Type stubs next to the walked files import the module too.
+        let dirs: BTreeSet<PathBuf> = files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect();
+        for d in dirs {
+            for name in r.list(&d).iter().filter(|n| n.ends_with(".pyi")) {
+                files.insert(d.join(name));
+            }
+        }
         files.extend(
             plan.moved
                 .keys()
-                .filter(|p| p.extension().is_some_and(|e| e == "py"))
+                .filter(|p| p.extension().is_some_and(|e| e == "py" || e == "pyi"))
                 .cloned(),
         );
         let files: Vec<PathBuf> = files.into_iter().collect();
@@ -824,6 +839,14 @@ impl Plan<'_, '_> {
                 (node_text(*name, text), None)
             };
             let binding = alias.unwrap_or(n);
+            // `module-to-package`: in the parent package's `__init__.py`, `from . import
+            // mod` sets the attribute `pkg.mod`, which must stay the new package.
+            if self.keep_from
+                && binding == old_last
+                && self.old.parent().map(|p| p.join("__init__.py")).as_deref() == Some(file)
+            {
+                continue;
+            }
             if n == old_last && module_stem.join(n) == self.old {
                 let new_parent = self.new.parent().map(Path::to_path_buf).unwrap_or_default();
                 let stmt_dir = if is_moved {
