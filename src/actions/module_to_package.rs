@@ -9,7 +9,14 @@
 //! pkg.mod`, `from pkg.mod import X` and `pkg.mod.X` keep working, and
 //! `pkg.mod.NAME` now exists. String literals that name something the module defines
 //! (`mock.patch("pkg.mod.X")`) are pointed at `pkg.mod.NAME.X`, where the code now
-//! lives, so a patch still reaches the code that uses `X`.
+//! lives, so a patch still reaches the code that uses `X`. Uses of the module object
+//! itself (`import pkg.mod` then `pkg.mod.X`, `from pkg import mod`, so also
+//! `mod.X = 1`, `patch.object(mod, "X")`, `monkeypatch.setattr(mod, "X", ...)`) are
+//! pointed at `pkg.mod.NAME` as well: the package is another module object, and
+//! setting its attributes would not reach the code's globals (`from pkg.mod import X`
+//! stays, and so does `from . import mod` in `pkg/__init__.py`, which must keep
+//! binding the package). The package's `__getattr__` hands out every other name of
+//! `NAME` (private ones too), and a stub `pkg/mod.pyi` becomes `pkg/mod/__init__.pyi`.
 //!
 //! Why: code and tests that import `pkg.mod.NAME` fail with "'pkg.mod' is not a package"
 //! until the module becomes a package; doing it by hand loses re-exports or breaks the

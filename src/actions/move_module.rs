@@ -876,7 +876,33 @@ impl Plan<'_, '_> {
                     );
                     continue;
                 };
-                if names.len() == 1 {
+                let comments = comments_in(node, text);
+                if names.len() == 1 && !comments.is_empty() {
+                    // Keep the comments: in place when the statement stays a `from`
+                    // import, else after the new statement.
+                    match new_stmt
+                        .strip_prefix("from ")
+                        .and_then(|r| r.split_once(" import "))
+                    {
+                        Some((spec, imported)) => {
+                            edits.push(Edit::replace(
+                                module_node.byte_range(),
+                                spec.to_owned(),
+                                origin,
+                            ));
+                            edits.push(Edit::replace(
+                                name.byte_range(),
+                                imported.to_owned(),
+                                origin,
+                            ));
+                        }
+                        None => edits.push(Edit::replace(
+                            node.byte_range(),
+                            format!("{new_stmt}  {}", comments.join(" ")),
+                            origin,
+                        )),
+                    }
+                } else if names.len() == 1 {
                     edits.push(Edit::replace(node.byte_range(), new_stmt, origin));
                 } else {
                     // Remove the name (and its comma) from the list, keep the rest.
@@ -887,7 +913,27 @@ impl Plan<'_, '_> {
                         prev_end..name.end_byte()
                     };
                     let removed = &text[range.clone()];
-                    if removed.contains('#') {
+                    // The name alone on its line of a parenthesised list: the line goes,
+                    // and its comment follows the name to the new statement.
+                    let ls = crate::imports::line_start(text, name.start_byte());
+                    let le = text[name.end_byte()..]
+                        .find('\n')
+                        .map(|i| name.end_byte() + i + 1);
+                    let own_line = le.and_then(|le| {
+                        let after = text[name.end_byte()..le].trim();
+                        let after = after.strip_prefix(',').unwrap_or(after).trim_start();
+                        (text[ls..name.start_byte()].trim().is_empty()
+                            && text[node.start_byte()..name.start_byte()].contains('(')
+                            && (after.is_empty() || after.starts_with('#')))
+                        .then(|| (le, after.to_owned()))
+                    });
+                    let mut new_stmt = new_stmt;
+                    if let Some((le, comment)) = own_line {
+                        edits.push(Edit::delete(ls..le, origin));
+                        if !comment.is_empty() {
+                            new_stmt = format!("{new_stmt}  {comment}");
+                        }
+                    } else if removed.contains('#') {
                         // A comment between the names: keep it, drop only the name.
                         let mut end = text[name.end_byte()..]
                             .find(',')
@@ -993,6 +1039,22 @@ impl Plan<'_, '_> {
         }
         changed.then_some(out)
     }
+}
+
+/// The comments inside a statement, in order.
+fn comments_in<'t>(node: Node<'_>, text: &'t str) -> Vec<&'t str> {
+    let mut out = Vec::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "comment" {
+            out.push((n.start_byte(), node_text(n, text)));
+            continue;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    out.sort();
+    out.into_iter().map(|(_, t)| t).collect()
 }
 
 /// The `string_content` child of a string without interpolation.
