@@ -995,6 +995,8 @@ struct Ctx {
     guarded: bool,
     type_checking: bool,
     in_def: bool,
+    /// Under `if __name__ == "__main__":`: runs as a script, never on import.
+    main_block: bool,
     top: bool,
 }
 
@@ -1028,6 +1030,7 @@ impl ModInfo {
                 guarded: false,
                 type_checking: false,
                 in_def: false,
+                main_block: false,
                 top: true,
             },
         );
@@ -1169,11 +1172,19 @@ impl Walker<'_> {
                     .map_or("", |c| node_text(c, text));
                 self.walrus(node.child_by_field_name("condition"), ctx);
                 let tc = cond.contains("TYPE_CHECKING") && !cond.contains("not ");
+                let compact: String = cond
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .map(|c| if c == '\'' { '"' } else { c })
+                    .collect();
+                let main =
+                    compact == "__name__==\"__main__\"" || compact == "\"__main__\"==__name__";
                 if let Some(c) = node.child_by_field_name("consequence") {
                     self.block(
                         c,
                         Ctx {
                             type_checking: ctx.type_checking || tc,
+                            main_block: ctx.main_block || main,
                             ..nested
                         },
                     );
@@ -1477,7 +1488,7 @@ impl Walker<'_> {
                             alias: alias.clone(),
                             ..base.clone()
                         });
-                        if runtime && (ctx.module_scope || !ctx.in_def) {
+                        if runtime && !ctx.main_block && (ctx.module_scope || !ctx.in_def) {
                             self.info.events.push(Event::Import(idx));
                         }
                         self.bind(spec.bound_name(), ctx, ImportKind::PlainImport);
@@ -1509,7 +1520,7 @@ impl Walker<'_> {
                     star: imp.wildcard,
                     ..base
                 });
-                if runtime && (ctx.module_scope || !ctx.in_def) {
+                if runtime && !ctx.main_block && (ctx.module_scope || !ctx.in_def) {
                     self.info.events.push(Event::Import(idx));
                 }
                 if imp.wildcard {

@@ -77,6 +77,25 @@ impl Source {
         }
     }
 
+    /// The encoding a NEW file with this text gets: the one its PEP 263 cookie names
+    /// (a moved latin-1 module keeps its cookie, so it stays latin-1), else UTF-8.
+    pub fn for_new_text(text: &str) -> Source {
+        let encoding = match coding_cookie(text.as_bytes())
+            .as_deref()
+            .map(normalize_encoding_name)
+            .as_deref()
+        {
+            None | Some("utf-8") => Encoding::Utf8 { bom: false },
+            Some("latin-1") => Encoding::Latin1,
+            Some(name) => encoding_rs::Encoding::for_label(name.as_bytes())
+                .map_or(Encoding::Utf8 { bom: false }, Encoding::Other),
+        };
+        Source {
+            text: String::new(),
+            encoding,
+        }
+    }
+
     /// Encodes `text` the way this file was encoded; `None` if a character cannot be
     /// represented in the file's encoding.
     pub fn encode(&self, text: &str) -> Option<Vec<u8>> {

@@ -196,3 +196,54 @@ fn move_module_rewrites_every_reference() {
         "{err}"
     );
 }
+
+/// A moved file keeps its encoding: a latin-1 module (with its coding cookie) moved by
+/// `move-module` or split by `module-to-package` is still latin-1 on disk, CRLF kept,
+/// and still imports.
+#[test]
+fn moved_latin1_module_stays_latin1() {
+    for (args, new_file) in [
+        (
+            [
+                "apply",
+                "move-module",
+                "--set",
+                "from=pkg.lat",
+                "--set",
+                "to=pkg.sub.latin",
+            ],
+            "pkg/sub/latin.py",
+        ),
+        (
+            [
+                "apply",
+                "module-to-package",
+                "--set",
+                "module=pkg.lat",
+                "--set",
+                "submodule=core",
+            ],
+            "pkg/lat/core.py",
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::create_dir_all(dir.join("pkg")).unwrap();
+        std::fs::write(dir.join("pkg/__init__.py"), "").unwrap();
+        let original: &[u8] = b"# -*- coding: latin-1 -*-\r\nNAME = \"caf\xe9\"\r\n";
+        std::fs::write(dir.join("pkg/lat.py"), original).unwrap();
+        std::fs::write(
+            dir.join("test_lat.py"),
+            "import pkg.lat\n\n\ndef test_name():\n    assert pkg.lat.NAME == \"caf\\xe9\"\n",
+        )
+        .unwrap();
+        ok(dir, &args);
+        assert_eq!(
+            std::fs::read(dir.join(new_file)).unwrap(),
+            original,
+            "{new_file}"
+        );
+        let (code, out) = common::pytest(dir, &[], &[]);
+        assert_eq!(code, 0, "{out}");
+    }
+}

@@ -9,7 +9,14 @@
 //! pkg.mod`, `from pkg.mod import X` and `pkg.mod.X` keep working, and
 //! `pkg.mod.NAME` now exists. String literals that name something the module defines
 //! (`mock.patch("pkg.mod.X")`) are pointed at `pkg.mod.NAME.X`, where the code now
-//! lives, so a patch still reaches the code that uses `X`.
+//! lives, so a patch still reaches the code that uses `X`. Uses of the module object
+//! itself (`import pkg.mod` then `pkg.mod.X`, `from pkg import mod`, so also
+//! `mod.X = 1`, `patch.object(mod, "X")`, `monkeypatch.setattr(mod, "X", ...)`) are
+//! pointed at `pkg.mod.NAME` as well: the package is another module object, and
+//! setting its attributes would not reach the code's globals (`from pkg.mod import X`
+//! stays, and so does `from . import mod` in `pkg/__init__.py`, which must keep
+//! binding the package). The package's `__getattr__` hands out every other name of
+//! `NAME` (private ones too), and a stub `pkg/mod.pyi` becomes `pkg/mod/__init__.pyi`.
 //!
 //! Why: code and tests that import `pkg.mod.NAME` fail with "'pkg.mod' is not a package"
 //! until the module becomes a package; doing it by hand loses re-exports or breaks the
@@ -235,14 +242,30 @@ impl ProjectAction for ModuleToPackage {
                 init.push_str(&format!("){nl}"));
             }
         }
+        // Every other name of the module (private ones, its imports) stays reachable as
+        // `pkg.mod.NAME` too, as code generated at run time or other projects may use it.
+        init.push_str(&format!(
+            "{nl}{nl}def __getattr__(name):{nl}    \"\"\"The names of `{module}.{sub}` not re-exported above.\"\"\"{nl}    import importlib{nl}{nl}    return getattr(importlib.import_module(__name__ + \".{sub}\"), name){nl}"
+        ));
         // `mock.patch("pkg.mod.X")` must patch where the code now lives, not the
         // re-export: dotted strings through a name the module binds follow the code.
+        // Uses of the module object (`import pkg.mod`, `from pkg import mod`, then
+        // `mod.X = 1`, `patch.object(mod, "X")`) follow the code to the submodule too:
+        // the package is another module object, and setting its attributes would not
+        // reach the code's globals.
+        let (redirected, mut findings) = crate::actions::move_module::redirect_module_object(
+            &r, module, &file, sub, &files, recipe,
+        );
+        let mut redirected: std::collections::HashMap<_, _> = redirected.into_iter().collect();
         let prefix = format!("{module}.");
-        let patched: Vec<(std::path::PathBuf, String)> = files
+        let mut patched: Vec<(std::path::PathBuf, String)> = files
             .par_iter()
             .filter(|f| **f != file)
             .filter_map(|f| {
-                let text = r.read(f)?;
+                let text: String = match redirected.get(f) {
+                    Some(t) => t.clone(),
+                    None => r.read(f)?.to_string(),
+                };
                 if !text.contains(&prefix) {
                     return None;
                 }
@@ -250,6 +273,10 @@ impl ProjectAction for ModuleToPackage {
                 Some((f.clone(), new))
             })
             .collect();
+        for (f, _) in &patched {
+            redirected.remove(f);
+        }
+        patched.extend(redirected);
         for (f, t) in patched {
             ws.write(&r.layout.ws_path(&f), t, recipe, 1)
                 .map_err(UserError::new)?;
@@ -262,8 +289,22 @@ impl ProjectAction for ModuleToPackage {
         ws.write(&r.layout.ws_path(&sub_path), moved, recipe, 1)
             .map_err(io)?;
         ws.delete(&r.layout.ws_path(&file), recipe).map_err(io)?;
+        // A type stub `pkg/mod.pyi` would shadow the package for type checkers: it
+        // becomes the package's stub, `pkg/mod/__init__.pyi`, one level deeper.
+        let stub = file.with_extension("pyi");
+        if let Some(stub_text) = r.read(&stub) {
+            if let Some(deeper) = deepen_relative_imports(&stub_text, 1) {
+                ws.write(
+                    &r.layout.ws_path(&dir.join("__init__.pyi")),
+                    deeper,
+                    recipe,
+                    1,
+                )
+                .map_err(io)?;
+                ws.delete(&r.layout.ws_path(&stub), recipe).map_err(io)?;
+            }
+        }
 
-        let mut findings = Vec::new();
         let warn = |message: String| Finding {
             path: r.layout.ws_path(&sub_path),
             line: 0,

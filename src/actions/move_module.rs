@@ -78,6 +78,9 @@ struct Plan<'a, 'w> {
     /// Directories that get an `__init__.py`.
     new_inits: BTreeSet<PathBuf>,
     recipe: &'a str,
+    /// `module-to-package`: leave `from <old> import X` alone (the package re-exports
+    /// `X`) and string literals too (it retargets those itself).
+    keep_from: bool,
 }
 
 fn shim_text(from: &str, to: &str) -> String {
@@ -211,6 +214,11 @@ impl ProjectAction for MoveModule {
             }
         } else if let Some(f) = loc.file() {
             moved.insert(f.to_path_buf(), new_file.clone());
+            // Its type stub goes with it.
+            let stub = old.with_extension("pyi");
+            if r.is_file(&stub) {
+                moved.insert(stub, new.with_extension("pyi"));
+            }
         }
         // `__init__.py` files on the way: in new directories always; in existing ones
         // when the old place was a regular package (a namespace layout stays one).
@@ -236,15 +244,26 @@ impl ProjectAction for MoveModule {
             moved,
             new_inits,
             recipe,
+            keep_from: false,
         };
 
         // Rewrite every Python file (moved ones at their new place).
         let mut files: BTreeSet<PathBuf> =
             ws.python_files().iter().map(|p| r.layout.abs(p)).collect();
+        // Type stubs next to the walked files import the module too.
+        let dirs: BTreeSet<PathBuf> = files
+            .iter()
+            .filter_map(|f| f.parent().map(Path::to_path_buf))
+            .collect();
+        for d in dirs {
+            for name in r.list(&d).iter().filter(|n| n.ends_with(".pyi")) {
+                files.insert(d.join(name));
+            }
+        }
         files.extend(
             plan.moved
                 .keys()
-                .filter(|p| p.extension().is_some_and(|e| e == "py"))
+                .filter(|p| p.extension().is_some_and(|e| e == "py" || e == "pyi"))
                 .cloned(),
         );
         let files: Vec<PathBuf> = files.into_iter().collect();
@@ -318,6 +337,63 @@ impl ProjectAction for MoveModule {
     }
 }
 
+/// For `module-to-package`: points every use of the module object `module` (a `.py`
+/// file, about to become the package `module/` with its code in `module/sub.py`) at
+/// the submodule, where the code and its globals now live: `import pkg.mod [as m]`,
+/// `from pkg import mod`, `pkg.mod.X` through any import, so that `m.X = ...`,
+/// `patch.object(m, "X")` and `monkeypatch.setattr(m, "X", ...)` still reach the code.
+/// `from pkg.mod import X` stays (the package re-exports `X`). Returns the new texts
+/// of the files that change (among `files`, `file` itself excluded) and warnings.
+pub fn redirect_module_object(
+    r: &Resolver<'_>,
+    module: &str,
+    file: &Path,
+    sub: &str,
+    files: &[PathBuf],
+    recipe: &str,
+) -> (Vec<(PathBuf, String)>, Vec<Finding>) {
+    let old = file.with_extension("");
+    let mut frame = old.clone();
+    for _ in module.split('.') {
+        frame = frame.parent().map(Path::to_path_buf).unwrap_or_default();
+    }
+    let plan = Plan {
+        r,
+        new: old.join(sub),
+        old: old.clone(),
+        frame,
+        moved: BTreeMap::new(),
+        new_inits: BTreeSet::from([old]),
+        recipe,
+        keep_from: true,
+    };
+    let old_last = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let results: Vec<(PathBuf, Option<String>, Vec<Finding>)> = files
+        .par_iter()
+        .filter(|f| f.as_path() != file)
+        .filter_map(|f| {
+            let text = r.read(f)?;
+            if !text.contains(old_last.as_str()) {
+                return None;
+            }
+            let (new_text, findings) = plan.rewrite_python(f, &text);
+            Some((f.clone(), new_text, findings))
+        })
+        .collect();
+    let mut texts = Vec::new();
+    let mut findings = Vec::new();
+    for (f, t, fs) in results {
+        findings.extend(fs);
+        if let Some(t) = t {
+            texts.push((f, t));
+        }
+    }
+    (texts, findings)
+}
+
 /// One rewrite of a dotted prefix in attribute chains: `old` (as written, compact)
 /// becomes `new`; `import_needed`: the file must `import new`.
 struct ChainRewrite {
@@ -368,6 +444,12 @@ impl Plan<'_, '_> {
             };
             if loc.stem() != self.old {
                 continue;
+            }
+            // `module-to-package`: `pkg.mod.sub...` names the new submodule already.
+            if self.keep_from
+                && parts.get(k).copied() == self.new.file_name().and_then(|n| n.to_str())
+            {
+                return None;
             }
             // The frame this spelling resolves in.
             let mut root = self.old.clone();
@@ -443,6 +525,8 @@ impl Plan<'_, '_> {
         let mut edits: Vec<Edit> = Vec::new();
         let mut findings = Vec::new();
         let mut chains: Vec<ChainRewrite> = Vec::new();
+        // Modules the rewritten `import x.y.z` statements import already.
+        let mut plain_new: BTreeSet<String> = BTreeSet::new();
         let mut warn = |offset: usize, message: String| {
             let (line, column) = line_col(text, offset);
             findings.push(Finding {
@@ -489,6 +573,7 @@ impl Plan<'_, '_> {
                         if let Some((new_name, k)) = self.map_absolute(&written, Some(file)) {
                             let mut replacement = new_name.clone();
                             if alias.is_none() {
+                                plain_new.insert(new_name.clone());
                                 let old_prefix =
                                     written.split('.').take(k).collect::<Vec<_>>().join(".");
                                 let new_prefix = new_name
@@ -516,7 +601,18 @@ impl Plan<'_, '_> {
                                 }
                             }
                             edits.push(Edit::replace(dotted.byte_range(), replacement, origin));
-                        } else if let Ok(loc) = self.r.resolve(&written, Some(file)) {
+                        } else if let Ok(loc) = {
+                            // What the statement binds: the root name of `import a.b.x`
+                            // (through which `a.b.c.X` is reachable once `a.b.c` is
+                            // imported anywhere), or the module under its alias.
+                            let bound = if alias.is_none() {
+                                written.split('.').next().unwrap_or("").to_owned()
+                            } else {
+                                written.clone()
+                            };
+                            self.r.resolve(&bound, Some(file)).map(|l| (l, bound))
+                        } {
+                            let (loc, written) = loc;
                             // `import a.b` (or `import a.b as m`), then `a.b.c.X`.
                             if loc.is_package()
                                 && self.old.starts_with(loc.stem())
@@ -610,6 +706,9 @@ impl Plan<'_, '_> {
             }
         }
         // String literals that are dotted paths under the old name.
+        if self.keep_from {
+            strings.clear();
+        }
         for s in strings {
             let Some(value) = string_value(s, text) else {
                 continue;
@@ -630,6 +729,7 @@ impl Plan<'_, '_> {
                 edits.push(Edit::replace(content.byte_range(), new_value, origin));
             }
         }
+        imports_needed.retain(|m| !plain_new.contains(m));
         if !imports_needed.is_empty() {
             let specs: Vec<ImportSpec> = imports_needed
                 .into_iter()
@@ -675,8 +775,10 @@ impl Plan<'_, '_> {
         let rest = &written[level..];
         // The module the statement imports from, as a stem, and whether it moves.
         let (module_stem, relative) = if level == 0 {
-            if let Some((new_name, _)) = self.map_absolute(&written, Some(file)) {
-                edits.push(Edit::replace(module_node.byte_range(), new_name, origin));
+            if let Some((new_name, k)) = self.map_absolute(&written, Some(file)) {
+                if !(self.keep_from && k == written.split('.').count()) {
+                    edits.push(Edit::replace(module_node.byte_range(), new_name, origin));
+                }
                 return;
             }
             match self.r.resolve(&written, Some(file)) {
@@ -691,6 +793,9 @@ impl Plan<'_, '_> {
                 .split('.')
                 .filter(|p| !p.is_empty())
                 .fold(base, |p, part| p.join(part));
+            if self.keep_from && target == self.old {
+                return;
+            }
             if let Some(new_target) = self.map_stem(&target) {
                 match self.spec(new_dir, &new_target, true) {
                     Some(s) => edits.push(Edit::replace(module_node.byte_range(), s, origin)),
@@ -734,6 +839,14 @@ impl Plan<'_, '_> {
                 (node_text(*name, text), None)
             };
             let binding = alias.unwrap_or(n);
+            // `module-to-package`: in the parent package's `__init__.py`, `from . import
+            // mod` sets the attribute `pkg.mod`, which must stay the new package.
+            if self.keep_from
+                && binding == old_last
+                && self.old.parent().map(|p| p.join("__init__.py")).as_deref() == Some(file)
+            {
+                continue;
+            }
             if n == old_last && module_stem.join(n) == self.old {
                 let new_parent = self.new.parent().map(Path::to_path_buf).unwrap_or_default();
                 let stmt_dir = if is_moved {
@@ -763,7 +876,33 @@ impl Plan<'_, '_> {
                     );
                     continue;
                 };
-                if names.len() == 1 {
+                let comments = comments_in(node, text);
+                if names.len() == 1 && !comments.is_empty() {
+                    // Keep the comments: in place when the statement stays a `from`
+                    // import, else after the new statement.
+                    match new_stmt
+                        .strip_prefix("from ")
+                        .and_then(|r| r.split_once(" import "))
+                    {
+                        Some((spec, imported)) => {
+                            edits.push(Edit::replace(
+                                module_node.byte_range(),
+                                spec.to_owned(),
+                                origin,
+                            ));
+                            edits.push(Edit::replace(
+                                name.byte_range(),
+                                imported.to_owned(),
+                                origin,
+                            ));
+                        }
+                        None => edits.push(Edit::replace(
+                            node.byte_range(),
+                            format!("{new_stmt}  {}", comments.join(" ")),
+                            origin,
+                        )),
+                    }
+                } else if names.len() == 1 {
                     edits.push(Edit::replace(node.byte_range(), new_stmt, origin));
                 } else {
                     // Remove the name (and its comma) from the list, keep the rest.
@@ -774,7 +913,27 @@ impl Plan<'_, '_> {
                         prev_end..name.end_byte()
                     };
                     let removed = &text[range.clone()];
-                    if removed.contains('#') {
+                    // The name alone on its line of a parenthesised list: the line goes,
+                    // and its comment follows the name to the new statement.
+                    let ls = crate::imports::line_start(text, name.start_byte());
+                    let le = text[name.end_byte()..]
+                        .find('\n')
+                        .map(|i| name.end_byte() + i + 1);
+                    let own_line = le.and_then(|le| {
+                        let after = text[name.end_byte()..le].trim();
+                        let after = after.strip_prefix(',').unwrap_or(after).trim_start();
+                        (text[ls..name.start_byte()].trim().is_empty()
+                            && text[node.start_byte()..name.start_byte()].contains('(')
+                            && (after.is_empty() || after.starts_with('#')))
+                        .then(|| (le, after.to_owned()))
+                    });
+                    let mut new_stmt = new_stmt;
+                    if let Some((le, comment)) = own_line {
+                        edits.push(Edit::delete(ls..le, origin));
+                        if !comment.is_empty() {
+                            new_stmt = format!("{new_stmt}  {comment}");
+                        }
+                    } else if removed.contains('#') {
                         // A comment between the names: keep it, drop only the name.
                         let mut end = text[name.end_byte()..]
                             .find(',')
@@ -880,6 +1039,22 @@ impl Plan<'_, '_> {
         }
         changed.then_some(out)
     }
+}
+
+/// The comments inside a statement, in order.
+fn comments_in<'t>(node: Node<'_>, text: &'t str) -> Vec<&'t str> {
+    let mut out = Vec::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "comment" {
+            out.push((n.start_byte(), node_text(n, text)));
+            continue;
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    out.sort();
+    out.into_iter().map(|(_, t)| t).collect()
 }
 
 /// The `string_content` child of a string without interpolation.

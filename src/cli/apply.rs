@@ -485,7 +485,15 @@ fn refuse_dirty(outcome: &Outcome) -> Result<(), UserError> {
 fn write_change(path: &Path, change: &engine::Change) -> Result<(), String> {
     match (&change.original, &change.current) {
         (_, None) => crate::write::remove(path).map_err(|e| format!("cannot delete: {e}")),
-        (Some(src), Some(text)) => {
+        (original, Some(text)) => {
+            let new_file;
+            let src = match original {
+                Some(src) => src.as_ref(),
+                None => {
+                    new_file = crate::source::Source::for_new_text(text);
+                    &new_file
+                }
+            };
             let bytes = src.encode(text).ok_or_else(|| {
                 format!(
                     "the new text cannot be encoded in {}, the file's encoding; left unchanged",
@@ -494,8 +502,6 @@ fn write_change(path: &Path, change: &engine::Change) -> Result<(), String> {
             })?;
             crate::write::atomic_write(path, &bytes).map_err(|e| format!("cannot write: {e}"))
         }
-        (None, Some(text)) => crate::write::atomic_write(path, text.as_bytes())
-            .map_err(|e| format!("cannot write: {e}")),
     }
 }
 
