@@ -141,3 +141,9 @@ pub fn finding(f: &Finding, style: Style) -> String {
         f.message
     )
 }
+
+/// The unified diff of one change of a run: a modified, created or deleted file.
+pub fn change_diff(path: &Path, change: &crate::engine::Change, style: Style) -> String {
+    let old = change.original.as_ref().map(|s| s.text.as_str());
+    unified_diff(path, old, change.current.as_deref(), style)
+}

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::diag::Severity;
 use crate::engine::{Change, Outcome};
-use crate::output::{display_path, unified_diff, Style};
+use crate::output::{change_diff, display_path, Style};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -55,7 +55,7 @@ pub fn entries(outcome: &Outcome) -> Vec<Entry> {
             start_line,
             end_line,
             severity: Severity::Error,
-            diff: Some(unified_diff(path, old, new, Style { color: false })),
+            diff: Some(change_diff(path, change, Style { color: false })),
         });
     }
     for f in &outcome.findings {

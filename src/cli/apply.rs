@@ -70,12 +70,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         }
         let mut stdout = std::io::stdout().lock();
         for (path, change) in &outcome.changes {
-            let old = change.original.as_ref().map(|s| s.text.as_str());
-            write!(
-                stdout,
-                "{}",
-                output::unified_diff(path, old, change.current.as_deref(), out)
-            )?;
+            write!(stdout, "{}", output::change_diff(path, change, out))?;
         }
         drop(stdout);
         report_text(&outcome, global, err, false);
@@ -138,12 +133,7 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             recipes.join(", ")
         )?;
         if args.diff {
-            let old = change.original.as_ref().map(|s| s.text.as_str());
-            write!(
-                stdout,
-                "{}",
-                output::unified_diff(path, old, change.current.as_deref(), out)
-            )?;
+            write!(stdout, "{}", output::change_diff(path, change, out))?;
         }
     }
     drop(stdout);
