@@ -17,7 +17,7 @@ use crate::edit;
 use crate::recipe::CompiledRecipe;
 use crate::select::{FileEntry, Globs, Walk};
 use crate::source::{newline_of, Source};
-use crate::{imports, parse, rewrite, verify};
+use crate::{imports, outline, parse, rewrite, verify};
 
 /// How many times a recipe is re-run on a file whose text it changed (nested matches,
 /// edits set aside as conflicts) before it is reported as not converging.
@@ -416,6 +416,77 @@ pub enum FileResult {
     },
 }
 
+/// What one pass of a recipe's per-file stage found in a text.
+struct Pass {
+    edits: Vec<edit::Edit>,
+    findings: Vec<Finding>,
+    imports: Vec<imports::ImportSpec>,
+}
+
+/// One pass: query rewrites, then the per-file actions, then suppressions applied.
+fn run_pass(
+    ws: &Workspace,
+    recipe: &CompiledRecipe,
+    path: &Path,
+    text: &str,
+    tree: &tree_sitter::Tree,
+    newline: &'static str,
+) -> Pass {
+    let matches = rewrite::run(&recipe.rewrites, &recipe.id, path, text, tree, newline);
+    let mut edits = matches.edits;
+    let mut findings = matches.findings;
+    for action in &recipe.actions {
+        if let Action::File(a) = action {
+            let cx = FileCx {
+                path,
+                text,
+                tree,
+                newline,
+                recipe: &recipe.id,
+                workspace: ws,
+            };
+            let out = a.run(&cx);
+            edits.extend(out.edits);
+            findings.extend(out.findings);
+        }
+    }
+    let suppressions = crate::suppress::Suppressions::read(text, tree);
+    if !suppressions.is_empty() {
+        edits.retain(|e| !suppressions.covers(&recipe.id, line_col(text, e.range.start).0));
+        findings.retain(|f| !suppressions.covers(&recipe.id, f.line));
+    }
+    Pass {
+        edits,
+        findings,
+        imports: matches.imports,
+    }
+}
+
+/// The tree of `text` for a first pass: of a masked copy (see [`crate::outline`]) when
+/// the recipe looks at only parts of the file and that copy parses cleanly, else of the
+/// whole file. `Err` when the whole file does not parse.
+fn first_tree(
+    recipe: &CompiledRecipe,
+    text: &str,
+) -> Result<(tree_sitter::Tree, Option<outline::Masked>), String> {
+    if let Some(masked) = recipe
+        .focus(text)
+        .and_then(|focus| outline::mask(text, &focus))
+    {
+        if let Some(tree) = parse::parse_masked(&masked) {
+            if !tree.root_node().has_error() {
+                return Ok((tree, Some(masked)));
+            }
+        }
+    }
+    let tree = parse::parse(text).ok_or_else(|| "tree-sitter could not parse it".to_owned())?;
+    if let Some(err) = parse::first_error(&tree) {
+        let (line, col) = line_col(text, err.start_byte());
+        return Err(format!("does not parse (syntax error at {line}:{col})"));
+    }
+    Ok((tree, None))
+}
+
 /// Applies a recipe's per-file stage to `text` until it changes nothing more.
 pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str) -> FileResult {
     let newline = newline_of(text);
@@ -425,41 +496,42 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
     let mut first_findings: Option<Vec<Finding>> = None;
     // The tree of `current` when the previous pass already parsed it (incrementally).
     let mut known_tree: Option<tree_sitter::Tree> = None;
+    // The masked copy of `current` that `known_tree` is the tree of, if any.
+    let mut masked: Option<outline::Masked> = None;
     for pass in 0..=MAX_PASSES {
-        let Some(tree) = known_tree.take().or_else(|| parse::parse(&current)) else {
-            return FileResult::Unparsable("tree-sitter could not parse it".into());
+        let mut tree = match known_tree.take() {
+            Some(t) => t,
+            None if pass == 0 => match first_tree(recipe, &current) {
+                Ok((t, m)) => {
+                    masked = m;
+                    t
+                }
+                Err(reason) => return FileResult::Unparsable(reason),
+            },
+            None => match parse::parse(&current) {
+                Some(t) => t,
+                None => return FileResult::Unparsable("tree-sitter could not parse it".into()),
+            },
         };
-        if pass == 0 {
-            if let Some(err) = parse::first_error(&tree) {
-                let (line, col) = line_col(&current, err.start_byte());
-                return FileResult::Unparsable(format!(
-                    "does not parse (syntax error at {line}:{col})"
-                ));
-            }
+        let mut found = run_pass(ws, recipe, path, &current, &tree, newline);
+        if masked.as_ref().is_some_and(|m| m.touches(&found.edits)) {
+            // An edit reaches into a blanked body: this pass again, on the whole file.
+            masked = None;
+            tree = match parse::parse(&current) {
+                Some(t) if pass > 0 || !t.root_node().has_error() => t,
+                _ => {
+                    return FileResult::Unparsable(
+                        "does not parse (a syntax error outside the parts first parsed)".into(),
+                    )
+                }
+            };
+            found = run_pass(ws, recipe, path, &current, &tree, newline);
         }
-        let matches = rewrite::run(&recipe.rewrites, &recipe.id, path, &current, &tree, newline);
-        let mut edits = matches.edits;
-        let mut findings = matches.findings;
-        for action in &recipe.actions {
-            if let Action::File(a) = action {
-                let cx = FileCx {
-                    path,
-                    text: &current,
-                    tree: &tree,
-                    newline,
-                    recipe: &recipe.id,
-                    workspace: ws,
-                };
-                let out = a.run(&cx);
-                edits.extend(out.edits);
-                findings.extend(out.findings);
-            }
-        }
-        let suppressions = crate::suppress::Suppressions::read(&current, &tree);
-        if !suppressions.is_empty() {
-            edits.retain(|e| !suppressions.covers(&recipe.id, line_col(&current, e.range.start).0));
-            findings.retain(|f| !suppressions.covers(&recipe.id, f.line));
-        }
+        let Pass {
+            edits,
+            mut findings,
+            imports: wanted_imports,
+        } = found;
         let (edits, conflicts) = edit::resolve(edits);
         for c in conflicts
             .iter()
@@ -515,16 +587,25 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
         total += edits.len();
         let mut next = edit::apply(&current, &edits);
         let mut next_tree = None;
-        if matches.imports.is_empty() {
+        if wanted_imports.is_empty() {
             // Reparse only what the edits touched: this tree both verifies the result and
-            // serves the next pass, instead of two full parses.
-            next_tree = parse::reparse_edited(&tree, &current, &edits, &next);
+            // serves the next pass, instead of two full parses. With a masked copy, the
+            // same edits apply to it (none touches a blanked body) and its tree serves.
+            match masked.take() {
+                Some(m) => {
+                    let next_masked = m.apply(&edits);
+                    next_tree = parse::reparse_edited(&tree, &m.text, &edits, &next_masked.text);
+                    masked = Some(next_masked);
+                }
+                None => next_tree = parse::reparse_edited(&tree, &current, &edits, &next),
+            }
         } else {
+            masked = None;
             if let Some(tree) = parse::parse(&next) {
                 let (import_edits, _) = edit::resolve(imports::ensure(
                     &next,
                     &tree,
-                    &matches.imports,
+                    &wanted_imports,
                     newline,
                     &recipe.id,
                 ));

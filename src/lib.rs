@@ -5,6 +5,7 @@
 //! - [`select`]: which files a run touches (parallel walk, .gitignore, globs);
 //! - [`source`]: reading a file (BOM, PEP 263 coding cookie, newline style) and encoding it back;
 //! - [`parse`] and [`rewrite`]: tree-sitter parsing and query matching into edits;
+//!   [`outline`]: partial parses, of only what an action looks at;
 //! - [`actions`]: built-in structural actions that a query cannot express;
 //! - [`edit`]: byte-range edits, conflicts between them, and their application;
 //! - [`imports`]: module-level import placement shared by rewrites and actions;
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod git;
 pub mod import_graph;
 pub mod imports;
+pub mod outline;
 pub mod output;
 pub mod parse;
 pub mod project;

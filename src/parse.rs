@@ -14,10 +14,32 @@ thread_local! {
 /// Parses Python source; `None` only if tree-sitter gives up (cancellation or timeout,
 /// which fixer never sets), so callers may treat it as a parse failure.
 pub fn parse(text: &str) -> Option<Tree> {
+    with_parser(&[], |parser| parser.parse(text, None))
+}
+
+/// Parses the masked copy of a file, reading only what it keeps.
+pub fn parse_masked(masked: &crate::outline::Masked) -> Option<Tree> {
+    with_parser(&masked.included_ranges(), |parser| {
+        parser.parse(&masked.text, None)
+    })
+}
+
+/// Runs `f` with this thread's parser set to read `ranges` (all of the text when empty),
+/// and leaves the parser reading all of it.
+fn with_parser<T>(ranges: &[tree_sitter::Range], f: impl FnOnce(&mut Parser) -> T) -> T {
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         let parser = slot.get_or_insert_with(new_parser);
-        parser.parse(text, None)
+        if ranges.len() <= 1 {
+            return f(parser);
+        }
+        if parser.set_included_ranges(ranges).is_err() {
+            parser.set_included_ranges(&[]).ok();
+            return f(parser);
+        }
+        let out = f(parser);
+        parser.set_included_ranges(&[]).ok();
+        out
     })
 }
 
@@ -60,11 +82,9 @@ pub fn reparse_edited(
             new_end_position: new_end,
         });
     }
-    PARSER.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let parser = slot.get_or_insert_with(new_parser);
-        parser.parse(new, Some(&edited))
-    })
+    // A tree of a masked copy read only some ranges; the edit moved them along.
+    let ranges = edited.included_ranges();
+    with_parser(&ranges, |parser| parser.parse(new, Some(&edited)))
 }
 
 /// Row and byte column of an offset.

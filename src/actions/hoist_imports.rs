@@ -80,6 +80,8 @@ pub struct HoistImports {
 
 static IMPORT_WORD: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"import"));
+static GLOBAL_WORD: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"global"));
 
 impl FileAction for HoistImports {
     /// An indented `import`/`from ... import` line whose enclosing lines lead to a `def`
@@ -89,6 +91,20 @@ impl FileAction for HoistImports {
         IMPORT_WORD
             .find_iter(bytes)
             .any(|pos| may_be_local_import(bytes, pos))
+    }
+
+    /// Every indented import (whether or not its function is a test: the prefilter's
+    /// walk up is a guess, this must not miss one) and every `global` statement (it
+    /// binds a module-level name a hoisted import could clash with).
+    fn focus(&self, text: &str) -> Option<Vec<usize>> {
+        let b = text.as_bytes();
+        let mut at: Vec<usize> = IMPORT_WORD
+            .find_iter(b)
+            .filter(|p| !matches!(import_at(b, *p), ImportAt::No))
+            .chain(GLOBAL_WORD.find_iter(b))
+            .collect();
+        at.sort_unstable();
+        Some(at)
     }
 
     fn run(&self, cx: &FileCx<'_>) -> FileOutcome {
@@ -103,10 +119,20 @@ impl FileAction for HoistImports {
 // ---------------------------------------------------------------------------------------
 // The prefilter.
 
-fn may_be_local_import(b: &[u8], pos: usize) -> bool {
+/// Where the word `import` at `pos` stands in its line.
+enum ImportAt {
+    /// Not the keyword of an import statement (or at column 0: module level).
+    No,
+    /// After a colon or semicolon: `def f(): import x`, `x = 1; import y`.
+    Inline,
+    /// Starting an indented line (`import x`, `from x import y`), with its indentation.
+    Line { start: usize, indent: usize },
+}
+
+fn import_at(b: &[u8], pos: usize) -> ImportAt {
     let after = b.get(pos + 6).copied();
     if !matches!(after, Some(b' ' | b'\t' | b'(' | b'\\')) {
-        return false;
+        return ImportAt::No;
     }
     let start = memchr::memrchr(b'\n', &b[..pos]).map_or(0, |i| i + 1);
     let prefix = &b[start..pos];
@@ -118,13 +144,24 @@ fn may_be_local_import(b: &[u8], pos: usize) -> bool {
     let stmt_start = rest.is_empty()
         || (rest.starts_with(b"from") && rest.get(4).is_some_and(|c| c.is_ascii_whitespace()));
     if !stmt_start {
-        // `def f(): import x`, `x = 1; import y`: an import after a colon or semicolon.
         let trimmed = rest.trim_ascii_end();
-        return trimmed.ends_with(b":") || trimmed.ends_with(b";");
+        if trimmed.ends_with(b":") || trimmed.ends_with(b";") {
+            return ImportAt::Inline;
+        }
+        return ImportAt::No;
     }
     if indent == 0 {
-        return false;
+        return ImportAt::No;
     }
+    ImportAt::Line { start, indent }
+}
+
+fn may_be_local_import(b: &[u8], pos: usize) -> bool {
+    let (start, indent) = match import_at(b, pos) {
+        ImportAt::No => return false,
+        ImportAt::Inline => return true,
+        ImportAt::Line { start, indent } => (start, indent),
+    };
     // Walk up through less-indented lines: a `def`/`class` header means a local import;
     // reaching column 0 at a module-level `if`/`try`/`with`/... means a guarded
     // module-level import. Anything else (a string's lines at column 0) stays a maybe.

@@ -88,6 +88,23 @@ impl CompiledRecipe {
         self.actions.iter().any(|a| a.may_match(text))
     }
 
+    /// Where in `text` this recipe's per-file stage looks beyond module-level code, when
+    /// every part of it says (see [`crate::outline`]); `None`: it needs the whole file.
+    /// Query rewrites may match anywhere, so a recipe with any needs the whole file.
+    pub fn focus(&self, text: &str) -> Option<Vec<usize>> {
+        if !self.rewrites.is_empty() {
+            return None;
+        }
+        let mut all = Vec::new();
+        for a in &self.actions {
+            if let Action::File(a) = a {
+                all.extend(a.focus(text)?);
+            }
+        }
+        all.sort_unstable();
+        Some(all)
+    }
+
     pub fn has_project_actions(&self) -> bool {
         self.actions.iter().any(|a| matches!(a, Action::Project(_)))
     }
