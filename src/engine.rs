@@ -468,14 +468,15 @@ fn run_pass(
 fn first_tree(
     recipe: &CompiledRecipe,
     text: &str,
-) -> Result<(tree_sitter::Tree, Option<outline::Masked>), String> {
+) -> Result<(tree_sitter::Tree, Option<Shadow>), String> {
     if let Some(masked) = recipe
         .focus(text)
+        .filter(|_| !*FULL_PARSE)
         .and_then(|focus| outline::mask(text, &focus))
     {
-        if let Some(tree) = parse::parse_masked(&masked) {
-            if !tree.root_node().has_error() {
-                return Ok((tree, Some(masked)));
+        if let Some(trees) = parse::parse_masked(&masked) {
+            if !trees.tree.root_node().has_error() {
+                return Ok((trees.tree.clone(), Some(Shadow { masked, trees })));
             }
         }
     }
@@ -485,6 +486,17 @@ fn first_tree(
         return Err(format!("does not parse (syntax error at {line}:{col})"));
     }
     Ok((tree, None))
+}
+
+/// `FIXER_FULL_PARSE=1`: parse whole files even where a recipe looks at only parts of
+/// them (to compare, or to rule partial parsing out when something looks wrong).
+static FULL_PARSE: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var_os("FIXER_FULL_PARSE").is_some_and(|v| v != "0"));
+
+/// A masked copy of the text a pass works on, and its trees.
+struct Shadow {
+    masked: outline::Masked,
+    trees: parse::MaskedTrees,
 }
 
 /// Applies a recipe's per-file stage to `text` until it changes nothing more.
@@ -497,7 +509,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
     // The tree of `current` when the previous pass already parsed it (incrementally).
     let mut known_tree: Option<tree_sitter::Tree> = None;
     // The masked copy of `current` that `known_tree` is the tree of, if any.
-    let mut masked: Option<outline::Masked> = None;
+    let mut masked: Option<Shadow> = None;
     for pass in 0..=MAX_PASSES {
         let mut tree = match known_tree.take() {
             Some(t) => t,
@@ -514,7 +526,10 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
             },
         };
         let mut found = run_pass(ws, recipe, path, &current, &tree, newline);
-        if masked.as_ref().is_some_and(|m| m.touches(&found.edits)) {
+        if masked
+            .as_ref()
+            .is_some_and(|m| m.masked.touches(&found.edits))
+        {
             // An edit reaches into a blanked body: this pass again, on the whole file.
             masked = None;
             tree = match parse::parse(&current) {
@@ -592,10 +607,20 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
             // serves the next pass, instead of two full parses. With a masked copy, the
             // same edits apply to it (none touches a blanked body) and its tree serves.
             match masked.take() {
-                Some(m) => {
+                Some(Shadow { masked: m, trees }) => {
                     let next_masked = m.apply(&edits);
-                    next_tree = parse::reparse_edited(&tree, &m.text, &edits, &next_masked.text);
-                    masked = Some(next_masked);
+                    match parse::reparse_masked(&trees, &m, &edits, &next_masked)
+                        .filter(|t| !t.tree.root_node().has_error())
+                    {
+                        Some(t) => {
+                            next_tree = Some(t.tree.clone());
+                            masked = Some(Shadow {
+                                masked: next_masked,
+                                trees: t,
+                            });
+                        }
+                        None => next_tree = parse::parse(&next),
+                    }
                 }
                 None => next_tree = parse::reparse_edited(&tree, &current, &edits, &next),
             }

@@ -22,22 +22,47 @@
 
 use std::ops::Range;
 
-/// A file with the bodies its actions do not look at blanked out.
+/// A file with the parts its actions do not look at elided.
 #[derive(Debug, Clone)]
 pub struct Masked {
-    /// Same length, lines and offsets as the file.
+    /// The file with a `0` where each elided run of statements begins: same length,
+    /// lines and offsets.
     pub text: String,
-    /// The blanked bodies, in order.
-    pub regions: Vec<Range<usize>>,
+    /// The elided parts, in order.
+    pub regions: Vec<Region>,
+}
+
+/// One elided part of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// The statements (or the docstring) it stands for.
+    pub whole: Range<usize>,
+    /// What tree-sitter does not read of them: all but the `0` of a run of statements,
+    /// all but the prefix and quotes of a docstring.
+    pub elided: Range<usize>,
+    /// A run of statements, whose first byte is a `0` in the copy.
+    pub zero: bool,
+}
+
+impl Region {
+    /// A run of statements, which a `0` stands for.
+    fn statements(whole: Range<usize>) -> Region {
+        Region {
+            elided: whole.start + 1..whole.end,
+            whole,
+            zero: true,
+        }
+    }
 }
 
 impl Masked {
-    /// Does any of `edits` (offsets in the file) touch a blanked body? Such an edit
+    /// Does any of `edits` (offsets in the file) touch an elided part? Such an edit
     /// needs the whole tree.
     pub fn touches(&self, edits: &[crate::edit::Edit]) -> bool {
         edits.iter().any(|e| {
             let r = &e.range;
             self.regions.iter().any(|m| {
+                let m = &m.whole;
                 if r.is_empty() {
                     m.start < r.start && r.start < m.end
                 } else {
@@ -47,11 +72,41 @@ impl Masked {
         })
     }
 
-    /// What tree-sitter is to read of the copy: everything but the blanked bodies, of
-    /// which it reads the `0` only.
-    pub fn included_ranges(&self) -> Vec<tree_sitter::Range> {
+    fn elided(&self) -> impl Iterator<Item = &Range<usize>> {
+        self.regions
+            .iter()
+            .map(|r| &r.elided)
+            .filter(|r| !r.is_empty())
+    }
+
+    /// Where offset `at` of the file (outside the elided parts) is in
+    /// [`Masked::compact`].
+    pub fn to_compact(&self, at: usize) -> usize {
+        at - self
+            .elided()
+            .take_while(|r| r.end <= at)
+            .map(|r| r.len())
+            .sum::<usize>()
+    }
+
+    /// The text tree-sitter parses: the copy without the elided parts.
+    pub fn compact(&self) -> String {
+        let mut out = String::with_capacity(self.text.len());
+        let mut from = 0;
+        for r in self.elided() {
+            out.push_str(&self.text[from..r.start]);
+            from = r.end;
+        }
+        out.push_str(&self.text[from..]);
+        out
+    }
+
+    /// The edits that turn the tree of [`Masked::compact`] into a tree of the file: each
+    /// elided part inserted back, in order, so that every node has its offsets and
+    /// points in the file (the `0` of a run spans the run; a docstring's opening quote
+    /// spans its text).
+    pub fn expansions(&self) -> Vec<tree_sitter::InputEdit> {
         let b = self.text.as_bytes();
-        let mut out = Vec::with_capacity(self.regions.len() + 1);
         let mut row = 0;
         let mut counted = 0;
         let mut point = |at: usize| {
@@ -63,93 +118,104 @@ impl Masked {
                 column: at - line_start,
             }
         };
-        let mut from = (0, point(0));
-        for r in self.regions.iter().filter(|r| r.len() > 1) {
-            let to = r.start + 1;
-            out.push(tree_sitter::Range {
-                start_byte: from.0,
-                end_byte: to,
-                start_point: from.1,
-                end_point: point(to),
-            });
-            from = (r.end, point(r.end));
-        }
-        out.push(tree_sitter::Range {
-            start_byte: from.0,
-            end_byte: u32::MAX as usize,
-            start_point: from.1,
-            end_point: tree_sitter::Point {
-                row: u32::MAX as usize,
-                column: u32::MAX as usize,
-            },
-        });
-        out
+        self.elided()
+            .map(|r| {
+                let from = point(r.start);
+                tree_sitter::InputEdit {
+                    start_byte: r.start,
+                    old_end_byte: r.start,
+                    new_end_byte: r.end,
+                    start_position: from,
+                    old_end_position: from,
+                    new_end_position: point(r.end),
+                }
+            })
+            .collect()
     }
 
-    /// The copy after `edits` (sorted, non-overlapping, none touching a blanked body)
+    /// The copy after `edits` (sorted, non-overlapping, none touching an elided part)
     /// are applied to it and to the file alike.
     pub fn apply(&self, edits: &[crate::edit::Edit]) -> Masked {
         let text = crate::edit::apply(&self.text, edits);
+        let shift = |at: usize| -> usize {
+            let mut out = at as isize;
+            for e in edits.iter().filter(|e| e.range.end <= at) {
+                out += e.content.len() as isize - e.range.len() as isize;
+            }
+            out.max(0) as usize
+        };
         let regions = self
             .regions
             .iter()
-            .map(|m| {
-                let shift = |at: usize| -> usize {
-                    let mut out = at as isize;
-                    for e in edits.iter().filter(|e| e.range.end <= m.start) {
-                        out += e.content.len() as isize - e.range.len() as isize;
-                    }
-                    out.max(0) as usize
-                };
-                shift(m.start)..shift(m.end)
+            .map(|m| Region {
+                whole: shift(m.whole.start)..shift(m.whole.end),
+                elided: shift(m.elided.start)..shift(m.elided.end),
+                zero: m.zero,
             })
             .collect();
         Masked { text, regions }
     }
 }
 
-/// Blanks the body of every `def`/`class` of `text` that contains no offset of `focus`
-/// (sorted). `None` when nothing would be blanked or the scan gives up.
-pub fn mask(text: &str, focus: &[usize]) -> Option<Masked> {
+/// The places of a file an action looks at beyond module-level code.
+#[derive(Debug, Clone, Default)]
+pub struct Focus<'a> {
+    /// Sorted offsets of what makes a `def` or `class` worth parsing at all (for
+    /// hoist-imports: its imports).
+    pub anchors: Vec<usize>,
+    /// Identifiers that matter inside such a definition (for hoist-imports: the names
+    /// the imports bind): a statement with no anchor and none of these is elided.
+    pub words: std::collections::HashSet<&'a [u8]>,
+}
+
+impl<'a> Focus<'a> {
+    /// Both of `self` and of `other`.
+    pub fn merge(&mut self, other: Focus<'a>) {
+        self.anchors.extend(other.anchors);
+        self.anchors.sort_unstable();
+        self.words.extend(other.words);
+    }
+}
+
+/// Elides from `text` what `focus` does not need: the body of every `def`/`class` that
+/// contains no anchor, and inside a function that does, every run of statements with
+/// neither an anchor nor a detail, and the text of its docstring (an empty string of the
+/// same extent stays: it is still a docstring). Module-level and class-level statements,
+/// and the headers of kept definitions, always stay. `None` when nothing
+/// would be elided or the scan gives up.
+pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
     let lines = logical_lines(text.as_bytes())?;
-    let mut regions = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let line = &lines[i];
-        if line.kind == Kind::Other || !line.opens_block {
-            i += 1;
-            continue;
-        }
-        let mut j = i + 1;
-        while j < lines.len() && lines[j].indent > line.indent {
-            j += 1;
-        }
-        if j == i + 1 {
-            // A block header without an indented body: not valid Python.
-            return None;
-        }
-        let body = lines[i + 1].start..lines[j - 1].end;
-        let first = focus.partition_point(|&f| f < body.start);
-        let focused = focus.get(first).is_some_and(|&f| f < body.end);
-        if !focused {
-            regions.push(body);
-            i = j;
-        } else if line.kind == Kind::Def {
-            i = j;
-        } else {
-            i += 1;
+    if lines.first().is_some_and(|l| l.indent != 0) {
+        return None;
+    }
+    let mut first_bytes = [false; 256];
+    for w in &focus.words {
+        if let Some(c) = w.first() {
+            first_bytes[usize::from(*c)] = true;
         }
     }
+    let mut masker = Masker {
+        text: text.as_bytes(),
+        lines: &lines,
+        focus,
+        details: Vec::new(),
+        scanned_to: 0,
+        first_bytes,
+        regions: Vec::new(),
+    };
+    masker.block(0, lines.len(), Level::Module, 0)?;
+    let regions = masker.regions;
     if regions.is_empty() {
         return None;
     }
-    // The parser reads only the `0` of a body (see [`Masked::included_ranges`]); the
-    // rest of the first character becomes spaces so that the copy stays UTF-8.
+    // The parser reads only the `0` of a run (see [`Masked::compact`]); the rest of the
+    // first character becomes spaces so that the copy stays UTF-8.
     let mut bytes = text.as_bytes().to_vec();
-    for r in &regions {
-        let first = text[r.start..].chars().next().map_or(1, char::len_utf8);
-        bytes[r.start] = b'0';
-        for b in &mut bytes[r.start + 1..r.start + first] {
+    for r in regions.iter().filter(|r| r.zero) {
+        let at = r.whole.start;
+        let first = text[at..].chars().next().map_or(1, char::len_utf8);
+        bytes[at] = b'0';
+        for b in &mut bytes[at + 1..at + first] {
             *b = b' ';
         }
     }
@@ -157,10 +223,198 @@ pub fn mask(text: &str, focus: &[usize]) -> Option<Masked> {
     Some(Masked { text, regions })
 }
 
+/// Is one of `sorted` in `span`?
+fn within(sorted: &[usize], span: &Range<usize>) -> bool {
+    let first = sorted.partition_point(|&f| f < span.start);
+    sorted.get(first).is_some_and(|&f| f < span.end)
+}
+
+/// Where a block is: what its statements bind matters differently at each level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Module,
+    Class,
+    Function,
+}
+
+/// How deep blocks may nest before the scan gives up (the parse would be deep too).
+const MAX_DEPTH: usize = 100;
+
+struct Masker<'a> {
+    text: &'a [u8],
+    lines: &'a [Line],
+    focus: &'a Focus<'a>,
+    /// Sorted offsets of the focus words in the definitions entered so far.
+    details: Vec<usize>,
+    /// Where the definitions scanned for words so far end.
+    scanned_to: usize,
+    /// A table of the first bytes of the focus words.
+    first_bytes: [bool; 256],
+    regions: Vec<Region>,
+}
+
+impl Masker<'_> {
+    fn anchored(&self, span: &Range<usize>) -> bool {
+        within(&self.focus.anchors, span)
+    }
+
+    fn focused(&self, span: &Range<usize>) -> bool {
+        within(&self.focus.anchors, span) || within(&self.details, span)
+    }
+
+    /// Notes where the focus words occur in `span`, a definition being entered.
+    fn find_words(&mut self, span: &Range<usize>) {
+        if self.focus.words.is_empty() || span.start < self.scanned_to {
+            return;
+        }
+        self.scanned_to = span.end;
+        let b = &self.text[..span.end];
+        let mut i = span.start;
+        while i < b.len() {
+            let c = b[i];
+            if !is_ident_byte(c) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && is_ident_byte(b[i]) {
+                i += 1;
+            }
+            if self.first_bytes[usize::from(c)] && self.focus.words.contains(&b[start..i]) {
+                self.details.push(start);
+            }
+        }
+    }
+
+    fn span(&self, from: usize, to: usize) -> Range<usize> {
+        self.lines[from].start..self.lines[to - 1].end
+    }
+
+    /// The statements of the block `lines[from..to]`.
+    fn block(&mut self, from: usize, to: usize, level: Level, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let base = self.lines[from].indent;
+        let mut run: Option<Range<usize>> = None;
+        let mut k = from;
+        while k < to {
+            if self.lines[k].indent != base {
+                return None;
+            }
+            let end = self.statement_end(k, to, base);
+            let span = self.span(k, end);
+            let focused = self.focused(&span);
+            let kind = self.lines[k].kind;
+            let docstring = level == Level::Function && k == from && kind == Kind::Str;
+            if docstring {
+                self.regions
+                    .extend(self.docstring(&self.lines[k], end == k + 1));
+            } else if level == Level::Function && !focused && kind != Kind::Case {
+                run = Some(run.map_or(span.clone(), |r| r.start..span.end));
+            } else {
+                self.regions.extend(run.take().map(Region::statements));
+                if focused || level != Level::Function || kind == Kind::Case {
+                    self.clauses(k, end, level, depth)?;
+                }
+            }
+            k = end;
+        }
+        self.regions.extend(run.map(Region::statements));
+        Some(())
+    }
+
+    /// The text of a docstring, when the statement is one string literal alone: all
+    /// but its prefix, its first quote and its last.
+    fn docstring(&self, line: &Line, alone: bool) -> Option<Region> {
+        let b = self.text;
+        let prefix = b[line.start..line.end]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        let quote = line.start + prefix;
+        let end = skip_string(b, quote, 0)?;
+        let rest = b[end..line.end].trim_ascii();
+        if !alone || !(rest.is_empty() || rest.starts_with(b"#")) || end < quote + 2 {
+            return None;
+        }
+        Some(Region {
+            whole: line.start..end,
+            elided: quote + 1..end - 1,
+            zero: false,
+        })
+    }
+
+    /// Past the last line of the statement that starts at `lines[k]`: its body, its
+    /// `elif`/`else`/`except`/`finally` clauses, the definition after its decorators.
+    fn statement_end(&self, k: usize, to: usize, base: usize) -> usize {
+        let mut decorator = self.lines[k].kind == Kind::Decorator;
+        let mut e = k + 1;
+        loop {
+            while e < to && self.lines[e].indent > base {
+                e += 1;
+            }
+            let Some(next) = self.lines[..to].get(e) else {
+                return e;
+            };
+            let more = next.kind == Kind::Clause
+                || (decorator && matches!(next.kind, Kind::Def | Kind::Class | Kind::Decorator));
+            if !more {
+                return e;
+            }
+            decorator = next.kind == Kind::Decorator;
+            e += 1;
+        }
+    }
+
+    /// The blocks of the statement `lines[k..end]`, each by what opens it.
+    fn clauses(&mut self, k: usize, end: usize, level: Level, depth: usize) -> Option<()> {
+        let mut h = k;
+        while h < end {
+            let header = &self.lines[h];
+            if !header.opens_block {
+                h += 1;
+                continue;
+            }
+            let mut b = h + 1;
+            while b < end && self.lines[b].indent > header.indent {
+                b += 1;
+            }
+            if b == h + 1 {
+                // A block header without an indented body: not valid Python.
+                return None;
+            }
+            let body = self.span(h + 1, b);
+            match header.kind {
+                Kind::Def | Kind::Class if level != Level::Function && !self.anchored(&body) => {
+                    self.regions.push(Region::statements(body));
+                }
+                Kind::Def if level != Level::Function => {
+                    self.find_words(&body);
+                    self.block(h + 1, b, Level::Function, depth + 1)?;
+                }
+                Kind::Def => self.block(h + 1, b, Level::Function, depth + 1)?,
+                Kind::Class => self.block(h + 1, b, Level::Class, depth + 1)?,
+                _ => self.block(h + 1, b, level, depth + 1)?,
+            }
+            h = b;
+        }
+        Some(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Def,
     Class,
+    /// `@...`: part of the definition after it.
+    Decorator,
+    /// `elif`, `else`, `except`, `finally`: part of the statement before it.
+    Clause,
+    /// `case ...:`, a clause of `match`, never a statement of its own.
+    Case,
+    /// Starts with a string: a docstring when first in a body.
+    Str,
     Other,
 }
 
@@ -254,17 +508,7 @@ fn logical_lines(b: &[u8]) -> Option<Vec<Line>> {
             }
         };
         let head = &b[start..end];
-        let kind = if starts_with_word(head, b"def") {
-            Kind::Def
-        } else if starts_with_word(head, b"class") {
-            Kind::Class
-        } else if starts_with_word(head, b"async")
-            && starts_with_word(head[5..].trim_ascii_start(), b"def")
-        {
-            Kind::Def
-        } else {
-            Kind::Other
-        };
+        let kind = kind_of(head, last == b':');
         lines.push(Line {
             start,
             end,
@@ -274,6 +518,38 @@ fn logical_lines(b: &[u8]) -> Option<Vec<Line>> {
         });
     }
     Some(lines)
+}
+
+fn kind_of(head: &[u8], opens_block: bool) -> Kind {
+    let word = |w: &[u8]| starts_with_word(head, w);
+    if word(b"def") {
+        Kind::Def
+    } else if word(b"class") {
+        Kind::Class
+    } else if word(b"async") && starts_with_word(head[5..].trim_ascii_start(), b"def") {
+        Kind::Def
+    } else if head.starts_with(b"@") {
+        Kind::Decorator
+    } else if opens_block && (word(b"elif") || word(b"else") || word(b"except") || word(b"finally"))
+    {
+        Kind::Clause
+    } else if opens_block && word(b"case") {
+        Kind::Case
+    } else {
+        let prefix = head
+            .iter()
+            .take_while(|c| b"rRbBuUfFtT".contains(c))
+            .count();
+        if prefix <= 2 && matches!(head.get(prefix), Some(b'"' | b'\'')) {
+            Kind::Str
+        } else {
+            Kind::Other
+        }
+    }
+}
+
+fn is_ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
 fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
@@ -374,9 +650,13 @@ mod tests {
             .collect();
         let mut focus = focus;
         focus.sort_unstable();
+        let focus = Focus {
+            anchors: focus,
+            words: Default::default(),
+        };
         mask(text, &focus).map(|m| {
             assert_eq!(m.text.len(), text.len());
-            let tree = crate::parse::parse_masked(&m).unwrap();
+            let tree = crate::parse::parse_masked(&m).unwrap().tree;
             assert!(
                 !tree.root_node().has_error(),
                 "{}",
@@ -390,7 +670,7 @@ mod tests {
     fn seen(m: &Masked) -> String {
         let mut bytes = m.text.clone().into_bytes();
         for r in &m.regions {
-            for b in &mut bytes[r.start + 1..r.end] {
+            for b in &mut bytes[r.elided.clone()] {
                 if *b != b'\n' && *b != b'\r' {
                     *b = b' ';
                 }
@@ -405,8 +685,58 @@ mod tests {
         let out = blanked(text, &["import json"]).unwrap();
         assert_eq!(
             out,
-            "import os\n\ndef f(x):\n    0         \n            \n\ndef g():\n    import json\n    return json\n"
+            "import os\n\ndef f(x):\n    0         \n            \n\ndef g():\n    import json\n    0          \n"
         );
+    }
+
+    #[test]
+    fn in_a_function_with_a_focus_runs_of_other_statements_go() {
+        let text = concat!(
+            "def f():\n",
+            "    \"\"\"Doc.\"\"\"\n",
+            "    a = 1\n",
+            "    @dec\n",
+            "    def g():\n",
+            "        pass\n",
+            "    if a:\n",
+            "        b = 2\n",
+            "        import os\n",
+            "        c = 3\n",
+            "    elif b:\n",
+            "        d = 4\n",
+            "    else:\n",
+            "        e = 5\n",
+            "    match a:\n",
+            "        case 1:\n",
+            "            f = 6\n",
+            "        case _:\n",
+            "            os.x = 7\n",
+            "    return os\n",
+        );
+        let out = blanked(text, &["import os", "os.x", "return os"]).unwrap();
+        let expected = concat!(
+            "def f():\n",
+            "    \"        \"\n",
+            "    0    \n",
+            "        \n",
+            "            \n",
+            "            \n",
+            "    if a:\n",
+            "        0    \n",
+            "        import os\n",
+            "        0    \n",
+            "    elif b:\n",
+            "        0    \n",
+            "    else:\n",
+            "        0    \n",
+            "    match a:\n",
+            "        case 1:\n",
+            "            0    \n",
+            "        case _:\n",
+            "            os.x = 7\n",
+            "    return os\n",
+        );
+        assert_eq!(out, expected);
     }
 
     #[test]
@@ -441,6 +771,34 @@ mod tests {
         assert!(out.ends_with("\n            \nx = 1\n"));
         assert!(!out.contains("comment"));
         assert!(!out.contains("not_a_function"));
+    }
+
+    #[test]
+    fn the_tree_has_the_files_offsets_and_points() {
+        let text = "def f():\n    r'''Doc\n    more.'''\n    a = 1\n    import os\n    b = [\n        2]\n\nx = 3\n";
+        let focus = Focus {
+            anchors: vec![text.find("import").unwrap()],
+            words: Default::default(),
+        };
+        let m = mask(text, &focus).unwrap();
+        let tree = crate::parse::parse_masked(&m).unwrap().tree;
+        let f = tree.root_node().child(0).unwrap();
+        let body = f.child_by_field_name("body").unwrap();
+        let doc = body.named_child(0).unwrap();
+        assert_eq!(&text[doc.byte_range()], "r'''Doc\n    more.'''");
+        assert_eq!(doc.named_child(0).unwrap().kind(), "string");
+        let import = body.named_child(2).unwrap();
+        assert_eq!(&text[import.byte_range()], "import os");
+        assert_eq!(
+            import.start_position(),
+            tree_sitter::Point { row: 4, column: 4 }
+        );
+        let last = body.named_child(3).unwrap();
+        assert_eq!(&text[last.byte_range()], "b = [\n        2]");
+        assert_eq!(&text[f.byte_range()], &text[..text.find("\n\nx").unwrap()]);
+        let x = tree.root_node().child(1).unwrap();
+        assert_eq!(x.start_position(), tree_sitter::Point { row: 8, column: 0 });
+        assert_eq!(&text[x.byte_range()], "x = 3");
     }
 
     #[test]

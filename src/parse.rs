@@ -14,33 +14,66 @@ thread_local! {
 /// Parses Python source; `None` only if tree-sitter gives up (cancellation or timeout,
 /// which fixer never sets), so callers may treat it as a parse failure.
 pub fn parse(text: &str) -> Option<Tree> {
-    with_parser(&[], |parser| parser.parse(text, None))
-}
-
-/// Parses the masked copy of a file, reading only what it keeps.
-pub fn parse_masked(masked: &crate::outline::Masked) -> Option<Tree> {
-    with_parser(&masked.included_ranges(), |parser| {
-        parser.parse(&masked.text, None)
-    })
-}
-
-/// Runs `f` with this thread's parser set to read `ranges` (all of the text when empty),
-/// and leaves the parser reading all of it.
-fn with_parser<T>(ranges: &[tree_sitter::Range], f: impl FnOnce(&mut Parser) -> T) -> T {
     PARSER.with(|cell| {
         let mut slot = cell.borrow_mut();
         let parser = slot.get_or_insert_with(new_parser);
-        if ranges.len() <= 1 {
-            return f(parser);
-        }
-        if parser.set_included_ranges(ranges).is_err() {
-            parser.set_included_ranges(&[]).ok();
-            return f(parser);
-        }
-        let out = f(parser);
-        parser.set_included_ranges(&[]).ok();
-        out
+        parser.parse(text, None)
     })
+}
+
+/// The trees of a masked copy of a file (see [`crate::outline`]).
+pub struct MaskedTrees {
+    /// The tree of the copy's compact text, which tree-sitter parsed.
+    compact: Tree,
+    compact_text: String,
+    /// That tree with the elided parts put back as edits: its nodes have their offsets
+    /// and positions in the file.
+    pub tree: Tree,
+}
+
+/// Parses a masked copy of a file.
+pub fn parse_masked(masked: &crate::outline::Masked) -> Option<MaskedTrees> {
+    let compact_text = masked.compact();
+    let compact = parse(&compact_text)?;
+    Some(expand(masked, compact_text, compact))
+}
+
+/// Parses `new`, which is `old` with `edits` (offsets in the file, none touching an
+/// elided part) applied, reusing what the edits left of `prev`, the trees of `old`.
+pub fn reparse_masked(
+    prev: &MaskedTrees,
+    old: &crate::outline::Masked,
+    edits: &[crate::edit::Edit],
+    new: &crate::outline::Masked,
+) -> Option<MaskedTrees> {
+    let compact_edits: Vec<crate::edit::Edit> = edits
+        .iter()
+        .map(|e| crate::edit::Edit {
+            range: old.to_compact(e.range.start)..old.to_compact(e.range.end),
+            content: e.content.clone(),
+            origin: String::new(),
+        })
+        .collect();
+    let compact_text = new.compact();
+    let compact = reparse_edited(
+        &prev.compact,
+        &prev.compact_text,
+        &compact_edits,
+        &compact_text,
+    )?;
+    Some(expand(new, compact_text, compact))
+}
+
+fn expand(masked: &crate::outline::Masked, compact_text: String, compact: Tree) -> MaskedTrees {
+    let mut tree = compact.clone();
+    for e in masked.expansions() {
+        tree.edit(&e);
+    }
+    MaskedTrees {
+        compact,
+        compact_text,
+        tree,
+    }
 }
 
 fn new_parser() -> Parser {
@@ -82,9 +115,11 @@ pub fn reparse_edited(
             new_end_position: new_end,
         });
     }
-    // A tree of a masked copy read only some ranges; the edit moved them along.
-    let ranges = edited.included_ranges();
-    with_parser(&ranges, |parser| parser.parse(new, Some(&edited)))
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let parser = slot.get_or_insert_with(new_parser);
+        parser.parse(new, Some(&edited))
+    })
 }
 
 /// Row and byte column of an offset.

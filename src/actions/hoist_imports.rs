@@ -93,18 +93,30 @@ impl FileAction for HoistImports {
             .any(|pos| may_be_local_import(bytes, pos))
     }
 
-    /// Every indented import (whether or not its function is a test: the prefilter's
-    /// walk up is a guess, this must not miss one) and every `global` statement (it
-    /// binds a module-level name a hoisted import could clash with).
-    fn focus(&self, text: &str) -> Option<Vec<usize>> {
+    /// What the analysis reads inside functions: every import statement (whether or
+    /// not its function is a test: the prefilter's walk up is a guess, this must not
+    /// miss one) and `global` statement, and the names the imports bind (bindings, uses
+    /// before the import, `nonlocal` declarations and clashes are all about those
+    /// names). Read from the bytes: a look-alike in a string only keeps more to parse.
+    fn focus<'a>(&self, text: &'a str) -> Option<crate::outline::Focus<'a>> {
         let b = text.as_bytes();
-        let mut at: Vec<usize> = IMPORT_WORD
-            .find_iter(b)
-            .filter(|p| !matches!(import_at(b, *p), ImportAt::No))
-            .chain(GLOBAL_WORD.find_iter(b))
-            .collect();
-        at.sort_unstable();
-        Some(at)
+        let mut focus = crate::outline::Focus::default();
+        for p in IMPORT_WORD.find_iter(b) {
+            let word_start = p == 0 || !is_ident_byte(b[p - 1]);
+            if word_start && !matches!(import_at(b, p), ImportAt::No) {
+                focus.anchors.push(p);
+                imported_words(b, p + 6, &mut focus.words);
+            }
+        }
+        for p in GLOBAL_WORD.find_iter(b) {
+            let word_start = p == 0 || !is_ident_byte(b[p - 1]);
+            if word_start && b.get(p + 6).is_some_and(|c| !is_ident_byte(*c)) {
+                focus.anchors.push(p);
+            }
+        }
+        focus.anchors.sort_unstable();
+        focus.words.insert(b"nonlocal");
+        Some(focus)
     }
 
     fn run(&self, cx: &FileCx<'_>) -> FileOutcome {
@@ -117,7 +129,48 @@ impl FileAction for HoistImports {
 }
 
 // ---------------------------------------------------------------------------------------
-// The prefilter.
+// The prefilter and the focus.
+
+fn is_ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+/// Adds the words after an `import` keyword that ends at `from` (the names and aliases
+/// of its statement, and a few more: module path parts) to `names`.
+fn imported_words<'a>(b: &'a [u8], from: usize, names: &mut HashSet<&'a [u8]>) {
+    const MAX: usize = 4096;
+    let rest = &b[from..b.len().min(from + MAX)];
+    let start = rest
+        .iter()
+        .take_while(|c| **c == b' ' || **c == b'\t')
+        .count();
+    let parenthesized = rest.get(start) == Some(&b'(');
+    let mut i = start;
+    while i < rest.len() {
+        let c = rest[i];
+        match c {
+            b')' if parenthesized => break,
+            b'\n' | b';' if !parenthesized => break,
+            b'#' => {
+                if !parenthesized {
+                    break;
+                }
+                i = memchr::memchr(b'\n', &rest[i..]).map_or(rest.len(), |k| i + k);
+            }
+            b'\\' => i += 2,
+            _ if is_ident_byte(c) && !c.is_ascii_digit() => {
+                let s = i;
+                while i < rest.len() && is_ident_byte(rest[i]) {
+                    i += 1;
+                }
+                if &rest[s..i] != b"as" {
+                    names.insert(&rest[s..i]);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+}
 
 /// Where the word `import` at `pos` stands in its line.
 enum ImportAt {
@@ -144,8 +197,18 @@ fn import_at(b: &[u8], pos: usize) -> ImportAt {
     let stmt_start = rest.is_empty()
         || (rest.starts_with(b"from") && rest.get(4).is_some_and(|c| c.is_ascii_whitespace()));
     if !stmt_start {
-        let trimmed = rest.trim_ascii_end();
-        if trimmed.ends_with(b":") || trimmed.ends_with(b";") {
+        // After a colon or semicolon: `import x`, or `from x import y`.
+        let mut before = rest.trim_ascii_end();
+        if let Some(module) = before.rsplit(|c| c.is_ascii_whitespace()).next() {
+            let head = before[..before.len() - module.len()].trim_ascii_end();
+            if head.ends_with(b"from") && !module.is_empty() {
+                let head = head[..head.len() - 4].trim_ascii_end();
+                if head.is_empty() || head.ends_with(b":") || head.ends_with(b";") {
+                    before = head;
+                }
+            }
+        }
+        if before.ends_with(b":") || before.ends_with(b";") {
             return ImportAt::Inline;
         }
         return ImportAt::No;

@@ -61,10 +61,10 @@ pub struct FileOutcome {
 pub trait FileAction: Send + Sync {
     /// The cheap test before parsing: can this file need work? (A literal or regex scan.)
     fn may_match(&self, text: &str) -> bool;
-    /// The places of `text` (byte offsets, sorted) that [`FileAction::run`] looks at
-    /// beyond module-level code: the body of a `def`/`class` that contains none of them
-    /// need not be parsed (see [`crate::outline`]). `None`, the default: the whole file.
-    fn focus(&self, _text: &str) -> Option<Vec<usize>> {
+    /// The places of `text` that [`FileAction::run`] looks at beyond module-level code:
+    /// the rest need not be parsed (see [`crate::outline`]). `None`, the default: the
+    /// whole file.
+    fn focus<'a>(&self, _text: &'a str) -> Option<crate::outline::Focus<'a>> {
         None
     }
     fn run(&self, cx: &FileCx<'_>) -> FileOutcome;

@@ -91,17 +91,16 @@ impl CompiledRecipe {
     /// Where in `text` this recipe's per-file stage looks beyond module-level code, when
     /// every part of it says (see [`crate::outline`]); `None`: it needs the whole file.
     /// Query rewrites may match anywhere, so a recipe with any needs the whole file.
-    pub fn focus(&self, text: &str) -> Option<Vec<usize>> {
+    pub fn focus<'a>(&self, text: &'a str) -> Option<crate::outline::Focus<'a>> {
         if !self.rewrites.is_empty() {
             return None;
         }
-        let mut all = Vec::new();
+        let mut all = crate::outline::Focus::default();
         for a in &self.actions {
             if let Action::File(a) = a {
-                all.extend(a.focus(text)?);
+                all.merge(a.focus(text)?);
             }
         }
-        all.sort_unstable();
         Some(all)
     }
 
