@@ -166,6 +166,9 @@ pub struct Focus<'a> {
     /// Identifiers that matter inside such a definition (for hoist-imports: the names
     /// the imports bind): a statement with no anchor and none of these is elided.
     pub words: std::collections::HashSet<&'a [u8]>,
+    /// Keep a function with an anchor whole, rather than only its statements with an
+    /// anchor or a word.
+    pub whole: bool,
 }
 
 impl<'a> Focus<'a> {
@@ -174,6 +177,7 @@ impl<'a> Focus<'a> {
         self.anchors.extend(other.anchors);
         self.anchors.sort_unstable();
         self.words.extend(other.words);
+        self.whole |= other.whole;
     }
 }
 
@@ -295,7 +299,9 @@ impl Masker<'_> {
         if depth > MAX_DEPTH {
             return None;
         }
-        let base = self.lines[from].indent;
+        let Some(base) = self.lines[..to].get(from).map(|l| l.indent) else {
+            return Some(());
+        };
         let mut run: Option<Range<usize>> = None;
         let mut k = from;
         while k < to {
@@ -389,6 +395,7 @@ impl Masker<'_> {
                 Kind::Def | Kind::Class if level != Level::Function && !self.anchored(&body) => {
                     self.regions.push(Region::statements(body));
                 }
+                Kind::Def if level != Level::Function && self.focus.whole => {}
                 Kind::Def if level != Level::Function => {
                     self.find_words(&body);
                     self.block(h + 1, b, Level::Function, depth + 1)?;
@@ -653,6 +660,7 @@ mod tests {
         let focus = Focus {
             anchors: focus,
             words: Default::default(),
+            whole: false,
         };
         mask(text, &focus).map(|m| {
             assert_eq!(m.text.len(), text.len());
@@ -779,6 +787,7 @@ mod tests {
         let focus = Focus {
             anchors: vec![text.find("import").unwrap()],
             words: Default::default(),
+            whole: false,
         };
         let m = mask(text, &focus).unwrap();
         let tree = crate::parse::parse_masked(&m).unwrap().tree;
@@ -808,6 +817,8 @@ mod tests {
         assert!(blanked("def f():\n    return (1\n", &[]).is_none());
         assert!(blanked("def f():\n    return '''x\n", &[]).is_none());
         assert!(blanked("def f():\n    pass\n", &["pass"]).is_none());
+        assert!(blanked("", &[]).is_none());
+        assert!(blanked("\n# only a comment\n", &[]).is_none());
     }
 
     #[test]

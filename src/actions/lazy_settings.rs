@@ -187,6 +187,82 @@ static ASSIGN_CALL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// A tree of `text` for what its module scope binds (see [`crate::outline`]): the
+/// bodies of functions and classes are elided, except a function's with `global`.
+/// `None` when what was parsed has a syntax error.
+fn module_tree(text: &str) -> Option<Tree> {
+    let b = text.as_bytes();
+    let focus = crate::outline::Focus {
+        anchors: memchr::memmem::find_iter(b, b"global").collect(),
+        words: HashSet::new(),
+        whole: true,
+    };
+    let tree = match crate::outline::mask(text, &focus) {
+        Some(m) => parse::parse_masked(&m)
+            .map(|t| t.tree)
+            .filter(|t| !t.root_node().has_error())
+            .or_else(|| parse::parse(text))?,
+        None => parse::parse(text)?,
+    };
+    parse::first_error(&tree).is_none().then_some(tree)
+}
+
+const UNPARSABLE: &str =
+    "does not parse, so its uses of the settings (if any) were not rewritten; fix it and run again";
+
+/// A class header and its bases: `class NAME(BASES)`.
+static CLASS_HEADER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^[ \t]*class[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(([^)]*)\)")
+        .expect("valid regex")
+});
+
+/// The names of the classes of the project that may subclass `BaseSettings` (through
+/// any chain of bases), read from class headers: a prefilter, so a name too many only
+/// costs a parse.
+fn settings_subclasses(files: &[(PathBuf, Arc<str>)]) -> HashSet<String> {
+    let headers: Vec<(String, Vec<String>)> = files
+        .par_iter()
+        .filter(|(_, t)| t.contains("class"))
+        .flat_map_iter(|(_, t)| {
+            CLASS_HEADER
+                .captures_iter(t)
+                .map(|c| {
+                    let bases = words(&c[2]).map(str::to_owned).collect();
+                    (c[1].to_owned(), bases)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut set: HashSet<String> = HashSet::from(["BaseSettings".to_owned()]);
+    loop {
+        let before = set.len();
+        for (name, bases) in &headers {
+            if !set.contains(name) && bases.iter().any(|b| set.contains(b)) {
+                set.insert(name.clone());
+            }
+        }
+        if set.len() == before {
+            return set;
+        }
+    }
+}
+
+/// The identifiers in `text` (and words in its strings and comments).
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with(|c: char| !c.is_ascii_digit()))
+}
+
+impl LazySettings {
+    /// Can `text` define an instance: does it name a class that may be settings (by the
+    /// `class` parameter, or a subclass of `BaseSettings`)? Without one, neither a
+    /// `NAME = CLASS()` nor a factory function of the module can build settings.
+    fn may_define_instance(&self, text: &str, subclasses: &HashSet<String>) -> bool {
+        let mut seen: HashSet<&str> = HashSet::new();
+        words(text).any(|w| seen.insert(w) && (subclasses.contains(w) || self.class.is_match(w)))
+    }
+}
+
 impl ProjectAction for LazySettings {
     fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError> {
         let files: Vec<(PathBuf, Arc<str>)> = ws
@@ -199,9 +275,10 @@ impl ProjectAction for LazySettings {
         let modules = ModuleCache::default();
 
         // 1. The settings modules and their instances.
+        let subclasses = settings_subclasses(&files);
         let detected: Vec<Result<Target, Finding>> = files
             .par_iter()
-            .filter(|(_, t)| ASSIGN_CALL.is_match(t))
+            .filter(|(_, t)| ASSIGN_CALL.is_match(t) && self.may_define_instance(t, &subclasses))
             .flat_map_iter(|(p, t)| self.detect(ws, p, t, recipe, &modules))
             .collect();
         let mut targets = Vec::new();
@@ -234,8 +311,7 @@ impl ProjectAction for LazySettings {
                 .par_iter()
                 .map(|&i| {
                     let (path, text) = &files[i];
-                    let Some(tree) = parse::parse(text).filter(|t| parse::first_error(t).is_none())
-                    else {
+                    let Some(tree) = module_tree(text) else {
                         return (i, None);
                     };
                     let mut scopes = Scopes::collect(&tree, text);
@@ -261,7 +337,7 @@ impl ProjectAction for LazySettings {
                         column: 0,
                         recipe: recipe.to_owned(),
                         severity: Severity::Warning,
-                        message: "does not parse, so its uses of the settings (if any) were not rewritten; fix it and run again".to_owned(),
+                        message: UNPARSABLE.to_owned(),
                     }),
                     None => {}
                 }
@@ -278,10 +354,28 @@ impl ProjectAction for LazySettings {
         let reports: Vec<(usize, FileReport)> = parsed
             .par_iter()
             .map(|(i, s)| {
-                // Parsed again here (it parsed cleanly before), analyzed, and dropped.
+                // Parsed whole here (its module level parsed cleanly before), analyzed,
+                // and dropped.
                 let Some(tree) = parse::parse(&s.text) else {
                     return (*i, FileReport::default());
                 };
+                if parse::first_error(&tree).is_some() {
+                    let f = Finding {
+                        path: s.path.clone(),
+                        line: 0,
+                        column: 0,
+                        recipe: recipe.to_owned(),
+                        severity: Severity::Warning,
+                        message: UNPARSABLE.to_owned(),
+                    };
+                    return (
+                        *i,
+                        FileReport {
+                            notes: vec![(usize::MAX, f)],
+                            ..FileReport::default()
+                        },
+                    );
+                }
                 let scopes = Scopes::collect(&tree, &s.text);
                 let p = Parsed {
                     path: s.path.clone(),
