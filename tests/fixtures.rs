@@ -49,10 +49,15 @@ fn python_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn fixer(dir: &Path, args: &[String]) -> (i32, String, String) {
+    fixer_env(dir, args, &[])
+}
+
+fn fixer_env(dir: &Path, args: &[String], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_fixer"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
@@ -96,6 +101,14 @@ pub fn run_fixtures(recipe_dir: &str) {
         assert_eq!(
             code, 0,
             "{recipe_dir}/{case_name}: dry run failed:\n{report}"
+        );
+        // Partial parses (see `fixer::outline`) are an optimization only: parsing
+        // every file whole must give the same diff and report.
+        let whole = fixer_env(tmp.path(), &dry, &[("FIXER_FULL_PARSE", "1")]);
+        assert_eq!(
+            (code, &diff, &report),
+            (whole.0, &whole.1, &whole.2),
+            "{recipe_dir}/{case_name}: partial and whole parses differ"
         );
         let snapshot = format!("{diff}\n--- report ---\n{report}");
         insta::with_settings!({
