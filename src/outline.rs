@@ -166,8 +166,9 @@ pub struct Focus<'a> {
     /// Identifiers that matter inside such a definition (for hoist-imports: the names
     /// the imports bind): a statement with no anchor and none of these is elided.
     pub words: std::collections::HashSet<&'a [u8]>,
-    /// Keep a function with an anchor whole, rather than only its statements with an
-    /// anchor or a word.
+    /// Elide only the bodies of definitions without an anchor: keep the rest whole
+    /// (module-level and class-level statements, functions with an anchor), whatever
+    /// the words.
     pub whole: bool,
 }
 
@@ -182,10 +183,12 @@ impl<'a> Focus<'a> {
 }
 
 /// Elides from `text` what `focus` does not need: the body of every `def`/`class` that
-/// contains no anchor, and inside a function that does, every run of statements with
-/// neither an anchor nor a detail, and the text of its docstring (an empty string of the
-/// same extent stays: it is still a docstring). Module-level and class-level statements,
-/// and the headers of kept definitions, always stay. `None` when nothing
+/// contains no anchor; inside a function that does, every run of statements with
+/// neither an anchor nor a word, and the text of its docstring (an empty string of the
+/// same extent stays: it is still a docstring); at module and class level, every run of
+/// simple statements (assignments, calls, ...) with neither. The module's first
+/// statement, definitions and compound statements outside functions, and the headers
+/// of kept definitions always stay. `None` when nothing
 /// would be elided or the scan gives up.
 pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
     let lines = logical_lines(text.as_bytes())?;
@@ -310,14 +313,36 @@ impl Masker<'_> {
             }
             let end = self.statement_end(k, to, base);
             let span = self.span(k, end);
-            let focused = self.focused(&span);
             let kind = self.lines[k].kind;
-            let docstring = level == Level::Function && k == from && kind == Kind::Str;
+            // Outside functions only simple statements go (a definition or a compound
+            // statement stays, for what it binds), and never the module's first.
+            let simple = kind == Kind::Other && !self.lines[k].opens_block && end == k + 1;
+            let first_in_module = level == Level::Module && depth == 0 && k == from;
+            if level != Level::Function && simple && !first_in_module {
+                self.find_words(&span);
+            }
+            let focused = self.focused(&span);
+            let docstring =
+                level == Level::Function && k == from && kind == Kind::Str && !self.focus.whole;
+            let elide = !focused
+                && !self.focus.whole
+                && match level {
+                    Level::Function => kind != Kind::Case,
+                    Level::Module | Level::Class => simple && !first_in_module,
+                };
             if docstring {
                 self.regions
                     .extend(self.docstring(&self.lines[k], end == k + 1));
-            } else if level == Level::Function && !focused && kind != Kind::Case {
-                run = Some(run.map_or(span.clone(), |r| r.start..span.end));
+            } else if elide {
+                // A run spans what lies between its statements too (comments): a
+                // focus there ends it.
+                run = match run {
+                    Some(r) if !self.focused(&(r.end..span.start)) => Some(r.start..span.end),
+                    other => {
+                        self.regions.extend(other.map(Region::statements));
+                        Some(span.clone())
+                    }
+                };
             } else {
                 self.regions.extend(run.take().map(Region::statements));
                 if focused || level != Level::Function || kind == Kind::Case {
@@ -751,7 +776,8 @@ mod tests {
     fn a_class_with_a_focus_keeps_its_header_and_blanks_other_methods() {
         let text = "class T:\n    x = 1\n\n    def a(self):\n        return 1\n\n    def b(self):\n        import os\n";
         let out = blanked(text, &["import os"]).unwrap();
-        assert!(out.contains("    x = 1\n"));
+        // A simple statement without a focus goes at class level too.
+        assert!(out.contains("    0    \n"));
         assert!(out.contains("    def a(self):\n        0       \n"));
         assert!(out.contains("        import os\n"));
     }
@@ -776,7 +802,7 @@ mod tests {
         );
         let out = blanked(text, &[]).unwrap();
         assert!(out.starts_with("def f():\n    0"));
-        assert!(out.ends_with("\n            \nx = 1\n"));
+        assert!(out.ends_with("\n            \n0    \n"));
         assert!(!out.contains("comment"));
         assert!(!out.contains("not_a_function"));
     }
@@ -811,6 +837,41 @@ mod tests {
     }
 
     #[test]
+    fn module_level_keeps_its_first_statement_definitions_and_words() {
+        let text = concat!(
+            "\"\"\"Doc.\"\"\"\n",
+            "a = 1\n",
+            "b = 2\n",
+            "if a:\n",
+            "    c = 3\n",
+            "name = 4\n",
+            "def f():\n",
+            "    import name\n",
+        );
+        let focus = Focus {
+            anchors: vec![text.find("import").unwrap()],
+            words: [&b"name"[..]].into_iter().collect(),
+            whole: false,
+        };
+        let m = mask(text, &focus).unwrap();
+        let tree = crate::parse::parse_masked(&m).unwrap().tree;
+        assert!(!tree.root_node().has_error());
+        assert_eq!(
+            seen(&m),
+            concat!(
+                "\"\"\"Doc.\"\"\"\n",
+                "0    \n",
+                "     \n",
+                "if a:\n",
+                "    0    \n",
+                "name = 4\n",
+                "def f():\n",
+                "    import name\n",
+            )
+        );
+    }
+
+    #[test]
     fn gives_up_on_what_it_does_not_follow() {
         assert!(blanked("def f():\n\treturn 1\n", &[]).is_none());
         assert!(blanked("def f():\n    return '\n", &[]).is_none());
@@ -832,6 +893,6 @@ mod tests {
     fn crlf_keeps_line_breaks() {
         let text = "def f():\r\n    return 1\r\n\r\nx = 2\r\n";
         let out = blanked(text, &[]).unwrap();
-        assert_eq!(out, "def f():\r\n    0       \r\n\r\nx = 2\r\n");
+        assert_eq!(out, "def f():\r\n    0       \r\n\r\n0    \r\n");
     }
 }

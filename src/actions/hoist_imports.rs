@@ -80,6 +80,10 @@ pub struct HoistImports {
 
 static IMPORT_WORD: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"import"));
+static MODULE_MARKERS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    aho_corasick::AhoCorasick::new(MODULE_ENVIRONMENT.iter().chain(&["pytestmark"]))
+        .expect("valid literals")
+});
 static GLOBAL_WORD: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"global"));
 
@@ -103,9 +107,16 @@ impl FileAction for HoistImports {
         let mut focus = crate::outline::Focus::default();
         for p in IMPORT_WORD.find_iter(b) {
             let word_start = p == 0 || !is_ident_byte(b[p - 1]);
-            if word_start && !matches!(import_at(b, p), ImportAt::No) {
-                focus.anchors.push(p);
-                imported_words(b, p + 6, &mut focus.words);
+            match import_at(b, p) {
+                _ if !word_start => {}
+                ImportAt::No => {}
+                // Module-level imports stay (the hoisted ones join them); the names
+                // they bind matter at module level only, where imports are kept.
+                ImportAt::TopLevel => focus.anchors.push(p),
+                ImportAt::Inline | ImportAt::Line { .. } => {
+                    focus.anchors.push(p);
+                    imported_words(b, p + 6, &mut focus.words);
+                }
             }
         }
         for p in GLOBAL_WORD.find_iter(b) {
@@ -114,6 +125,10 @@ impl FileAction for HoistImports {
                 focus.anchors.push(p);
             }
         }
+        // Module-level code the insertion point and the skip check read.
+        focus
+            .anchors
+            .extend(MODULE_MARKERS.find_iter(b).map(|m| m.start()));
         focus.anchors.sort_unstable();
         focus.words.insert(b"nonlocal");
         Some(focus)
@@ -174,12 +189,14 @@ fn imported_words<'a>(b: &'a [u8], from: usize, names: &mut HashSet<&'a [u8]>) {
 
 /// Where the word `import` at `pos` stands in its line.
 enum ImportAt {
-    /// Not the keyword of an import statement (or at column 0: module level).
+    /// Not the keyword of an import statement.
     No,
     /// After a colon or semicolon: `def f(): import x`, `x = 1; import y`.
     Inline,
     /// Starting an indented line (`import x`, `from x import y`), with its indentation.
     Line { start: usize, indent: usize },
+    /// Starting a line at column 0: a module-level import.
+    TopLevel,
 }
 
 fn import_at(b: &[u8], pos: usize) -> ImportAt {
@@ -214,14 +231,14 @@ fn import_at(b: &[u8], pos: usize) -> ImportAt {
         return ImportAt::No;
     }
     if indent == 0 {
-        return ImportAt::No;
+        return ImportAt::TopLevel;
     }
     ImportAt::Line { start, indent }
 }
 
 fn may_be_local_import(b: &[u8], pos: usize) -> bool {
     let (start, indent) = match import_at(b, pos) {
-        ImportAt::No => return false,
+        ImportAt::No | ImportAt::TopLevel => return false,
         ImportAt::Inline => return true,
         ImportAt::Line { start, indent } => (start, indent),
     };
