@@ -45,6 +45,10 @@ pub struct Workspace {
     /// Report findings at their lines in the files as they are on disk (for `check` and
     /// `--dry-run`, which leave them so) rather than in the rewritten text.
     pub positions_on_disk: bool,
+    /// Stop a file's fix loop after the first pass that changes it (verified): for a
+    /// `check` that prints neither diffs nor a report, where a pending file is pending
+    /// whatever later passes would add. Only with `positions_on_disk`.
+    pub first_pass_only: bool,
 }
 
 impl Workspace {
@@ -63,6 +67,7 @@ impl Workspace {
             findings: Mutex::new(Vec::new()),
             project,
             positions_on_disk: false,
+            first_pass_only: false,
         }
     }
 
@@ -664,6 +669,15 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
         }
         current = next;
         known_tree = next_tree;
+        if ws.first_pass_only && ws.positions_on_disk {
+            let mut findings = first_findings.unwrap_or_default();
+            findings.extend(conflicts_seen);
+            return FileResult::Done {
+                text: current,
+                edits: total,
+                findings,
+            };
+        }
     }
     FileResult::Done {
         text: current,

@@ -323,6 +323,12 @@ pub fn scan_imports(text: &str) -> Vec<ScannedImport> {
             }
             continue;
         }
+        // Most lines hold neither an import nor a quote that could open a string.
+        if memchr::memchr2(b'"', b'\'', code.as_bytes()).is_none()
+            && memchr::memmem::find(code.as_bytes(), b"import").is_none()
+        {
+            continue;
+        }
         let stmt = code.trim_start();
         let stmt = stmt
             .rsplit_once(':')

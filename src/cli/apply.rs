@@ -101,7 +101,9 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
 }
 
 pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let (outcome, descriptions) = execute(&args.run, global, false)?;
+    // Without a diff or a report to print, only which files are pending matters.
+    let pending_only = !args.diff && args.run.format == Format::Text && !args.run.statistics;
+    let (outcome, descriptions) = execute_with(&args.run, global, false, pending_only)?;
     let errors = outcome
         .findings
         .iter()
@@ -165,6 +167,17 @@ fn execute(
     global: &GlobalArgs,
     writes: bool,
 ) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
+    execute_with(args, global, writes, false)
+}
+
+/// [`execute`]; `pending_only`: the caller needs to know which files have pending
+/// changes, not what the changes finally are (see [`Workspace::first_pass_only`]).
+fn execute_with(
+    args: &RunArgs,
+    global: &GlobalArgs,
+    writes: bool,
+    pending_only: bool,
+) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
     let mut configs = Configs::default();
     let cwd_config = configs.for_path(Path::new("."))?;
     let mut registry = Registry::new(&global.recipe_files)?;
@@ -217,6 +230,9 @@ fn execute(
         .collect();
     let mut ws = Workspace::new(paths, walk);
     ws.positions_on_disk = !writes;
+    // One recipe, per file only: no later recipe or project action reads its results.
+    ws.first_pass_only =
+        pending_only && recipes.len() == 1 && recipes.iter().all(|r| !r.has_project_actions());
     let progress = Progress::new(!global.quiet);
     engine::run(&ws, &recipes, &pool, &progress)?;
     Ok((ws.finish(), descriptions))
