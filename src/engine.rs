@@ -476,7 +476,7 @@ fn first_tree(
 ) -> Result<(tree_sitter::Tree, Option<Shadow>), String> {
     if let Some(masked) = recipe
         .focus(text)
-        .filter(|_| !*FULL_PARSE)
+        .filter(|_| !*parse::FULL_PARSE)
         .and_then(|focus| outline::mask(text, &focus))
     {
         if let Some(trees) = parse::parse_masked(&masked) {
@@ -492,11 +492,6 @@ fn first_tree(
     }
     Ok((tree, None))
 }
-
-/// `FIXER_FULL_PARSE=1`: parse whole files even where a recipe looks at only parts of
-/// them (to compare, or to rule partial parsing out when something looks wrong).
-static FULL_PARSE: std::sync::LazyLock<bool> =
-    std::sync::LazyLock::new(|| std::env::var_os("FIXER_FULL_PARSE").is_some_and(|v| v != "0"));
 
 /// A masked copy of the text a pass works on, and its trees.
 struct Shadow {

@@ -21,6 +21,40 @@ pub fn parse(text: &str) -> Option<Tree> {
     })
 }
 
+/// `FIXER_FULL_PARSE=1`: parse whole files even where a recipe reads only parts of them
+/// (to compare, or to rule partial parses out when something looks wrong).
+pub static FULL_PARSE: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var_os("FIXER_FULL_PARSE").is_some_and(|v| v != "0"));
+
+/// A tree of `text` for a reader that looks only at `focus` (see [`crate::outline`]):
+/// of the parts it needs when they parse cleanly, else of the whole file.
+pub fn parse_focused(text: &str, focus: &crate::outline::Focus<'_>) -> Option<Tree> {
+    if !*FULL_PARSE {
+        if let Some(m) = crate::outline::mask(text, focus) {
+            if let Some(t) = parse_masked(&m).filter(|t| !t.tree.root_node().has_error()) {
+                return Some(t.tree);
+            }
+        }
+    }
+    parse(text)
+}
+
+/// The focus of a reader of what a module binds and imports: every import (at any
+/// depth) and `global` statement; functions without one need no parse, module and class
+/// level are parsed whole.
+pub fn module_focus(text: &str) -> crate::outline::Focus<'_> {
+    let b = text.as_bytes();
+    let mut anchors: Vec<usize> = memchr::memmem::find_iter(b, b"import")
+        .chain(memchr::memmem::find_iter(b, b"global"))
+        .collect();
+    anchors.sort_unstable();
+    crate::outline::Focus {
+        anchors,
+        words: Default::default(),
+        whole: true,
+    }
+}
+
 /// The trees of a masked copy of a file (see [`crate::outline`]).
 pub struct MaskedTrees {
     /// The tree of the copy's compact text, which tree-sitter parsed.

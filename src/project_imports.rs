@@ -1003,7 +1003,9 @@ struct Ctx {
 impl ModInfo {
     pub fn from_text(text: &str) -> ModInfo {
         let mut info = ModInfo::default();
-        let Some(tree) = crate::parse::parse(text) else {
+        // Functions without an import or `global` bind nothing this reads: not parsed.
+        let Some(tree) = crate::parse::parse_focused(text, &crate::parse::module_focus(text))
+        else {
             return info;
         };
         if crate::parse::first_error(&tree).is_some() {

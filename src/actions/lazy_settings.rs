@@ -197,13 +197,7 @@ fn module_tree(text: &str) -> Option<Tree> {
         words: HashSet::new(),
         whole: true,
     };
-    let tree = match crate::outline::mask(text, &focus) {
-        Some(m) => parse::parse_masked(&m)
-            .map(|t| t.tree)
-            .filter(|t| !t.root_node().has_error())
-            .or_else(|| parse::parse(text))?,
-        None => parse::parse(text)?,
-    };
+    let tree = parse::parse_focused(text, &focus)?;
     parse::first_error(&tree).is_none().then_some(tree)
 }
 
