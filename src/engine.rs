@@ -32,6 +32,9 @@ pub struct Change {
     pub current: Option<Arc<str>>,
     /// Edits per recipe that changed it.
     pub recipes: BTreeMap<String, usize>,
+    /// Known to change, texts not kept (see [`Workspace::first_pass_only`]): `original`
+    /// and `current` are `None`, and the file reads as it is on disk.
+    pub pending: bool,
 }
 
 /// The files of a run and every change made to them so far.
@@ -45,9 +48,10 @@ pub struct Workspace {
     /// Report findings at their lines in the files as they are on disk (for `check` and
     /// `--dry-run`, which leave them so) rather than in the rewritten text.
     pub positions_on_disk: bool,
-    /// Stop a file's fix loop after the first pass that changes it (verified): for a
-    /// `check` that prints neither diffs nor a report, where a pending file is pending
-    /// whatever later passes would add. Only with `positions_on_disk`.
+    /// Stop a file's fix loop after the first pass that changes it (verified), and keep
+    /// no text of it: for a `check` of one per-file recipe that prints neither diffs nor
+    /// a report, where a pending file is pending whatever later passes would add. Only
+    /// with `positions_on_disk`.
     pub first_pass_only: bool,
 }
 
@@ -74,7 +78,7 @@ impl Workspace {
     /// Reads a file as the run sees it now: the current text of a changed file, else the
     /// file on disk. `Ok(None)` when it does not exist (or the run deleted it).
     pub fn read(&self, path: &Path) -> Result<Option<Arc<str>>, String> {
-        if let Some(c) = self.lock_changes().get(path) {
+        if let Some(c) = self.lock_changes().get(path).filter(|c| !c.pending) {
             return Ok(c.current.clone());
         }
         match read_source(path) {
@@ -88,11 +92,11 @@ impl Workspace {
     pub fn exists(&self, path: &Path) -> bool {
         let changes = self.lock_changes();
         if let Some(c) = changes.get(path) {
-            return c.current.is_some();
+            return c.current.is_some() || c.pending;
         }
         if changes
             .keys()
-            .any(|k| k.starts_with(path) && changes[k].current.is_some())
+            .any(|k| k.starts_with(path) && (changes[k].current.is_some() || changes[k].pending))
         {
             return true;
         }
@@ -123,9 +127,23 @@ impl Workspace {
                 original,
                 current: Some(text),
                 recipes,
+                pending: false,
             },
         );
         Ok(())
+    }
+
+    /// Records that `recipe` would change `path` (an existing file) with `edits` edits,
+    /// keeping neither text: memory stays flat however many files are pending.
+    pub fn mark_pending(&self, path: &Path, recipe: &str, edits: usize) {
+        let mut changes = self.lock_changes();
+        let c = changes.entry(path.to_path_buf()).or_insert_with(|| Change {
+            original: None,
+            current: None,
+            recipes: BTreeMap::new(),
+            pending: true,
+        });
+        *c.recipes.entry(recipe.to_owned()).or_default() += edits.max(1);
     }
 
     pub fn delete(&self, path: &Path, recipe: &str) -> Result<(), String> {
@@ -148,6 +166,7 @@ impl Workspace {
                 original,
                 current: None,
                 recipes: [(recipe.to_owned(), 1)].into(),
+                pending: false,
             },
         );
         Ok(())
@@ -159,7 +178,11 @@ impl Workspace {
         let mut out: BTreeSet<PathBuf> = self
             .files
             .iter()
-            .filter(|f| changes.get(&f.path).is_none_or(|c| c.current.is_some()))
+            .filter(|f| {
+                changes
+                    .get(&f.path)
+                    .is_none_or(|c| c.current.is_some() || c.pending)
+            })
             .map(|f| f.path.clone())
             .collect();
         for (p, c) in changes.iter() {
@@ -216,6 +239,7 @@ impl Workspace {
             .unwrap_or_default()
             .into_iter()
             .filter(|(_, c)| match (&c.original, &c.current) {
+                _ if c.pending => true,
                 (Some(o), Some(n)) => o.text.as_str() != &**n,
                 (None, None) => false,
                 _ => true,
@@ -404,7 +428,9 @@ fn run_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) {
         } => {
             ws.report(findings);
             if edits > 0 && *new != *text {
-                if let Err(e) = ws.write(path, new, &recipe.id, edits) {
+                if ws.first_pass_only {
+                    ws.mark_pending(path, &recipe.id, edits);
+                } else if let Err(e) = ws.write(path, new, &recipe.id, edits) {
                     ws.skip(path, e);
                 }
             }

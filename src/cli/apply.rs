@@ -122,6 +122,7 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     let mut stdout = std::io::stdout().lock();
     for (path, change) in &outcome.changes {
         let what = match (&change.original, &change.current) {
+            _ if change.pending => "would be changed",
             (None, _) => "would be created",
             (_, None) => "would be deleted",
             _ => "would be changed",
