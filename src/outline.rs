@@ -137,9 +137,14 @@ impl Masked {
     /// are applied to it and to the file alike.
     pub fn apply(&self, edits: &[crate::edit::Edit]) -> Masked {
         let text = crate::edit::apply(&self.text, edits);
-        let shift = |at: usize| -> usize {
+        // A start moves with every edit before it, an insertion right at it included;
+        // an end does not take in an insertion right at it.
+        let shift = |at: usize, end: bool| -> usize {
             let mut out = at as isize;
-            for e in edits.iter().filter(|e| e.range.end <= at) {
+            for e in edits
+                .iter()
+                .filter(|e| e.range.end <= at && !(end && e.range.start == at))
+            {
                 out += e.content.len() as isize - e.range.len() as isize;
             }
             out.max(0) as usize
@@ -148,8 +153,8 @@ impl Masked {
             .regions
             .iter()
             .map(|m| Region {
-                whole: shift(m.whole.start)..shift(m.whole.end),
-                elided: shift(m.elided.start)..shift(m.elided.end),
+                whole: shift(m.whole.start, false)..shift(m.whole.end, true),
+                elided: shift(m.elided.start, false)..shift(m.elided.end, true),
                 zero: m.zero,
             })
             .collect();
@@ -869,6 +874,30 @@ mod tests {
                 "    import name\n",
             )
         );
+    }
+
+    #[test]
+    fn edits_next_to_an_elided_part_stay_outside_it() {
+        let text = "def f():\n    a = 1\n    import os\n";
+        let focus = Focus {
+            anchors: vec![text.find("import").unwrap()],
+            words: Default::default(),
+            whole: false,
+        };
+        let m = mask(text, &focus).unwrap();
+        let run = m.regions[0].whole.clone();
+        assert_eq!(&text[run.clone()], "a = 1");
+        let edits = [
+            crate::edit::Edit::insert(run.start, "b = 0; ", "t"),
+            crate::edit::Edit::insert(run.end, "  # after", "t"),
+        ];
+        assert!(!m.touches(&edits));
+        let next = m.apply(&edits);
+        let new_text = crate::edit::apply(text, &edits);
+        assert_eq!(&new_text[next.regions[0].whole.clone()], "a = 1");
+        let tree = crate::parse::parse_masked(&next).unwrap().tree;
+        assert!(!tree.root_node().has_error());
+        assert!(next.compact().contains("# after"));
     }
 
     #[test]
