@@ -104,19 +104,15 @@ impl FileAction for HoistImports {
     /// names). Read from the bytes: a look-alike in a string only keeps more to parse.
     fn focus<'a>(&self, text: &'a str) -> Option<crate::outline::Focus<'a>> {
         let b = text.as_bytes();
-        let mut focus = crate::outline::Focus::default();
+        let mut focus = crate::outline::Focus {
+            words: local_import_names(b)?,
+            ..Default::default()
+        };
         for p in IMPORT_WORD.find_iter(b) {
             let word_start = p == 0 || !is_ident_byte(b[p - 1]);
-            match import_at(b, p) {
-                _ if !word_start => {}
-                ImportAt::No => {}
-                // Module-level imports stay (the hoisted ones join them); the names
-                // they bind matter at module level only, where imports are kept.
-                ImportAt::TopLevel => focus.anchors.push(p),
-                ImportAt::Inline | ImportAt::Line { .. } => {
-                    focus.anchors.push(p);
-                    imported_words(b, p + 6, &mut focus.words);
-                }
+            if word_start && !matches!(import_at(b, p), ImportAt::No) {
+                // Module-level imports stay too (the hoisted ones join them).
+                focus.anchors.push(p);
             }
         }
         for p in GLOBAL_WORD.find_iter(b) {
@@ -135,7 +131,8 @@ impl FileAction for HoistImports {
     }
 
     fn run(&self, cx: &FileCx<'_>) -> FileOutcome {
-        let facts = Facts::collect(cx.tree, cx.text);
+        let names = local_import_names(cx.text.as_bytes());
+        let facts = Facts::collect(cx.tree, cx.text, names.as_ref());
         if !facts.imports.iter().any(|i| i.scope != 0) {
             return FileOutcome::default();
         }
@@ -152,8 +149,11 @@ fn is_ident_byte(c: u8) -> bool {
 
 /// Adds the words after an `import` keyword that ends at `from` (the names and aliases
 /// of its statement, and a few more: module path parts) to `names`.
-fn imported_words<'a>(b: &'a [u8], from: usize, names: &mut HashSet<&'a [u8]>) {
-    const MAX: usize = 4096;
+/// Adds the words after an `import` keyword that ends at `from` (the names and aliases
+/// of its statement, and a few more: module path parts) to `names`. `false` when the
+/// statement runs past what this reads (64 KiB).
+fn imported_words<'a>(b: &'a [u8], from: usize, names: &mut HashSet<&'a [u8]>) -> bool {
+    const MAX: usize = 1 << 16;
     let rest = &b[from..b.len().min(from + MAX)];
     let start = rest
         .iter()
@@ -164,11 +164,11 @@ fn imported_words<'a>(b: &'a [u8], from: usize, names: &mut HashSet<&'a [u8]>) {
     while i < rest.len() {
         let c = rest[i];
         match c {
-            b')' if parenthesized => break,
-            b'\n' | b';' if !parenthesized => break,
+            b')' if parenthesized => return true,
+            b'\n' | b';' if !parenthesized => return true,
             b'#' => {
                 if !parenthesized {
-                    break;
+                    return true;
                 }
                 i = memchr::memchr(b'\n', &rest[i..]).map_or(rest.len(), |k| i + k);
             }
@@ -185,6 +185,23 @@ fn imported_words<'a>(b: &'a [u8], from: usize, names: &mut HashSet<&'a [u8]>) {
             _ => i += 1,
         }
     }
+    from + MAX >= b.len()
+}
+
+/// Every name an import inside a function or class may bind (and a few more words),
+/// read from the bytes; `None` when a statement is too long to read.
+fn local_import_names(b: &[u8]) -> Option<HashSet<&[u8]>> {
+    let mut names = HashSet::new();
+    for p in IMPORT_WORD.find_iter(b) {
+        let word_start = p == 0 || !is_ident_byte(b[p - 1]);
+        if word_start
+            && matches!(import_at(b, p), ImportAt::Inline | ImportAt::Line { .. })
+            && !imported_words(b, p + 6, &mut names)
+        {
+            return None;
+        }
+    }
+    Some(names)
 }
 
 /// Where the word `import` at `pos` stands in its line.
@@ -369,7 +386,8 @@ struct Facts<'t, 'a> {
 }
 
 impl<'t, 'a> Facts<'t, 'a> {
-    fn collect(tree: &'t Tree, text: &'a str) -> Facts<'t, 'a> {
+    /// `names`: the names whose first use matters (all when `None`).
+    fn collect(tree: &'t Tree, text: &'a str, names: Option<&HashSet<&[u8]>>) -> Facts<'t, 'a> {
         let root = tree.root_node();
         let mut facts = Facts {
             scopes: vec![Scope {
@@ -544,7 +562,8 @@ impl<'t, 'a> Facts<'t, 'a> {
                     }
                 }
                 "identifier"
-                    if !not_loads.contains(&node.id())
+                    if names.is_none_or(|n| n.contains(node_text(node, text).as_bytes()))
+                        && !not_loads.contains(&node.id())
                         && is_load(kinds.last().copied(), || field_of(&cursor)) =>
                 {
                     facts.scopes[scope]
