@@ -500,16 +500,11 @@ fn first_tree(
     recipe: &CompiledRecipe,
     text: &str,
 ) -> Result<(tree_sitter::Tree, Option<Shadow>), String> {
-    if let Some(masked) = recipe
+    if let Some((masked, trees)) = recipe
         .focus(text)
-        .filter(|_| !*parse::FULL_PARSE)
-        .and_then(|focus| outline::mask(text, &focus))
+        .and_then(|focus| parse::parse_partial(text, &focus))
     {
-        if let Some(trees) = parse::parse_masked(&masked) {
-            if !trees.tree.root_node().has_error() {
-                return Ok((trees.tree.clone(), Some(Shadow { masked, trees })));
-            }
-        }
+        return Ok((trees.tree.clone(), Some(Shadow { masked, trees })));
     }
     let tree = parse::parse(text).ok_or_else(|| "tree-sitter could not parse it".to_owned())?;
     if let Some(err) = parse::first_error(&tree) {
@@ -556,7 +551,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
             .as_ref()
             .is_some_and(|m| m.masked.touches(&found.edits))
         {
-            // An edit reaches into a blanked body: this pass again, on the whole file.
+            // An edit reaches into an elided part: this pass again, on the whole file.
             masked = None;
             tree = match parse::parse(&current) {
                 Some(t) if pass > 0 || !t.root_node().has_error() => t,
@@ -631,7 +626,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
         if wanted_imports.is_empty() {
             // Reparse only what the edits touched: this tree both verifies the result and
             // serves the next pass, instead of two full parses. With a masked copy, the
-            // same edits apply to it (none touches a blanked body) and its tree serves.
+            // same edits apply to it (none touches an elided part) and its tree serves.
             match masked.take() {
                 Some(Shadow { masked: m, trees }) => {
                     let next_masked = m.apply(&edits);

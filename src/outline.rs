@@ -2,23 +2,23 @@
 //! rest.
 //!
 //! Most of a run's time goes to parsing the files that pass a recipe's prefilter, and an
-//! action often needs only a few functions of such a file: hoist-imports looks at the
-//! functions that contain a local import and at module-level code, never at the body of
-//! another function. An action says which places it looks at (its *focus*, byte
-//! offsets); [`mask`] then makes a copy of the file in which the body of every `def` and
-//! `class` that contains none of those places is blanked: its bytes become spaces (line
-//! breaks stay) and a `0` stands where its first statement began. The copy has the
-//! file's length, lines and byte offsets, so its tree serves the real text: node ranges,
-//! positions and edits mean the same in both. A class that contains a focus is not
-//! blanked but its other methods are; a function that contains one is kept whole
-//! (nested functions, `nonlocal`, everything).
+//! action often needs only a little of such a file: hoist-imports reads import
+//! statements, the names they bind and some module-level code, never the body of a
+//! function without a local import. An action says what it reads (its [`Focus`]:
+//! anchors, and words that matter inside anchored functions); [`mask`] finds what can
+//! go: the body of every `def`/`class` without an anchor, and the runs of statements
+//! with neither an anchor nor a word (see [`mask`] for the rules). tree-sitter parses
+//! the [`Masked::compact`] text, where a `0` stands for each run, and the elided bytes
+//! are then inserted back into the tree as edits ([`Masked::expansions`]), so every node
+//! has its offsets and points in the file: node ranges, positions and edits mean the
+//! same as with a whole parse.
 //!
-//! The scan that finds the bodies follows Python's logical lines: strings (triple-quoted,
-//! prefixed, f-strings with nested quotes), comments, brackets and backslash
-//! continuations. When it meets anything it does not follow (tabs in indentation, a form
-//! feed, a lone carriage return, an unterminated string, unbalanced brackets), it gives
-//! up and the engine parses the whole file; the engine also parses the whole file when
-//! the copy's tree has an error, or when an edit would touch a blanked body.
+//! The scan that finds the statements follows Python's logical lines: strings
+//! (triple-quoted, prefixed, f-strings with nested quotes), comments, brackets and
+//! backslash continuations. When it meets anything it does not follow (tabs in
+//! indentation, a form feed, a lone carriage return, an unterminated string, unbalanced
+//! brackets), it gives up and the file is parsed whole; it is also parsed whole when the
+//! partial tree has an error, or (in the engine) when an edit would touch an elided part.
 
 use std::ops::Range;
 

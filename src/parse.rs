@@ -29,14 +29,24 @@ pub static FULL_PARSE: std::sync::LazyLock<bool> =
 /// A tree of `text` for a reader that looks only at `focus` (see [`crate::outline`]):
 /// of the parts it needs when they parse cleanly, else of the whole file.
 pub fn parse_focused(text: &str, focus: &crate::outline::Focus<'_>) -> Option<Tree> {
-    if !*FULL_PARSE {
-        if let Some(m) = crate::outline::mask(text, focus) {
-            if let Some(t) = parse_masked(&m).filter(|t| !t.tree.root_node().has_error()) {
-                return Some(t.tree);
-            }
-        }
+    match parse_partial(text, focus) {
+        Some((_, trees)) => Some(trees.tree),
+        None => parse(text),
     }
-    parse(text)
+}
+
+/// The masked copy of `text` for `focus` and its trees, when partial parses are on,
+/// something can be elided and what is kept parses cleanly; `None`: parse it whole.
+pub fn parse_partial(
+    text: &str,
+    focus: &crate::outline::Focus<'_>,
+) -> Option<(crate::outline::Masked, MaskedTrees)> {
+    if *FULL_PARSE {
+        return None;
+    }
+    let masked = crate::outline::mask(text, focus)?;
+    let trees = parse_masked(&masked).filter(|t| !t.tree.root_node().has_error())?;
+    Some((masked, trees))
 }
 
 /// The focus of a reader of what a module binds and imports: every import (at any
