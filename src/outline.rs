@@ -6,8 +6,9 @@
 //! statements, the names they bind and some module-level code, never the body of a
 //! function without a local import. An action says what it reads (its [`Focus`]:
 //! anchors, and words that matter inside anchored functions); [`mask`] finds what can
-//! go: the body of every `def`/`class` without an anchor, and the runs of statements
-//! with neither an anchor nor a word (see [`mask`] for the rules). tree-sitter parses
+//! go: the body of every `def`/`class` without an anchor (and, unless the focus keeps
+//! module level whole, the whole definition when its name is not a word), and the runs
+//! of statements with neither an anchor nor a word (see [`mask`] for the rules). tree-sitter parses
 //! the [`Masked::compact`] text, where a `0` stands for each run, and the elided bytes
 //! are then inserted back into the tree as edits ([`Masked::expansions`]), so every node
 //! has its offsets and points in the file: node ranges, positions and edits mean the
@@ -168,8 +169,9 @@ pub struct Focus<'a> {
     /// Sorted offsets of what makes a `def` or `class` worth parsing at all (for
     /// hoist-imports: its imports).
     pub anchors: Vec<usize>,
-    /// Identifiers that matter inside such a definition (for hoist-imports: the names
-    /// the imports bind): a statement with no anchor and none of these is elided.
+    /// Identifiers that matter (for hoist-imports: the names the imports bind): a
+    /// statement with no anchor and none of these is elided, and so is a definition
+    /// outside functions with no anchor that binds none of these.
     pub words: std::collections::HashSet<&'a [u8]>,
     /// Elide only the bodies of definitions without an anchor: keep the rest whole
     /// (module-level and class-level statements, functions with an anchor), whatever
@@ -191,9 +193,10 @@ impl<'a> Focus<'a> {
 /// contains no anchor; inside a function that does, every run of statements with
 /// neither an anchor nor a word, and the text of its docstring (an empty string of the
 /// same extent stays: it is still a docstring); at module and class level, every run of
-/// simple statements (assignments, calls, ...) with neither. The module's first
-/// statement, definitions and compound statements outside functions, and the headers
-/// of kept definitions always stay. `None` when nothing
+/// simple statements (assignments, calls, ...) with neither, and of definitions with no
+/// anchor whose name is not a word (what such a definition means to the focus is the
+/// name it binds). The module's first statement, compound statements outside
+/// functions, and the headers of kept definitions always stay. `None` when nothing
 /// would be elided or the scan gives up.
 pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
     let lines = logical_lines(text.as_bytes())?;
@@ -333,7 +336,9 @@ impl Masker<'_> {
                 && !self.focus.whole
                 && match level {
                     Level::Function => kind != Kind::Case,
-                    Level::Module | Level::Class => simple && !first_in_module,
+                    Level::Module | Level::Class => {
+                        !first_in_module && (simple || self.unread_definition(k, end))
+                    }
                 };
             if docstring {
                 self.regions
@@ -358,6 +363,27 @@ impl Masker<'_> {
         }
         self.regions.extend(run.map(Region::statements));
         Some(())
+    }
+
+    /// Is `lines[k..end]` a definition (decorators included) that only binds a name the
+    /// focus does not care about? Outside functions (where no anchor is, what a
+    /// definition binds is its name) it then goes whole, header and all.
+    fn unread_definition(&self, k: usize, end: usize) -> bool {
+        let Some(def) = self.lines[k..end]
+            .iter()
+            .find(|l| l.kind != Kind::Decorator)
+            .filter(|l| matches!(l.kind, Kind::Def | Kind::Class))
+        else {
+            return false;
+        };
+        let mut head = &self.text[def.start..def.end];
+        for keyword in [&b"async"[..], b"def", b"class"] {
+            if starts_with_word(head, keyword) {
+                head = head[keyword.len()..].trim_ascii_start();
+            }
+        }
+        let name_len = head.iter().take_while(|c| is_ident_byte(**c)).count();
+        name_len > 0 && !self.focus.words.contains(&head[..name_len])
     }
 
     /// The text of a docstring, when the statement is one string literal alone: all
@@ -681,6 +707,11 @@ mod tests {
     use super::*;
 
     fn blanked(text: &str, focus_on: &[&str]) -> Option<String> {
+        blanked_with(text, focus_on, &[])
+    }
+
+    /// [`blanked`] with focus words too.
+    fn blanked_with(text: &str, focus_on: &[&str], words: &[&'static str]) -> Option<String> {
         let focus: Vec<usize> = focus_on
             .iter()
             .map(|s| text.find(s).expect("focus text"))
@@ -689,7 +720,7 @@ mod tests {
         focus.sort_unstable();
         let focus = Focus {
             anchors: focus,
-            words: Default::default(),
+            words: words.iter().map(|w| w.as_bytes()).collect(),
             whole: false,
         };
         mask(text, &focus).map(|m| {
@@ -720,11 +751,48 @@ mod tests {
     #[test]
     fn blanks_bodies_without_focus() {
         let text = "import os\n\ndef f(x):\n    \"\"\"Doc.\"\"\"\n    return x\n\ndef g():\n    import json\n    return json\n";
-        let out = blanked(text, &["import json"]).unwrap();
+        // `f` is a focus word: the definition stays for the name it binds.
+        let out = blanked_with(text, &["import json"], &["f"]).unwrap();
         assert_eq!(
             out,
             "import os\n\ndef f(x):\n    0         \n            \n\ndef g():\n    import json\n    0          \n"
         );
+    }
+
+    #[test]
+    fn definitions_without_focus_go_whole_outside_functions() {
+        let text = concat!(
+            "\"\"\"Doc.\"\"\"\n",
+            "@dec(1)\n",
+            "def f(x, y=2):\n",
+            "    return x\n",
+            "\n",
+            "# between\n",
+            "class C(Base):\n",
+            "    a = 1\n",
+            "\n",
+            "async def g():\n",
+            "    import os\n",
+        );
+        let out = blanked(text, &["import os"]).unwrap();
+        // Decorators, headers, bodies and what lies between: one run.
+        let run_end = text.find("async").unwrap();
+        let expected = format!(
+            "\"\"\"Doc.\"\"\"\n0{}async def g():\n    import os\n",
+            seen_blank(&text[text.find('@').unwrap() + 1..run_end])
+        );
+        assert_eq!(out, expected);
+        // A definition of a focus word stays, its body elided.
+        let out = blanked_with(text, &["import os"], &["C"]).unwrap();
+        assert!(out.contains("class C(Base):\n    0    \n"), "{out}");
+        assert!(!out.contains("def f"), "{out}");
+    }
+
+    /// `text` as [`seen`] shows an elided part: spaces, line breaks kept.
+    fn seen_blank(text: &str) -> String {
+        text.chars()
+            .map(|c| if c == '\n' { c } else { ' ' })
+            .collect()
     }
 
     #[test]
@@ -783,8 +851,14 @@ mod tests {
         let out = blanked(text, &["import os"]).unwrap();
         // A simple statement without a focus goes at class level too.
         assert!(out.contains("    0    \n"));
-        assert!(out.contains("    def a(self):\n        0       \n"));
         assert!(out.contains("        import os\n"));
+        // A method without a focus goes whole, with the statements around it.
+        assert!(!out.contains("def a"), "{out}");
+        let out = blanked_with(text, &["import os"], &["a"]).unwrap();
+        assert!(
+            out.contains("    def a(self):\n        0       \n"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -914,7 +988,7 @@ mod tests {
     #[test]
     fn one_line_bodies_and_async_defs() {
         let text = "def f(): return 1\nasync def g():\n    await x\n";
-        let out = blanked(text, &[]).unwrap();
+        let out = blanked_with(text, &[], &["g"]).unwrap();
         assert_eq!(out, "def f(): return 1\nasync def g():\n    0      \n");
     }
 

@@ -148,8 +148,6 @@ fn is_ident_byte(c: u8) -> bool {
 }
 
 /// Adds the words after an `import` keyword that ends at `from` (the names and aliases
-/// of its statement, and a few more: module path parts) to `names`.
-/// Adds the words after an `import` keyword that ends at `from` (the names and aliases
 /// of its statement, and a few more: module path parts) to `names`. `false` when the
 /// statement runs past what this reads (64 KiB).
 fn imported_words<'a>(b: &'a [u8], from: usize, names: &mut HashSet<&'a [u8]>) -> bool {
