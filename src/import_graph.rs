@@ -32,10 +32,11 @@ pub struct ImportGraph {
     /// Files by id: paths are hashed once, when first seen; edges and reachable sets
     /// are indexed by id.
     nodes: Mutex<Nodes>,
-    /// (directory searched, dotted name relative to it) -> the file or namespace dir.
-    found: Mutex<HashMap<(PathBuf, String), Found>>,
-    /// directory -> its package base (the directory above its outermost package).
-    bases: Mutex<HashMap<PathBuf, PathBuf>>,
+    /// directory searched -> name in it -> the file or namespace dir.
+    found: Mutex<HashMap<PathBuf, HashMap<String, Found>>>,
+    /// directory -> where an absolute import from a file in it searches (see
+    /// [`ImportGraph::search_bases`]).
+    bases: Mutex<HashMap<PathBuf, Arc<Vec<PathBuf>>>>,
 }
 
 /// A file's index in [`Nodes::paths`].
@@ -95,8 +96,8 @@ impl ImportGraph {
                 return out;
             };
             let mut top = None;
-            for base in self.search_bases(ws, from_file) {
-                match self.find(&base, first) {
+            for base in self.search_bases(ws, from_file).iter() {
+                match self.find(base, first) {
                     Found::Missing => continue,
                     found => {
                         top = Some(found);
@@ -198,14 +199,29 @@ impl ImportGraph {
                 let mut seen: Vec<u64> = Vec::new();
                 let mut queue: VecDeque<Id> = VecDeque::from([from]);
                 while let Some(f) = queue.pop_front() {
-                    for &next in self.edges_of(ws, f).iter() {
+                    let edges = self.edges_of(ws, f);
+                    let nodes = lock(&self.nodes);
+                    for &next in edges.iter() {
                         let (word, bit) = (next as usize / 64, 1u64 << (next % 64));
                         if seen.len() <= word {
                             seen.resize(word + 1, 0);
                         }
-                        if seen[word] & bit == 0 {
-                            seen[word] |= bit;
-                            queue.push_back(next);
+                        if seen[word] & bit != 0 {
+                            continue;
+                        }
+                        seen[word] |= bit;
+                        match &nodes.reach[next as usize] {
+                            // What `next` reaches is known: all of it is reached, and
+                            // none of it needs a visit.
+                            Some(known) => {
+                                if seen.len() < known.len() {
+                                    seen.resize(known.len(), 0);
+                                }
+                                for (w, k) in seen.iter_mut().zip(known.iter()) {
+                                    *w |= k;
+                                }
+                            }
+                            None => queue.push_back(next),
                         }
                     }
                 }
@@ -226,20 +242,26 @@ impl ImportGraph {
     pub fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
         let from = self.intern(from);
         let to = self.intern(to);
-        let mut parent: HashMap<Id, Id> = HashMap::new();
+        // Per id: the id it was first reached from (`NONE`: not reached yet).
+        const NONE: Id = Id::MAX;
+        let mut parent: Vec<Id> = Vec::new();
         let mut queue: VecDeque<Id> = VecDeque::from([from]);
         while let Some(f) = queue.pop_front() {
             for &next in self.edges_of(ws, f).iter() {
-                if next == from || parent.contains_key(&next) {
+                let i = next as usize;
+                if parent.len() <= i {
+                    parent.resize(i + 1, NONE);
+                }
+                if next == from || parent[i] != NONE {
                     continue;
                 }
-                parent.insert(next, f);
+                parent[i] = f;
                 if next == to {
                     let mut path = vec![next];
                     let mut at = next;
-                    while let Some(&p) = parent.get(&at) {
-                        path.push(p);
-                        at = p;
+                    while at != from {
+                        at = parent[at as usize];
+                        path.push(at);
                     }
                     path.reverse();
                     let nodes = lock(&self.nodes);
@@ -257,32 +279,28 @@ impl ImportGraph {
 
     /// `sys.path` entries for an absolute import from `file`: the project's import
     /// roots, then the directory above the file's outermost package.
-    fn search_bases(&self, ws: &Workspace, file: &Path) -> Vec<PathBuf> {
+    fn search_bases(&self, ws: &Workspace, file: &Path) -> Arc<Vec<PathBuf>> {
+        let dir = file.parent().unwrap_or(Path::new(""));
+        if let Some(bases) = lock(&self.bases).get(dir) {
+            return bases.clone();
+        }
         let mut bases = ws.project.import_roots.clone();
-        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        let cached = lock(&self.bases).get(&dir).cloned();
-        let base = match cached {
-            Some(b) => b,
-            None => {
-                let b = crate::project::Project::package_base(file);
-                let b = if b.as_os_str().is_empty() {
-                    PathBuf::from(".")
-                } else {
-                    clean(&b)
-                };
-                lock(&self.bases).insert(dir, b.clone());
-                b
-            }
+        let base = crate::project::Project::package_base(file);
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            clean(&base)
         };
         if !bases.contains(&base) {
             bases.push(base);
         }
+        let bases = Arc::new(bases);
+        lock(&self.bases).insert(dir.to_path_buf(), bases.clone());
         bases
     }
 
     fn find(&self, dir: &Path, name: &str) -> Found {
-        let key = (dir.to_path_buf(), name.to_owned());
-        if let Some(f) = lock(&self.found).get(&key) {
+        if let Some(f) = lock(&self.found).get(dir).and_then(|names| names.get(name)) {
             return f.clone();
         }
         let base = dir.join(name);
@@ -297,7 +315,10 @@ impl ImportGraph {
         } else {
             Found::Missing
         };
-        lock(&self.found).insert(key, found.clone());
+        lock(&self.found)
+            .entry(dir.to_path_buf())
+            .or_default()
+            .insert(name.to_owned(), found.clone());
         found
     }
 }
@@ -306,115 +327,180 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Every `import` / `from ... import` statement of `text`, found by a line scan that
-/// skips triple-quoted strings. Approximate by design (no parse): a missed statement
-/// loses an edge, a string that looks like an import adds one.
+/// Every `import` / `from ... import` statement of `text`, found by a scan that skips
+/// triple-quoted strings. Approximate by design (no parse): a missed statement loses an
+/// edge, a string that looks like an import adds one. Only the lines holding the word
+/// `import` are read (found with one pass over the bytes), which is what makes the
+/// scan of a whole package cheap.
 pub fn scan_imports(text: &str) -> Vec<ScannedImport> {
+    let b = text.as_bytes();
+    let strings = triple_quoted(b);
+    let mut in_strings = strings.iter().peekable();
     let mut out = Vec::new();
-    let mut in_string: Option<&'static str> = None;
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let mut code = line;
-        if let Some(delim) = in_string {
-            if let Some(i) = code.find(delim) {
-                in_string = None;
-                code = &code[i + 3..];
-                track_strings(code, &mut in_string);
+    // Lines before this offset are read (a statement's continuation lines included).
+    let mut read_to = 0;
+    for at in memchr::memmem::find_iter(b, b"import") {
+        if at < read_to {
+            continue;
+        }
+        while in_strings.next_if(|s| s.end <= at).is_some() {}
+        if in_strings.peek().is_some_and(|s| s.start <= at) {
+            continue;
+        }
+        let line_start = memchr::memrchr(b'\n', &b[..at]).map_or(0, |i| i + 1);
+        let mut lines = LinesFrom {
+            text,
+            at: line_start,
+        };
+        if let Some(line) = lines.next() {
+            scan_statement(line, &mut lines, &mut out);
+        }
+        read_to = lines.at;
+    }
+    out
+}
+
+/// The lines of `text` from offset `at` on, as [`str::lines`] splits them; `at` follows.
+struct LinesFrom<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Iterator for LinesFrom<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let rest = self.text.get(self.at..).filter(|r| !r.is_empty())?;
+        let (line, used) = match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(i) => (&rest[..i], i + 1),
+            None => (rest, rest.len()),
+        };
+        self.at += used;
+        Some(line.strip_suffix('\r').unwrap_or(line))
+    }
+}
+
+/// The import statement that starts on `line`, if it is one (after a one-line compound
+/// header such as `try:` too); reads its continuation lines from `lines`.
+fn scan_statement<'a>(
+    line: &'a str,
+    lines: &mut impl Iterator<Item = &'a str>,
+    out: &mut Vec<ScannedImport>,
+) {
+    let stmt = line.trim_start();
+    let stmt = stmt
+        .rsplit_once(':')
+        .filter(|(head, tail)| {
+            // `try: import x`, `else: from a import b`: a one-line compound header.
+            let tail = tail.trim_start();
+            (tail.starts_with("import ") || tail.starts_with("from "))
+                && !head.contains('(')
+                && !head.contains('#')
+        })
+        .map_or(stmt, |(_, tail)| tail.trim_start());
+    if let Some(rest) = stmt.strip_prefix("import ") {
+        let mut full = strip_comment(rest).to_owned();
+        while full.trim_end().ends_with('\\') {
+            full = full.trim_end().trim_end_matches('\\').to_owned();
+            match lines.next() {
+                Some(l) => full.push_str(strip_comment(l)),
+                None => break,
             }
-            continue;
         }
-        // Most lines hold neither an import nor a quote that could open a string.
-        if memchr::memchr2(b'"', b'\'', code.as_bytes()).is_none()
-            && memchr::memmem::find(code.as_bytes(), b"import").is_none()
-        {
-            continue;
+        for part in full.split(';').next().unwrap_or("").split(',') {
+            let name = part.split_whitespace().next().unwrap_or("");
+            if is_dotted(name) {
+                out.push(ScannedImport {
+                    level: 0,
+                    module: name.to_owned(),
+                    names: Vec::new(),
+                });
+            }
         }
-        let stmt = code.trim_start();
-        let stmt = stmt
-            .rsplit_once(':')
-            .filter(|(head, tail)| {
-                // `try: import x`, `else: from a import b`: a one-line compound header.
-                let tail = tail.trim_start();
-                (tail.starts_with("import ") || tail.starts_with("from "))
-                    && !head.contains('(')
-                    && !head.contains('#')
-            })
-            .map_or(stmt, |(_, tail)| tail.trim_start());
-        if let Some(rest) = stmt.strip_prefix("import ") {
-            let mut full = strip_comment(rest).to_owned();
-            while full.trim_end().ends_with('\\') {
-                full = full.trim_end().trim_end_matches('\\').to_owned();
+    } else if let Some(rest) = stmt.strip_prefix("from ") {
+        let rest = strip_comment(rest);
+        let Some((module, names)) = rest.split_once(" import") else {
+            return;
+        };
+        let module = module.trim();
+        let level = module.len() - module.trim_start_matches('.').len();
+        let module = module.trim_start_matches('.').trim();
+        let mut names = names.to_owned();
+        if names.contains('(') {
+            while !names.contains(')') {
                 match lines.next() {
-                    Some(l) => full.push_str(strip_comment(l)),
+                    Some(l) => {
+                        names.push(',');
+                        names.push_str(strip_comment(l));
+                    }
                     None => break,
                 }
             }
-            for part in full.split(';').next().unwrap_or("").split(',') {
-                let name = part.split_whitespace().next().unwrap_or("");
-                if is_dotted(name) {
-                    out.push(ScannedImport {
-                        level: 0,
-                        module: name.to_owned(),
-                        names: Vec::new(),
-                    });
+        } else {
+            while names.trim_end().ends_with('\\') {
+                names = names.trim_end().trim_end_matches('\\').to_owned();
+                match lines.next() {
+                    Some(l) => names.push_str(strip_comment(l)),
+                    None => break,
                 }
             }
-        } else if let Some(rest) = stmt.strip_prefix("from ") {
-            let rest = strip_comment(rest);
-            let Some((module, names)) = rest.split_once(" import") else {
-                track_strings(code, &mut in_string);
-                continue;
-            };
-            let module = module.trim();
-            let level = module.len() - module.trim_start_matches('.').len();
-            let module = module.trim_start_matches('.').trim();
-            let mut names = names.to_owned();
-            if names.contains('(') {
-                while !names.contains(')') {
-                    match lines.next() {
-                        Some(l) => {
-                            names.push(',');
-                            names.push_str(strip_comment(l));
-                        }
-                        None => break,
-                    }
-                }
-            } else {
-                while names.trim_end().ends_with('\\') {
-                    names = names.trim_end().trim_end_matches('\\').to_owned();
-                    match lines.next() {
-                        Some(l) => names.push_str(strip_comment(l)),
-                        None => break,
-                    }
-                }
-            }
-            let names: Vec<String> = names
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .split(',')
-                .filter_map(|n| {
-                    let n = n
-                        .trim()
-                        .trim_start_matches('(')
-                        .trim_end_matches(')')
-                        .trim();
-                    let n = n.split_whitespace().next()?;
-                    (is_dotted(n) && n != "*").then(|| n.to_owned())
-                })
-                .collect();
-            if is_dotted(module) || (module.is_empty() && level > 0) {
-                out.push(ScannedImport {
-                    level,
-                    module: module.to_owned(),
-                    names,
-                });
-            }
+        }
+        let names: Vec<String> = names
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|n| {
+                let n = n
+                    .trim()
+                    .trim_start_matches('(')
+                    .trim_end_matches(')')
+                    .trim();
+                let n = n.split_whitespace().next()?;
+                (is_dotted(n) && n != "*").then(|| n.to_owned())
+            })
+            .collect();
+        if is_dotted(module) || (module.is_empty() && level > 0) {
+            out.push(ScannedImport {
+                level,
+                module: module.to_owned(),
+                names,
+            });
+        }
+    }
+}
+
+/// The triple-quoted strings of `b`, in order: from an opening `"""` or `\'\'\'` that no
+/// `#` precedes on its line to the next same delimiter (past the end when unclosed).
+fn triple_quoted(b: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(open) = next_triple_quote(b, from) {
+        let line_start = memchr::memrchr(b'\n', &b[..open]).map_or(0, |i| i + 1);
+        if memchr::memchr(b'#', &b[line_start..open]).is_some() {
+            // In a comment: the rest of the line says nothing.
+            from = memchr::memchr(b'\n', &b[open..]).map_or(b.len(), |i| open + i + 1);
             continue;
         }
-        track_strings(code, &mut in_string);
+        let delim = &b[open..open + 3];
+        let end = memchr::memmem::find(&b[open + 3..], delim).map_or(b.len(), |i| open + 3 + i + 3);
+        out.push(open..end);
+        from = end;
     }
     out
+}
+
+/// The first `"""` or `\'\'\'` at or after `from`.
+fn next_triple_quote(b: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while let Some(i) = memchr::memchr2(b'"', b'\'', &b[at..]) {
+        let q = at + i;
+        if b.len() >= q + 3 && b[q + 1] == b[q] && b[q + 2] == b[q] {
+            return Some(q);
+        }
+        at = q + 1;
+    }
+    None
 }
 
 fn strip_comment(s: &str) -> &str {
@@ -428,36 +514,6 @@ fn is_dotted(s: &str) -> bool {
                 && !p.starts_with(|c: char| c.is_ascii_digit())
                 && p.chars().all(|c| c.is_alphanumeric() || c == '_')
         })
-}
-
-/// Updates the open triple-quoted string state across one line of code.
-fn track_strings(mut code: &str, state: &mut Option<&'static str>) {
-    loop {
-        match state {
-            Some(delim) => match code.find(*delim) {
-                Some(i) => {
-                    *state = None;
-                    code = &code[i + 3..];
-                }
-                None => return,
-            },
-            None => {
-                let d = code.find("\"\"\"");
-                let s = code.find("'''");
-                let (i, delim) = match (d, s) {
-                    (Some(d), Some(s)) if s < d => (s, "'''"),
-                    (Some(d), _) => (d, "\"\"\""),
-                    (None, Some(s)) => (s, "'''"),
-                    (None, None) => return,
-                };
-                if code[..i].contains('#') {
-                    return;
-                }
-                *state = Some(delim);
-                code = &code[i + 3..];
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -491,5 +547,18 @@ mod tests {
     fn skips_imports_inside_strings() {
         let text = "x = \"\"\"\nimport not_real\n\"\"\"\nimport real\ny = '''a''' ; import z\n";
         assert_eq!(modules(text), vec![(0, "real".into(), vec![])]);
+    }
+
+    #[test]
+    fn reads_only_import_lines_with_crlf_comments_and_open_strings() {
+        let text = "# a comment with ''' in it\r\nimport a\r\nfrom b import (\r\n    c,\r\n    important,\r\n)\r\nx = 'import no'\r\ns = '''\r\nimport inside\r\n'''\r\nimport d  # and '''\r\nt = \"\"\"never closed\r\nimport e\r\n";
+        assert_eq!(
+            modules(text),
+            vec![
+                (0, "a".into(), vec![]),
+                (0, "b".into(), vec!["c".into(), "important".into()]),
+                (0, "d".into(), vec![]),
+            ]
+        );
     }
 }
