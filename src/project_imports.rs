@@ -118,8 +118,12 @@ pub fn normalize(p: &Path) -> PathBuf {
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub cwd: PathBuf,
-    /// Absolute project root.
+    /// Absolute project root: the first of `projects`.
     pub root: PathBuf,
+    /// Absolute root of the project of each path the run was given (the nearest
+    /// directory above it with a project marker), each once: a run over two projects
+    /// resolves each one's relative imports within it.
+    pub projects: Vec<PathBuf>,
     /// Absolute import roots, in `sys.path` order.
     pub roots: Vec<PathBuf>,
     keep_absolute: bool,
@@ -148,30 +152,53 @@ impl Layout {
                 }
             })
             .collect();
-        let first = starts.first().cloned().unwrap_or_else(|| cwd.clone());
-        let root = first
-            .ancestors()
-            .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
-            .map(Path::to_path_buf)
-            .unwrap_or(first);
-        let mut roots: Vec<PathBuf> = config_roots(&root)
-            .into_iter()
-            .map(|r| normalize(&root.join(r)))
-            .filter(|r| r.is_dir())
-            .collect();
-        roots.push(root.clone());
-        let src = root.join("src");
-        if src.is_dir() {
-            roots.push(src);
+        let mut projects: Vec<PathBuf> = Vec::new();
+        for start in if starts.is_empty() {
+            vec![cwd.clone()]
+        } else {
+            starts
+        } {
+            let root = start
+                .ancestors()
+                .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
+                .map_or(start.clone(), Path::to_path_buf);
+            if !projects.contains(&root) {
+                projects.push(root);
+            }
+        }
+        let mut roots: Vec<PathBuf> = Vec::new();
+        for root in &projects {
+            roots.extend(
+                config_roots(root)
+                    .into_iter()
+                    .map(|r| normalize(&root.join(r)))
+                    .filter(|r| r.is_dir()),
+            );
+            roots.push(root.clone());
+            let src = root.join("src");
+            if src.is_dir() {
+                roots.push(src);
+            }
         }
         let mut seen = HashSet::new();
         roots.retain(|r| seen.insert(r.clone()));
         Layout {
             cwd,
-            root,
+            root: projects[0].clone(),
+            projects,
             roots,
             keep_absolute,
         }
+    }
+
+    /// The root of the project `file` (absolute) belongs to: the innermost of
+    /// [`Layout::projects`] holding it, else the first.
+    pub fn root_of(&self, file: &Path) -> &Path {
+        self.projects
+            .iter()
+            .filter(|r| file.starts_with(r))
+            .max_by_key(|r| r.components().count())
+            .unwrap_or(&self.root)
     }
 
     pub fn abs(&self, p: &Path) -> PathBuf {
@@ -692,8 +719,9 @@ impl<'w> Resolver<'w> {
     /// The package directory a relative import with `level` dots starts from.
     pub fn relative_base(&self, file: &Path, level: usize) -> Result<PathBuf, Unresolved> {
         let mut dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let root = self.layout.root_of(file);
         for _ in 1..level {
-            if dir == self.layout.root || !dir.starts_with(&self.layout.root) {
+            if dir == root || !dir.starts_with(root) {
                 return Err(Unresolved::BeyondRoot);
             }
             match dir.parent() {
@@ -701,7 +729,7 @@ impl<'w> Resolver<'w> {
                 None => return Err(Unresolved::BeyondRoot),
             }
         }
-        if !dir.starts_with(&self.layout.root) {
+        if !dir.starts_with(root) {
             return Err(Unresolved::BeyondRoot);
         }
         Ok(dir)

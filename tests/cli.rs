@@ -967,3 +967,29 @@ fn recipes_that_cross_files_refuse_shard() {
         .stderr(contains("recipe `lazy-settings` changes files across the project, so it cannot run on a shard of it"))
         .stderr(contains("help: run it in one job without --shard"));
 }
+
+#[test]
+fn two_projects_in_one_run_resolve_relative_imports_each_within_its_own() {
+    let dir = project(&[
+        ("one/pyproject.toml", "[project]\nname = \"one\"\n"),
+        ("one/alpha/__init__.py", ""),
+        ("one/alpha/core.py", "from .util import helper\n"),
+        ("one/alpha/util.py", "def helper():\n    pass\n"),
+        ("two/pyproject.toml", "[project]\nname = \"two\"\n"),
+        ("two/beta/__init__.py", ""),
+        ("two/beta/sub/__init__.py", ""),
+        (
+            "two/beta/sub/core.py",
+            "from ..util import helper\nfrom ....gone import x\n",
+        ),
+        ("two/beta/util.py", "def helper():\n    pass\n"),
+    ]);
+    // `....gone` climbs above the second project, and the error names that project.
+    fixer(dir.path())
+        .args(["check", "unresolved-imports", "one", "two"])
+        .assert()
+        .code(1)
+        .stdout(contains("core.py:2:1: error[unresolved-imports]: cannot import '....gone': the relative import climbs above the project root two"))
+        .stderr(contains("1 error"))
+        .stdout(contains("helper").not());
+}

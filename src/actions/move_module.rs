@@ -318,7 +318,7 @@ impl ProjectAction for MoveModule {
             )?;
         }
         for cfg in ["pyproject.toml", "setup.cfg"] {
-            let path = r.layout.root.join(cfg);
+            let path = r.layout.root_of(&plan.old).join(cfg);
             if let Some(text) = r.read(&path) {
                 if let Some(new_text) = plan.rewrite_config(&text, cfg == "setup.cfg") {
                     write(&path, new_text)?;
@@ -483,7 +483,8 @@ impl Plan<'_, '_> {
         if !up.iter().all(|d| is_pkg(d)) || !is_pkg(&common) {
             return None;
         }
-        if !common.starts_with(&self.r.layout.root) || common == self.r.layout.root {
+        let root = self.r.layout.root_of(&common);
+        if !common.starts_with(root) || common == root {
             return None;
         }
         let down = target.strip_prefix(&common).ok()?;

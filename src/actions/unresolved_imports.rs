@@ -202,12 +202,11 @@ fn module_problem(
                     m.push_str(&format!(" (did you mean '{near}'?)"));
                 }
             }
-            let _ = file;
             Some(m)
         }
         Unresolved::BeyondRoot => Some(format!(
             "cannot import '{shown}': the relative import climbs above the project root {}",
-            r.layout.show(&r.layout.root)
+            r.layout.show(r.layout.root_of(&r.layout.abs(file)))
         )),
     }
 }
