@@ -373,20 +373,32 @@ fn run_project_action(
     let findings = action.run(ws, &recipe.id)?;
     // Verify every Python file the action touched; one break refuses the whole action,
     // since its changes across files belong together.
-    let broken: Vec<(PathBuf, verify::SyntaxBreak)> = {
-        let changes = ws.lock_changes();
-        changes
-            .iter()
-            .filter(|(p, c)| {
-                p.extension().is_some_and(|e| e == "py")
-                    && before.get(*p).map(|b| &b.current) != Some(&c.current)
-            })
-            .filter_map(|(p, c)| {
-                let text = c.current.as_ref()?;
-                verify::check(text).err().map(|b| (p.clone(), b))
-            })
-            .collect()
-    };
+    let touched: Vec<(PathBuf, Option<Arc<str>>, Arc<str>)> = ws
+        .lock_changes()
+        .iter()
+        .filter(|(p, c)| {
+            p.extension().is_some_and(|e| e == "py")
+                && before.get(*p).map(|b| &b.current) != Some(&c.current)
+        })
+        .filter_map(|(p, c)| {
+            let old = match before.get(p) {
+                Some(b) => b.current.clone(),
+                None => c.original.as_ref().map(|s| Arc::from(s.text.as_str())),
+            };
+            Some((p.clone(), old, c.current.clone()?))
+        })
+        .collect();
+    let mut broken: Vec<(PathBuf, verify::SyntaxBreak)> = touched
+        .par_iter()
+        .filter_map(|(p, old, new)| {
+            let verified = match old {
+                Some(old) => verify::check_change(old, new),
+                None => verify::check(new),
+            };
+            verified.err().map(|b| (p.clone(), b))
+        })
+        .collect();
+    broken.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some((path, at)) = broken.first() {
         *ws.lock_changes() = before;
         ws.report([Finding {

@@ -30,3 +30,67 @@ pub fn check_tree(text: &str, tree: &tree_sitter::Tree) -> Result<(), SyntaxBrea
         }
     }
 }
+
+/// Like [`check`], for `new`, which is `old` with some lines changed: a function or
+/// class body that no change reaches holds `old`'s bytes as they were and needs no parse
+/// (see [`crate::outline`]); everything else is parsed as usual.
+pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
+    let focus = crate::outline::Focus {
+        anchors: changed_lines(old, new),
+        words: Default::default(),
+        whole: true,
+    };
+    // A masked parse is returned only when what it parsed is clean.
+    if parse::parse_partial(new, &focus).is_some() {
+        return Ok(());
+    }
+    check(new)
+}
+
+/// The start of every line of `new` that differs from `old`, and of the lines on both
+/// sides of a deletion.
+fn changed_lines(old: &str, new: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    starts.extend(memchr::memchr_iter(b'\n', new.as_bytes()).map(|i| i + 1));
+    let at = |line: usize| starts.get(line).copied().unwrap_or(new.len());
+    let mut anchors = Vec::new();
+    let diff = similar::TextDiff::from_lines(old, new);
+    for op in diff.ops() {
+        let lines = op.new_range();
+        match op.tag() {
+            similar::DiffTag::Equal => {}
+            similar::DiffTag::Delete => {
+                anchors.push(at(lines.start.saturating_sub(1)));
+                anchors.push(at(lines.start));
+            }
+            _ => anchors.extend(lines.map(at)),
+        }
+    }
+    anchors.sort_unstable();
+    anchors.dedup();
+    anchors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &str = "import os\n\n\ndef f():\n    return os.sep\n\n\ndef g(x):\n    if x:\n        return 1\n    return 2\n";
+
+    #[test]
+    fn a_change_is_verified_where_it_is_and_around_it() {
+        assert_eq!(check_change(OLD, OLD), Ok(()));
+        let fine = OLD.replace("return 1", "return (\n            1\n        )");
+        assert_eq!(check_change(OLD, &fine), Ok(()));
+        let broken = OLD.replace("return 1", "return (1");
+        assert!(check_change(OLD, &broken).is_err());
+        let broken = OLD.replace("return 2", "return 2 +");
+        assert!(check_change(OLD, &broken).is_err());
+        // A removed header: what was the body ends the function before.
+        let merged = OLD.replace("def g(x):\n", "");
+        assert_eq!(check_change(OLD, &merged), check(&merged));
+        // An opened string swallows the rest of the file: found.
+        let broken = OLD.replace("return os.sep", "return '''os.sep");
+        assert!(check_change(OLD, &broken).is_err());
+    }
+}

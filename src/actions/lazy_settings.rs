@@ -58,6 +58,7 @@ use crate::diag::{line_col, Finding, Severity, UserError};
 use crate::edit::{self, Edit};
 use crate::engine::Workspace;
 use crate::imports::{self, ImportSpec};
+use crate::outline::Focus;
 use crate::parse::{self, text as node_text};
 use crate::source::newline_of;
 
@@ -199,6 +200,41 @@ fn module_tree(text: &str) -> Option<Tree> {
     };
     let tree = parse::parse_focused(text, &focus)?;
     parse::first_error(&tree).is_none().then_some(tree)
+}
+
+/// What a reader of the uses of the instances in `text` needs beyond its module and
+/// class level: every function or class that names one of `literals` (the instances'
+/// names and re-exports) or a module-level alias of one (`from m import settings as s`,
+/// `s = settings`, and aliases of those).
+fn use_focus<'a>(text: &'a str, module: &ScopeInfo, literals: &BTreeSet<String>) -> Focus<'a> {
+    let mut words: Vec<&str> = literals.iter().map(String::as_str).collect();
+    loop {
+        let before = words.len();
+        for (name, bindings) in &module.bindings {
+            let aliases_a_word = bindings.iter().any(|b| {
+                !matches!(b.site, Site::Def | Site::Param)
+                    && text
+                        .get(b.stmt_start..b.stmt_end)
+                        .is_some_and(|stmt| words.iter().any(|w| stmt.contains(w)))
+            });
+            if aliases_a_word && !words.contains(&name.as_str()) {
+                words.push(name);
+            }
+        }
+        if words.len() == before {
+            break;
+        }
+    }
+    let mut anchors: Vec<usize> = words
+        .iter()
+        .flat_map(|w| memchr::memmem::find_iter(text.as_bytes(), w.as_bytes()))
+        .collect();
+    anchors.sort_unstable();
+    Focus {
+        anchors,
+        words: HashSet::new(),
+        whole: true,
+    }
 }
 
 const UNPARSABLE: &str =
@@ -348,9 +384,15 @@ impl ProjectAction for LazySettings {
         let reports: Vec<(usize, FileReport)> = parsed
             .par_iter()
             .map(|(i, s)| {
-                // Parsed whole here (its module level parsed cleanly before), analyzed,
-                // and dropped.
-                let Some(tree) = parse::parse(&s.text) else {
+                // Parsed here (its module level parsed cleanly before), analyzed, and
+                // dropped: a module that defines an instance whole, any other without
+                // the bodies that name none of the instances or their aliases.
+                let tree = if targets.iter().any(|t| t.path == s.path) {
+                    parse::parse(&s.text)
+                } else {
+                    parse::parse_focused(&s.text, &use_focus(&s.text, &s.module, &literals))
+                };
+                let Some(tree) = tree else {
                     return (*i, FileReport::default());
                 };
                 if parse::first_error(&tree).is_some() {
