@@ -173,10 +173,21 @@ pub struct Focus<'a> {
     /// statement with no anchor and none of these is elided, and so is a definition
     /// outside functions with no anchor that binds none of these.
     pub words: std::collections::HashSet<&'a [u8]>,
-    /// Elide only the bodies of definitions without an anchor: keep the rest whole
-    /// (module-level and class-level statements, functions with an anchor), whatever
-    /// the words.
-    pub whole: bool,
+    /// What stays beyond the anchors and words.
+    pub keep: Keep,
+}
+
+/// How much of a file a [`Focus`] keeps besides its anchors and words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Keep {
+    /// Only what the anchors and words reach (and what holds them, and the module's
+    /// first statement).
+    #[default]
+    Focused,
+    /// Module and class level whole; inside functions, as [`Keep::Focused`].
+    OutsideFunctions,
+    /// Everything but the bodies of definitions without an anchor.
+    Whole,
 }
 
 impl<'a> Focus<'a> {
@@ -185,7 +196,7 @@ impl<'a> Focus<'a> {
         self.anchors.extend(other.anchors);
         self.anchors.sort_unstable();
         self.words.extend(other.words);
-        self.whole |= other.whole;
+        self.keep = self.keep.max(other.keep);
     }
 }
 
@@ -330,14 +341,16 @@ impl Masker<'_> {
                 self.find_words(&span);
             }
             let focused = self.focused(&span);
+            let keep = self.focus.keep;
             let docstring =
-                level == Level::Function && k == from && kind == Kind::Str && !self.focus.whole;
+                level == Level::Function && k == from && kind == Kind::Str && keep != Keep::Whole;
             let elide = !focused
-                && !self.focus.whole
                 && match level {
-                    Level::Function => kind != Kind::Case,
+                    Level::Function => keep != Keep::Whole && kind != Kind::Case,
                     Level::Module | Level::Class => {
-                        !first_in_module && (simple || self.unread_definition(k, end))
+                        keep == Keep::Focused
+                            && !first_in_module
+                            && (simple || self.unread_definition(k, end))
                     }
                 };
             if docstring {
@@ -451,7 +464,7 @@ impl Masker<'_> {
                 Kind::Def | Kind::Class if level != Level::Function && !self.anchored(&body) => {
                     self.regions.push(Region::statements(body));
                 }
-                Kind::Def if level != Level::Function && self.focus.whole => {}
+                Kind::Def if level != Level::Function && self.focus.keep == Keep::Whole => {}
                 Kind::Def if level != Level::Function => {
                     self.find_words(&body);
                     self.block(h + 1, b, Level::Function, depth + 1)?;
@@ -721,7 +734,7 @@ mod tests {
         let focus = Focus {
             anchors: focus,
             words: words.iter().map(|w| w.as_bytes()).collect(),
-            whole: false,
+            keep: Keep::Focused,
         };
         mask(text, &focus).map(|m| {
             assert_eq!(m.text.len(), text.len());
@@ -892,7 +905,7 @@ mod tests {
         let focus = Focus {
             anchors: vec![text.find("import").unwrap()],
             words: Default::default(),
-            whole: false,
+            keep: Keep::Focused,
         };
         let m = mask(text, &focus).unwrap();
         let tree = crate::parse::parse_masked(&m).unwrap().tree;
@@ -930,7 +943,7 @@ mod tests {
         let focus = Focus {
             anchors: vec![text.find("import").unwrap()],
             words: [&b"name"[..]].into_iter().collect(),
-            whole: false,
+            keep: Keep::Focused,
         };
         let m = mask(text, &focus).unwrap();
         let tree = crate::parse::parse_masked(&m).unwrap().tree;
@@ -956,7 +969,7 @@ mod tests {
         let focus = Focus {
             anchors: vec![text.find("import").unwrap()],
             words: Default::default(),
-            whole: false,
+            keep: Keep::Focused,
         };
         let m = mask(text, &focus).unwrap();
         let run = m.regions[0].whole.clone();

@@ -50,7 +50,8 @@ pub fn parse_partial(
 }
 
 /// The focus of a reader of what a module binds and imports: every import (at any
-/// depth) and `global` statement; functions without one need no parse, module and class
+/// depth) and `global` statement; functions without one need no parse, and in those
+/// with one only these statements (and what holds them) are parsed; module and class
 /// level are parsed whole.
 pub fn module_focus(text: &str) -> crate::outline::Focus<'_> {
     let b = text.as_bytes();
@@ -61,7 +62,7 @@ pub fn module_focus(text: &str) -> crate::outline::Focus<'_> {
     crate::outline::Focus {
         anchors,
         words: Default::default(),
-        whole: true,
+        keep: crate::outline::Keep::OutsideFunctions,
     }
 }
 

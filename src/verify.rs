@@ -38,7 +38,7 @@ pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
     let focus = crate::outline::Focus {
         anchors: changed_lines(old, new),
         words: Default::default(),
-        whole: true,
+        keep: crate::outline::Keep::Whole,
     };
     // A masked parse is returned only when what it parsed is clean.
     if parse::parse_partial(new, &focus).is_some() {

@@ -196,7 +196,7 @@ fn module_tree(text: &str) -> Option<Tree> {
     let focus = crate::outline::Focus {
         anchors: memchr::memmem::find_iter(b, b"global").collect(),
         words: HashSet::new(),
-        whole: true,
+        keep: crate::outline::Keep::Whole,
     };
     let tree = parse::parse_focused(text, &focus)?;
     parse::first_error(&tree).is_none().then_some(tree)
@@ -233,7 +233,7 @@ fn use_focus<'a>(text: &'a str, module: &ScopeInfo, literals: &BTreeSet<String>)
     Focus {
         anchors,
         words: HashSet::new(),
-        whole: true,
+        keep: crate::outline::Keep::Whole,
     }
 }
 
