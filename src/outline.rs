@@ -1006,6 +1006,33 @@ mod tests {
     }
 
     #[test]
+    fn keep_outside_functions_keeps_module_and_class_level_whole() {
+        let text = concat!(
+            "x = 1\n",
+            "y = 2\n",
+            "class C:\n",
+            "    a = 3\n",
+            "    def m(self):\n",
+            "        b = 4\n",
+            "        import os\n",
+            "        return os\n",
+            "def f():\n",
+            "    return 5\n",
+        );
+        let anchors = vec![text.find("import os").unwrap()];
+        let focus = Focus {
+            anchors,
+            words: Default::default(),
+            keep: Keep::OutsideFunctions,
+        };
+        let m = mask(text, &focus).unwrap();
+        let out = seen(&m);
+        assert!(out.starts_with("x = 1\ny = 2\nclass C:\n    a = 3\n    def m(self):\n"));
+        assert!(out.contains("        0    \n        import os\n        0        \n"));
+        assert!(out.ends_with("def f():\n    0       \n"), "{out}");
+    }
+
+    #[test]
     fn crlf_keeps_line_breaks() {
         let text = "def f():\r\n    return 1\r\n\r\nx = 2\r\n";
         let out = blanked(text, &[]).unwrap();
