@@ -60,14 +60,7 @@ impl ProjectAction for UnresolvedImports {
             .collect();
         let checked: HashSet<(PathBuf, usize)> =
             findings.iter().map(|f| (f.path.clone(), f.line)).collect();
-        let cycles = std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .stack_size(256 << 20)
-                .spawn_scoped(s, || cycles(&r, &files, recipe))
-                .ok()
-                .and_then(|h| h.join().ok())
-                .unwrap_or_default()
-        });
+        let cycles = cycles(&r, &files, rayon::current_num_threads(), recipe);
         findings.extend(
             cycles
                 .into_iter()
@@ -275,50 +268,37 @@ enum IStep {
     },
 }
 
+/// The modules of the simulation, interned, and their steps, planned once.
 struct Sim<'a, 'w> {
     r: &'a Resolver<'w>,
     ids: HashMap<PathBuf, usize>,
     paths: Vec<PathBuf>,
     infos: Vec<Arc<ModInfo>>,
     steps: Vec<Option<Arc<Vec<Vec<IStep>>>>>,
-    status: Vec<(u32, Status)>,
-    generation: u32,
-    attrs: HashMap<usize, HashSet<String>>,
-    stack: Vec<usize>,
-    failures: BTreeMap<(PathBuf, usize), String>,
-    entry: usize,
 }
 
 /// Import cycles that fail, found by executing every project module's import-time
 /// imports in order, each module as the first one imported.
-fn cycles(r: &Resolver<'_>, files: &[PathBuf], recipe: &str) -> Vec<Finding> {
+fn cycles(r: &Resolver<'_>, files: &[PathBuf], jobs: usize, recipe: &str) -> Vec<Finding> {
     let mut sim = Sim {
         r,
         ids: HashMap::new(),
         paths: Vec::new(),
         infos: Vec::new(),
         steps: Vec::new(),
-        status: Vec::new(),
-        generation: 0,
-        attrs: HashMap::new(),
-        stack: Vec::new(),
-        failures: BTreeMap::new(),
-        entry: 0,
     };
     // Only a module in an import cycle can meet a partially initialized module, and
     // entering a cycle from outside is entering it at one of its members: simulate each
     // member of a cycle as the first module imported.
     let file_ids: Vec<usize> = files.iter().map(|f| sim.id(f)).collect();
     let entries = cycle_members(&mut sim, &file_ids);
+    // Each entry: the packages above it (parents first, as `import a.b.c` runs
+    // `a/__init__.py` and `a/b/__init__.py`), then the module.
+    let mut runs: Vec<Vec<usize>> = Vec::new();
     for (f, &fid) in files.iter().zip(&file_ids) {
         if !entries.contains(&fid) {
             continue;
         }
-        sim.generation += 1;
-        sim.attrs.clear();
-        sim.stack.clear();
-        sim.entry = fid;
-        // Parents first, as `import a.b.c` runs `a/__init__.py` and `a/b/__init__.py`.
         let base = r.package_base(f);
         let mut inits: Vec<PathBuf> = f
             .ancestors()
@@ -328,15 +308,66 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], recipe: &str) -> Vec<Finding> {
             .filter(|i| r.is_file(i) && i != f)
             .collect();
         inits.reverse();
-        let mut parent = None;
-        for i in inits {
-            let id = sim.id(&i);
-            sim.exec(id, parent);
-            parent = Some(id);
-        }
-        sim.exec(fid, parent);
+        let mut chain: Vec<usize> = inits.iter().map(|i| sim.id(i)).collect();
+        chain.push(fid);
+        runs.push(chain);
     }
-    sim.failures
+    // Plan every module a run can reach, so that the runs only read the plan.
+    let mut queue: Vec<usize> = runs.iter().flatten().copied().collect();
+    let mut planned = vec![false; sim.paths.len()];
+    while let Some(f) = queue.pop() {
+        if planned.len() <= f {
+            planned.resize(f + 1, false);
+        }
+        if std::mem::replace(&mut planned[f], true) {
+            continue;
+        }
+        queue.extend(sim.steps_of(f).iter().flatten().flat_map(IStep::modules));
+    }
+    let plan = Plan {
+        r,
+        paths: &sim.paths,
+        infos: &sim.infos,
+        steps: sim
+            .steps
+            .iter()
+            .map(|s| s.clone().unwrap_or_default())
+            .collect(),
+    };
+    // The runs are independent: spread over threads (deep import chains recurse deeply,
+    // hence the large stacks), then merged in order, the first message for a site kept.
+    let threads = jobs.clamp(1, runs.len().max(1));
+    let per_thread: Vec<Vec<(usize, BTreeMap<(usize, usize), String>)>> =
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .filter_map(|t| {
+                    let (plan, runs) = (&plan, &runs);
+                    std::thread::Builder::new()
+                        .stack_size(256 << 20)
+                        .spawn_scoped(scope, move || {
+                            let mut run = Run::new(plan);
+                            (t..runs.len())
+                                .step_by(threads)
+                                .map(|k| (k, run.entry(&runs[k])))
+                                .collect()
+                        })
+                        .ok()
+                })
+                .collect();
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        });
+    let mut by_run: Vec<(usize, BTreeMap<(usize, usize), String>)> =
+        per_thread.into_iter().flatten().collect();
+    by_run.sort_by_key(|(k, _)| *k);
+    let mut failures: BTreeMap<(PathBuf, usize), String> = BTreeMap::new();
+    for (_, found) in by_run {
+        for ((file, site), message) in found {
+            failures
+                .entry((sim.paths[file].clone(), site))
+                .or_insert(message);
+        }
+    }
+    failures
         .into_iter()
         .filter_map(|((file, site), message)| {
             let info = r.module_info(&file);
@@ -344,6 +375,19 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], recipe: &str) -> Vec<Finding> {
             Some(finding(r, &file, s, recipe, message))
         })
         .collect()
+}
+
+impl IStep {
+    /// The modules this step may execute.
+    fn modules(&self) -> Option<usize> {
+        match self {
+            IStep::Exec { file, .. } => Some(*file),
+            IStep::FromName {
+                sub: Some(Some(s)), ..
+            } => Some(*s),
+            IStep::FromName { .. } => None,
+        }
+    }
 }
 
 impl Sim<'_, '_> {
@@ -356,27 +400,7 @@ impl Sim<'_, '_> {
         self.paths.push(file.to_path_buf());
         self.infos.push(self.r.module_info(file));
         self.steps.push(None);
-        self.status.push((0, Status::Unseen));
         i
-    }
-
-    fn status(&self, id: usize) -> Status {
-        match self.status[id] {
-            (g, s) if g == self.generation => s,
-            _ => Status::Unseen,
-        }
-    }
-
-    fn set_status(&mut self, id: usize, s: Status) {
-        self.status[id] = (self.generation, s);
-    }
-
-    fn name(&self, id: usize) -> String {
-        let file = &self.paths[id];
-        self.r
-            .module_name(file)
-            .map(|(n, _)| n)
-            .unwrap_or_else(|| self.r.layout.show(file))
     }
 
     fn steps_of(&mut self, id: usize) -> Arc<Vec<Vec<IStep>>> {
@@ -422,12 +446,81 @@ impl Sim<'_, '_> {
         self.steps[id] = Some(steps.clone());
         steps
     }
+}
+
+/// The planned simulation, read-only.
+struct Plan<'a, 'w> {
+    r: &'a Resolver<'w>,
+    paths: &'a [PathBuf],
+    infos: &'a [Arc<ModInfo>],
+    steps: Vec<Arc<Vec<Vec<IStep>>>>,
+}
+
+/// One thread's simulation state, reset for each entry.
+struct Run<'p, 'a, 'w> {
+    plan: &'p Plan<'a, 'w>,
+    status: Vec<(u32, Status)>,
+    generation: u32,
+    attrs: HashMap<usize, HashSet<String>>,
+    stack: Vec<usize>,
+    /// (module id, import site) -> message, for the current entry.
+    failures: BTreeMap<(usize, usize), String>,
+    entry: usize,
+}
+
+impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
+    fn new(plan: &'p Plan<'a, 'w>) -> Self {
+        Run {
+            plan,
+            status: vec![(0, Status::Unseen); plan.paths.len()],
+            generation: 0,
+            attrs: HashMap::new(),
+            stack: Vec::new(),
+            failures: BTreeMap::new(),
+            entry: 0,
+        }
+    }
+
+    /// Imports `chain` in order (the packages above the entry, then the entry) into a
+    /// fresh interpreter; the failures met.
+    fn entry(&mut self, chain: &[usize]) -> BTreeMap<(usize, usize), String> {
+        self.generation += 1;
+        self.attrs.clear();
+        self.stack.clear();
+        self.entry = chain.last().copied().unwrap_or_default();
+        let mut parent = None;
+        for &id in chain {
+            self.exec(id, parent);
+            parent = Some(id);
+        }
+        std::mem::take(&mut self.failures)
+    }
+
+    fn status(&self, id: usize) -> Status {
+        match self.status[id] {
+            (g, s) if g == self.generation => s,
+            _ => Status::Unseen,
+        }
+    }
+
+    fn set_status(&mut self, id: usize, s: Status) {
+        self.status[id] = (self.generation, s);
+    }
+
+    fn name(&self, id: usize) -> String {
+        let file = &self.plan.paths[id];
+        self.plan
+            .r
+            .module_name(file)
+            .map(|(n, _)| n)
+            .unwrap_or_else(|| self.plan.r.layout.show(file))
+    }
 
     fn exec(&mut self, id: usize, parent: Option<usize>) {
         if self.status(id) != Status::Unseen {
             return;
         }
-        let steps = self.steps_of(id);
+        let steps = self.plan.steps[id].clone();
         self.stack.push(id);
         for (i, event) in steps.iter().enumerate() {
             self.set_status(id, Status::Running(i));
@@ -438,7 +531,7 @@ impl Sim<'_, '_> {
         self.set_status(id, Status::Done);
         self.stack.pop();
         if let Some(p) = parent {
-            if let Some(attr) = module_attr(&self.paths[id]) {
+            if let Some(attr) = module_attr(&self.plan.paths[id]) {
                 self.attrs.entry(p).or_default().insert(attr);
             }
         }
@@ -455,7 +548,7 @@ impl Sim<'_, '_> {
                 guarded,
             } => {
                 let module = *module;
-                let info = self.infos[module].clone();
+                let info = self.plan.infos[module].clone();
                 let status = self.status(module);
                 let bound_now = match status {
                     Status::Running(at) => info.bound_before(name, at),
@@ -479,7 +572,7 @@ impl Sim<'_, '_> {
                 if *guarded || !matches!(status, Status::Running(_)) {
                     return;
                 }
-                let key = (self.paths[file].clone(), *site);
+                let key = (file, *site);
                 if self.failures.contains_key(&key) {
                     return;
                 }
