@@ -337,27 +337,25 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], jobs: usize, recipe: &str) -> Vec
     // The runs are independent: spread over threads (deep import chains recurse deeply,
     // hence the large stacks), then merged in order, the first message for a site kept.
     let threads = jobs.clamp(1, runs.len().max(1));
-    let per_thread: Vec<Vec<(usize, BTreeMap<(usize, usize), String>)>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .filter_map(|t| {
-                    let (plan, runs) = (&plan, &runs);
-                    std::thread::Builder::new()
-                        .stack_size(256 << 20)
-                        .spawn_scoped(scope, move || {
-                            let mut run = Run::new(plan);
-                            (t..runs.len())
-                                .step_by(threads)
-                                .map(|k| (k, run.entry(&runs[k])))
-                                .collect()
-                        })
-                        .ok()
-                })
-                .collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).collect()
-        });
-    let mut by_run: Vec<(usize, BTreeMap<(usize, usize), String>)> =
-        per_thread.into_iter().flatten().collect();
+    let per_thread: Vec<Vec<(usize, Failures)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .filter_map(|t| {
+                let (plan, runs) = (&plan, &runs);
+                std::thread::Builder::new()
+                    .stack_size(256 << 20)
+                    .spawn_scoped(scope, move || {
+                        let mut run = Run::new(plan);
+                        (t..runs.len())
+                            .step_by(threads)
+                            .map(|k| (k, run.entry(&runs[k])))
+                            .collect()
+                    })
+                    .ok()
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut by_run: Vec<(usize, Failures)> = per_thread.into_iter().flatten().collect();
     by_run.sort_by_key(|(k, _)| *k);
     let mut failures: BTreeMap<(PathBuf, usize), String> = BTreeMap::new();
     for (_, found) in by_run {
@@ -448,6 +446,9 @@ impl Sim<'_, '_> {
     }
 }
 
+/// Failures of one run: (module id, import site) -> message.
+type Failures = BTreeMap<(usize, usize), String>;
+
 /// The planned simulation, read-only.
 struct Plan<'a, 'w> {
     r: &'a Resolver<'w>,
@@ -464,7 +465,7 @@ struct Run<'p, 'a, 'w> {
     attrs: HashMap<usize, HashSet<String>>,
     stack: Vec<usize>,
     /// (module id, import site) -> message, for the current entry.
-    failures: BTreeMap<(usize, usize), String>,
+    failures: Failures,
     entry: usize,
 }
 
@@ -483,7 +484,7 @@ impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
 
     /// Imports `chain` in order (the packages above the entry, then the entry) into a
     /// fresh interpreter; the failures met.
-    fn entry(&mut self, chain: &[usize]) -> BTreeMap<(usize, usize), String> {
+    fn entry(&mut self, chain: &[usize]) -> Failures {
         self.generation += 1;
         self.attrs.clear();
         self.stack.clear();
