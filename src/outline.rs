@@ -184,8 +184,8 @@ pub enum Keep {
     /// first statement).
     #[default]
     Focused,
-    /// Module and class level whole; inside functions, as [`Keep::Focused`].
-    OutsideFunctions,
+    /// Module level whole; inside classes and functions, as [`Keep::Focused`].
+    ModuleLevel,
     /// Everything but the bodies of definitions without an anchor.
     Whole,
 }
@@ -220,10 +220,40 @@ pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
             first_bytes[usize::from(*c)] = true;
         }
     }
+    // An anchor inside a statement that is a string alone (a docstring, a doctest's
+    // `>>> import x`) marks nothing a reader looks for, unless everything is kept.
+    let strings: Vec<Range<usize>> = if focus.keep == Keep::Whole {
+        Vec::new()
+    } else {
+        lines
+            .iter()
+            .filter(|l| l.kind == Kind::Str && within(&focus.anchors, &(l.start..l.end)))
+            .filter_map(|l| lone_string(text.as_bytes(), l))
+            .collect()
+    };
+    let anchors: Vec<usize> = if strings.is_empty() {
+        Vec::new()
+    } else {
+        let mut s = strings.iter().peekable();
+        focus
+            .anchors
+            .iter()
+            .copied()
+            .filter(|&a| {
+                while s.next_if(|r| r.end <= a).is_some() {}
+                !s.peek().is_some_and(|r| r.start <= a)
+            })
+            .collect()
+    };
     let mut masker = Masker {
         text: text.as_bytes(),
         lines: &lines,
         focus,
+        anchors: if strings.is_empty() {
+            &focus.anchors
+        } else {
+            &anchors
+        },
         details: Vec::new(),
         scanned_to: 0,
         first_bytes,
@@ -270,6 +300,8 @@ struct Masker<'a> {
     text: &'a [u8],
     lines: &'a [Line],
     focus: &'a Focus<'a>,
+    /// The focus's anchors that count (sorted).
+    anchors: &'a [usize],
     /// Sorted offsets of the focus words in the definitions entered so far.
     details: Vec<usize>,
     /// Where the definitions scanned for words so far end.
@@ -281,11 +313,11 @@ struct Masker<'a> {
 
 impl Masker<'_> {
     fn anchored(&self, span: &Range<usize>) -> bool {
-        within(&self.focus.anchors, span)
+        within(self.anchors, span)
     }
 
     fn focused(&self, span: &Range<usize>) -> bool {
-        within(&self.focus.anchors, span) || within(&self.details, span)
+        within(self.anchors, span) || within(&self.details, span)
     }
 
     /// Notes where the focus words occur in `span`, a definition being entered.
@@ -342,13 +374,19 @@ impl Masker<'_> {
             }
             let focused = self.focused(&span);
             let keep = self.focus.keep;
-            let docstring =
-                level == Level::Function && k == from && kind == Kind::Str && keep != Keep::Whole;
+            // The text of a docstring goes too (any string alone first in a block: what
+            // stays is still a string).
+            let docstring = k == from && kind == Kind::Str && keep != Keep::Whole;
+            let focused_level = match level {
+                Level::Function => true,
+                Level::Class => keep != Keep::Whole,
+                Level::Module => keep == Keep::Focused,
+            };
             let elide = !focused
                 && match level {
                     Level::Function => keep != Keep::Whole && kind != Kind::Case,
                     Level::Module | Level::Class => {
-                        keep == Keep::Focused
+                        focused_level
                             && !first_in_module
                             && (simple || self.unread_definition(k, end))
                     }
@@ -402,20 +440,14 @@ impl Masker<'_> {
     /// The text of a docstring, when the statement is one string literal alone: all
     /// but its prefix, its first quote and its last.
     fn docstring(&self, line: &Line, alone: bool) -> Option<Region> {
-        let b = self.text;
-        let prefix = b[line.start..line.end]
+        let whole = lone_string(self.text, line).filter(|_| alone)?;
+        let prefix = self.text[whole.clone()]
             .iter()
             .take_while(|c| c.is_ascii_alphabetic())
             .count();
-        let quote = line.start + prefix;
-        let end = skip_string(b, quote, 0)?;
-        let rest = b[end..line.end].trim_ascii();
-        if !alone || !(rest.is_empty() || rest.starts_with(b"#")) || end < quote + 2 {
-            return None;
-        }
         Some(Region {
-            whole: line.start..end,
-            elided: quote + 1..end - 1,
+            elided: whole.start + prefix + 1..whole.end - 1,
+            whole,
             zero: false,
         })
     }
@@ -477,6 +509,19 @@ impl Masker<'_> {
         }
         Some(())
     }
+}
+
+/// The string literal of `line` (its prefix included), when the line is that string
+/// alone (and perhaps a comment).
+fn lone_string(b: &[u8], line: &Line) -> Option<Range<usize>> {
+    let prefix = b[line.start..line.end]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    let quote = line.start + prefix;
+    let end = skip_string(b, quote, 0)?;
+    let rest = b[end..line.end].trim_ascii();
+    ((rest.is_empty() || rest.starts_with(b"#")) && end >= quote + 2).then_some(line.start..end)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -791,7 +836,7 @@ mod tests {
         // Decorators, headers, bodies and what lies between: one run.
         let run_end = text.find("async").unwrap();
         let expected = format!(
-            "\"\"\"Doc.\"\"\"\n0{}async def g():\n    import os\n",
+            "\"        \"\n0{}async def g():\n    import os\n",
             seen_blank(&text[text.find('@').unwrap() + 1..run_end])
         );
         assert_eq!(out, expected);
@@ -951,7 +996,7 @@ mod tests {
         assert_eq!(
             seen(&m),
             concat!(
-                "\"\"\"Doc.\"\"\"\n",
+                "\"        \"\n",
                 "0    \n",
                 "     \n",
                 "if a:\n",
@@ -1006,7 +1051,23 @@ mod tests {
     }
 
     #[test]
-    fn keep_outside_functions_keeps_module_and_class_level_whole() {
+    fn an_anchor_in_a_docstring_marks_nothing_unless_everything_is_kept() {
+        let text = "x = 1\n\n\ndef f():\n    '''Use:\n\n    >>> import os\n    '''\n    return 1\n";
+        let anchors = vec![text.find("import os").unwrap()];
+        let mut focus = Focus {
+            anchors,
+            words: Default::default(),
+            keep: Keep::Focused,
+        };
+        let out = seen(&mask(text, &focus).unwrap());
+        assert!(!out.contains("def f"), "{out}");
+        // Kept whole, the anchored function stays: nothing to elide.
+        focus.keep = Keep::Whole;
+        assert!(mask(text, &focus).is_none());
+    }
+
+    #[test]
+    fn keep_module_level_keeps_module_level_whole() {
         let text = concat!(
             "x = 1\n",
             "y = 2\n",
@@ -1023,11 +1084,11 @@ mod tests {
         let focus = Focus {
             anchors,
             words: Default::default(),
-            keep: Keep::OutsideFunctions,
+            keep: Keep::ModuleLevel,
         };
         let m = mask(text, &focus).unwrap();
         let out = seen(&m);
-        assert!(out.starts_with("x = 1\ny = 2\nclass C:\n    a = 3\n    def m(self):\n"));
+        assert!(out.starts_with("x = 1\ny = 2\nclass C:\n    0    \n    def m(self):\n"));
         assert!(out.contains("        0    \n        import os\n        0        \n"));
         assert!(out.ends_with("def f():\n    0       \n"), "{out}");
     }

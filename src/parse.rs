@@ -62,7 +62,7 @@ pub fn module_focus(text: &str) -> crate::outline::Focus<'_> {
     crate::outline::Focus {
         anchors,
         words: Default::default(),
-        keep: crate::outline::Keep::OutsideFunctions,
+        keep: crate::outline::Keep::ModuleLevel,
     }
 }
 
