@@ -241,7 +241,7 @@ pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
             .copied()
             .filter(|&a| {
                 while s.next_if(|r| r.end <= a).is_some() {}
-                !s.peek().is_some_and(|r| r.start <= a)
+                s.peek().is_none_or(|r| r.start > a)
             })
             .collect()
     };
