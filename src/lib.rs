@@ -19,6 +19,7 @@ pub mod config;
 pub mod diag;
 pub mod edit;
 pub mod engine;
+pub mod fast_hash;
 pub mod git;
 pub mod import_graph;
 pub mod imports;

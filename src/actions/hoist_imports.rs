@@ -299,31 +299,7 @@ fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
 }
 
-/// FNV-1a: the walk hashes every identifier and node id of a file, and these keys come
-/// from the file being read (no untrusted-collision concern worth SipHash's cost).
-#[derive(Default, Clone, Copy)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FastHash = std::hash::BuildHasherDefault<Fnv>;
+use crate::fast_hash::FastHash;
 
 // ---------------------------------------------------------------------------------------
 // Facts about the file: scopes, what they bind and use, and every import statement.

@@ -188,15 +188,27 @@ static ASSIGN_CALL: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// A tree of `text` for what its module scope binds (see [`crate::outline`]): the
-/// bodies of functions and classes are elided, except a function's with `global`.
-/// `None` when what was parsed has a syntax error.
+/// A tree of `text` for what its module scope binds (see [`crate::outline`]): module
+/// level whole; of classes and functions, only the `global` statements and the
+/// statements that name what they declare. `None` when what was parsed has a syntax
+/// error.
 fn module_tree(text: &str) -> Option<Tree> {
     let b = text.as_bytes();
+    let anchors: Vec<usize> = memchr::memmem::find_iter(b, b"global").collect();
+    // The names after each `global` (a look-alike in a string adds a word, no harm).
+    let mut words = HashSet::new();
+    for &at in &anchors {
+        let line = &b[at + 6..];
+        let line = &line[..memchr::memchr3(b'\n', b';', b'#', line).unwrap_or(line.len())];
+        words.extend(
+            line.split(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || *c >= 0x80))
+                .filter(|w| !w.is_empty()),
+        );
+    }
     let focus = crate::outline::Focus {
-        anchors: memchr::memmem::find_iter(b, b"global").collect(),
-        words: HashSet::new(),
-        keep: crate::outline::Keep::Whole,
+        anchors,
+        words,
+        keep: crate::outline::Keep::ModuleLevel,
     };
     let tree = parse::parse_focused(text, &focus)?;
     parse::first_error(&tree).is_none().then_some(tree)
@@ -1280,7 +1292,7 @@ impl LazySettings {
         }
 
         let nodes = all_nodes(&p.tree);
-        let by_id: HashMap<usize, Node<'_>> = nodes.iter().map(|n| (n.id(), *n)).collect();
+        let by_id: crate::fast_hash::IdMap<Node<'_>> = nodes.iter().map(|n| (n.id(), *n)).collect();
         let skip: Vec<(usize, Range<usize>)> = own
             .iter()
             .flat_map(|&t| {

@@ -5,6 +5,7 @@
 //! the functions nested in them; default values, decorators and annotations are
 //! evaluated in the enclosing scope.
 
+use crate::fast_hash::{IdMap, IdSet};
 use std::collections::{HashMap, HashSet};
 
 use tree_sitter::{Node, Tree};
@@ -49,10 +50,10 @@ pub struct ScopeInfo {
 
 /// Every scope of a file and what it binds.
 pub struct Scopes {
-    pub scopes: HashMap<usize, ScopeInfo>,
+    pub scopes: IdMap<ScopeInfo>,
     pub module_id: usize,
     /// Identifiers that bind a name (never a use).
-    pub binding_ids: HashSet<usize>,
+    pub binding_ids: IdSet,
 }
 
 const COMPREHENSIONS: &[&str] = &[
@@ -174,13 +175,13 @@ pub fn all_nodes_of(node: Node<'_>) -> Vec<Node<'_>> {
 
 /// Each node's parent, by node id, from one walk of the tree: `Node::parent` searches
 /// down from the root every time, which is quadratic over a large module.
-struct Parents<'t>(HashMap<usize, Node<'t>>);
+struct Parents<'t>(IdMap<Node<'t>>);
 
 impl<'t> Parents<'t> {
     /// Every node of the tree in document order, and their parents.
     fn walk(tree: &'t Tree) -> (Vec<Node<'t>>, Parents<'t>) {
         let mut out = Vec::new();
-        let mut parents = HashMap::new();
+        let mut parents = IdMap::default();
         let mut stack = vec![tree.root_node()];
         while let Some(n) = stack.pop() {
             out.push(n);
@@ -234,10 +235,10 @@ impl<'t> Parents<'t> {
 impl Scopes {
     pub fn collect(tree: &Tree, text: &str) -> Scopes {
         let root = tree.root_node();
-        let mut scopes: HashMap<usize, ScopeInfo> = HashMap::new();
+        let mut scopes: IdMap<ScopeInfo> = IdMap::default();
         scopes.insert(root.id(), ScopeInfo::default());
         let mut pending: Vec<(usize, String, Binding)> = Vec::new();
-        let mut binding_ids = HashSet::new();
+        let mut binding_ids = IdSet::default();
         let (nodes, parents) = Parents::walk(tree);
         for &node in &nodes {
             if is_scope(node) {
