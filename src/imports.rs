@@ -2,6 +2,7 @@
 //! the docstring, `from __future__` imports and the top-of-module import block), and how
 //! a name joins an existing `from X import ...`. Shared by `add-imports` and the actions.
 
+use crate::parse::kind_of;
 use tree_sitter::{Node, Tree};
 
 use crate::edit::Edit;
@@ -136,7 +137,7 @@ pub struct TopImport {
 /// Reads an import statement node (`import_statement`, `import_from_statement` or
 /// `future_import_statement`) into its specs.
 pub fn read_import(node: Node<'_>, text: &str) -> Option<TopImport> {
-    let kind = node.kind();
+    let kind = kind_of(node);
     let mut specs = Vec::new();
     let mut from_module = None;
     let mut wildcard = false;
@@ -157,7 +158,7 @@ pub fn read_import(node: Node<'_>, text: &str) -> Option<TopImport> {
                 node_text(node.child_by_field_name("module_name")?, text).to_owned()
             };
             for child in node.named_children(&mut cursor) {
-                if child.kind() == "wildcard_import" {
+                if kind_of(child) == "wildcard_import" {
                     wildcard = true;
                 }
             }
@@ -189,7 +190,7 @@ pub fn read_import(node: Node<'_>, text: &str) -> Option<TopImport> {
 }
 
 fn name_and_alias(node: Node<'_>, text: &str) -> (String, Option<String>) {
-    if node.kind() == "aliased_import" {
+    if kind_of(node) == "aliased_import" {
         let name = node
             .child_by_field_name("name")
             .map_or("", |n| node_text(n, text));
@@ -238,11 +239,11 @@ pub fn insertion_point(tree: &Tree, text: &str) -> InsertPoint {
     // Comments (a shebang, a licence header) do not stop a docstring from being first.
     let statements = root
         .named_children(&mut cursor)
-        .filter(|c| c.kind() != "comment");
+        .filter(|c| kind_of(c) != "comment");
     for (i, child) in statements.enumerate() {
         let is_docstring = i == 0 && is_docstring(child);
         let is_import = matches!(
-            child.kind(),
+            kind_of(child),
             "import_statement" | "import_from_statement" | "future_import_statement"
         );
         if first_statement.is_none() && !is_docstring {
@@ -279,9 +280,9 @@ pub fn insertion_point(tree: &Tree, text: &str) -> InsertPoint {
 }
 
 fn is_docstring(node: Node<'_>) -> bool {
-    node.kind() == "expression_statement"
+    kind_of(node) == "expression_statement"
         && node.named_child_count() == 1
-        && node.named_child(0).is_some_and(|c| c.kind() == "string")
+        && node.named_child(0).is_some_and(|c| kind_of(c) == "string")
 }
 
 pub fn line_start(text: &str, offset: usize) -> usize {
@@ -470,7 +471,7 @@ fn stdlib_anchor(tree: &Tree, text: &str) -> Option<StdlibAnchor> {
     let mut last_std: Option<usize> = None;
     let mut first_other: Option<usize> = None;
     for (i, child) in root.named_children(&mut cursor).enumerate() {
-        match child.kind() {
+        match kind_of(child) {
             "comment" | "future_import_statement" => continue,
             "expression_statement" if i == 0 && is_docstring(child) => continue,
             "import_statement" | "import_from_statement" => {

@@ -1,6 +1,7 @@
 //! Parsing with tree-sitter-python. One parser per thread, reused across files.
 
 use std::cell::RefCell;
+use std::sync::LazyLock;
 use tree_sitter::{Language, Node, Parser, Tree};
 
 pub fn language() -> Language {
@@ -202,6 +203,52 @@ pub fn first_error(tree: &Tree) -> Option<Node<'_>> {
             }
         }
     }
+}
+
+/// Node kind and field names by id, read from the grammar once: `Node::kind` and
+/// `TreeCursor::field_name` measure and validate a C string on every call, and the walk
+/// in the analyses asks for every node of a file.
+struct GrammarNames {
+    kinds: Vec<&'static str>,
+    fields: Vec<&'static str>,
+}
+
+static NAMES: LazyLock<GrammarNames> = LazyLock::new(|| {
+    let lang = language();
+    let kinds = (0..lang.node_kind_count())
+        .map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| lang.node_kind_for_id(i))
+                .unwrap_or("")
+        })
+        .collect();
+    // Field ids start at 1; index 0 stays empty.
+    let fields = (0..=lang.field_count())
+        .map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| lang.field_name_for_id(i))
+                .unwrap_or("")
+        })
+        .collect();
+    GrammarNames { kinds, fields }
+});
+
+/// `node.kind()`, by table lookup.
+pub fn kind_of<'t>(node: impl std::borrow::Borrow<Node<'t>>) -> &'static str {
+    let node = node.borrow();
+    match NAMES.kinds.get(usize::from(node.kind_id())) {
+        Some(kind) if !kind.is_empty() => kind,
+        // `ERROR` has an id outside the table.
+        _ => node.kind(),
+    }
+}
+
+/// `cursor.field_name()`, by table lookup.
+pub fn field_of(cursor: &tree_sitter::TreeCursor<'_>) -> Option<&'static str> {
+    let id = cursor.field_id()?;
+    NAMES.fields.get(usize::from(id.get())).copied()
 }
 
 /// The source text of a node.

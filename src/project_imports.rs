@@ -20,6 +20,7 @@
 //! of the same run count. Paths inside are absolute; [`Layout::ws_path`] turns them back
 //! into the workspace's spelling.
 
+use crate::parse::kind_of;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -1086,7 +1087,7 @@ struct Walker<'a> {
 fn catches_import_error(node: Node<'_>, text: &str) -> bool {
     let mut cursor = node.walk();
     for clause in node.named_children(&mut cursor) {
-        if clause.kind() != "except_clause" && clause.kind() != "except_group_clause" {
+        if kind_of(clause) != "except_clause" && kind_of(clause) != "except_group_clause" {
             continue;
         }
         let head = node_text(clause, text);
@@ -1132,7 +1133,7 @@ impl Walker<'_> {
     fn stmt(&mut self, node: Node<'_>, ctx: Ctx) {
         let text = self.text;
         let nested = Ctx { top: false, ..ctx };
-        match node.kind() {
+        match kind_of(node) {
             "import_statement" | "import_from_statement" | "future_import_statement" => {
                 self.import(node, ctx)
             }
@@ -1187,7 +1188,7 @@ impl Walker<'_> {
             "global_statement" => {
                 let mut cursor = node.walk();
                 for n in node.named_children(&mut cursor) {
-                    if n.kind() == "identifier" {
+                    if kind_of(n) == "identifier" {
                         let at = self.info.events.len();
                         self.info
                             .bound
@@ -1224,7 +1225,7 @@ impl Walker<'_> {
                     self.walrus(alt.child_by_field_name("condition"), ctx);
                     if let Some(b) = alt.child_by_field_name("consequence").or_else(|| {
                         let mut c = alt.walk();
-                        let b = alt.named_children(&mut c).find(|n| n.kind() == "block");
+                        let b = alt.named_children(&mut c).find(|n| kind_of(n) == "block");
                         b
                     }) {
                         self.block(b, nested);
@@ -1244,14 +1245,14 @@ impl Walker<'_> {
                 }
                 let mut cursor = node.walk();
                 for clause in node.named_children(&mut cursor) {
-                    match clause.kind() {
+                    match kind_of(clause) {
                         "except_clause"
                         | "except_group_clause"
                         | "else_clause"
                         | "finally_clause" => {
                             let mut c = clause.walk();
                             for b in clause.named_children(&mut c) {
-                                if b.kind() == "block" {
+                                if kind_of(b) == "block" {
                                     self.block(b, nested);
                                 }
                             }
@@ -1270,7 +1271,7 @@ impl Walker<'_> {
                 let guarded = head.contains("ImportError") || head.contains("ModuleNotFoundError");
                 let mut cursor = node.walk();
                 for c in node.named_children(&mut cursor) {
-                    if c.kind() == "with_clause" {
+                    if kind_of(c) == "with_clause" {
                         self.targets_in(c, ctx, "as_pattern_target");
                     }
                 }
@@ -1295,7 +1296,7 @@ impl Walker<'_> {
                 if let Some(alt) = node.child_by_field_name("alternative") {
                     let mut c = alt.walk();
                     for b in alt.named_children(&mut c) {
-                        if b.kind() == "block" {
+                        if kind_of(b) == "block" {
                             self.block(b, nested);
                         }
                     }
@@ -1333,7 +1334,7 @@ impl Walker<'_> {
 
     fn expression(&mut self, e: Node<'_>, ctx: Ctx) {
         let text = self.text;
-        match e.kind() {
+        match kind_of(e) {
             "assignment" => {
                 let has_value = e.child_by_field_name("right").is_some();
                 if let Some(left) = e.child_by_field_name("left") {
@@ -1347,7 +1348,7 @@ impl Walker<'_> {
                     }
                 }
                 if let Some(r) = e.child_by_field_name("right") {
-                    if r.kind() == "assignment" {
+                    if kind_of(r) == "assignment" {
                         self.expression(r, ctx);
                     } else {
                         self.walrus(Some(r), ctx);
@@ -1356,7 +1357,7 @@ impl Walker<'_> {
             }
             "augmented_assignment" => {
                 if let Some(left) = e.child_by_field_name("left") {
-                    if left.kind() == "identifier" {
+                    if kind_of(left) == "identifier" {
                         self.bind(node_text(left, text), ctx, ImportKind::Defined);
                     }
                     if ctx.module_scope && node_text(left, text) == "__all__" {
@@ -1375,7 +1376,7 @@ impl Walker<'_> {
                         .child_by_field_name("arguments")
                         .and_then(|a| a.named_child(0));
                     match arg {
-                        Some(a) if callee.ends_with("append") && a.kind() == "string" => {
+                        Some(a) if callee.ends_with("append") && kind_of(a) == "string" => {
                             match string_value(a, text) {
                                 Some(s) => self.info.all.get_or_insert_with(Vec::new).push(s),
                                 None => self.info.all_dynamic = true,
@@ -1394,16 +1395,16 @@ impl Walker<'_> {
     fn all_from(&mut self, value: Node<'_>, extend: bool) {
         let text = self.text;
         let mut names = Vec::new();
-        let ok = match value.kind() {
+        let ok = match kind_of(value) {
             "list" | "tuple" | "set" => {
                 let mut c = value.walk();
                 let items: Vec<Node<'_>> = value.named_children(&mut c).collect();
                 items.iter().all(|i| match string_value(*i, text) {
-                    Some(s) if i.kind() == "string" => {
+                    Some(s) if kind_of(i) == "string" => {
                         names.push(s);
                         true
                     }
-                    _ => i.kind() == "comment",
+                    _ => kind_of(i) == "comment",
                 })
             }
             _ => false,
@@ -1425,12 +1426,12 @@ impl Walker<'_> {
         if !ctx.module_scope || !node_text(node, self.text).contains(":=") {
             return;
         }
-        if node.kind() == "named_expression" {
+        if kind_of(node) == "named_expression" {
             if let Some(n) = node.child_by_field_name("name") {
                 self.bind(node_text(n, self.text), ctx, ImportKind::Defined);
             }
         }
-        if node.kind() == "lambda" {
+        if kind_of(node) == "lambda" {
             return;
         }
         let mut c = node.walk();
@@ -1441,7 +1442,7 @@ impl Walker<'_> {
     }
 
     fn targets(&mut self, node: Node<'_>, ctx: Ctx) {
-        match node.kind() {
+        match kind_of(node) {
             "identifier" => self.bind(node_text(node, self.text), ctx, ImportKind::Defined),
             "pattern_list"
             | "tuple_pattern"
@@ -1462,7 +1463,7 @@ impl Walker<'_> {
     }
 
     fn targets_in(&mut self, node: Node<'_>, ctx: Ctx, kind: &str) {
-        if node.kind() == kind {
+        if kind_of(node) == kind {
             if kind == "identifier" {
                 self.bind(node_text(node, self.text), ctx, ImportKind::Defined);
             } else {
@@ -1474,7 +1475,7 @@ impl Walker<'_> {
             }
             return;
         }
-        if matches!(node.kind(), "block" | "lambda") {
+        if matches!(kind_of(node), "block" | "lambda") {
             return;
         }
         let mut c = node.walk();
@@ -1577,13 +1578,13 @@ impl Walker<'_> {
 /// The value of a plain string literal (no f-string, no implicit concatenation, no
 /// escapes needed for dotted names).
 pub fn string_value(node: Node<'_>, text: &str) -> Option<String> {
-    if node.kind() != "string" {
+    if kind_of(node) != "string" {
         return None;
     }
     let mut c = node.walk();
     let mut content = None;
     for ch in node.named_children(&mut c) {
-        match ch.kind() {
+        match kind_of(ch) {
             "string_start" => {
                 let start = node_text(ch, text).to_ascii_lowercase();
                 if start.contains('f') || start.contains('b') {

@@ -300,6 +300,7 @@ fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
 }
 
 use crate::fast_hash::FastHash;
+use crate::parse::{field_of, kind_of};
 
 // ---------------------------------------------------------------------------------------
 // Facts about the file: scopes, what they bind and use, and every import statement.
@@ -658,51 +659,6 @@ fn parameter_name(p: Node<'_>) -> Option<Node<'_>> {
         }
         _ => None,
     }
-}
-
-/// Node kind and field names by id, read from the grammar once: `Node::kind` and
-/// `TreeCursor::field_name` measure and validate a C string on every call, and the walk
-/// in [`Facts::collect`] asks for every node of the file.
-struct GrammarNames {
-    kinds: Vec<&'static str>,
-    fields: Vec<&'static str>,
-}
-
-static NAMES: LazyLock<GrammarNames> = LazyLock::new(|| {
-    let lang = crate::parse::language();
-    let kinds = (0..lang.node_kind_count())
-        .map(|i| {
-            u16::try_from(i)
-                .ok()
-                .and_then(|i| lang.node_kind_for_id(i))
-                .unwrap_or("")
-        })
-        .collect();
-    // Field ids start at 1; index 0 stays empty.
-    let fields = (0..=lang.field_count())
-        .map(|i| {
-            u16::try_from(i)
-                .ok()
-                .and_then(|i| lang.field_name_for_id(i))
-                .unwrap_or("")
-        })
-        .collect();
-    GrammarNames { kinds, fields }
-});
-
-/// `node.kind()`, by table lookup.
-fn kind_of(node: Node<'_>) -> &'static str {
-    NAMES
-        .kinds
-        .get(usize::from(node.kind_id()))
-        .copied()
-        .unwrap_or("")
-}
-
-/// `cursor.field_name()`, by table lookup.
-fn field_of(cursor: &tree_sitter::TreeCursor<'_>) -> Option<&'static str> {
-    let id = cursor.field_id()?;
-    NAMES.fields.get(usize::from(id.get())).copied()
 }
 
 fn for_each_identifier<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {

@@ -41,6 +41,7 @@
 
 mod scope;
 
+use crate::parse::kind_of;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -657,7 +658,7 @@ fn absolute(ws: &Workspace, file: &Path, module: &str) -> Option<String> {
 fn is_eager(node: Node<'_>, text: &str) -> bool {
     let mut child = node;
     while let Some(p) = child.parent() {
-        match p.kind() {
+        match kind_of(p) {
             "function_definition" | "lambda" if p.child_by_field_name("body") == Some(child) => {
                 return false
             }
@@ -684,7 +685,7 @@ fn is_eager(node: Node<'_>, text: &str) -> bool {
 fn is_written(node: Node<'_>) -> bool {
     let mut child = node;
     while let Some(p) = child.parent() {
-        match p.kind() {
+        match kind_of(p) {
             "pattern_list"
             | "tuple_pattern"
             | "list_pattern"
@@ -756,7 +757,7 @@ fn indent_unit(tree: &Tree, text: &str) -> String {
     let root = tree.root_node();
     let mut c = root.walk();
     for top in root.named_children(&mut c) {
-        let def = if top.kind() == "decorated_definition" {
+        let def = if kind_of(top) == "decorated_definition" {
             top.child_by_field_name("definition")
         } else {
             Some(top)
@@ -782,7 +783,7 @@ fn reindent(node: Node<'_>, text: &str, indent: &str, newline: &str) -> String {
     let mut has_multiline_string = false;
     let mut stack = vec![node];
     while let Some(n) = stack.pop() {
-        if n.kind() == "string" && node_text(n, text).contains('\n') {
+        if kind_of(n) == "string" && node_text(n, text).contains('\n') {
             has_multiline_string = true;
             break;
         }
@@ -828,21 +829,21 @@ impl LazySettings {
         let mut functions = Vec::new();
         let mut c = root.walk();
         for top in root.named_children(&mut c) {
-            let def = if top.kind() == "decorated_definition" {
+            let def = if kind_of(top) == "decorated_definition" {
                 top.child_by_field_name("definition")
             } else {
                 Some(top)
             };
-            if def.is_some_and(|d| d.kind() == "function_definition") {
+            if def.is_some_and(|d| kind_of(d) == "function_definition") {
                 functions.push(top);
-            } else if top.kind() == "expression_statement" {
+            } else if kind_of(top) == "expression_statement" {
                 candidates.push(top);
             }
         }
         let mut out = Vec::new();
         let mut found: Vec<Target> = Vec::new();
         for stmt in candidates {
-            let Some(assign) = stmt.named_child(0).filter(|a| a.kind() == "assignment") else {
+            let Some(assign) = stmt.named_child(0).filter(|a| kind_of(a) == "assignment") else {
                 continue;
             };
             if stmt.named_child_count() != 1 {
@@ -854,12 +855,12 @@ impl LazySettings {
             ) else {
                 continue;
             };
-            if left.kind() != "identifier" || right.kind() != "call" {
+            if kind_of(left) != "identifier" || kind_of(right) != "call" {
                 continue;
             }
             let Some(func) = right
                 .child_by_field_name("function")
-                .filter(|f| f.kind() == "identifier")
+                .filter(|f| kind_of(f) == "identifier")
             else {
                 continue;
             };
@@ -1307,7 +1308,7 @@ impl LazySettings {
 
         // Uses: bare names and attribute chains through modules.
         for &node in &nodes {
-            if node.kind() != "identifier" {
+            if kind_of(node) != "identifier" {
                 continue;
             }
             let name = node_text(node, text);
@@ -1342,7 +1343,7 @@ impl LazySettings {
                     let mut cur = node;
                     let mut hit = None;
                     while let Some(parent) = cur.parent() {
-                        if parent.kind() != "attribute"
+                        if kind_of(parent) != "attribute"
                             || parent.child_by_field_name("object") != Some(cur)
                         {
                             break;
@@ -1506,7 +1507,7 @@ impl LazySettings {
 
         // `global NAME` of an instance: the name is gone.
         for &node in &nodes {
-            if node.kind() != "global_statement" {
+            if kind_of(node) != "global_statement" {
                 continue;
             }
             let mut c = node.walk();
@@ -1583,11 +1584,11 @@ impl LazySettings {
         let module_expr = |node: Node<'_>| -> Option<String> {
             let mut chain = Vec::new();
             let mut cur = node;
-            while cur.kind() == "attribute" {
+            while kind_of(cur) == "attribute" {
                 chain.push(node_text(cur.child_by_field_name("attribute")?, text));
                 cur = cur.child_by_field_name("object")?;
             }
-            if cur.kind() != "identifier" {
+            if kind_of(cur) != "identifier" {
                 return None;
             }
             let name = node_text(cur, text);
@@ -1609,18 +1610,18 @@ impl LazySettings {
         };
         // String references that `mock.patch` and friends would no longer find.
         for &node in &nodes {
-            if node.kind() != "string" {
+            if kind_of(node) != "string" {
                 continue;
             }
             let mut c = node.walk();
             let contents: Vec<Node<'_>> = node
                 .named_children(&mut c)
-                .filter(|n| n.kind() != "string_start" && n.kind() != "string_end")
+                .filter(|n| kind_of(n) != "string_start" && kind_of(n) != "string_end")
                 .collect();
             let [content] = contents.as_slice() else {
                 continue;
             };
-            if content.kind() != "string_content" {
+            if kind_of(content) != "string_content" {
                 continue;
             }
             let s = node_text(*content, text);
@@ -1664,7 +1665,7 @@ impl LazySettings {
             // ...)`, `patch.object(config, "settings")`: the module loses that attribute.
             let Some(prev) = node
                 .prev_named_sibling()
-                .filter(|_| node.parent().is_some_and(|a| a.kind() == "argument_list"))
+                .filter(|_| node.parent().is_some_and(|a| kind_of(a) == "argument_list"))
             else {
                 continue;
             };
@@ -1733,7 +1734,7 @@ impl LazySettings {
         for top in root.named_children(&mut c) {
             let Some(assign) = top
                 .named_child(0)
-                .filter(|a| matches!(a.kind(), "assignment" | "augmented_assignment"))
+                .filter(|a| matches!(kind_of(a), "assignment" | "augmented_assignment"))
             else {
                 continue;
             };
@@ -1743,13 +1744,13 @@ impl LazySettings {
             ) else {
                 continue;
             };
-            if node_text(left, text) != "__all__" || !matches!(right.kind(), "list" | "tuple") {
+            if node_text(left, text) != "__all__" || !matches!(kind_of(right), "list" | "tuple") {
                 continue;
             }
             let mut c = right.walk();
             let items: Vec<Node<'_>> = right.named_children(&mut c).collect();
             let value = |n: &Node<'_>| -> Option<String> {
-                (n.kind() == "string").then(|| {
+                (kind_of(n) == "string").then(|| {
                     node_text(*n, text)
                         .trim_matches(|c| c == '"' || c == '\'')
                         .to_owned()
@@ -2121,7 +2122,7 @@ fn removable(stmt: Node<'_>, text: &str) -> bool {
         && stmt.parent().is_some_and(|b| {
             let mut c = b.walk();
             b.named_children(&mut c)
-                .filter(|n| n.kind() != "comment")
+                .filter(|n| kind_of(n) != "comment")
                 .count()
                 > 1
         })
@@ -2129,10 +2130,10 @@ fn removable(stmt: Node<'_>, text: &str) -> bool {
 
 /// The range of an item of a comma-separated list together with one adjacent comma.
 fn clause_with_comma(node: Node<'_>) -> Range<usize> {
-    if let Some(prev) = node.prev_sibling().filter(|s| s.kind() == ",") {
+    if let Some(prev) = node.prev_sibling().filter(|s| kind_of(s) == ",") {
         return prev.start_byte()..node.end_byte();
     }
-    if let Some(next) = node.next_sibling().filter(|s| s.kind() == ",") {
+    if let Some(next) = node.next_sibling().filter(|s| kind_of(s) == ",") {
         let end = next
             .next_sibling()
             .map_or(next.end_byte(), |n| n.start_byte());
@@ -2181,12 +2182,12 @@ fn top_classes_and_imports(tree: &Tree, text: &str) -> (Classes, Imported) {
     let mut imported = HashMap::new();
     let mut c = root.walk();
     for top in root.named_children(&mut c) {
-        let def = if top.kind() == "decorated_definition" {
+        let def = if kind_of(top) == "decorated_definition" {
             top.child_by_field_name("definition")
         } else {
             Some(top)
         };
-        if let Some(def) = def.filter(|d| d.kind() == "class_definition") {
+        if let Some(def) = def.filter(|d| kind_of(d) == "class_definition") {
             let name = def
                 .child_by_field_name("name")
                 .map_or("", |n| node_text(n, text));
@@ -2195,13 +2196,13 @@ fn top_classes_and_imports(tree: &Tree, text: &str) -> (Classes, Imported) {
                 .map(|s| {
                     let mut c = s.walk();
                     s.named_children(&mut c)
-                        .filter(|b| b.kind() != "keyword_argument")
+                        .filter(|b| kind_of(b) != "keyword_argument")
                         .map(|b| node_text(b, text).to_owned())
                         .collect()
                 })
                 .unwrap_or_default();
             classes.insert(name.to_owned(), bases);
-        } else if top.kind() == "import_from_statement" {
+        } else if kind_of(top) == "import_from_statement" {
             if let Some(imp) = imports::read_import(top, text) {
                 for s in imp.specs {
                     if let ImportSpec::From {
@@ -2222,7 +2223,7 @@ fn top_classes_and_imports(tree: &Tree, text: &str) -> (Classes, Imported) {
 /// A module-level function without parameters whose body (after an optional
 /// docstring) is just `return NAME`.
 fn existing_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
-    let def = if top.kind() == "decorated_definition" {
+    let def = if kind_of(top) == "decorated_definition" {
         top.child_by_field_name("definition")?
     } else {
         top
@@ -2234,34 +2235,37 @@ fn existing_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
     let body = def.child_by_field_name("body")?;
     let mut c = body.walk();
     let all: Vec<Node<'_>> = body.named_children(&mut c).collect();
-    let has_comments = all.iter().any(|n| n.kind() == "comment");
-    let stmts: Vec<Node<'_>> = all.into_iter().filter(|n| n.kind() != "comment").collect();
+    let has_comments = all.iter().any(|n| kind_of(n) == "comment");
+    let stmts: Vec<Node<'_>> = all
+        .into_iter()
+        .filter(|n| kind_of(n) != "comment")
+        .collect();
     let (doc, ret) = match stmts.as_slice() {
         [ret] => (None, *ret),
         [doc, ret]
-            if doc.kind() == "expression_statement"
+            if kind_of(doc) == "expression_statement"
                 && doc.named_child_count() == 1
-                && doc.named_child(0).is_some_and(|s| s.kind() == "string") =>
+                && doc.named_child(0).is_some_and(|s| kind_of(s) == "string") =>
         {
             (Some(node_text(*doc, text).to_owned()), *ret)
         }
         _ => return None,
     };
-    if ret.kind() != "return_statement" {
+    if kind_of(ret) != "return_statement" {
         return None;
     }
     let ident = ret.named_child(0)?;
     if ret.named_child_count() != 1
-        || ident.kind() != "identifier"
+        || kind_of(ident) != "identifier"
         || node_text(ident, text) != name
     {
         return None;
     }
     let mut decorators = Vec::new();
-    if top.kind() == "decorated_definition" {
+    if kind_of(top) == "decorated_definition" {
         let mut c = top.walk();
         for d in top.named_children(&mut c) {
-            if d.kind() == "decorator" {
+            if kind_of(d) == "decorator" {
                 decorators.push(node_text(d, text).to_owned());
             }
         }
@@ -2289,7 +2293,7 @@ fn existing_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
 /// A module-level function without parameters that does not mention `name`: the
 /// function that `name = FUNCTION()` calls, which builds the settings itself.
 fn factory_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
-    let def = if top.kind() == "decorated_definition" {
+    let def = if kind_of(top) == "decorated_definition" {
         top.child_by_field_name("definition")?
     } else {
         top
@@ -2301,33 +2305,33 @@ fn factory_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
     let body = def.child_by_field_name("body")?;
     if scope::all_nodes_of(body)
         .iter()
-        .any(|n| n.kind() == "identifier" && node_text(*n, text) == name)
+        .any(|n| kind_of(n) == "identifier" && node_text(*n, text) == name)
     {
         return None;
     }
     let mut c = body.walk();
     let stmts: Vec<Node<'_>> = body
         .named_children(&mut c)
-        .filter(|n| n.kind() != "comment")
+        .filter(|n| kind_of(n) != "comment")
         .collect();
     let first = stmts.first()?;
-    let doc = (first.kind() == "expression_statement"
+    let doc = (kind_of(first) == "expression_statement"
         && first.named_child_count() == 1
-        && first.named_child(0).is_some_and(|s| s.kind() == "string"))
+        && first.named_child(0).is_some_and(|s| kind_of(s) == "string"))
     .then(|| node_text(*first, text).to_owned());
     let builds = stmts
         .last()
-        .filter(|r| r.kind() == "return_statement")
+        .filter(|r| kind_of(*r) == "return_statement")
         .and_then(|r| r.named_child(0))
-        .filter(|c| c.kind() == "call")
+        .filter(|c| kind_of(c) == "call")
         .and_then(|c| c.child_by_field_name("function"))
-        .filter(|f| f.kind() == "identifier")
+        .filter(|f| kind_of(f) == "identifier")
         .map(|f| node_text(f, text).to_owned());
     let mut decorators = Vec::new();
-    if top.kind() == "decorated_definition" {
+    if kind_of(top) == "decorated_definition" {
         let mut c = top.walk();
         for d in top.named_children(&mut c) {
-            if d.kind() == "decorator" {
+            if kind_of(d) == "decorator" {
                 decorators.push(node_text(d, text).to_owned());
             }
         }

@@ -6,6 +6,7 @@
 //! evaluated in the enclosing scope.
 
 use crate::fast_hash::{IdMap, IdSet};
+use crate::parse::kind_of;
 use std::collections::{HashMap, HashSet};
 
 use tree_sitter::{Node, Tree};
@@ -66,16 +67,16 @@ const COMPREHENSIONS: &[&str] = &[
 /// Is `node` a scope of its own?
 pub fn is_scope(node: Node<'_>) -> bool {
     matches!(
-        node.kind(),
+        kind_of(node),
         "module" | "function_definition" | "class_definition" | "lambda"
-    ) || COMPREHENSIONS.contains(&node.kind())
+    ) || COMPREHENSIONS.contains(&kind_of(node))
 }
 
 /// The scope in which the expression at `node` is evaluated.
 pub fn scope_of(node: Node<'_>) -> Node<'_> {
     let mut child = node;
     while let Some(p) = child.parent() {
-        match p.kind() {
+        match kind_of(p) {
             "module" => return p,
             "function_definition" | "class_definition" | "lambda"
                 if p.child_by_field_name("body") == Some(child) =>
@@ -92,7 +93,7 @@ pub fn scope_of(node: Node<'_>) -> Node<'_> {
 
 /// The identifiers bound by an assignment target (not attributes or subscripts).
 pub fn target_names<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
-    match node.kind() {
+    match kind_of(node) {
         "identifier" => out.push(node),
         "pattern_list"
         | "tuple_pattern"
@@ -116,7 +117,7 @@ pub fn target_names<'t>(node: Node<'t>, out: &mut Vec<Node<'t>>) {
 fn param_names<'t>(params: Node<'t>, out: &mut Vec<Node<'t>>) {
     let mut c = params.walk();
     for p in params.named_children(&mut c) {
-        match p.kind() {
+        match kind_of(p) {
             "identifier" => out.push(p),
             "default_parameter" | "typed_default_parameter" => {
                 if let Some(n) = p.child_by_field_name("name") {
@@ -129,13 +130,13 @@ fn param_names<'t>(params: Node<'t>, out: &mut Vec<Node<'t>>) {
                     if p.child_by_field_name("type") == Some(ch) {
                         continue;
                     }
-                    match ch.kind() {
+                    match kind_of(ch) {
                         "identifier" => out.push(ch),
                         "list_splat_pattern" | "dictionary_splat_pattern" => {
                             let mut c3 = ch.walk();
                             out.extend(
                                 ch.named_children(&mut c3)
-                                    .filter(|n| n.kind() == "identifier"),
+                                    .filter(|n| kind_of(n) == "identifier"),
                             );
                         }
                         _ => {}
@@ -146,7 +147,7 @@ fn param_names<'t>(params: Node<'t>, out: &mut Vec<Node<'t>>) {
                 let mut c3 = p.walk();
                 out.extend(
                     p.named_children(&mut c3)
-                        .filter(|n| n.kind() == "identifier"),
+                        .filter(|n| kind_of(n) == "identifier"),
                 );
             }
             "tuple_pattern" => target_names(p, out),
@@ -204,7 +205,7 @@ impl<'t> Parents<'t> {
     fn scope_of(&self, node: Node<'t>) -> Node<'t> {
         let mut child = node;
         while let Some(p) = self.parent(child) {
-            match p.kind() {
+            match kind_of(p) {
                 "module" => return p,
                 "function_definition" | "class_definition" | "lambda"
                     if p.child_by_field_name("body") == Some(child) =>
@@ -223,7 +224,7 @@ impl<'t> Parents<'t> {
     fn statement_of(&self, node: Node<'t>) -> Node<'t> {
         let mut n = node;
         while let Some(p) = self.parent(n) {
-            if matches!(p.kind(), "block" | "module") {
+            if matches!(kind_of(p), "block" | "module") {
                 return n;
             }
             n = p;
@@ -266,7 +267,7 @@ impl Scopes {
         };
         for &node in &nodes {
             let mut targets = Vec::new();
-            match node.kind() {
+            match kind_of(node) {
                 "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
                     if let Some(left) = node.child_by_field_name("left") {
                         target_names(left, &mut targets);
@@ -325,7 +326,7 @@ impl Scopes {
                     let scope = parents.scope_of(node);
                     let mut c = node.walk();
                     for name in node.children_by_field_name("name", &mut c) {
-                        let (module, alias) = if name.kind() == "aliased_import" {
+                        let (module, alias) = if kind_of(name) == "aliased_import" {
                             (
                                 name.child_by_field_name("name")
                                     .map_or(String::new(), |n| compact(node_text(n, text))),
@@ -346,7 +347,7 @@ impl Scopes {
                             ),
                             None => {
                                 // `import a.b` binds `a`: its first identifier.
-                                let first = if name.kind() == "dotted_name" {
+                                let first = if kind_of(name) == "dotted_name" {
                                     name.named_child(0)
                                 } else {
                                     Some(name)
@@ -373,7 +374,7 @@ impl Scopes {
                         .map_or(String::new(), |m| compact(node_text(m, text)));
                     let mut c = node.walk();
                     for ch in node.named_children(&mut c) {
-                        if ch.kind() == "wildcard_import" {
+                        if kind_of(ch) == "wildcard_import" {
                             let site = Site::Star {
                                 module: module.clone(),
                             };
@@ -382,7 +383,7 @@ impl Scopes {
                     }
                     let mut c = node.walk();
                     for name in node.children_by_field_name("name", &mut c) {
-                        let (orig, bound) = if name.kind() == "aliased_import" {
+                        let (orig, bound) = if kind_of(name) == "aliased_import" {
                             (
                                 name.child_by_field_name("name")
                                     .map_or(String::new(), |n| compact(node_text(n, text))),
@@ -410,7 +411,7 @@ impl Scopes {
                     let mut c = node.walk();
                     for n in node.named_children(&mut c) {
                         let name = node_text(n, text).to_owned();
-                        if node.kind() == "global_statement" {
+                        if kind_of(node) == "global_statement" {
                             info.globals.insert(name);
                         } else {
                             info.nonlocals.insert(name);
@@ -463,7 +464,7 @@ impl Scopes {
         let mut scope = scope_of(ident);
         let mut first = true;
         loop {
-            let is_class = scope.kind() == "class_definition";
+            let is_class = kind_of(scope) == "class_definition";
             if first || !is_class {
                 let info = self.scopes.get(&scope.id())?;
                 // In a class body, a name read before the class binds it (`settings =
@@ -513,28 +514,31 @@ impl Scopes {
 
 /// The identifier a match-statement capture pattern binds at `node`, if it is one.
 fn capture_name<'t>(node: Node<'t>, parents: &Parents<'t>, text: &str) -> Option<Node<'t>> {
-    if !matches!(node.kind(), "dotted_name" | "splat_pattern" | "identifier") {
+    if !matches!(
+        kind_of(node),
+        "dotted_name" | "splat_pattern" | "identifier"
+    ) {
         return None;
     }
     let parent = parents.parent(node)?;
-    let ident = match node.kind() {
+    let ident = match kind_of(node) {
         // A one-part name in pattern position; `a.b` is a value pattern.
         "dotted_name" if node.named_child_count() == 1 => {
             let first_child = parent.named_child(0) == Some(node);
-            let ok = match parent.kind() {
+            let ok = match kind_of(parent) {
                 "case_pattern" | "union_pattern" => true,
                 "keyword_pattern" => !first_child,
                 _ => false,
             };
             ok.then(|| node.named_child(0))??
         }
-        "splat_pattern" => node.named_child(0).filter(|n| n.kind() == "identifier")?,
+        "splat_pattern" => node.named_child(0).filter(|n| kind_of(n) == "identifier")?,
         // `PATTERN as NAME` inside a case.
         "identifier"
-            if parent.kind() == "as_pattern"
+            if kind_of(parent) == "as_pattern"
                 && parents
                     .parent(parent)
-                    .is_some_and(|g| g.kind() == "case_pattern")
+                    .is_some_and(|g| kind_of(g) == "case_pattern")
                 && parent.named_child(parent.named_child_count().saturating_sub(1))
                     == Some(node)
                 && parent.named_child_count() > 1 =>
@@ -543,14 +547,14 @@ fn capture_name<'t>(node: Node<'t>, parents: &Parents<'t>, text: &str) -> Option
         }
         _ => return None,
     };
-    (ident.kind() == "identifier" && node_text(ident, text) != "_").then_some(ident)
+    (kind_of(ident) == "identifier" && node_text(ident, text) != "_").then_some(ident)
 }
 
 /// The innermost statement containing `node` (a direct child of a block or the module).
 pub fn statement_of(node: Node<'_>) -> Node<'_> {
     let mut n = node;
     while let Some(p) = n.parent() {
-        if matches!(p.kind(), "block" | "module") {
+        if matches!(kind_of(p), "block" | "module") {
             return n;
         }
         n = p;
@@ -561,13 +565,13 @@ pub fn statement_of(node: Node<'_>) -> Node<'_> {
 /// Could identifier `node` be a read of a variable (not a binding, attribute name,
 /// keyword argument name, import clause or `global` declaration)?
 pub fn is_reference(node: Node<'_>, scopes: &Scopes) -> bool {
-    if node.kind() != "identifier" || scopes.binding_ids.contains(&node.id()) {
+    if kind_of(node) != "identifier" || scopes.binding_ids.contains(&node.id()) {
         return false;
     }
     let Some(p) = node.parent() else {
         return false;
     };
-    match p.kind() {
+    match kind_of(p) {
         "attribute" => p.child_by_field_name("attribute") != Some(node),
         "keyword_argument" => p.child_by_field_name("name") != Some(node),
         "dotted_name" | "aliased_import" | "global_statement" | "nonlocal_statement"
@@ -590,7 +594,7 @@ mod tests {
         let scopes = Scopes::collect(&tree, src);
         all_nodes(&tree)
             .into_iter()
-            .filter(|n| n.kind() == "identifier" && node_text(*n, src) == name)
+            .filter(|n| kind_of(n) == "identifier" && node_text(*n, src) == name)
             .filter(|n| is_reference(*n, &scopes))
             .map(|n| {
                 let line = n.start_position().row + 1;
