@@ -200,15 +200,16 @@ impl<'a> Focus<'a> {
     }
 }
 
-/// Elides from `text` what `focus` does not need: the body of every `def`/`class` that
-/// contains no anchor; inside a function that does, every run of statements with
-/// neither an anchor nor a word, and the text of its docstring (an empty string of the
-/// same extent stays: it is still a docstring); at module and class level, every run of
-/// simple statements (assignments, calls, ...) with neither, and of definitions with no
-/// anchor whose name is not a word (what such a definition means to the focus is the
-/// name it binds). The module's first statement, compound statements outside
-/// functions, and the headers of kept definitions always stay. `None` when nothing
-/// would be elided or the scan gives up.
+/// Elides from `text` what `focus` does not need (with [`Keep::Focused`]; the other
+/// levels keep more, see [`Keep`]): the body of every `def`/`class` that contains no
+/// anchor (an anchor inside a statement that is a string alone does not count); inside
+/// a function that does, every run of statements with neither an anchor nor a word; the
+/// text of every docstring (an empty string of the same extent stays: it is still a
+/// docstring); at module and class level, every run of simple statements (assignments,
+/// calls, ...) with neither, and of definitions with no anchor whose name is not a word
+/// (what such a definition means to the focus is the name it binds). The module's first
+/// statement, compound statements outside functions, and the headers of kept
+/// definitions always stay. `None` when nothing would be elided or the scan gives up.
 pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
     let lines = logical_lines(text.as_bytes())?;
     if lines.first().is_some_and(|l| l.indent != 0) {
