@@ -794,6 +794,20 @@ mod tests {
         })
     }
 
+    /// A focus on the first place of each of `places` in `text`, no words.
+    fn at(text: &str, places: &[&str], keep: Keep) -> Focus<'static> {
+        let mut anchors: Vec<usize> = places
+            .iter()
+            .map(|p| text.find(p).expect("focus text"))
+            .collect();
+        anchors.sort_unstable();
+        Focus {
+            anchors,
+            words: Default::default(),
+            keep,
+        }
+    }
+
     /// The copy as the parser sees it: blanked bodies as spaces.
     fn seen(m: &Masked) -> String {
         let mut bytes = m.text.clone().into_bytes();
@@ -948,12 +962,7 @@ mod tests {
     #[test]
     fn the_tree_has_the_files_offsets_and_points() {
         let text = "def f():\n    r'''Doc\n    more.'''\n    a = 1\n    import os\n    b = [\n        2]\n\nx = 3\n";
-        let focus = Focus {
-            anchors: vec![text.find("import").unwrap()],
-            words: Default::default(),
-            keep: Keep::Focused,
-        };
-        let m = mask(text, &focus).unwrap();
+        let m = mask(text, &at(text, &["import"], Keep::Focused)).unwrap();
         let tree = crate::parse::parse_masked(&m).unwrap().tree;
         let f = tree.root_node().child(0).unwrap();
         let body = f.child_by_field_name("body").unwrap();
@@ -1012,12 +1021,7 @@ mod tests {
     #[test]
     fn edits_next_to_an_elided_part_stay_outside_it() {
         let text = "def f():\n    a = 1\n    import os\n";
-        let focus = Focus {
-            anchors: vec![text.find("import").unwrap()],
-            words: Default::default(),
-            keep: Keep::Focused,
-        };
-        let m = mask(text, &focus).unwrap();
+        let m = mask(text, &at(text, &["import"], Keep::Focused)).unwrap();
         let run = m.regions[0].whole.clone();
         assert_eq!(&text[run.clone()], "a = 1");
         let edits = [
@@ -1054,12 +1058,7 @@ mod tests {
     #[test]
     fn an_anchor_in_a_docstring_marks_nothing_unless_everything_is_kept() {
         let text = "x = 1\n\n\ndef f():\n    '''Use:\n\n    >>> import os\n    '''\n    return 1\n";
-        let anchors = vec![text.find("import os").unwrap()];
-        let mut focus = Focus {
-            anchors,
-            words: Default::default(),
-            keep: Keep::Focused,
-        };
+        let mut focus = at(text, &["import os"], Keep::Focused);
         let out = seen(&mask(text, &focus).unwrap());
         assert!(!out.contains("def f"), "{out}");
         // Kept whole, the anchored function stays: nothing to elide.
@@ -1081,13 +1080,7 @@ mod tests {
             "def f():\n",
             "    return 5\n",
         );
-        let anchors = vec![text.find("import os").unwrap()];
-        let focus = Focus {
-            anchors,
-            words: Default::default(),
-            keep: Keep::ModuleLevel,
-        };
-        let m = mask(text, &focus).unwrap();
+        let m = mask(text, &at(text, &["import os"], Keep::ModuleLevel)).unwrap();
         let out = seen(&m);
         assert!(out.starts_with("x = 1\ny = 2\nclass C:\n    0    \n    def m(self):\n"));
         assert!(out.contains("        0    \n        import os\n        0        \n"));
