@@ -322,7 +322,7 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], jobs: usize, recipe: &str) -> Vec
         if std::mem::replace(&mut planned[f], true) {
             continue;
         }
-        queue.extend(sim.steps_of(f).iter().flatten().flat_map(IStep::modules));
+        queue.extend(sim.steps_of(f).iter().flatten().filter_map(IStep::module));
     }
     let plan = Plan {
         r,
@@ -376,8 +376,8 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], jobs: usize, recipe: &str) -> Vec
 }
 
 impl IStep {
-    /// The modules this step may execute.
-    fn modules(&self) -> Option<usize> {
+    /// The module this step may execute, if any.
+    fn module(&self) -> Option<usize> {
         match self {
             IStep::Exec { file, .. } => Some(*file),
             IStep::FromName {
@@ -693,29 +693,13 @@ fn cycle_members(sim: &mut Sim<'_, '_>, files: &[usize]) -> HashSet<usize> {
         if !seen.insert(f) {
             continue;
         }
-        for step in sim.steps_of(f).iter().flatten() {
-            match step {
-                IStep::Exec { file, .. } => queue.push(*file),
-                IStep::FromName {
-                    sub: Some(Some(s)), ..
-                } => queue.push(*s),
-                _ => {}
-            }
-        }
+        queue.extend(sim.steps_of(f).iter().flatten().filter_map(IStep::module));
     }
     let n = sim.paths.len();
     let mut edges: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, e) in edges.iter_mut().enumerate() {
         if let Some(steps) = &sim.steps[i] {
-            for step in steps.iter().flatten() {
-                match step {
-                    IStep::Exec { file, .. } => e.push(*file),
-                    IStep::FromName {
-                        sub: Some(Some(s)), ..
-                    } => e.push(*s),
-                    _ => {}
-                }
-            }
+            e.extend(steps.iter().flatten().filter_map(IStep::module));
         }
     }
     // Iterative Tarjan.
