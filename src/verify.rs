@@ -1,6 +1,8 @@
 //! Verification: a rewritten file is parsed again, and a rewrite that introduces a syntax
-//! error is not written. fixer only rewrites files that parsed cleanly, so any ERROR or
-//! MISSING node in the output is one the rewrite introduced.
+//! error is not written. fixer only rewrites files whose parsed parts were clean, so any
+//! ERROR or MISSING node in what is parsed again is one the rewrite introduced; the
+//! parts no change reaches hold the bytes they had and are not judged again (see
+//! [`check_change`]).
 
 use crate::diag::line_col;
 use crate::parse;
