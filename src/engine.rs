@@ -262,7 +262,7 @@ pub struct Outcome {
 /// Reads and decodes a file; `Ok(None)` if it does not exist.
 pub fn read_source(path: &Path) -> Result<Option<Source>, String> {
     match std::fs::read(path) {
-        Ok(bytes) => Source::decode(&bytes).map(Some).map_err(|e| e.to_string()),
+        Ok(bytes) => Source::decode(bytes).map(Some).map_err(|e| e.to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(format!("cannot read: {e}")),
     }

@@ -38,19 +38,22 @@ pub enum DecodeError {
 }
 
 impl Source {
-    pub fn decode(bytes: &[u8]) -> Result<Source, DecodeError> {
-        if let Some(rest) = bytes.strip_prefix(BOM) {
-            let text = std::str::from_utf8(rest).map_err(|_| DecodeError::NotUtf8)?;
+    /// Decodes a file's bytes; UTF-8 (the common case) takes them over without a copy.
+    pub fn decode(bytes: impl Into<Vec<u8>>) -> Result<Source, DecodeError> {
+        let mut bytes: Vec<u8> = bytes.into();
+        if bytes.starts_with(BOM) {
+            bytes.drain(..BOM.len());
+            let text = String::from_utf8(bytes).map_err(|_| DecodeError::NotUtf8)?;
             return Ok(Source {
-                text: text.to_owned(),
+                text,
                 encoding: Encoding::Utf8 { bom: true },
             });
         }
-        let cookie = coding_cookie(bytes);
+        let cookie = coding_cookie(&bytes);
         match cookie.as_deref().map(normalize_encoding_name) {
-            None | Some(Cow::Borrowed("utf-8")) => match std::str::from_utf8(bytes) {
+            None | Some(Cow::Borrowed("utf-8")) => match String::from_utf8(bytes) {
                 Ok(text) => Ok(Source {
-                    text: text.to_owned(),
+                    text,
                     encoding: Encoding::Utf8 { bom: false },
                 }),
                 Err(_) => match cookie {
@@ -65,7 +68,7 @@ impl Source {
             Some(name) => {
                 let enc = encoding_rs::Encoding::for_label(name.as_bytes())
                     .ok_or_else(|| DecodeError::UnknownEncoding(name.to_string()))?;
-                let (text, had_errors) = enc.decode_without_bom_handling(bytes);
+                let (text, had_errors) = enc.decode_without_bom_handling(&bytes);
                 if had_errors {
                     return Err(DecodeError::Invalid(name.to_string()));
                 }

@@ -48,6 +48,8 @@
 mod scan;
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 use super::{Action, ActionArgs, ProjectAction};
@@ -487,13 +489,16 @@ impl ConsolidateConftest {
                 }
             }
         }
+        // Read on all cores; in the walk's order.
+        let mentions: Vec<(&PathBuf, &PathBuf, BTreeSet<String>)> = tests
+            .par_iter()
+            .filter_map(|(p, r)| {
+                let text = ws.read(p).ok().flatten()?;
+                Some((p, r, scan::mentions(&text).unwrap_or_default()))
+            })
+            .collect();
         let mut test_files = Vec::new();
-        for (p, r) in &tests {
-            let text = match ws.read(p) {
-                Ok(Some(t)) => t,
-                _ => continue,
-            };
-            let mut relevant = scan::mentions(&text).unwrap_or_default();
+        for (p, r, mut relevant) in mentions {
             relevant.extend(all_autouse.iter().cloned());
             let mut todo: Vec<String> = relevant.iter().cloned().collect();
             while let Some(n) = todo.pop() {
@@ -653,17 +658,22 @@ fn freeze_imported(ws: &Workspace, conftests: &mut [Conftest]) {
         .iter()
         .map(|c| c.path.canonicalize().ok())
         .collect();
-    for file in ws.python_files() {
-        let Ok(Some(text)) = ws.read(&file) else {
-            continue;
-        };
-        if !text.contains("conftest") {
-            continue;
-        }
-        let Ok(from) = file.canonicalize() else {
-            continue;
-        };
-        for m in scan::conftest_imports(&text) {
+    // Every file that imports a conftest, read on all cores (most name none).
+    let importers: Vec<(PathBuf, PathBuf, Vec<String>)> = ws
+        .python_files()
+        .into_par_iter()
+        .filter_map(|file| {
+            let text = ws.read(&file).ok().flatten()?;
+            if !text.contains("conftest") {
+                return None;
+            }
+            let from = file.canonicalize().ok()?;
+            let imports = scan::conftest_imports(&text);
+            (!imports.is_empty()).then_some((file, from, imports))
+        })
+        .collect();
+    for (file, from, imports) in importers {
+        for m in imports {
             let dots = m.chars().take_while(|&c| c == '.').count();
             let parts: Vec<&str> = m[dots..].split('.').filter(|p| !p.is_empty()).collect();
             let Some((last, dirs)) = parts.split_last() else {
