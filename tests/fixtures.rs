@@ -126,7 +126,7 @@ pub fn run_fixtures(recipe_dir: &str) {
         python_files(tmp.path(), &mut files);
         for f in files {
             let bytes = std::fs::read(&f).unwrap();
-            let src = fixer::source::Source::decode(&bytes).unwrap();
+            let src = fixer::source::Source::decode(bytes).unwrap();
             let tree = fixer::parse::parse(&src.text).unwrap();
             assert!(
                 fixer::parse::first_error(&tree).is_none(),

@@ -153,6 +153,8 @@ struct Summary {
     path: PathBuf,
     text: Arc<str>,
     module: ScopeInfo,
+    /// The dotted names it is imported under ([`crate::project::Project::module_names`]).
+    names: Vec<String>,
 }
 
 /// A parsed file, while it is analyzed.
@@ -248,6 +250,21 @@ fn use_focus<'a>(text: &'a str, module: &ScopeInfo, literals: &BTreeSet<String>)
         words: HashSet::new(),
         keep: crate::outline::Keep::Whole,
     }
+}
+
+/// Does `text` name one of the literals of `ac` (identifiers) as a whole word, not as
+/// part of a longer identifier (`override_settings` does not name `settings`)? Every
+/// reference to an instance (a name, an attribute, an import, a dotted path in a string)
+/// has it as a whole word. Overlapping matches, so that one literal inside a longer
+/// word hides no other.
+fn names_word(ac: &aho_corasick::AhoCorasick, text: &str) -> bool {
+    let b = text.as_bytes();
+    let ident = |i: usize| {
+        b.get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    };
+    ac.find_overlapping_iter(text)
+        .any(|m| !(m.start() > 0 && ident(m.start() - 1)) && !ident(m.end()))
 }
 
 const UNPARSABLE: &str =
@@ -346,8 +363,11 @@ impl ProjectAction for LazySettings {
             let ac = aho_corasick::AhoCorasick::new(&literals)
                 .map_err(|e| UserError::new(format!("lazy-settings: prefilter: {e}")))?;
             let new: Vec<usize> = (0..files.len())
+                .into_par_iter()
                 .filter(|i| {
-                    !parsed.contains_key(i) && !unparsable.contains(i) && ac.is_match(&*files[*i].1)
+                    !parsed.contains_key(i)
+                        && !unparsable.contains(i)
+                        && names_word(&ac, &files[*i].1)
                 })
                 .collect();
             let done: Vec<(usize, Option<Summary>)> = new
@@ -365,6 +385,7 @@ impl ProjectAction for LazySettings {
                             path: path.clone(),
                             text: text.clone(),
                             module,
+                            names: ws.project.module_names(path),
                         }),
                     )
                 })
@@ -566,13 +587,9 @@ impl Sources {
                 .or_default()
                 .push((t.name.clone(), i));
         }
-        let names: HashMap<usize, Vec<String>> = parsed
-            .iter()
-            .map(|(i, p)| (*i, ws.project.module_names(&p.path)))
-            .collect();
         loop {
             let mut added = Vec::new();
-            for (i, p) in parsed {
+            for p in parsed.values() {
                 let info = &p.module;
                 for (bound, bindings) in &info.bindings {
                     for b in bindings {
@@ -581,7 +598,7 @@ impl Sources {
                                 continue;
                             };
                             if let Some(&t) = map.get(&(abs, name.clone())) {
-                                for m in &names[i] {
+                                for m in &p.names {
                                     added.push((m.clone(), bound.clone(), t, p.path.clone()));
                                 }
                             }
@@ -595,7 +612,7 @@ impl Sources {
                         };
                         for ((m, a), &t) in &map {
                             if *m == abs && !a.starts_with('_') {
-                                for own in &names[i] {
+                                for own in &p.names {
                                     added.push((own.clone(), a.clone(), t, p.path.clone()));
                                 }
                             }
