@@ -30,29 +30,13 @@ use tree_sitter::Node;
 use crate::engine::Workspace;
 use crate::parse::text as node_text;
 
-/// Top-level modules of the standard library (`sys.stdlib_module_names`, public ones,
-/// plus `test`). A top-level name in this list is never judged as a project module: the
-/// interpreter has it loaded or finds it before a namespace directory of the same name.
-const STDLIB: &str =
-    "abc aifc antigravity argparse array ast asynchat asyncio asyncore atexit audioop \
-base64 bdb binascii bisect builtins bz2 cProfile calendar cgi cgitb chunk cmath cmd code codecs \
-codeop collections colorsys compileall concurrent configparser contextlib contextvars copy copyreg \
-crypt csv ctypes curses dataclasses datetime dbm decimal difflib dis distutils doctest email \
-encodings ensurepip enum errno faulthandler fcntl filecmp fileinput fnmatch fractions ftplib \
-functools gc genericpath getopt getpass gettext glob graphlib grp gzip hashlib heapq hmac html \
-http idlelib imaplib imghdr imp importlib inspect io ipaddress itertools json keyword lib2to3 \
-linecache locale logging lzma mailbox mailcap marshal math mimetypes mmap modulefinder msilib \
-msvcrt multiprocessing netrc nis nntplib nt ntpath nturl2path numbers opcode operator optparse \
-os ossaudiodev pathlib pdb pickle pickletools pipes pkgutil platform plistlib poplib posix \
-posixpath pprint profile pstats pty pwd py_compile pyclbr pydoc pydoc_data pyexpat queue \
-quopri random re readline reprlib resource rlcompleter runpy sched secrets select selectors \
-shelve shlex shutil signal site smtpd smtplib sndhdr socket socketserver spwd sqlite3 \
-sre_compile sre_constants sre_parse ssl stat statistics string stringprep struct subprocess \
-sunau symtable sys sysconfig syslog tabnanny tarfile telnetlib tempfile termios textwrap this \
-threading time timeit tkinter token tokenize tomllib trace traceback tracemalloc tty turtle \
-turtledemo types typing unicodedata unittest urllib uu uuid venv warnings wave weakref \
-webbrowser winreg winsound wsgiref xdrlib xml xmlrpc zipapp zipfile zipimport zlib zoneinfo \
-test __future__ __main__";
+/// Top-level modules of the standard library ([`crate::stdlib`], plus `test` and the
+/// interpreter's own `__future__` and `__main__`). A top-level name among them is never
+/// judged as a project module: the interpreter has it loaded or finds it before a
+/// namespace directory of the same name.
+pub fn is_stdlib(top: &str) -> bool {
+    matches!(top, "test" | "__future__" | "__main__") || crate::stdlib::is_stdlib(top)
+}
 
 /// Directories that are build output or tooling, never a namespace package of the project.
 const NOT_NAMESPACES: &[&str] = &[
@@ -69,10 +53,6 @@ const NOT_NAMESPACES: &[&str] = &[
     ".tox",
     "__pycache__",
 ];
-
-pub fn is_stdlib(top: &str) -> bool {
-    STDLIB.split_whitespace().any(|s| s == top)
-}
 
 /// Attributes every module has.
 pub const MODULE_DUNDERS: &[&str] = &[
@@ -984,7 +964,7 @@ pub struct ModInfo {
     /// Names bound at module level (in any branch), with the index of the first
     /// import-time event before which they are bound (`usize::MAX`-free: the count of
     /// `events` seen when the binding runs).
-    pub bound: HashMap<String, usize>,
+    pub bound: HashMap<String, usize, crate::fast_hash::FastHash>,
     /// Its namespace cannot be known statically (`globals()`, `sys.modules`, `exec`,
     /// module `__getattr__`, ...).
     pub dynamic: bool,

@@ -41,6 +41,7 @@ use rayon::prelude::*;
 use crate::actions::{Action, ActionArgs, ProjectAction};
 use crate::diag::{Finding, Severity, UserError};
 use crate::engine::Workspace;
+use crate::fast_hash::{FastHash, IdMap};
 use crate::project_imports::{ImportSite, Loc, ModInfo, Resolver, Unresolved, MODULE_DUNDERS};
 
 pub fn build(args: ActionArgs) -> Result<Action, String> {
@@ -462,7 +463,7 @@ struct Run<'p, 'a, 'w> {
     plan: &'p Plan<'a, 'w>,
     status: Vec<(u32, Status)>,
     generation: u32,
-    attrs: HashMap<usize, HashSet<String>>,
+    attrs: IdMap<HashSet<String, FastHash>>,
     stack: Vec<usize>,
     /// (module id, import site) -> message, for the current entry.
     failures: Failures,
@@ -475,7 +476,7 @@ impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
             plan,
             status: vec![(0, Status::Unseen); plan.paths.len()],
             generation: 0,
-            attrs: HashMap::new(),
+            attrs: IdMap::default(),
             stack: Vec::new(),
             failures: BTreeMap::new(),
             entry: 0,
@@ -521,7 +522,8 @@ impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
         if self.status(id) != Status::Unseen {
             return;
         }
-        let steps = self.plan.steps[id].clone();
+        let plan = self.plan;
+        let steps = &plan.steps[id];
         self.stack.push(id);
         for (i, event) in steps.iter().enumerate() {
             self.set_status(id, Status::Running(i));
@@ -549,7 +551,8 @@ impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
                 guarded,
             } => {
                 let module = *module;
-                let info = self.plan.infos[module].clone();
+                let plan = self.plan;
+                let info = &plan.infos[module];
                 let status = self.status(module);
                 let bound_now = match status {
                     Status::Running(at) => info.bound_before(name, at),
