@@ -1051,12 +1051,6 @@ impl ModInfo {
         }
         info
     }
-
-    /// Is `name` bound before the import-time event `event` runs?
-    pub fn bound_before(&self, name: &str, event: usize) -> bool {
-        self.bound.get(name).is_some_and(|&at| at <= event)
-            || self.star_events.iter().any(|&s| s <= event)
-    }
 }
 
 struct Walker<'a> {

@@ -260,6 +260,12 @@ enum IStep {
     },
     FromName {
         module: usize,
+        /// The import-time event of `module` before which `name` is bound
+        /// ([`ModInfo::bound`]), looked up once.
+        bound_at: Option<usize>,
+        /// `name` can always be imported from `module` (a dynamic or unparsed module, a
+        /// module dunder).
+        always: bool,
         /// The submodule `name` names: `Some(Some(id))` a file, `Some(None)` a
         /// namespace package, `None` none.
         sub: Option<Option<usize>>,
@@ -429,8 +435,14 @@ impl Sim<'_, '_> {
                             .r
                             .submodule(&loc, &name)
                             .map(|l| l.file().map(Path::to_path_buf));
+                        let module = self.id(&module);
+                        let info = &self.infos[module];
                         IStep::FromName {
-                            module: self.id(&module),
+                            module,
+                            bound_at: info.bound.get(&name).copied(),
+                            always: info.dynamic
+                                || !info.parsed
+                                || MODULE_DUNDERS.contains(&name.as_str()),
                             sub: sub.map(|f| f.map(|f| self.id(&f))),
                             name,
                             site,
@@ -545,6 +557,8 @@ impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
             IStep::Exec { file: f, parent } => self.exec(*f, *parent),
             IStep::FromName {
                 module,
+                bound_at,
+                always,
                 sub,
                 name,
                 site,
@@ -555,15 +569,14 @@ impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
                 let info = &plan.infos[module];
                 let status = self.status(module);
                 let bound_now = match status {
-                    Status::Running(at) => info.bound_before(name, at),
-                    Status::Done => info.bound.contains_key(name) || !info.stars.is_empty(),
+                    Status::Running(at) => {
+                        bound_at.is_some_and(|b| b <= at)
+                            || info.star_events.iter().any(|&s| s <= at)
+                    }
+                    Status::Done => bound_at.is_some() || !info.stars.is_empty(),
                     Status::Unseen => false,
                 };
-                if bound_now
-                    || info.dynamic
-                    || !info.parsed
-                    || MODULE_DUNDERS.contains(&name.as_str())
-                    || self.attrs.get(&module).is_some_and(|a| a.contains(name))
+                if bound_now || *always || self.attrs.get(&module).is_some_and(|a| a.contains(name))
                 {
                     return;
                 }
