@@ -16,8 +16,8 @@
 //!
 //! The scan that finds the statements follows Python's logical lines: strings
 //! (triple-quoted, prefixed, f-strings with nested quotes), comments, brackets and
-//! backslash continuations. When it meets anything it does not follow (tabs in
-//! indentation, a form feed, a lone carriage return, an unterminated string, unbalanced
+//! backslash continuations. When it meets anything it does not follow (a tab after
+//! a space in indentation, a form feed, a lone carriage return, an unterminated string, unbalanced
 //! brackets), it gives up and the file is parsed whole; it is also parsed whole when the
 //! partial tree has an error, or (in the engine) when an edit would touch an elided part.
 
@@ -560,10 +560,21 @@ fn logical_lines(b: &[u8]) -> Option<Vec<Line>> {
     let mut i = 0;
     while i < n {
         // The start of a physical line outside any logical line: indentation first.
+        // Tabs count 8 columns, as tree-sitter-python counts them; that agrees with
+        // Python (to the next multiple of 8) only while no space comes before a tab,
+        // so a tab after a space gives up below.
         let mut indent = 0;
-        while i < n && b[i] == b' ' {
+        let mut spaced = false;
+        while let Some(&c) = b.get(i) {
+            match c {
+                b' ' => {
+                    indent += 1;
+                    spaced = true;
+                }
+                b'\t' if !spaced => indent += 8,
+                _ => break,
+            }
             i += 1;
-            indent += 1;
         }
         match b.get(i) {
             None => break,
@@ -1039,13 +1050,36 @@ mod tests {
 
     #[test]
     fn gives_up_on_what_it_does_not_follow() {
-        assert!(blanked("def f():\n\treturn 1\n", &[]).is_none());
+        assert!(blanked("def f():\n \treturn 1\n", &[]).is_none());
         assert!(blanked("def f():\n    return '\n", &[]).is_none());
         assert!(blanked("def f():\n    return (1\n", &[]).is_none());
         assert!(blanked("def f():\n    return '''x\n", &[]).is_none());
         assert!(blanked("def f():\n    pass\n", &["pass"]).is_none());
         assert!(blanked("", &[]).is_none());
         assert!(blanked("\n# only a comment\n", &[]).is_none());
+    }
+
+    #[test]
+    fn tabs_in_indentation_count_as_tree_sitter_counts_them() {
+        let text = "import os\nif os:\n\tfrom a import b\nelse:\n\tx = 1\ndef f():\n\tif x:\n\t\treturn 1\n\timport c\n\ty = 2\n";
+        let m = mask(
+            text,
+            &at(text, &["import os", "import b", "import c"], Keep::Focused),
+        )
+        .unwrap();
+        let tree = crate::parse::parse_masked(&m).unwrap().tree;
+        assert!(!tree.root_node().has_error());
+        assert_eq!(
+            seen(&m),
+            "import os\nif os:\n\tfrom a import b\nelse:\n\t0    \ndef f():\n\t0    \n          \n\timport c\n\t0    \n"
+        );
+        // The kept import inside f is where it is in the file.
+        let at = text.find("import c").unwrap();
+        let node = tree.root_node().descendant_for_byte_range(at, at).unwrap();
+        assert_eq!(
+            node.start_position(),
+            tree_sitter::Point { row: 8, column: 1 }
+        );
     }
 
     #[test]
