@@ -217,12 +217,21 @@ fn module_tree(text: &str) -> Option<Tree> {
     parse::first_error(&tree).is_none().then_some(tree)
 }
 
-/// What a reader of the uses of the instances in `text` needs beyond its module and
-/// class level: every function or class that names one of `literals` (the instances'
-/// names and re-exports) or a module-level alias of one (`from m import settings as s`,
-/// `s = settings`, and aliases of those).
-fn use_focus<'a>(text: &'a str, module: &ScopeInfo, literals: &BTreeSet<String>) -> Focus<'a> {
-    let mut words: Vec<&str> = literals.iter().map(String::as_str).collect();
+/// What a reader of the uses of the instances in `text` needs beyond its module level:
+/// every function or class that names one of `literals` (the instances' names and
+/// re-exports) or a module-level alias of one (`from m import settings as s`,
+/// `s = settings`, and aliases of those), and in those only the statements that can
+/// bear on a use: the ones naming such a name, an import (a function's own
+/// `import app.config as c` makes `c.settings` a use), a `global` or `nonlocal`, a name
+/// an `as` binds (`from m import settings as cfg`, then `cfg.X`), or a name the getter
+/// may take here (`getters`, and `get_ALIAS`), which must not be bound otherwise.
+fn use_focus<'a>(
+    text: &'a str,
+    module: &'a ScopeInfo,
+    literals: &'a BTreeSet<String>,
+    getters: &[String],
+) -> Focus<'a> {
+    let mut words: Vec<&'a str> = literals.iter().map(String::as_str).collect();
     loop {
         let before = words.len();
         for (name, bindings) in &module.bindings {
@@ -240,16 +249,52 @@ fn use_focus<'a>(text: &'a str, module: &ScopeInfo, literals: &BTreeSet<String>)
             break;
         }
     }
+    let b = text.as_bytes();
     let mut anchors: Vec<usize> = words
         .iter()
-        .flat_map(|w| memchr::memmem::find_iter(text.as_bytes(), w.as_bytes()))
+        .flat_map(|w| memchr::memmem::find_iter(b, w.as_bytes()))
         .collect();
+    let bound_by_as = as_names(text);
+    let mut getter_names: Vec<String> = getters.to_vec();
+    getter_names.extend(
+        bound_by_as
+            .iter()
+            .map(|a| format!("get_{}", a.trim_start_matches('_'))),
+    );
+    for g in &getter_names {
+        anchors.extend(memchr::memmem::find_iter(b, g.as_bytes()));
+    }
     anchors.sort_unstable();
+    let kept: HashSet<&'a [u8]> = words
+        .iter()
+        .chain(&bound_by_as)
+        .map(|w| w.as_bytes())
+        .chain([&b"import"[..], b"global", b"nonlocal"])
+        .collect();
     Focus {
         anchors,
-        words: HashSet::new(),
-        keep: crate::outline::Keep::Whole,
+        words: kept,
+        keep: crate::outline::Keep::ModuleLevel,
     }
+}
+
+/// The identifiers that follow the word `as` in `text` (import aliases, and the names
+/// of `with ... as` and `except ... as`; a look-alike in a string or comment adds one).
+fn as_names(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
+    let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    let mut out: Vec<&str> = memchr::memmem::find_iter(b, b"as")
+        .filter(|&at| (at == 0 || !ident(b[at - 1])) && b.get(at + 2).is_some_and(|c| !ident(*c)))
+        .filter_map(|at| {
+            let rest = &text[at + 2..];
+            let name = rest.trim_start_matches([' ', '\t', '\\', '\r', '\n', '(']);
+            let len = name.bytes().take_while(|c| ident(*c)).count();
+            name.get(..len).filter(|n| !n.is_empty())
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Does `text` name one of the literals of `ac` (identifiers) as a whole word, not as
@@ -415,6 +460,10 @@ impl ProjectAction for LazySettings {
         }
 
         // 3. Every use, file by file.
+        let getters: Vec<String> = targets
+            .iter()
+            .flat_map(|t| [t.getter.clone(), format!("_{}", t.getter)])
+            .collect();
         let reports: Vec<(usize, FileReport)> = parsed
             .par_iter()
             .map(|(i, s)| {
@@ -424,7 +473,10 @@ impl ProjectAction for LazySettings {
                 let tree = if targets.iter().any(|t| t.path == s.path) {
                     parse::parse(&s.text)
                 } else {
-                    parse::parse_focused(&s.text, &use_focus(&s.text, &s.module, &literals))
+                    parse::parse_focused(
+                        &s.text,
+                        &use_focus(&s.text, &s.module, &literals, &getters),
+                    )
                 };
                 let Some(tree) = tree else {
                     return (*i, FileReport::default());
