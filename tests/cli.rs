@@ -993,3 +993,25 @@ fn two_projects_in_one_run_resolve_relative_imports_each_within_its_own() {
         .stderr(contains("1 error"))
         .stdout(contains("helper").not());
 }
+
+#[test]
+fn lazy_settings_leaves_a_settings_module_that_does_not_parse_alone() {
+    // The syntax error is in a function that has nothing to do with the settings, which
+    // a partial parse does not read: the module still counts as unparsable, whole.
+    let config = "class Settings:\n    debug = False\n\n\nsettings = Settings()\n\n\ndef unrelated():\n    x = = 1\n    return x\n";
+    let use_it = "from app.config import settings\n\n\ndef debug():\n    return settings.debug\n";
+    let dir = project(&[
+        ("app/__init__.py", ""),
+        ("app/config.py", config),
+        ("app/use.py", use_it),
+    ]);
+    for env in [None, Some("1")] {
+        let mut cmd = fixer(dir.path());
+        if let Some(v) = env {
+            cmd.env("FIXER_FULL_PARSE", v);
+        }
+        cmd.args(["apply", "lazy-settings", "."]).assert().success();
+        assert_eq!(read(&dir, "app/config.py"), config);
+        assert_eq!(read(&dir, "app/use.py"), use_it);
+    }
+}

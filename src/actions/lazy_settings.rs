@@ -186,7 +186,7 @@ struct FileReport {
 /// indentation; an indented one does not parse) or follows a `;`.
 static ASSIGN_CALL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?m)(?:^|;[ \t]*)[A-Za-z_][A-Za-z0-9_]*[ \t]*(?::[^=\n]*)?=[ \t]*[A-Za-z_][A-Za-z0-9_]*[ \t]*\(",
+        r"(?m)(?:^|;[ \t]*)([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[^=\n]*)?=[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(",
     )
     .expect("valid regex")
 });
@@ -886,14 +886,51 @@ impl LazySettings {
         recipe: &str,
         modules: &ModuleCache,
     ) -> Vec<Result<Target, Finding>> {
-        let Some(tree) = parse::parse(text) else {
+        // Module level whole, and of the functions only those that name a possible
+        // instance or what builds it (a getter that returns it, a factory the
+        // assignment calls); a file that defines one must parse whole (checked below).
+        let b = text.as_bytes();
+        let mut anchors: Vec<usize> = ASSIGN_CALL
+            .captures_iter(text)
+            .flat_map(|c| [c.get(1), c.get(2)])
+            .flatten()
+            .map(|m| m.as_str())
+            .collect::<HashSet<&str>>()
+            .into_iter()
+            .flat_map(|w| memchr::memmem::find_iter(b, w.as_bytes()))
+            .collect();
+        anchors.sort_unstable();
+        let focus = Focus {
+            anchors,
+            words: HashSet::new(),
+            keep: crate::outline::Keep::Whole,
+        };
+        let Some(tree) = parse::parse_focused(text, &focus) else {
             return Vec::new();
         };
         if parse::first_error(&tree).is_some() {
             return Vec::new();
         }
+        let out = self.detect_in(ws, path, text, &tree, recipe, modules);
+        if !out.is_empty() && parse::parse(text).is_none_or(|t| parse::first_error(&t).is_some()) {
+            return Vec::new();
+        }
+        out
+    }
+
+    /// [`Self::detect`] on a tree of `text` that holds its module level and the
+    /// functions that may return or build an instance.
+    fn detect_in(
+        &self,
+        ws: &Workspace,
+        path: &Path,
+        text: &str,
+        tree: &Tree,
+        recipe: &str,
+        modules: &ModuleCache,
+    ) -> Vec<Result<Target, Finding>> {
         let root = tree.root_node();
-        let (classes, imported) = top_classes_and_imports(&tree, text);
+        let (classes, imported) = top_classes_and_imports(tree, text);
         let mut candidates = Vec::new();
         let mut functions = Vec::new();
         let mut c = root.walk();
