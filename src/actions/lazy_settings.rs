@@ -45,7 +45,7 @@ use crate::parse::kind_of;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use regex::Regex;
@@ -182,14 +182,63 @@ struct FileReport {
     needs_functools: BTreeSet<usize>,
 }
 
-/// A possible module-level `NAME = CALL(`: a module-level statement starts a line (no
-/// indentation; an indented one does not parse) or follows a `;`.
-static ASSIGN_CALL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?m)(?:^|;[ \t]*)([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[^=\n]*)?=[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(",
-    )
-    .expect("valid regex")
-});
+/// Every possible module-level `NAME = CALL(` of `text`, as (NAME, CALL): a module-level
+/// statement starts a line (no indentation; an indented one does not parse) or follows a
+/// `;` (and spaces); an annotation may stand before the `=` (`NAME: T = CALL(`). A byte
+/// scan, the regex `(?m)(?:^|;[ \t]*)(IDENT)[ \t]*(?::[^=\n]*)?=[ \t]*(IDENT)[ \t]*\(`
+/// (the tests hold it to that): it runs over every file of the project.
+fn assign_calls(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    let b = text.as_bytes();
+    let starts = std::iter::once(0).chain(memchr::memchr2_iter(b'\n', b';', b).map(|i| i + 1));
+    let mut matched_to = 0;
+    starts.filter_map(move |mut i| {
+        if i < matched_to {
+            return None; // inside the previous match, as the regex's matches do not overlap
+        }
+        if i > 0 && b[i - 1] == b';' {
+            i = skip_blanks(b, i);
+        }
+        let name = ident_at(text, i)?;
+        i = skip_blanks(b, i + name.len());
+        if b.get(i) == Some(&b':') {
+            i += 1 + memchr::memchr2(b'=', b'\n', &b[i + 1..])?;
+        }
+        if b.get(i) != Some(&b'=') {
+            return None;
+        }
+        i = skip_blanks(b, i + 1);
+        let call = ident_at(text, i)?;
+        i = skip_blanks(b, i + call.len());
+        if b.get(i) != Some(&b'(') {
+            return None;
+        }
+        matched_to = i + 1;
+        Some((name, call))
+    })
+}
+
+/// The ASCII identifier (`[A-Za-z_][A-Za-z0-9_]*`) that starts at `at`, if any.
+fn ident_at(text: &str, at: usize) -> Option<&str> {
+    let b = text.as_bytes();
+    if !b
+        .get(at)
+        .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+    {
+        return None;
+    }
+    let len = b[at..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count();
+    Some(&text[at..at + len])
+}
+
+/// `at` past any spaces and tabs.
+fn skip_blanks(b: &[u8], at: usize) -> usize {
+    at + b.get(at..).map_or(0, |r| {
+        r.iter().take_while(|c| **c == b' ' || **c == b'\t').count()
+    })
+}
 
 /// A tree of `text` for what its module scope binds (see [`crate::outline`]): module
 /// level whole; of classes and functions, only the `global` statements and the
@@ -315,11 +364,32 @@ fn names_word(ac: &aho_corasick::AhoCorasick, text: &str) -> bool {
 const UNPARSABLE: &str =
     "does not parse, so its uses of the settings (if any) were not rewritten; fix it and run again";
 
-/// A class header and its bases: `class NAME(BASES)`.
-static CLASS_HEADER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^[ \t]*class[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(([^)]*)\)")
-        .expect("valid regex")
-});
+/// Every class header of `text` with its bases, `class NAME(BASES)` at the start of a
+/// line (after indentation), BASES up to the first `)`: the regex
+/// `(?m)^[ \t]*class[ \t]+(IDENT)[ \t]*\(([^)]*)\)` as a byte scan (the tests hold it to
+/// that).
+fn class_headers(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    let b = text.as_bytes();
+    let mut matched_to = 0;
+    memchr::memmem::find_iter(b, b"class").filter_map(move |at| {
+        let line = memchr::memrchr(b'\n', &b[..at]).map_or(0, |i| i + 1);
+        if line < matched_to
+            || skip_blanks(b, line) != at
+            || !matches!(b.get(at + 5), Some(b' ' | b'\t'))
+        {
+            return None;
+        }
+        let start = skip_blanks(b, at + 5);
+        let name = ident_at(text, start)?;
+        let open = skip_blanks(b, start + name.len());
+        if b.get(open) != Some(&b'(') {
+            return None;
+        }
+        let close = open + 1 + memchr::memchr(b')', &b[open + 1..])?;
+        matched_to = close + 1;
+        Some((name, &text[open + 1..close]))
+    })
+}
 
 /// The names of the classes of the project that may subclass `BaseSettings` (through
 /// any chain of bases), read from class headers: a prefilter, so a name too many only
@@ -329,12 +399,8 @@ fn settings_subclasses(files: &[(PathBuf, Arc<str>)]) -> HashSet<String> {
         .par_iter()
         .filter(|(_, t)| t.contains("class"))
         .flat_map_iter(|(_, t)| {
-            CLASS_HEADER
-                .captures_iter(t)
-                .map(|c| {
-                    let bases = words(&c[2]).map(str::to_owned).collect();
-                    (c[1].to_owned(), bases)
-                })
+            class_headers(t)
+                .map(|(name, bases)| (name.to_owned(), words(bases).map(str::to_owned).collect()))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -383,7 +449,9 @@ impl ProjectAction for LazySettings {
         let subclasses = settings_subclasses(&files);
         let detected: Vec<Result<Target, Finding>> = files
             .par_iter()
-            .filter(|(_, t)| ASSIGN_CALL.is_match(t) && self.may_define_instance(t, &subclasses))
+            .filter(|(_, t)| {
+                assign_calls(t).next().is_some() && self.may_define_instance(t, &subclasses)
+            })
             .flat_map_iter(|(p, t)| self.detect(ws, p, t, recipe, &modules))
             .collect();
         let mut targets = Vec::new();
@@ -890,11 +958,8 @@ impl LazySettings {
         // instance or what builds it (a getter that returns it, a factory the
         // assignment calls); a file that defines one must parse whole (checked below).
         let b = text.as_bytes();
-        let mut anchors: Vec<usize> = ASSIGN_CALL
-            .captures_iter(text)
-            .flat_map(|c| [c.get(1), c.get(2)])
-            .flatten()
-            .map(|m| m.as_str())
+        let mut anchors: Vec<usize> = assign_calls(text)
+            .flat_map(|(name, call)| [name, call])
             .collect::<HashSet<&str>>()
             .into_iter()
             .flat_map(|w| memchr::memmem::find_iter(b, w.as_bytes()))
@@ -2470,4 +2535,55 @@ fn is_cached(decorators: &[String]) -> bool {
         let last = head.rsplit('.').next().unwrap_or(head);
         matches!(last, "lru_cache" | "cache")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use regex::Regex;
+
+    const SAMPLES: &[&str] = &[
+        "settings = Settings()\n",
+        "settings: AppSettings = AppSettings(env='x')\n",
+        "a = 1; b = make(2)\r\nc=d (3)\n",
+        "  indented = Settings()\nx == f(1)\nx := f(2)\ny = z\n",
+        "s: dict[str, int] = {}\nt: T\n= u(\nv = w\n(\n",
+        "x = 'a;b = c(' ; é = f(\n_private=_Make( )\n",
+        "class A(B, C):\n    class Inner(Base)\nsubclass X(Y)\n\tclass  Z (\n  W,\n) :\nclass\tQ()\nclass R:\n",
+        "class é(B)\nclass S(B\n",
+        "class S(B\nclass T(C)\nclass U(D)\n",
+        "a: x;b = f(1)\nc = g(2); d = h(3)\n",
+        "",
+        "class",
+        "x =",
+    ];
+
+    #[test]
+    fn assign_calls_is_the_regex() {
+        let re = Regex::new(
+            r"(?m)(?:^|;[ \t]*)([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[^=\n]*)?=[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(",
+        )
+        .unwrap();
+        for text in SAMPLES {
+            let by_regex: Vec<(&str, &str)> = re
+                .captures_iter(text)
+                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()))
+                .collect();
+            let scanned: Vec<(&str, &str)> = super::assign_calls(text).collect();
+            assert_eq!(scanned, by_regex, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn class_headers_is_the_regex() {
+        let re =
+            Regex::new(r"(?m)^[ \t]*class[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(([^)]*)\)").unwrap();
+        for text in SAMPLES {
+            let by_regex: Vec<(&str, &str)> = re
+                .captures_iter(text)
+                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()))
+                .collect();
+            let scanned: Vec<(&str, &str)> = super::class_headers(text).collect();
+            assert_eq!(scanned, by_regex, "{text:?}");
+        }
+    }
 }
