@@ -358,7 +358,7 @@ fn names_word(ac: &aho_corasick::AhoCorasick, text: &str) -> bool {
             .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
     };
     ac.find_overlapping_iter(text)
-        .any(|m| !(m.start() > 0 && ident(m.start() - 1)) && !ident(m.end()))
+        .any(|m| (m.start() == 0 || !ident(m.start() - 1)) && !ident(m.end()))
 }
 
 const UNPARSABLE: &str =
