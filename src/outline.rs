@@ -554,6 +554,19 @@ struct Line {
 /// How deep f-strings may nest before the scan gives up.
 const MAX_NESTING: usize = 32;
 
+/// The bytes that mean nothing to [`logical_lines`] but "not blank": neither white
+/// space, nor a bracket, quote, comment, backslash or line break.
+static PLAIN: [bool; 256] = {
+    let mut t = [true; 256];
+    let special = b" \t\x0c\r\n#\\()[]{}\"'";
+    let mut k = 0;
+    while k < special.len() {
+        t[special[k] as usize] = false;
+        k += 1;
+    }
+    t
+};
+
 fn logical_lines(b: &[u8]) -> Option<Vec<Line>> {
     let n = b.len();
     let mut lines = Vec::new();
@@ -635,8 +648,12 @@ fn logical_lines(b: &[u8]) -> Option<Vec<Line>> {
                 }
                 b' ' | b'\t' | b'\x0c' | b'\r' | b'\n' => i += 1,
                 _ => {
-                    last = c;
-                    i += 1;
+                    // A run of bytes that are none of the above: skipped in one go.
+                    i += 1 + b[i + 1..]
+                        .iter()
+                        .take_while(|&&c| PLAIN[usize::from(c)])
+                        .count();
+                    last = b[i - 1];
                 }
             }
         };
@@ -715,6 +732,16 @@ fn skip_string(b: &[u8], q: usize, nesting: usize) -> Option<usize> {
     let formatted = is_formatted(b, q);
     let mut j = q + if triple { 3 } else { 1 };
     loop {
+        if triple {
+            // A docstring's text: on to the next byte that can matter (a line break or
+            // carriage return cannot, in a triple-quoted string).
+            let rest = b.get(j..)?;
+            j += if formatted {
+                memchr::memchr3(quote, b'\\', b'{', rest)
+            } else {
+                memchr::memchr2(quote, b'\\', rest)
+            }?;
+        }
         let c = *b.get(j)?;
         match c {
             // Escapes the next character, in raw strings too (as far as ending goes).
