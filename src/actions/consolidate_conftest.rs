@@ -437,7 +437,6 @@ impl ConsolidateConftest {
                 load(p.clone(), Some(dir), depth);
             }
         }
-        freeze_imported(ws, &mut conftests);
         if !unreadable.is_empty() {
             for (p, why) in unreadable {
                 findings.push(Finding {
@@ -472,6 +471,9 @@ impl ConsolidateConftest {
                 _ => {}
             }
         }
+        // A conftest that other code imports stays where it is. (This reads every file
+        // of the project: only once something could merge.)
+        freeze_imported(ws, &mut conftests);
 
         // The tests, and every name each may request.
         let mut all_autouse = BTreeSet::new();
