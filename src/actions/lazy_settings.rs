@@ -2557,33 +2557,34 @@ mod tests {
         "x =",
     ];
 
-    #[test]
-    fn assign_calls_is_the_regex() {
-        let re = Regex::new(
-            r"(?m)(?:^|;[ \t]*)([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[^=\n]*)?=[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(",
-        )
-        .unwrap();
+    /// `scan` gives, on every sample, the two groups of each match of `regex`.
+    fn is_the_regex<'t, I: Iterator<Item = (&'t str, &'t str)>>(
+        regex: &str,
+        scan: impl Fn(&'t str) -> I,
+    ) {
+        let re = Regex::new(regex).unwrap();
         for text in SAMPLES {
             let by_regex: Vec<(&str, &str)> = re
                 .captures_iter(text)
                 .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()))
                 .collect();
-            let scanned: Vec<(&str, &str)> = super::assign_calls(text).collect();
-            assert_eq!(scanned, by_regex, "{text:?}");
+            assert_eq!(scan(text).collect::<Vec<_>>(), by_regex, "{text:?}");
         }
     }
 
     #[test]
+    fn assign_calls_is_the_regex() {
+        is_the_regex(
+            r"(?m)(?:^|;[ \t]*)([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?::[^=\n]*)?=[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(",
+            super::assign_calls,
+        );
+    }
+
+    #[test]
     fn class_headers_is_the_regex() {
-        let re =
-            Regex::new(r"(?m)^[ \t]*class[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(([^)]*)\)").unwrap();
-        for text in SAMPLES {
-            let by_regex: Vec<(&str, &str)> = re
-                .captures_iter(text)
-                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()))
-                .collect();
-            let scanned: Vec<(&str, &str)> = super::class_headers(text).collect();
-            assert_eq!(scanned, by_regex, "{text:?}");
-        }
+        is_the_regex(
+            r"(?m)^[ \t]*class[ \t]+([A-Za-z_][A-Za-z0-9_]*)[ \t]*\(([^)]*)\)",
+            super::class_headers,
+        );
     }
 }
