@@ -48,8 +48,44 @@ struct Nodes {
     paths: Vec<PathBuf>,
     /// Per id: the files it imports, once scanned.
     edges: Vec<Option<Arc<Vec<Id>>>>,
-    /// Per id: the bitset of ids its import executes (transitively), once computed.
-    reach: Vec<Option<Arc<Vec<u64>>>>,
+    /// Per id: the ids its import executes (transitively), once computed.
+    reach: Vec<Option<Arc<Reach>>>,
+}
+
+/// A set of ids as a bitset without its leading zero words: ids are given out in the
+/// order files are met, so a module's reach is a narrow band of them, and in a large
+/// repository a bitset from id 0 would grow with the repository for every module.
+struct Reach {
+    /// The index of the first word kept.
+    first: usize,
+    words: Vec<u64>,
+}
+
+impl Reach {
+    fn new(mut words: Vec<u64>) -> Reach {
+        let first = words.iter().take_while(|w| **w == 0).count();
+        words.drain(..first);
+        words.shrink_to_fit();
+        Reach { first, words }
+    }
+
+    fn contains(&self, id: Id) -> bool {
+        (id as usize / 64)
+            .checked_sub(self.first)
+            .and_then(|w| self.words.get(w))
+            .is_some_and(|w| w & (1u64 << (id % 64)) != 0)
+    }
+
+    /// Adds every id of `self` to the full bitset `into`.
+    fn add_to(&self, into: &mut Vec<u64>) {
+        let end = self.first + self.words.len();
+        if into.len() < end {
+            into.resize(end, 0);
+        }
+        for (w, k) in into[self.first..end].iter_mut().zip(&self.words) {
+            *w |= k;
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,19 +249,12 @@ impl ImportGraph {
                         match &nodes.reach[next as usize] {
                             // What `next` reaches is known: all of it is reached, and
                             // none of it needs a visit.
-                            Some(known) => {
-                                if seen.len() < known.len() {
-                                    seen.resize(known.len(), 0);
-                                }
-                                for (w, k) in seen.iter_mut().zip(known.iter()) {
-                                    *w |= k;
-                                }
-                            }
+                            Some(known) => known.add_to(&mut seen),
                             None => queue.push_back(next),
                         }
                     }
                 }
-                let set = Arc::new(seen);
+                let set = Arc::new(Reach::new(seen));
                 lock(&self.nodes).reach[from as usize] = Some(set.clone());
                 set
             }
@@ -234,8 +263,7 @@ impl ImportGraph {
         let Some(to) = lock(&self.nodes).ids.get(to).copied() else {
             return false;
         };
-        set.get(to as usize / 64)
-            .is_some_and(|w| w & (1u64 << (to % 64)) != 0)
+        set.contains(to)
     }
 
     /// The shortest chain of files from `from` to `to` (both included), if any.
