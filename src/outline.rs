@@ -16,8 +16,9 @@
 //!
 //! The scan that finds the statements follows Python's logical lines: strings
 //! (triple-quoted, prefixed, f-strings with nested quotes), comments, brackets and
-//! backslash continuations. When it meets anything it does not follow (a tab after
-//! a space in indentation, a form feed, a lone carriage return, an unterminated string, unbalanced
+//! backslash continuations; a tab in indentation counts 8 columns, as tree-sitter-python
+//! counts it. When it meets anything it does not follow (a tab after a space in
+//! indentation, a form feed, a lone carriage return, an unterminated string, unbalanced
 //! brackets), it gives up and the file is parsed whole; it is also parsed whole when the
 //! partial tree has an error, or (in the engine) when an edit would touch an elided part.
 
