@@ -304,13 +304,11 @@ fn use_focus<'a>(
         .flat_map(|w| memchr::memmem::find_iter(b, w.as_bytes()))
         .collect();
     let bound_by_as = as_names(text);
-    let mut getter_names: Vec<String> = getters.to_vec();
-    getter_names.extend(
-        bound_by_as
-            .iter()
-            .map(|a| format!("get_{}", a.trim_start_matches('_'))),
-    );
-    for g in &getter_names {
+    for g in getters {
+        anchors.extend(memchr::memmem::find_iter(b, g.as_bytes()));
+    }
+    for a in &bound_by_as {
+        let g = format!("get_{}", a.trim_start_matches('_'));
         anchors.extend(memchr::memmem::find_iter(b, g.as_bytes()));
     }
     anchors.sort_unstable();
