@@ -15,7 +15,7 @@ use crate::actions::{Action, FileCx};
 use crate::diag::{line_col, Finding, Severity, UserError};
 use crate::edit;
 use crate::recipe::CompiledRecipe;
-use crate::select::{FileEntry, Globs, Walk};
+use crate::select::{Files, Globs, Walk};
 use crate::source::{newline_of, Source};
 use crate::{imports, outline, parse, rewrite, verify};
 
@@ -40,7 +40,7 @@ pub struct Change {
 /// The files of a run and every change made to them so far.
 pub struct Workspace {
     pub roots: Vec<PathBuf>,
-    pub files: Vec<FileEntry>,
+    pub files: Files,
     changes: Mutex<BTreeMap<PathBuf, Change>>,
     skipped: Mutex<BTreeMap<PathBuf, String>>,
     findings: Mutex<Vec<Finding>>,
@@ -53,6 +53,19 @@ pub struct Workspace {
     /// a report, where a pending file is pending whatever later passes would add. Only
     /// with `positions_on_disk`.
     pub first_pass_only: bool,
+    /// Where a per-file stage's results go when set: file by file, in path order, as
+    /// soon as every earlier file is done, instead of into the workspace (which then
+    /// holds nothing per file however large the repository). Only with
+    /// `first_pass_only`, whose results are final when a file is done.
+    pub stream: Option<Arc<dyn Stream>>,
+}
+
+/// Receives the results of a per-file stage as they become final (see
+/// [`Workspace::stream`]).
+pub trait Stream: Sync + Send {
+    /// `path` is done: `recipe` would change it with `pending` edits (`None`: it would
+    /// not change it) and reports `findings` (sorted, without duplicates).
+    fn file(&self, path: &Path, recipe: &str, pending: Option<usize>, findings: Vec<Finding>);
 }
 
 impl Workspace {
@@ -72,6 +85,7 @@ impl Workspace {
             project,
             positions_on_disk: false,
             first_pass_only: false,
+            stream: None,
         }
     }
 
@@ -178,12 +192,12 @@ impl Workspace {
         let mut out: BTreeSet<PathBuf> = self
             .files
             .iter()
-            .filter(|f| {
+            .map(|f| f.path())
+            .filter(|p| {
                 changes
-                    .get(&f.path)
+                    .get(p)
                     .is_none_or(|c| c.current.is_some() || c.pending)
             })
-            .map(|f| f.path.clone())
             .collect();
         for (p, c) in changes.iter() {
             if c.current.is_some() && p.extension().is_some_and(|e| e == "py") {
@@ -229,10 +243,7 @@ impl Workspace {
     /// The run's result: changes, skipped files and findings, in path order.
     pub fn finish(self) -> Outcome {
         let mut findings = self.findings.into_inner().unwrap_or_default();
-        findings.sort_by(|a, b| {
-            (&a.path, a.line, a.column, &a.recipe).cmp(&(&b.path, b.line, b.column, &b.recipe))
-        });
-        findings.dedup();
+        sort_findings(&mut findings);
         let changes = self
             .changes
             .into_inner()
@@ -338,19 +349,26 @@ pub fn run(
         let has_file_stage = !recipe.rewrites.is_empty()
             || recipe.actions.iter().any(|a| matches!(a, Action::File(_)));
         if has_file_stage {
-            let selected: Vec<&FileEntry> = ws
+            let selected: Vec<u32> = ws
                 .files
                 .iter()
                 .filter(|f| {
-                    globs.matches(f) && recipe.only.as_ref().is_none_or(|o| o.contains(&f.path))
+                    recipe.only.as_ref().is_none_or(|o| o[f.index])
+                        && globs.matches(&f.rel(), f.explicit())
                 })
+                .map(|f| f.index as u32)
                 .collect();
             progress.start(&recipe.id, selected.len());
             pool.install(|| {
-                selected.par_iter().for_each(|f| {
-                    run_file(ws, recipe, &f.path);
-                    progress.inc();
-                })
+                in_order(
+                    &selected,
+                    |&i| {
+                        let report = run_file(ws, recipe, ws.files.get(i as usize).path());
+                        progress.inc();
+                        report
+                    },
+                    |report| commit(ws, recipe, report),
+                )
             });
             progress.finish();
         }
@@ -418,28 +436,71 @@ fn run_project_action(
     Ok(())
 }
 
+/// What the per-file stage of a recipe came to on one file, before it is recorded.
+struct FileReport {
+    path: PathBuf,
+    outcome: FileOutcome,
+}
+
+enum FileOutcome {
+    /// Nothing to do (no match, not there, already skipped).
+    Nothing,
+    Skip(String),
+    Done {
+        /// The new text and the number of edits, if it changed.
+        change: Option<(String, usize)>,
+        findings: Vec<Finding>,
+    },
+}
+
 /// The per-file stage of one recipe on one file.
-fn run_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) {
+fn run_file(ws: &Workspace, recipe: &CompiledRecipe, path: PathBuf) -> FileReport {
+    let outcome = file_outcome(ws, recipe, &path);
+    FileReport { path, outcome }
+}
+
+fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) -> FileOutcome {
     if ws.is_skipped(path) {
-        return;
+        return FileOutcome::Nothing;
     }
     let text = match ws.read(path) {
         Ok(Some(t)) => t,
-        Ok(None) => return,
-        Err(reason) => return ws.skip(path, reason),
+        Ok(None) => return FileOutcome::Nothing,
+        Err(reason) => return FileOutcome::Skip(reason),
     };
     if !recipe.may_match(&text) || crate::suppress::file_ignored(&text, &recipe.id) {
-        return;
+        return FileOutcome::Nothing;
     }
     match fix_file(ws, recipe, path, &text) {
-        FileResult::Unparsable(reason) => ws.skip(path, reason),
+        FileResult::Unparsable(reason) => FileOutcome::Skip(reason),
         FileResult::Done {
             text: new,
             edits,
             findings,
+        } => FileOutcome::Done {
+            change: (edits > 0 && *new != *text).then_some((new, edits)),
+            findings,
+        },
+    }
+}
+
+/// Records what [`run_file`] found: in the workspace, or handed to its stream.
+fn commit(ws: &Workspace, recipe: &CompiledRecipe, report: FileReport) {
+    let path = &report.path;
+    match report.outcome {
+        FileOutcome::Nothing => {}
+        FileOutcome::Skip(reason) => ws.skip(path, reason),
+        FileOutcome::Done {
+            change,
+            mut findings,
         } => {
+            if let Some(stream) = &ws.stream {
+                sort_findings(&mut findings);
+                let pending = change.map(|(_, edits)| edits);
+                return stream.file(path, &recipe.id, pending, findings);
+            }
             ws.report(findings);
-            if edits > 0 && *new != *text {
+            if let Some((new, edits)) = change {
                 if ws.first_pass_only {
                     ws.mark_pending(path, &recipe.id, edits);
                 } else if let Err(e) = ws.write(path, new, &recipe.id, edits) {
@@ -448,6 +509,53 @@ fn run_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) {
             }
         }
     }
+}
+
+/// Runs `work` on every item, on all threads of the current pool, taking the items in
+/// order, and hands each result to `emit` in the order of the items as soon as those
+/// before it are done: what is held at any time is the results of the few files
+/// finished ahead of a slower one, not of the whole run.
+fn in_order<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+    emit: impl FnMut(R) + Send,
+) {
+    struct Order<R, E> {
+        done: BTreeMap<usize, R>,
+        next: usize,
+        emit: E,
+    }
+    let taken = std::sync::atomic::AtomicUsize::new(0);
+    let order = Mutex::new(Order {
+        done: BTreeMap::new(),
+        next: 0,
+        emit,
+    });
+    rayon::scope(|s| {
+        for _ in 0..rayon::current_num_threads().min(items.len()) {
+            s.spawn(|_| loop {
+                let i = taken.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let result = work(item);
+                let mut o = order.lock().unwrap_or_else(|e| e.into_inner());
+                o.done.insert(i, result);
+                loop {
+                    let n = o.next;
+                    let Some(r) = o.done.remove(&n) else { break };
+                    (o.emit)(r);
+                    o.next += 1;
+                }
+            });
+        }
+    });
+}
+
+/// The order findings are reported in: by path, line, column and recipe.
+fn sort_findings(findings: &mut Vec<Finding>) {
+    findings.sort_by(|a, b| {
+        (&a.path, a.line, a.column, &a.recipe).cmp(&(&b.path, b.line, b.column, &b.recipe))
+    });
+    findings.dedup();
 }
 
 pub enum FileResult {

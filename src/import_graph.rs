@@ -27,8 +27,58 @@ pub struct ScannedImport {
     pub names: Vec<String>,
 }
 
+/// The graph's caches are bounded: once they hold [`MAX_NODES`] files, the next query
+/// starts a new set of caches (queries under way finish on the old one). A run visits
+/// files in path order, and imports mostly stay within a package, so what is dropped
+/// is rarely asked for again; memory stays the same however large the repository.
 #[derive(Default)]
 pub struct ImportGraph {
+    caches: Mutex<Arc<Caches>>,
+}
+
+/// How many files the caches of an [`ImportGraph`] hold before they start over: more
+/// than twice what one import of a large package reaches (SymPy's `sympy`: 1,500 files)
+/// and than a run of hoist-imports over Django and SymPy together asks about (under
+/// 2,000), in about 2 MiB.
+const MAX_NODES: usize = 4096;
+
+impl ImportGraph {
+    /// The caches to answer a query from: fresh ones when the current ones are full.
+    fn caches(&self) -> Arc<Caches> {
+        let mut current = lock(&self.caches);
+        if lock(&current.nodes).paths.len() >= MAX_NODES {
+            *current = Arc::default();
+        }
+        current.clone()
+    }
+
+    /// The project files that executing an import runs, in order: each package on the
+    /// way and the module itself, plus `module.name` for a name that is a submodule.
+    pub fn targets(
+        &self,
+        ws: &Workspace,
+        from_file: &Path,
+        level: usize,
+        module: &str,
+        names: &[&str],
+    ) -> Vec<PathBuf> {
+        self.caches().targets(ws, from_file, level, module, names)
+    }
+
+    /// Does importing `from` execute `to`, directly or through a chain of imports?
+    pub fn reaches(&self, ws: &Workspace, from: &Path, to: &Path) -> bool {
+        self.caches().reaches(ws, from, to)
+    }
+
+    /// The shortest chain of files from `from` to `to` (both included), if any.
+    pub fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
+        self.caches().chain(ws, from, to)
+    }
+}
+
+/// What an [`ImportGraph`] has learnt so far.
+#[derive(Default)]
+struct Caches {
     /// Files by id: paths are hashed once, when first seen; edges and reachable sets
     /// are indexed by id.
     nodes: Mutex<Nodes>,
@@ -97,10 +147,8 @@ enum Found {
     Missing,
 }
 
-impl ImportGraph {
-    /// The project files that executing an import runs, in order: each package on the
-    /// way and the module itself, plus `module.name` for a name that is a submodule.
-    pub fn targets(
+impl Caches {
+    fn targets(
         &self,
         ws: &Workspace,
         from_file: &Path,
@@ -224,8 +272,7 @@ impl ImportGraph {
         out
     }
 
-    /// Does importing `from` execute `to`, directly or through a chain of imports?
-    pub fn reaches(&self, ws: &Workspace, from: &Path, to: &Path) -> bool {
+    fn reaches(&self, ws: &Workspace, from: &Path, to: &Path) -> bool {
         let from = self.intern(from);
         let cached = lock(&self.nodes).reach[from as usize].clone();
         let set = match cached {
@@ -266,8 +313,7 @@ impl ImportGraph {
         set.contains(to)
     }
 
-    /// The shortest chain of files from `from` to `to` (both included), if any.
-    pub fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
+    fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
         let from = self.intern(from);
         let to = self.intern(to);
         // Per id: the id it was first reached from (`NONE`: not reached yet).

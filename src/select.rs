@@ -2,6 +2,7 @@
 //! .ignore, skips hidden directories and virtualenvs, never follows a link, and keeps
 //! every file named on the command line. Recipes then narrow it with their globs.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -20,20 +21,193 @@ pub const SKIPPED_DIRS: &[&str] = &[
     ".git",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct FileEntry {
-    /// The path as the user sees it (relative to the current directory when given so).
-    pub path: PathBuf,
-    /// The path relative to the root it was found under, for glob matching.
-    pub rel: PathBuf,
+/// The walked Python files, in path order, stored compactly: each directory's path once
+/// and the file names in one buffer (about 25 bytes a file instead of two `PathBuf`s, so
+/// the list stays small next to a run's fixed costs however large the repository is).
+#[derive(Debug, Default)]
+pub struct Files {
+    dirs: Vec<Dir>,
+    entries: Vec<Entry>,
+    /// The names, each the whole `as_encoded_bytes` of an `OsStr`, back to back.
+    names: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Dir {
+    /// Cleaned (see [`clean`]); empty for the current directory.
+    path: Box<Path>,
+    /// The directory relative to the root it was found under (empty: the root itself).
+    rel: Box<Path>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    dir: u32,
+    name_start: u32,
+    name_len: u32,
     /// Named on the command line: processed whatever the globs say.
-    pub explicit: bool,
+    explicit: bool,
+}
+
+/// One file of [`Files`].
+#[derive(Clone, Copy)]
+pub struct File<'a> {
+    files: &'a Files,
+    entry: Entry,
+    /// Its position in the list.
+    pub index: usize,
+}
+
+impl File<'_> {
+    fn dir(&self) -> &Dir {
+        &self.files.dirs[self.entry.dir as usize]
+    }
+
+    pub fn name(&self) -> &OsStr {
+        let start = self.entry.name_start as usize;
+        let bytes = &self.files.names[start..start + self.entry.name_len as usize];
+        // SAFETY: `bytes` is exactly what `as_encoded_bytes` gave for one name (see
+        // `Files::push_name`), which is what `from_encoded_bytes_unchecked` accepts.
+        unsafe { OsStr::from_encoded_bytes_unchecked(bytes) }
+    }
+
+    /// The path as the user sees it (relative to the current directory when given so).
+    pub fn path(&self) -> PathBuf {
+        self.dir().path.join(self.name())
+    }
+
+    /// The path relative to the root it was found under, for glob matching.
+    pub fn rel(&self) -> PathBuf {
+        self.dir().rel.join(self.name())
+    }
+
+    /// Named on the command line: processed whatever the globs say.
+    pub fn explicit(&self) -> bool {
+        self.entry.explicit
+    }
+
+    /// The path's bytes as a sort key: separators sort before every other byte, so the
+    /// byte order of keys is the component order of paths (`a/b/c.py` before `a/b.py`).
+    fn key(&self) -> impl Iterator<Item = u8> + '_ {
+        let dir = self.dir().path.as_os_str().as_encoded_bytes();
+        let sep = (!dir.is_empty()).then_some(0u8);
+        dir.iter()
+            .map(|&b| {
+                if std::path::is_separator(b as char) {
+                    0
+                } else {
+                    b
+                }
+            })
+            .chain(sep)
+            .chain(self.name().as_encoded_bytes().iter().copied())
+    }
+}
+
+impl Files {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, index: usize) -> File<'_> {
+        File {
+            files: self,
+            entry: self.entries[index],
+            index,
+        }
+    }
+
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = File<'_>> + '_ {
+        (0..self.entries.len()).map(|i| self.get(i))
+    }
+
+    fn push_dir(&mut self, path: &Path, rel: &Path) -> u32 {
+        let mut path = clean(path);
+        if path == Path::new(".") {
+            path = PathBuf::new();
+        }
+        let rel = clean(rel);
+        let rel = if rel == Path::new(".") {
+            PathBuf::new()
+        } else {
+            rel
+        };
+        self.dirs.push(Dir {
+            path: path.into_boxed_path(),
+            rel: rel.into_boxed_path(),
+        });
+        u32::try_from(self.dirs.len() - 1).expect("fewer than 4 billion directories")
+    }
+
+    fn push_file(&mut self, dir: u32, name: &OsStr, explicit: bool) {
+        let bytes = name.as_encoded_bytes();
+        let name_start = u32::try_from(self.names.len()).expect("names under 4 GiB");
+        self.names.extend_from_slice(bytes);
+        self.entries.push(Entry {
+            dir,
+            name_start,
+            name_len: u32::try_from(bytes.len()).expect("a name under 4 GiB"),
+            explicit,
+        });
+    }
+
+    /// Appends `other` (another walker thread's share).
+    fn append(&mut self, other: Files) {
+        let dir_base = u32::try_from(self.dirs.len()).expect("fewer than 4 billion directories");
+        let name_base = u32::try_from(self.names.len()).expect("names under 4 GiB");
+        self.dirs.extend(other.dirs);
+        self.names.extend_from_slice(&other.names);
+        self.entries
+            .extend(other.entries.into_iter().map(|e| Entry {
+                dir: e.dir + dir_base,
+                name_start: e.name_start + name_base,
+                ..e
+            }));
+    }
+
+    /// Sorts by path; of a path found twice, keeps one entry (explicit if either is).
+    fn sort(&mut self) {
+        let mut entries = std::mem::take(&mut self.entries);
+        let order = |a: &Entry, b: &Entry| {
+            let (fa, fb) = (self.file(*a), self.file(*b));
+            let by_path = if a.dir == b.dir {
+                fa.name()
+                    .as_encoded_bytes()
+                    .cmp(fb.name().as_encoded_bytes())
+            } else {
+                fa.key().cmp(fb.key())
+            };
+            by_path.then(b.explicit.cmp(&a.explicit))
+        };
+        entries.sort_unstable_by(order);
+        entries.dedup_by(|later, kept| self.same_path(*later, *kept));
+        entries.shrink_to_fit();
+        self.entries = entries;
+        self.names.shrink_to_fit();
+        self.dirs.shrink_to_fit();
+    }
+
+    fn file(&self, entry: Entry) -> File<'_> {
+        File {
+            files: self,
+            entry,
+            index: 0,
+        }
+    }
+
+    fn same_path(&self, a: Entry, b: Entry) -> bool {
+        self.file(a).key().eq(self.file(b).key())
+    }
 }
 
 /// What the walk found: Python files, plus the links it did not follow.
 #[derive(Debug, Default)]
 pub struct Walk {
-    pub files: Vec<FileEntry>,
+    pub files: Files,
     pub skipped_links: Vec<PathBuf>,
 }
 
@@ -49,15 +223,16 @@ pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
             .help("give existing files or directories; the default is the current directory")
         })?;
         if !meta.is_dir() {
-            out.files.push(FileEntry {
-                path: clean(root),
-                rel: file_name(root),
-                explicit: true,
-            });
+            let path = clean(root);
+            let dir = out
+                .files
+                .push_dir(path.parent().unwrap_or(Path::new("")), Path::new(""));
+            let name = path.file_name().unwrap_or(path.as_os_str());
+            out.files.push_file(dir, name, true);
         }
     }
     let dirs: Vec<&PathBuf> = roots.iter().filter(|r| r.is_dir()).collect();
-    let found = Mutex::new(Vec::new());
+    let shares = Mutex::new(Vec::new());
     let links = Mutex::new(Vec::new());
     for dir in dirs {
         let mut builder = ignore::WalkBuilder::new(dir);
@@ -75,45 +250,94 @@ pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
                         .to_str()
                         .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
             });
-        builder.build_parallel().run(|| {
-            Box::new(|entry| {
-                if let Ok(entry) = entry {
-                    let ft = entry.file_type();
-                    let is_py = entry.path().extension().is_some_and(|e| e == "py");
-                    if ft.is_some_and(|t| t.is_symlink()) {
-                        if is_py {
-                            links
-                                .lock()
-                                .expect("no panics while held")
-                                .push(clean(entry.path()));
-                        }
-                    } else if ft.is_some_and(|t| t.is_file()) && is_py {
-                        let rel = entry
-                            .path()
-                            .strip_prefix(dir)
-                            .unwrap_or(entry.path())
-                            .to_path_buf();
-                        found.lock().expect("no panics while held").push(FileEntry {
-                            path: clean(entry.path()),
-                            rel,
-                            explicit: false,
-                        });
-                    }
-                }
-                ignore::WalkState::Continue
-            })
-        });
+        let mut visitors = Visitors {
+            root: dir,
+            shares: &shares,
+            links: &links,
+        };
+        builder.build_parallel().visit(&mut visitors);
     }
-    out.files.extend(found.into_inner().unwrap_or_default());
+    for share in shares.into_inner().unwrap_or_default() {
+        out.files.append(share);
+    }
     out.files.sort();
-    out.files.dedup_by(|a, b| a.path == b.path);
     out.skipped_links = links.into_inner().unwrap_or_default();
     out.skipped_links.sort();
     Ok(out)
 }
 
-fn file_name(p: &Path) -> PathBuf {
-    p.file_name().map_or_else(|| p.to_path_buf(), PathBuf::from)
+/// Makes one [`Visitor`] per walker thread.
+struct Visitors<'a> {
+    root: &'a Path,
+    shares: &'a Mutex<Vec<Files>>,
+    links: &'a Mutex<Vec<PathBuf>>,
+}
+
+impl<'s> ignore::ParallelVisitorBuilder<'s> for Visitors<'s> {
+    fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
+        Box::new(Visitor {
+            root: self.root,
+            shares: self.shares,
+            links: self.links,
+            files: Files::default(),
+            last_dir: None,
+        })
+    }
+}
+
+/// One walker thread's files, handed over when the thread is done with them.
+struct Visitor<'a> {
+    root: &'a Path,
+    shares: &'a Mutex<Vec<Files>>,
+    links: &'a Mutex<Vec<PathBuf>>,
+    files: Files,
+    /// The directory of the previous file (as walked, and its id): a thread lists a
+    /// directory's files one after another.
+    last_dir: Option<(PathBuf, u32)>,
+}
+
+impl ignore::ParallelVisitor for Visitor<'_> {
+    fn visit(&mut self, entry: Result<ignore::DirEntry, ignore::Error>) -> ignore::WalkState {
+        let Ok(entry) = entry else {
+            return ignore::WalkState::Continue;
+        };
+        let path = entry.path();
+        let ft = entry.file_type();
+        let is_py = path.extension().is_some_and(|e| e == "py");
+        if !is_py {
+            return ignore::WalkState::Continue;
+        }
+        if ft.is_some_and(|t| t.is_symlink()) {
+            self.links
+                .lock()
+                .expect("no panics while held")
+                .push(clean(path));
+        } else if ft.is_some_and(|t| t.is_file()) {
+            let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+                return ignore::WalkState::Continue;
+            };
+            let dir = match &self.last_dir {
+                Some((p, id)) if p == parent => *id,
+                _ => {
+                    let rel = parent.strip_prefix(self.root).unwrap_or(Path::new(""));
+                    let id = self.files.push_dir(parent, rel);
+                    self.last_dir = Some((parent.to_path_buf(), id));
+                    id
+                }
+            };
+            self.files.push_file(dir, name, false);
+        }
+        ignore::WalkState::Continue
+    }
+}
+
+impl Drop for Visitor<'_> {
+    fn drop(&mut self) {
+        let files = std::mem::take(&mut self.files);
+        if let Ok(mut shares) = self.shares.lock() {
+            shares.push(files);
+        }
+    }
 }
 
 /// `./a/b.py` as `a/b.py`.
@@ -152,8 +376,10 @@ impl Globs {
         })
     }
 
-    pub fn matches(&self, entry: &FileEntry) -> bool {
-        entry.explicit || (self.include.is_match(&entry.rel) && !self.exclude.is_match(&entry.rel))
+    /// Does a file whose path below its root is `rel` match? A file named on the command
+    /// line (`explicit`) always does.
+    pub fn matches(&self, rel: &Path, explicit: bool) -> bool {
+        explicit || (self.include.is_match(rel) && !self.exclude.is_match(rel))
     }
 }
 
@@ -186,14 +412,6 @@ fn build(patterns: &[String]) -> Result<GlobSet, UserError> {
 mod tests {
     use super::*;
 
-    fn entry(rel: &str) -> FileEntry {
-        FileEntry {
-            path: PathBuf::from(rel),
-            rel: PathBuf::from(rel),
-            explicit: false,
-        }
-    }
-
     #[test]
     fn globs_are_gitignore_style() {
         let g = Globs::new(
@@ -201,10 +419,66 @@ mod tests {
             &["**/skip/**".into()],
         )
         .unwrap();
-        assert!(g.matches(&entry("a/b/test_x.py")));
-        assert!(g.matches(&entry("tests/helpers.py")));
-        assert!(g.matches(&entry("pkg/tests/sub/h.py")));
-        assert!(!g.matches(&entry("pkg/x.py")));
-        assert!(!g.matches(&entry("skip/test_x.py")));
+        let m = |rel: &str| g.matches(Path::new(rel), false);
+        assert!(m("a/b/test_x.py"));
+        assert!(m("tests/helpers.py"));
+        assert!(m("pkg/tests/sub/h.py"));
+        assert!(!m("pkg/x.py"));
+        assert!(!m("skip/test_x.py"));
+        assert!(g.matches(Path::new("skip/test_x.py"), true));
+    }
+
+    #[test]
+    fn walk_lists_files_in_path_order_once_each() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        for f in [
+            "a/b/c.py",
+            "a/b.py",
+            "a/b.pyi",
+            "a/a.py",
+            "z.py",
+            "a/b/d/e.py",
+            "m.txt",
+        ] {
+            let p = root.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, "").unwrap();
+        }
+        let explicit = root.join("a/b.py");
+        let walk = walk(&[root.to_path_buf(), explicit.clone()], 2).unwrap();
+        let listed: Vec<(PathBuf, PathBuf, bool)> = walk
+            .files
+            .iter()
+            .map(|f| (f.path(), f.rel(), f.explicit()))
+            .collect();
+        let expected: Vec<(PathBuf, PathBuf, bool)> = [
+            ("a/a.py", "a/a.py", false),
+            ("a/b/c.py", "a/b/c.py", false),
+            ("a/b/d/e.py", "a/b/d/e.py", false),
+            ("a/b.py", "b.py", true),
+            ("z.py", "z.py", false),
+        ]
+        .into_iter()
+        .map(|(p, r, e)| (root.join(p), PathBuf::from(r), e))
+        .collect();
+        assert_eq!(listed, expected);
+        let mut sorted = expected.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected, "the order of paths as Rust orders them");
+        assert_eq!(walk.files.get(3).index, 3);
+    }
+
+    #[test]
+    fn walk_of_the_current_directory_gives_plain_relative_paths() {
+        let mut out = Files::default();
+        let d = out.push_dir(Path::new("./pkg"), Path::new("./pkg"));
+        out.push_file(d, OsStr::new("m.py"), false);
+        let d = out.push_dir(Path::new("."), Path::new("."));
+        out.push_file(d, OsStr::new("t.py"), false);
+        out.sort();
+        let paths: Vec<PathBuf> = out.iter().map(|f| f.path()).collect();
+        assert_eq!(paths, [PathBuf::from("pkg/m.py"), PathBuf::from("t.py")]);
+        assert_eq!(out.get(0).rel(), PathBuf::from("pkg/m.py"));
     }
 }

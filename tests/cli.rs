@@ -1015,3 +1015,62 @@ fn lazy_settings_leaves_a_settings_module_that_does_not_parse_alone() {
         assert_eq!(read(&dir, "app/use.py"), use_it);
     }
 }
+
+/// A `check` of one per-file recipe prints as files are done (nothing per file is kept):
+/// its output must be the one a run that keeps everything (`--statistics`) prints, with
+/// the pending files first, then the findings, both in path order.
+#[test]
+fn check_of_one_recipe_prints_as_it_goes_what_a_full_run_prints() {
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..40 {
+        // Every third file only has a kept import (a finding), the others would change.
+        let body = if i % 3 == 0 {
+            "def f():\n    if True:\n        import json\n    return json\n".to_owned()
+        } else {
+            format!("def f():\n    import os\n    return os.sep  # {i}\n")
+        };
+        files.push((format!("tests/pkg{}/test_m{i:02}.py", i % 4), body));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let dir = project(&refs);
+    let streamed = fixer(dir.path())
+        .args(["check", "hoist-imports", "."])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let kept = fixer(dir.path())
+        .args(["check", "hoist-imports", "--statistics", "."])
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let out = String::from_utf8(streamed.stdout).unwrap();
+    assert_eq!(out, String::from_utf8(kept.stdout).unwrap());
+    let lines: Vec<&str> = out.lines().collect();
+    let changes: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.ends_with("would be changed by hoist-imports"))
+        .collect();
+    let notes: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.contains("note[hoist-imports]"))
+        .collect();
+    assert_eq!((changes.len(), notes.len()), (26, 14), "{out}");
+    assert_eq!(lines, [changes.clone(), notes.clone()].concat());
+    let mut sorted = changes.clone();
+    sorted.sort();
+    assert_eq!(sorted, changes);
+    let stderr = String::from_utf8(streamed.stderr).unwrap();
+    assert_eq!(
+        stderr,
+        "26 files would change (hoist-imports: 52 edits), 14 notes\n"
+    );
+    let full = String::from_utf8(kept.stderr).unwrap();
+    assert!(full.ends_with(&stderr), "{full}");
+}

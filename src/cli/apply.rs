@@ -4,19 +4,19 @@
 //! With no recipe named, each file runs the recipes of the configuration that governs it
 //! (the nearest `fixer.toml` or `[tool.fixer]` above it), all in one walk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{parse_sets, thread_pool, Exit, GlobalArgs};
 use crate::config::{Config, Configs};
-use crate::diag::{Severity, UserError};
+use crate::diag::{Finding, Severity, UserError};
 use crate::engine::{self, Outcome, Progress, Workspace};
 use crate::output::{self, Style};
 use crate::recipe::{CompiledRecipe, Recipe, Registry};
 use crate::report::{self, Format};
-use crate::select::{FileEntry, Globs};
+use crate::select::{Files, Globs};
 
 /// Options `apply` and `check` share.
 #[derive(Debug, clap::Args)]
@@ -74,7 +74,15 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         }
         drop(stdout);
         report_text(&outcome, global, err, false);
-        finish(&outcome, &args.run, global, err, "would change", 0);
+        finish(
+            &outcome,
+            &Summary::of(&outcome),
+            &args.run,
+            global,
+            err,
+            "would change",
+            0,
+        );
         return Ok(Exit::Success);
     }
     if !args.allow_dirty {
@@ -92,7 +100,10 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         }
     }
     report_text(&outcome, global, err, false);
-    finish(&outcome, &args.run, global, err, "changed", failed);
+    let summary = Summary::of(&outcome);
+    finish(
+        &outcome, &summary, &args.run, global, err, "changed", failed,
+    );
     Ok(if failed > 0 {
         Exit::Error
     } else {
@@ -103,12 +114,22 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
 pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     // Without a diff or a report to print, only which files are pending matters.
     let pending_only = !args.diff && args.run.format == Format::Text && !args.run.statistics;
-    let (outcome, descriptions) = execute_with(&args.run, global, false, pending_only)?;
-    let errors = outcome
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Error);
-    let code = if !outcome.changes.is_empty() || errors {
+    let out = Style::stdout(global.color);
+    let err = Style::stderr(global.color);
+    // For one per-file recipe, lines are printed as files are done (see `CheckPrinter`).
+    let printer = pending_only.then(|| Arc::new(CheckPrinter::new(out, global.quiet)));
+    let stream = printer.clone().map(|p| p as Arc<dyn engine::Stream>);
+    let (outcome, descriptions) = execute_with(&args.run, global, false, pending_only, stream)?;
+    let mut summary = Summary::of(&outcome);
+    let spill = match printer {
+        Some(printer) => {
+            let (printed, spill) = printer.take()?;
+            summary.add(printed);
+            Some(spill)
+        }
+        None => None,
+    };
+    let code = if summary.files > 0 || summary.errors > 0 {
         Exit::Findings
     } else {
         Exit::Success
@@ -117,8 +138,6 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         print_report(&outcome, args.run.format, &descriptions)?;
         return Ok(code);
     }
-    let out = Style::stdout(global.color);
-    let err = Style::stderr(global.color);
     let mut stdout = std::io::stdout().lock();
     for (path, change) in &outcome.changes {
         let what = match (&change.original, &change.current) {
@@ -127,22 +146,184 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             (_, None) => "would be deleted",
             _ => "would be changed",
         };
-        let recipes: Vec<String> = change.recipes.keys().cloned().collect();
-        let shown = output::display_path(path).display().to_string();
-        writeln!(
-            stdout,
-            "{}: {what} by {}",
-            out.bold(&shown),
-            recipes.join(", ")
-        )?;
+        let recipes: Vec<&str> = change.recipes.keys().map(String::as_str).collect();
+        writeln!(stdout, "{}", change_line(path, what, &recipes, out))?;
         if args.diff {
             write!(stdout, "{}", output::change_diff(path, change, out))?;
         }
     }
+    if let Some(spill) = spill {
+        spill.copy_to(&mut stdout)?;
+    }
     drop(stdout);
     report_text(&outcome, global, out, true);
-    finish(&outcome, &args.run, global, err, "would change", 0);
+    finish(
+        &outcome,
+        &summary,
+        &args.run,
+        global,
+        err,
+        "would change",
+        0,
+    );
     Ok(code)
+}
+
+/// `path: would be changed by a, b`.
+fn change_line(path: &Path, what: &str, recipes: &[&str], style: Style) -> String {
+    let shown = output::display_path(path).display().to_string();
+    format!("{}: {what} by {}", style.bold(&shown), recipes.join(", "))
+}
+
+/// `check`'s text output for a run whose results are final file by file (one per-file
+/// recipe, see [`engine::Workspace::stream`]): each pending file's line is printed as
+/// soon as it and the files before it are done, and the findings, which come after
+/// all those lines, wait in a temporary file. Nothing per file stays in memory.
+struct CheckPrinter {
+    style: Style,
+    quiet: bool,
+    state: std::sync::Mutex<PrinterState>,
+}
+
+struct PrinterState {
+    summary: Summary,
+    spill: Spill,
+    /// The first error writing to stdout or to the spill file.
+    error: Option<std::io::Error>,
+}
+
+/// Findings' lines held until the pending files are all listed: in an unnamed
+/// temporary file, or in memory where none can be made.
+enum Spill {
+    File(std::io::BufWriter<std::fs::File>),
+    Memory(Vec<u8>),
+}
+
+impl Spill {
+    fn new() -> Spill {
+        match tempfile::tempfile() {
+            Ok(f) => Spill::File(std::io::BufWriter::new(f)),
+            Err(_) => Spill::Memory(Vec::new()),
+        }
+    }
+
+    fn writer(&mut self) -> &mut dyn std::io::Write {
+        match self {
+            Spill::File(w) => w,
+            Spill::Memory(v) => v,
+        }
+    }
+
+    fn copy_to(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        use std::io::Seek as _;
+        match self {
+            Spill::File(w) => {
+                let mut f = w.into_inner().map_err(|e| e.into_error())?;
+                f.seek(std::io::SeekFrom::Start(0))?;
+                std::io::copy(&mut f, out)?;
+            }
+            Spill::Memory(v) => out.write_all(&v)?,
+        }
+        Ok(())
+    }
+}
+
+impl CheckPrinter {
+    fn new(style: Style, quiet: bool) -> CheckPrinter {
+        CheckPrinter {
+            style,
+            quiet,
+            state: std::sync::Mutex::new(PrinterState {
+                summary: Summary::default(),
+                spill: Spill::new(),
+                error: None,
+            }),
+        }
+    }
+
+    /// What was counted, and the findings still to print (taken: the printer starts
+    /// over).
+    fn take(&self) -> std::io::Result<(Summary, Spill)> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = std::mem::replace(
+            &mut *state,
+            PrinterState {
+                summary: Summary::default(),
+                spill: Spill::Memory(Vec::new()),
+                error: None,
+            },
+        );
+        match state.error {
+            Some(e) => Err(e),
+            None => Ok((state.summary, state.spill)),
+        }
+    }
+}
+
+impl engine::Stream for CheckPrinter {
+    fn file(&self, path: &Path, recipe: &str, pending: Option<usize>, findings: Vec<Finding>) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let state = &mut *state;
+        if let Some(edits) = pending {
+            state.summary.files += 1;
+            *state.summary.edits.entry(recipe.to_owned()).or_default() += edits.max(1);
+            let line = change_line(path, "would be changed", &[recipe], self.style);
+            if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+                state.error.get_or_insert(e);
+            }
+        }
+        for f in &findings {
+            state.summary.count(f);
+            if self.quiet && f.severity == Severity::Note {
+                continue;
+            }
+            let line = output::finding(f, self.style);
+            if let Err(e) = writeln!(state.spill.writer(), "{line}") {
+                state.error.get_or_insert(e);
+            }
+        }
+    }
+}
+
+/// The counts of the summary line.
+#[derive(Debug, Default)]
+struct Summary {
+    /// Files changed (or that would be).
+    files: usize,
+    edits: BTreeMap<String, usize>,
+    errors: usize,
+    warnings: usize,
+    notes: usize,
+}
+
+impl Summary {
+    fn of(outcome: &Outcome) -> Summary {
+        let mut s = Summary {
+            files: outcome.changes.len(),
+            edits: report::edits_per_recipe(outcome),
+            ..Summary::default()
+        };
+        outcome.findings.iter().for_each(|f| s.count(f));
+        s
+    }
+
+    fn count(&mut self, f: &Finding) {
+        match f.severity {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Note => self.notes += 1,
+        }
+    }
+
+    fn add(&mut self, other: Summary) {
+        self.files += other.files;
+        for (r, n) in other.edits {
+            *self.edits.entry(r).or_default() += n;
+        }
+        self.errors += other.errors;
+        self.warnings += other.warnings;
+        self.notes += other.notes;
+    }
 }
 
 fn print_report(
@@ -168,16 +349,19 @@ fn execute(
     global: &GlobalArgs,
     writes: bool,
 ) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
-    execute_with(args, global, writes, false)
+    execute_with(args, global, writes, false, None)
 }
 
 /// [`execute`]; `pending_only`: the caller needs to know which files have pending
 /// changes, not what the changes finally are (see [`Workspace::first_pass_only`]).
+/// `stream` receives the results instead of the outcome where the run allows (see
+/// [`Workspace::stream`]).
 fn execute_with(
     args: &RunArgs,
     global: &GlobalArgs,
     writes: bool,
     pending_only: bool,
+    stream: Option<Arc<dyn engine::Stream>>,
 ) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
     let mut configs = Configs::default();
     let cwd_config = configs.for_path(Path::new("."))?;
@@ -234,6 +418,9 @@ fn execute_with(
     // One recipe, per file only: no later recipe or project action reads its results.
     ws.first_pass_only =
         pending_only && recipes.len() == 1 && recipes.iter().all(|r| !r.has_project_actions());
+    if ws.first_pass_only {
+        ws.stream = stream;
+    }
     let progress = Progress::new(!global.quiet);
     engine::run(&ws, &recipes, &pool, &progress)?;
     Ok((ws.finish(), descriptions))
@@ -272,15 +459,15 @@ fn looks_like_path(t: &str) -> bool {
 /// With no recipe named: each file gets the recipes of the config that governs it. One
 /// compiled recipe per (id, parameters), limited to the files that asked for it.
 fn configured_recipes(
-    files: &[FileEntry],
+    files: &Files,
     configs: &mut Configs,
     registry: &mut Registry,
     sets: &BTreeMap<String, String>,
 ) -> Result<Vec<CompiledRecipe>, UserError> {
-    let mut by_config: Vec<(Arc<Config>, Vec<&FileEntry>)> = Vec::new();
+    let mut by_config: Vec<(Arc<Config>, Vec<crate::select::File>)> = Vec::new();
     let mut index: HashMap<*const Config, usize> = HashMap::new();
-    for f in files {
-        let Some(config) = configs.for_path(&f.path)? else {
+    for f in files.iter() {
+        let Some(config) = configs.for_path(&f.path())? else {
             continue;
         };
         let i = *index.entry(Arc::as_ptr(&config)).or_insert_with(|| {
@@ -298,8 +485,9 @@ fn configured_recipes(
     for (config, _) in &by_config {
         registry.add_dirs(&config.recipe_paths, &config.file)?;
     }
-    let mut instances: Vec<(String, BTreeMap<String, String>, HashSet<PathBuf>)> = Vec::new();
-    for (config, files) in &by_config {
+    // Per recipe and parameters, which files (by index) it runs on.
+    let mut instances: Vec<(String, BTreeMap<String, String>, Vec<bool>)> = Vec::new();
+    for (config, files_of_config) in &by_config {
         let include = if config.include.is_empty() {
             None
         } else {
@@ -329,25 +517,22 @@ fn configured_recipes(
                     .filter(|(k, _)| recipe.def.params.contains_key(*k))
                     .map(|(k, v)| (k.clone(), v.clone())),
             );
-            let selected = files.iter().filter(|f| {
-                let rel = FileEntry {
-                    path: f.path.clone(),
-                    rel: crate::git::absolute(&f.path)
-                        .strip_prefix(&config.dir)
-                        .map(Path::to_path_buf)
-                        .unwrap_or_else(|_| f.rel.clone()),
-                    explicit: false,
-                };
-                include.as_ref().is_none_or(|g| g.matches(&rel))
-                    && exclude.as_ref().is_none_or(|g| !g.matches(&rel))
-            });
-            let paths: Vec<PathBuf> = selected.map(|f| f.path.clone()).collect();
+            let mut chosen = vec![false; files.len()];
+            for f in files_of_config {
+                let path = f.path();
+                let rel = crate::git::absolute(&path)
+                    .strip_prefix(&config.dir)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|_| f.rel());
+                chosen[f.index] = include.as_ref().is_none_or(|g| g.matches(&rel, false))
+                    && exclude.as_ref().is_none_or(|g| !g.matches(&rel, false));
+            }
             match instances
                 .iter_mut()
                 .find(|(i, p, _)| i == id && *p == params)
             {
-                Some((_, _, set)) => set.extend(paths),
-                None => instances.push((id.clone(), params, paths.into_iter().collect())),
+                Some((_, _, set)) => set.iter_mut().zip(chosen).for_each(|(s, c)| *s |= c),
+                None => instances.push((id.clone(), params, chosen)),
             }
         }
     }
@@ -364,17 +549,16 @@ fn configured_recipes(
 /// Applies `--changed-since` and `--shard` to every recipe's file set.
 fn restrict(
     recipes: &mut [CompiledRecipe],
-    files: &[FileEntry],
+    files: &Files,
     args: &RunArgs,
 ) -> Result<(), UserError> {
-    let mut keep: Option<HashSet<PathBuf>> = None;
+    let mut keep: Option<Vec<bool>> = None;
     if let Some(rev) = &args.changed_since {
         let changed = crate::git::changed_since(rev)?;
         keep = Some(
             files
                 .iter()
-                .filter(|f| changed.contains(&crate::git::absolute(&f.path)))
-                .map(|f| f.path.clone())
+                .map(|f| changed.contains(&crate::git::absolute(&f.path())))
                 .collect(),
         );
     }
@@ -387,20 +571,20 @@ fn restrict(
             ))
             .help("run it in one job without --shard"));
         }
-        let in_shard: HashSet<PathBuf> = files
-            .iter()
-            .filter(|f| shard_of(&f.path, n) == k - 1)
-            .map(|f| f.path.clone())
-            .collect();
+        let in_shard = files.iter().map(|f| shard_of(&f.path(), n) == k - 1);
         keep = Some(match keep {
-            Some(k) => k.intersection(&in_shard).cloned().collect(),
-            None => in_shard,
+            Some(keep) => keep
+                .into_iter()
+                .zip(in_shard)
+                .map(|(a, b)| a && b)
+                .collect(),
+            None => in_shard.collect(),
         });
     }
     if let Some(keep) = keep {
         for r in recipes.iter_mut() {
-            let set: HashSet<PathBuf> = match &r.only {
-                Some(only) => only.intersection(&keep).cloned().collect(),
+            let set: Vec<bool> = match &r.only {
+                Some(only) => only.iter().zip(&keep).map(|(a, b)| *a && *b).collect(),
                 None => keep.clone(),
             };
             r.only = Some(Arc::new(set));
@@ -540,6 +724,7 @@ fn report_text(outcome: &Outcome, global: &GlobalArgs, style: Style, to_stdout: 
 /// `--statistics`, then the summary line: files changed, edits per recipe, findings.
 fn finish(
     outcome: &Outcome,
+    summary: &Summary,
     args: &RunArgs,
     global: &GlobalArgs,
     style: Style,
@@ -552,22 +737,21 @@ fn finish(
     if global.quiet {
         return;
     }
-    let per_recipe = report::edits_per_recipe(outcome);
-    let n = outcome.changes.len();
+    let n = summary.files;
     let files = if n == 1 { "file" } else { "files" };
     let mut line = format!("{n} {files} {verb}");
-    if !per_recipe.is_empty() {
-        let parts: Vec<String> = per_recipe
+    if !summary.edits.is_empty() {
+        let parts: Vec<String> = summary
+            .edits
             .iter()
             .map(|(r, n)| format!("{r}: {n} edit{}", if *n == 1 { "" } else { "s" }))
             .collect();
         line.push_str(&format!(" ({})", parts.join(", ")));
     }
-    let count = |s: Severity| outcome.findings.iter().filter(|f| f.severity == s).count();
     for (k, label) in [
-        (count(Severity::Error), "error"),
-        (count(Severity::Warning), "warning"),
-        (count(Severity::Note), "note"),
+        (summary.errors, "error"),
+        (summary.warnings, "warning"),
+        (summary.notes, "note"),
     ] {
         if k > 0 {
             line.push_str(&format!(", {k} {label}{}", if k == 1 { "" } else { "s" }));

@@ -70,8 +70,9 @@ pub struct CompiledRecipe {
     /// `None`: every file may match. Otherwise a file must contain one of the literals.
     pub literals: Option<Arc<aho_corasick::AhoCorasick>>,
     /// When set, the per-file stage runs on these files only (a package's files in a
-    /// configured monorepo run, `--changed-since`, `--shard`).
-    pub only: Option<Arc<std::collections::HashSet<std::path::PathBuf>>>,
+    /// configured monorepo run, `--changed-since`, `--shard`): one flag per walked file,
+    /// by its index in [`crate::select::Files`].
+    pub only: Option<Arc<Vec<bool>>>,
 }
 
 impl CompiledRecipe {
