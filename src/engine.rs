@@ -330,6 +330,14 @@ impl Progress {
         }
     }
 
+    /// Runs `f`, which prints to the terminal, with the bar out of its way.
+    fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.bar {
+            Some(bar) => bar.suspend(f),
+            None => f(),
+        }
+    }
+
     fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
@@ -367,7 +375,7 @@ pub fn run(
                         progress.inc();
                         report
                     },
-                    |report| commit(ws, recipe, report),
+                    |report| commit(ws, recipe, report, progress),
                 )
             });
             progress.finish();
@@ -485,7 +493,7 @@ fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) -> FileOut
 }
 
 /// Records what [`run_file`] found: in the workspace, or handed to its stream.
-fn commit(ws: &Workspace, recipe: &CompiledRecipe, report: FileReport) {
+fn commit(ws: &Workspace, recipe: &CompiledRecipe, report: FileReport, progress: &Progress) {
     let path = &report.path;
     match report.outcome {
         FileOutcome::Nothing => {}
@@ -497,7 +505,12 @@ fn commit(ws: &Workspace, recipe: &CompiledRecipe, report: FileReport) {
             if let Some(stream) = &ws.stream {
                 sort_findings(&mut findings);
                 let pending = change.map(|(_, edits)| edits);
-                return stream.file(path, &recipe.id, pending, findings);
+                let emit = || stream.file(path, &recipe.id, pending, findings);
+                // A pending file is a line on stdout, which may be the bar's terminal.
+                return match pending {
+                    Some(_) => progress.suspend(emit),
+                    None => emit(),
+                };
             }
             ws.report(findings);
             if let Some((new, edits)) = change {
