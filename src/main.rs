@@ -1,11 +1,15 @@
 /// mimalloc for Rust's allocations and tree-sitter's: parsing allocates and frees a node
 /// per token, from every thread at once, where glibc's malloc spends a tenth of a run.
+/// (`--features system-alloc` builds without it, for heap profilers such as heaptrack,
+/// which do not see mimalloc's allocations.)
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     no_huge_pages();
     // SAFETY: before any tree exists, and these functions have the C allocator contract.
+    #[cfg(not(feature = "system-alloc"))]
     unsafe {
         tree_sitter::set_allocator(
             Some(libmimalloc_sys::mi_malloc),
