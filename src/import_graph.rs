@@ -43,42 +43,20 @@ pub struct ImportGraph {
 const MAX_NODES: usize = 4096;
 
 impl ImportGraph {
-    /// The caches to answer a query from: fresh ones when the current ones are full.
-    fn caches(&self) -> Arc<Caches> {
+    /// The caches to answer queries from, fresh ones when the current ones are full:
+    /// take them once for a group of queries about one import.
+    pub fn caches(&self) -> Arc<Caches> {
         let mut current = lock(&self.caches);
         if lock(&current.nodes).paths.len() >= MAX_NODES {
             *current = Arc::default();
         }
         current.clone()
     }
-
-    /// The project files that executing an import runs, in order: each package on the
-    /// way and the module itself, plus `module.name` for a name that is a submodule.
-    pub fn targets(
-        &self,
-        ws: &Workspace,
-        from_file: &Path,
-        level: usize,
-        module: &str,
-        names: &[&str],
-    ) -> Vec<PathBuf> {
-        self.caches().targets(ws, from_file, level, module, names)
-    }
-
-    /// Does importing `from` execute `to`, directly or through a chain of imports?
-    pub fn reaches(&self, ws: &Workspace, from: &Path, to: &Path) -> bool {
-        self.caches().reaches(ws, from, to)
-    }
-
-    /// The shortest chain of files from `from` to `to` (both included), if any.
-    pub fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
-        self.caches().chain(ws, from, to)
-    }
 }
 
-/// What an [`ImportGraph`] has learnt so far.
+/// What an [`ImportGraph`] has learnt so far, and the queries it answers.
 #[derive(Default)]
-struct Caches {
+pub struct Caches {
     /// Files by id: paths are hashed once, when first seen; edges and reachable sets
     /// are indexed by id.
     nodes: Mutex<Nodes>,
@@ -148,7 +126,9 @@ enum Found {
 }
 
 impl Caches {
-    fn targets(
+    /// The project files that executing an import runs, in order: each package on the
+    /// way and the module itself, plus `module.name` for a name that is a submodule.
+    pub fn targets(
         &self,
         ws: &Workspace,
         from_file: &Path,
@@ -272,7 +252,8 @@ impl Caches {
         out
     }
 
-    fn reaches(&self, ws: &Workspace, from: &Path, to: &Path) -> bool {
+    /// Does importing `from` execute `to`, directly or through a chain of imports?
+    pub fn reaches(&self, ws: &Workspace, from: &Path, to: &Path) -> bool {
         let from = self.intern(from);
         let cached = lock(&self.nodes).reach[from as usize].clone();
         let set = match cached {
@@ -313,7 +294,8 @@ impl Caches {
         set.contains(to)
     }
 
-    fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
+    /// The shortest chain of files from `from` to `to` (both included), if any.
+    pub fn chain(&self, ws: &Workspace, from: &Path, to: &Path) -> Option<Vec<PathBuf>> {
         let from = self.intern(from);
         let to = self.intern(to);
         // Per id: the id it was first reached from (`NONE`: not reached yet).

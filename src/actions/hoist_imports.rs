@@ -1210,7 +1210,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
     fn check_cycle(&self, imp: &LocalImport<'t>) -> Result<(), String> {
         let ws = self.cx.workspace;
         let path = self.cx.path;
-        let graph = &self.action.graph;
+        let graph = self.action.graph.caches();
         let mut targets = Vec::new();
         match &imp.info.from_module {
             Some(m) => {
