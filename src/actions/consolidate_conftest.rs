@@ -491,12 +491,22 @@ impl ConsolidateConftest {
                 }
             }
         }
-        // Read on all cores; in the walk's order.
+        // Only whether a test names a fixture is asked below: a test that names none as
+        // a whole word is not parsed. Read on all cores; in the walk's order.
+        // (Only the names of the conftests' fixtures: a name another fixture requests
+        // joins a test's names through that fixture, whatever the test's text.)
+        let fixtures: Vec<&str> = deps_of.keys().map(String::as_str).collect();
+        let named = aho_corasick::AhoCorasick::new(&fixtures).ok();
         let mentions: Vec<(&PathBuf, &PathBuf, BTreeSet<String>)> = tests
             .par_iter()
             .filter_map(|(p, r)| {
                 let text = ws.read(p).ok().flatten()?;
-                Some((p, r, scan::mentions(&text).unwrap_or_default()))
+                let names_one = named.as_ref().is_none_or(|ac| super::names_word(ac, &text));
+                let mentions = match names_one && !fixtures.is_empty() {
+                    true => scan::mentions(&text).unwrap_or_default(),
+                    false => BTreeSet::new(),
+                };
+                Some((p, r, mentions))
             })
             .collect();
         let mut test_files = Vec::new();

@@ -344,21 +344,6 @@ fn as_names(text: &str) -> Vec<&str> {
     out
 }
 
-/// Does `text` name one of the literals of `ac` (identifiers) as a whole word, not as
-/// part of a longer identifier (`override_settings` does not name `settings`)? Every
-/// reference to an instance (a name, an attribute, an import, a dotted path in a string)
-/// has it as a whole word. Overlapping matches, so that one literal inside a longer
-/// word hides no other.
-fn names_word(ac: &aho_corasick::AhoCorasick, text: &str) -> bool {
-    let b = text.as_bytes();
-    let ident = |i: usize| {
-        b.get(i)
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
-    };
-    ac.find_overlapping_iter(text)
-        .any(|m| (m.start() == 0 || !ident(m.start() - 1)) && !ident(m.end()))
-}
-
 const UNPARSABLE: &str =
     "does not parse, so its uses of the settings (if any) were not rewritten; fix it and run again";
 
@@ -478,7 +463,7 @@ impl ProjectAction for LazySettings {
                 .filter(|i| {
                     !parsed.contains_key(i)
                         && !unparsable.contains(i)
-                        && names_word(&ac, &files[*i].1)
+                        && super::names_word(&ac, &files[*i].1)
                 })
                 .collect();
             let done: Vec<(usize, Option<Summary>)> = new

@@ -225,3 +225,19 @@ pub fn build(name: &str, args: ActionArgs) -> Result<Action, UserError> {
     })?;
     (spec.build)(args).map_err(|m| UserError::new(format!("action `{name}`: {m}")))
 }
+
+/// Does `text` name one of the literals of `ac` (identifiers) as a whole word, not as
+/// part of a longer identifier (`override_settings` does not name `settings`)? Every
+/// reference to a name (an identifier, an attribute, an import, a dotted path or a
+/// fixture's name in a string) has it as a whole word, so a file without one needs no
+/// parse to know it does not refer to any. Overlapping matches, so that one literal
+/// inside a longer word hides no other.
+pub(crate) fn names_word(ac: &aho_corasick::AhoCorasick, text: &str) -> bool {
+    let b = text.as_bytes();
+    let ident = |i: usize| {
+        b.get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    };
+    ac.find_overlapping_iter(text)
+        .any(|m| (m.start() == 0 || !ident(m.start() - 1)) && !ident(m.end()))
+}
