@@ -374,15 +374,59 @@ fn class_headers(text: &str) -> impl Iterator<Item = (&str, &str)> {
     })
 }
 
+/// The project's files for the passes of [`LazySettings::run`] over all of them: their
+/// texts kept in memory up to [`KEEP_BYTES`] in all, read again beyond that, so that a
+/// large repository costs reads rather than memory that grows with it.
+struct Texts {
+    paths: Vec<PathBuf>,
+    kept: Vec<Option<Arc<str>>>,
+}
+
+/// More than Django and SymPy together (44 MB): a repository of that size is read once.
+const KEEP_BYTES: usize = 64 << 20;
+
+impl Texts {
+    fn read(ws: &Workspace) -> Texts {
+        let read: Vec<(PathBuf, Arc<str>)> = ws
+            .python_files()
+            .into_par_iter()
+            .filter(|p| !ws.is_skipped(p))
+            .filter_map(|p| ws.read(&p).ok().flatten().map(|t| (p, t)))
+            .collect();
+        let mut total = 0;
+        let (paths, kept) = read
+            .into_iter()
+            .map(|(p, t)| {
+                total += t.len();
+                (p, (total <= KEEP_BYTES).then_some(t))
+            })
+            .unzip();
+        Texts { paths, kept }
+    }
+
+    fn len(&self) -> usize {
+        self.paths.len()
+    }
+
+    /// The text of file `i` (`None` if it can no longer be read).
+    fn get(&self, ws: &Workspace, i: usize) -> Option<Arc<str>> {
+        match &self.kept[i] {
+            Some(t) => Some(t.clone()),
+            None => ws.read(&self.paths[i]).ok().flatten(),
+        }
+    }
+}
+
 /// The names of the classes of the project that may subclass `BaseSettings` (through
 /// any chain of bases), read from class headers: a prefilter, so a name too many only
 /// costs a parse.
-fn settings_subclasses(files: &[(PathBuf, Arc<str>)]) -> HashSet<String> {
-    let headers: Vec<(String, Vec<String>)> = files
-        .par_iter()
-        .filter(|(_, t)| t.contains("class"))
-        .flat_map_iter(|(_, t)| {
-            class_headers(t)
+fn settings_subclasses(ws: &Workspace, files: &Texts) -> HashSet<String> {
+    let headers: Vec<(String, Vec<String>)> = (0..files.len())
+        .into_par_iter()
+        .filter_map(|i| files.get(ws, i))
+        .filter(|t| t.contains("class"))
+        .flat_map_iter(|t| {
+            class_headers(&t)
                 .map(|(name, bases)| (name.to_owned(), words(bases).map(str::to_owned).collect()))
                 .collect::<Vec<_>>()
         })
@@ -419,23 +463,19 @@ impl LazySettings {
 
 impl ProjectAction for LazySettings {
     fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError> {
-        let files: Vec<(PathBuf, Arc<str>)> = ws
-            .python_files()
-            .into_par_iter()
-            .filter(|p| !ws.is_skipped(p))
-            .filter_map(|p| ws.read(&p).ok().flatten().map(|t| (p, t)))
-            .collect();
+        let files = Texts::read(ws);
         let mut findings = Vec::new();
         let modules = ModuleCache::default();
 
         // 1. The settings modules and their instances.
-        let subclasses = settings_subclasses(&files);
-        let detected: Vec<Result<Target, Finding>> = files
-            .par_iter()
+        let subclasses = settings_subclasses(ws, &files);
+        let detected: Vec<Result<Target, Finding>> = (0..files.len())
+            .into_par_iter()
+            .filter_map(|i| Some((i, files.get(ws, i)?)))
             .filter(|(_, t)| {
                 assign_calls(t).next().is_some() && self.may_define_instance(t, &subclasses)
             })
-            .flat_map_iter(|(p, t)| self.detect(ws, p, t, recipe, &modules))
+            .flat_map_iter(|(i, t)| self.detect(ws, &files.paths[i], &t, recipe, &modules))
             .collect();
         let mut targets = Vec::new();
         for d in detected {
@@ -458,22 +498,20 @@ impl ProjectAction for LazySettings {
         loop {
             let ac = aho_corasick::AhoCorasick::new(&literals)
                 .map_err(|e| UserError::new(format!("lazy-settings: prefilter: {e}")))?;
-            let new: Vec<usize> = (0..files.len())
+            let new: Vec<(usize, Arc<str>)> = (0..files.len())
                 .into_par_iter()
-                .filter(|i| {
-                    !parsed.contains_key(i)
-                        && !unparsable.contains(i)
-                        && super::names_word(&ac, &files[*i].1)
-                })
+                .filter(|i| !parsed.contains_key(i) && !unparsable.contains(i))
+                .filter_map(|i| Some((i, files.get(ws, i)?)))
+                .filter(|(_, text)| super::names_word(&ac, text))
                 .collect();
             let done: Vec<(usize, Option<Summary>)> = new
-                .par_iter()
-                .map(|&i| {
-                    let (path, text) = &files[i];
-                    let Some(tree) = module_tree(text) else {
+                .into_par_iter()
+                .map(|(i, text)| {
+                    let path = &files.paths[i];
+                    let Some(tree) = module_tree(&text) else {
                         return (i, None);
                     };
-                    let mut scopes = Scopes::collect(&tree, text);
+                    let mut scopes = Scopes::collect(&tree, &text);
                     let module = scopes.scopes.remove(&scopes.module_id).unwrap_or_default();
                     (
                         i,
@@ -492,7 +530,7 @@ impl ProjectAction for LazySettings {
                         parsed.insert(i, p);
                     }
                     None if unparsable.insert(i) => findings.push(Finding {
-                        path: files[i].0.clone(),
+                        path: files.paths[i].clone(),
                         line: 0,
                         column: 0,
                         recipe: recipe.to_owned(),
