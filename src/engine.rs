@@ -1,9 +1,10 @@
 //! The engine: runs recipes, in the order given, over a set of files.
 //!
 //! Per recipe: first the per-file stage (query rewrites and per-file actions, in
-//! parallel, each file to a fixed point), then its project actions. Every stage reads
-//! and writes the [`Workspace`], so each recipe sees the previous one's output. Nothing
-//! touches the disk until the output stage decides to write.
+//! parallel, each file to a fixed point; files taken and their results recorded in path
+//! order), then its project actions. Every stage reads and writes the [`Workspace`], so
+//! each recipe sees the previous one's output. Nothing touches the disk until the
+//! output stage decides to write.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

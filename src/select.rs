@@ -22,8 +22,8 @@ pub const SKIPPED_DIRS: &[&str] = &[
 ];
 
 /// The walked Python files, in path order, stored compactly: each directory's path once
-/// and the file names in one buffer (about 25 bytes a file instead of two `PathBuf`s, so
-/// the list stays small next to a run's fixed costs however large the repository is).
+/// and the file names in one buffer (about 65 bytes a file with the directory table, on
+/// Django + SymPy, instead of two `PathBuf`s and their copies: 4.6 MB for 70,000 files).
 #[derive(Debug, Default)]
 pub struct Files {
     dirs: Vec<Dir>,
@@ -67,7 +67,7 @@ impl File<'_> {
         let start = self.entry.name_start as usize;
         let bytes = &self.files.names[start..start + self.entry.name_len as usize];
         // SAFETY: `bytes` is exactly what `as_encoded_bytes` gave for one name (see
-        // `Files::push_name`), which is what `from_encoded_bytes_unchecked` accepts.
+        // `Files::push_file`), which is what `from_encoded_bytes_unchecked` accepts.
         unsafe { OsStr::from_encoded_bytes_unchecked(bytes) }
     }
 
@@ -126,19 +126,15 @@ impl Files {
     }
 
     fn push_dir(&mut self, path: &Path, rel: &Path) -> u32 {
-        let mut path = clean(path);
-        if path == Path::new(".") {
-            path = PathBuf::new();
-        }
-        let rel = clean(rel);
-        let rel = if rel == Path::new(".") {
-            PathBuf::new()
-        } else {
-            rel
+        // Cleaned, with the current directory as the empty path (so that joining a name
+        // gives `m.py`, not `./m.py`).
+        let cleaned = |p: &Path| match clean(p) {
+            c if c == Path::new(".") => PathBuf::new().into_boxed_path(),
+            c => c.into_boxed_path(),
         };
         self.dirs.push(Dir {
-            path: path.into_boxed_path(),
-            rel: rel.into_boxed_path(),
+            path: cleaned(path),
+            rel: cleaned(rel),
         });
         u32::try_from(self.dirs.len() - 1).expect("fewer than 4 billion directories")
     }
