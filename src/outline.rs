@@ -42,17 +42,19 @@ pub struct Region {
     /// What tree-sitter does not read of them: all but the `0` of a run of statements,
     /// all but the prefix and quotes of a docstring.
     pub elided: Range<usize>,
-    /// A run of statements, whose first byte is a `0` in the copy.
-    pub zero: bool,
+    /// The byte that stands for it in the copy, at `whole.start` (the rest of `whole`
+    /// is elided): `0` for a run of statements or a value, `)` for a parameter list;
+    /// none for a docstring or a comment.
+    pub mark: Option<u8>,
 }
 
 impl Region {
-    /// A run of statements, which a `0` stands for.
+    /// A run of statements (or a value), which a `0` stands for.
     fn statements(whole: Range<usize>) -> Region {
         Region {
             elided: whole.start + 1..whole.end,
             whole,
-            zero: true,
+            mark: Some(b'0'),
         }
     }
 }
@@ -157,7 +159,7 @@ impl Masked {
             .map(|m| Region {
                 whole: shift(m.whole.start, false)..shift(m.whole.end, true),
                 elided: shift(m.elided.start, false)..shift(m.elided.end, true),
-                zero: m.zero,
+                mark: m.mark,
             })
             .collect();
         Masked { text, regions }
@@ -176,6 +178,10 @@ pub struct Focus<'a> {
     pub words: std::collections::HashSet<&'a [u8]>,
     /// What stays beyond the anchors and words.
     pub keep: Keep,
+    /// The reader looks at what statements bind and import, never at values: outside
+    /// the elided parts, a module-level assignment's value (`x = 0`), parameter lists
+    /// (`def f():`), class bases (`class C():`) and the text of comments go too.
+    pub bindings_only: bool,
 }
 
 /// How much of a file a [`Focus`] keeps besides its anchors and words.
@@ -198,6 +204,7 @@ impl<'a> Focus<'a> {
         self.anchors.sort_unstable();
         self.words.extend(other.words);
         self.keep = self.keep.max(other.keep);
+        self.bindings_only &= other.bindings_only;
     }
 }
 
@@ -212,7 +219,11 @@ impl<'a> Focus<'a> {
 /// statement, compound statements outside functions, and the headers of kept
 /// definitions always stay. `None` when nothing would be elided or the scan gives up.
 pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
-    let lines = logical_lines(text.as_bytes())?;
+    let mut comments = Vec::new();
+    let lines = logical_lines(
+        text.as_bytes(),
+        focus.bindings_only.then_some(&mut comments),
+    )?;
     if lines.first().is_some_and(|l| l.indent != 0) {
         return None;
     }
@@ -262,23 +273,55 @@ pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
         regions: Vec::new(),
     };
     masker.block(0, lines.len(), Level::Module, 0)?;
-    let regions = masker.regions;
+    let mut regions = masker.regions;
+    if !comments.is_empty() {
+        add_comments(&mut regions, text.as_bytes(), &comments);
+    }
     if regions.is_empty() {
         return None;
     }
-    // The parser reads only the `0` of a run (see [`Masked::compact`]); the rest of the
-    // first character becomes spaces so that the copy stays UTF-8.
+    // The parser reads only the mark of a region (see [`Masked::compact`]); the rest of
+    // the character it replaces becomes spaces so that the copy stays UTF-8.
     let mut bytes = text.as_bytes().to_vec();
-    for r in regions.iter().filter(|r| r.zero) {
+    for r in &regions {
+        let Some(mark) = r.mark else { continue };
         let at = r.whole.start;
         let first = text[at..].chars().next().map_or(1, char::len_utf8);
-        bytes[at] = b'0';
+        bytes[at] = mark;
         for b in &mut bytes[at + 1..at + first] {
             *b = b' ';
         }
     }
     let text = String::from_utf8(bytes).ok()?;
     Some(Masked { text, regions })
+}
+
+/// Adds to `regions` (sorted, apart) the text after the `#` of each comment (at the
+/// sorted offsets `comments`) that no region holds.
+fn add_comments(regions: &mut Vec<Region>, b: &[u8], comments: &[usize]) {
+    let mut out = Vec::with_capacity(regions.len() + comments.len());
+    let mut held = regions.drain(..).peekable();
+    for &c in comments {
+        while let Some(r) = held.next_if(|r| r.whole.end <= c) {
+            out.push(r);
+        }
+        if held.peek().is_some_and(|r| r.whole.start <= c) {
+            continue;
+        }
+        let mut end = memchr::memchr(b'\n', &b[c..]).map_or(b.len(), |k| c + k);
+        if end > c && b[end - 1] == b'\r' {
+            end -= 1;
+        }
+        if end > c + 1 {
+            out.push(Region {
+                whole: c..end,
+                elided: c + 1..end,
+                mark: None,
+            });
+        }
+    }
+    out.extend(held);
+    *regions = out;
 }
 
 /// Is one of `sorted` in `span`?
@@ -408,6 +451,10 @@ impl Masker<'_> {
                 };
             } else {
                 self.regions.extend(run.take().map(Region::statements));
+                if simple && level == Level::Module && !first_in_module && self.focus.bindings_only
+                {
+                    self.regions.extend(value(self.text, &self.lines[k]));
+                }
                 if focused || level != Level::Function || kind == Kind::Case {
                     self.clauses(k, end, level, depth)?;
                 }
@@ -450,7 +497,7 @@ impl Masker<'_> {
         Some(Region {
             elided: whole.start + prefix + 1..whole.end - 1,
             whole,
-            zero: false,
+            mark: None,
         })
     }
 
@@ -494,6 +541,9 @@ impl Masker<'_> {
                 return None;
             }
             let body = self.span(h + 1, b);
+            if self.focus.bindings_only && matches!(header.kind, Kind::Def | Kind::Class) {
+                self.regions.extend(parameters(self.text, header));
+            }
             match header.kind {
                 Kind::Def | Kind::Class if level != Level::Function && !self.anchored(&body) => {
                     self.regions.push(Region::statements(body));
@@ -511,6 +561,119 @@ impl Masker<'_> {
         }
         Some(())
     }
+}
+
+/// The value of an assignment `line` at module level, for a reader of what it binds: a
+/// statement with one plain `=` outside brackets and strings (not a chain `a = b = 1`,
+/// nor `f = lambda x=1: x`), none after a `;`, no `:=` anywhere (it binds) and no
+/// `__all__` before it (whose value is read).
+fn value(b: &[u8], line: &Line) -> Option<Region> {
+    let s = &b[line.start..line.end];
+    if memchr::memmem::find(s, b":=").is_some() {
+        return None;
+    }
+    let mut eq = None;
+    let mut depth = 0usize;
+    let mut i = line.start;
+    while i < line.end {
+        match b[i] {
+            b'"' | b'\'' => {
+                i = skip_string(b, i, 0)?;
+                continue;
+            }
+            b'#' => break,
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+            b';' if depth == 0 => return None,
+            b'=' if depth == 0 => {
+                if b.get(i + 1) == Some(&b'=') {
+                    i += 2;
+                    continue;
+                }
+                // Not the `=` of a comparison or an augmented assignment.
+                let plain = i == line.start || !b"!<>+-*/%&|^@:".contains(&b[i - 1]);
+                if plain && eq.replace(i).is_some() {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let eq = eq?;
+    let target = &b[line.start..eq];
+    if memchr::memmem::find(target, b"__all__").is_some() {
+        return None;
+    }
+    let start = eq
+        + 1
+        + b[eq + 1..line.end]
+            .iter()
+            .take_while(|c| matches!(c, b' ' | b'\t'))
+            .count();
+    let end = line.end - usize::from(b[line.end - 1] == b'\r');
+    (end > start + 1).then(|| Region::statements(start..end))
+}
+
+/// The parameter list (or bases) of the `def` or `class` header `line`, for a reader of
+/// what it binds: all of it but `()` goes. `None` when it is empty, or the name has
+/// type parameters.
+fn parameters(b: &[u8], line: &Line) -> Option<Region> {
+    let mut i = line.start;
+    let skip_blanks = |mut i: usize| {
+        while i < line.end && matches!(b[i], b' ' | b'\t') {
+            i += 1;
+        }
+        i
+    };
+    for keyword in [&b"async"[..], b"def", b"class"] {
+        if starts_with_word(&b[i..line.end], keyword) {
+            i = skip_blanks(i + keyword.len());
+        }
+    }
+    while i < line.end && is_ident_byte(b[i]) {
+        i += 1;
+    }
+    let open = skip_blanks(i);
+    if b.get(open) != Some(&b'(') || open >= line.end {
+        return None;
+    }
+    // Where the mark goes: the first byte inside that is not blank, a comment or a
+    // continuation, so that the copy keeps its lines.
+    let mut mark = open + 1;
+    loop {
+        match b.get(mark)? {
+            b' ' | b'\t' | b'\r' | b'\n' | b'\\' => mark += 1,
+            b'#' => mark = memchr::memchr(b'\n', &b[mark..]).map(|k| mark + k)?,
+            b')' => return None,
+            _ => break,
+        }
+    }
+    let mut depth = 1usize;
+    let mut i = mark;
+    while i < line.end {
+        match b[i] {
+            b'"' | b'\'' => {
+                i = skip_string(b, i, 0)?;
+                continue;
+            }
+            b'#' => i = memchr::memchr(b'\n', &b[i..]).map(|k| i + k)?,
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(Region {
+                        whole: mark..i + 1,
+                        elided: mark + 1..i + 1,
+                        mark: Some(b')'),
+                    });
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// The string literal of `line` (its prefix included), when the line is that string
@@ -568,7 +731,8 @@ static PLAIN: [bool; 256] = {
     t
 };
 
-fn logical_lines(b: &[u8]) -> Option<Vec<Line>> {
+/// The logical lines of `b`; with `comments`, the offset of each comment's `#` too.
+fn logical_lines(b: &[u8], mut comments: Option<&mut Vec<usize>>) -> Option<Vec<Line>> {
     let n = b.len();
     let mut lines = Vec::new();
     let mut i = 0;
@@ -601,6 +765,9 @@ fn logical_lines(b: &[u8]) -> Option<Vec<Line>> {
                 continue;
             }
             Some(b'#') => {
+                if let Some(c) = comments.as_deref_mut() {
+                    c.push(i);
+                }
                 i = memchr::memchr(b'\n', &b[i..]).map_or(n, |k| i + k + 1);
                 continue;
             }
@@ -624,7 +791,12 @@ fn logical_lines(b: &[u8]) -> Option<Vec<Line>> {
                     break end;
                 }
                 b'\r' if b.get(i + 1) != Some(&b'\n') => return None,
-                b'#' => i = memchr::memchr(b'\n', &b[i..]).map_or(n, |k| i + k),
+                b'#' => {
+                    if let Some(c) = comments.as_deref_mut() {
+                        c.push(i);
+                    }
+                    i = memchr::memchr(b'\n', &b[i..]).map_or(n, |k| i + k);
+                }
                 b'\\' => match b.get(i + 1) {
                     Some(b'\n') => i += 2,
                     Some(b'\r') if b.get(i + 2) == Some(&b'\n') => i += 3,
@@ -820,6 +992,7 @@ mod tests {
             anchors: focus,
             words: words.iter().map(|w| w.as_bytes()).collect(),
             keep: Keep::Focused,
+            bindings_only: false,
         };
         mask(text, &focus).map(|m| {
             assert_eq!(m.text.len(), text.len());
@@ -844,6 +1017,7 @@ mod tests {
             anchors,
             words: Default::default(),
             keep,
+            bindings_only: false,
         }
     }
 
@@ -974,6 +1148,44 @@ mod tests {
     }
 
     #[test]
+    fn a_reader_of_bindings_sees_no_values_parameters_bases_or_comments() {
+        let text = "# head\r\nimport os  # os\r\nx = [\r\n    1,\r\n]\r\nclass C(B):\r\n    def f(self):\r\n        import re\r\ndef g(\r\n    a,  # a\r\n):\r\n    pass\r\n";
+        let focus = Focus {
+            anchors: vec![text.find("import re").unwrap()],
+            words: Default::default(),
+            keep: Keep::ModuleLevel,
+            bindings_only: true,
+        };
+        let m = mask(text, &focus).unwrap();
+        assert_eq!(m.text.len(), text.len());
+        assert_eq!(
+            m.compact(),
+            "#\r\nimport os  #\r\nx = 0\r\nclass C():\r\n    def f():\r\n        import re\r\ndef g(\r\n    ):\r\n    0\n"
+        );
+        let tree = crate::parse::parse_masked(&m).unwrap().tree;
+        assert!(
+            !tree.root_node().has_error(),
+            "{}",
+            tree.root_node().to_sexp()
+        );
+        // Offsets are the file's: the class name, and the import after the elided parts.
+        let root = tree.root_node();
+        let mut cursor = root.walk();
+        let class = root
+            .named_children(&mut cursor)
+            .find(|n| n.kind() == "class_definition")
+            .unwrap();
+        let name = class.child_by_field_name("name").unwrap();
+        assert_eq!(&text[name.byte_range()], "C");
+        let import = text.find("import re").unwrap();
+        let node = tree
+            .root_node()
+            .descendant_for_byte_range(import, import + 6)
+            .unwrap();
+        assert_eq!(node.start_byte(), import);
+    }
+
+    #[test]
     fn follows_strings_brackets_and_continuations() {
         let text = concat!(
             "def f():\n",
@@ -1038,6 +1250,7 @@ mod tests {
             anchors: vec![text.find("import").unwrap()],
             words: [&b"name"[..]].into_iter().collect(),
             keep: Keep::Focused,
+            bindings_only: false,
         };
         let m = mask(text, &focus).unwrap();
         let tree = crate::parse::parse_masked(&m).unwrap().tree;

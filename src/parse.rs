@@ -53,7 +53,8 @@ pub fn parse_partial(
 /// The focus of a reader of what a module binds and imports: every import (at any
 /// depth) and `global` statement; functions without one need no parse, and in those
 /// with one only these statements (and what holds them) are parsed; module and class
-/// level are parsed whole.
+/// level are parsed for what they bind (values, parameter lists, class bases and
+/// comments elided).
 pub fn module_focus(text: &str) -> crate::outline::Focus<'_> {
     let b = text.as_bytes();
     let mut anchors: Vec<usize> = memchr::memmem::find_iter(b, b"import")
@@ -64,6 +65,7 @@ pub fn module_focus(text: &str) -> crate::outline::Focus<'_> {
         anchors,
         words: Default::default(),
         keep: crate::outline::Keep::ModuleLevel,
+        bindings_only: true,
     }
 }
 

@@ -1011,10 +1011,14 @@ struct Ctx {
 
 impl ModInfo {
     pub fn from_text(text: &str) -> ModInfo {
+        // Functions without an import or `global` bind nothing this reads, nor do values
+        // and parameter lists: not parsed.
+        ModInfo::read(text, &crate::parse::module_focus(text))
+    }
+
+    fn read(text: &str, focus: &crate::outline::Focus<'_>) -> ModInfo {
         let mut info = ModInfo::default();
-        // Functions without an import or `global` bind nothing this reads: not parsed.
-        let Some(tree) = crate::parse::parse_focused(text, &crate::parse::module_focus(text))
-        else {
+        let Some(tree) = crate::parse::parse_focused(text, focus) else {
             return info;
         };
         if crate::parse::first_error(&tree).is_some() {
@@ -1598,6 +1602,70 @@ mod tests {
         assert!(y.guarded);
         let t = info.imports.iter().find(|i| i.module == "t").unwrap();
         assert!(!t.runtime);
+    }
+
+    #[test]
+    fn eliding_values_and_parameters_reads_the_same() {
+        let text = concat!(
+            "\"\"\"Doc.\"\"\"\n",
+            "# -*- a comment -*-\n",
+            "import os, sys as system  # why\n",
+            "from . import (a,  # first\n",
+            "    b as c)\n",
+            "x = {'k': [1, 2], 'l': (lambda v=1: v)}  # a value\n",
+            "y: dict[str, int] = dict(a=1, b=2)\n",
+            "p = q = 3\n",
+            "r = 1; s = 2\n",
+            "(t, u) = v, w = 4, 5\n",
+            "n = (m := 6)\n",
+            "f = lambda z=1: z\n",
+            "o = 1 if x == y else 2 <= 3\n",
+            "n += 1\n",
+            "__all__ = ['x', 'y']\n",
+            "__all__ += ['p']\n",
+            "e = \\\n    7\n",
+            "\n",
+            "@decorate(1)\n",
+            "def g(a, b=(1, ')'), *args, # note\n",
+            "      **kw) -> int:\n",
+            "    import json\n",
+            "    global h\n",
+            "    return json\n",
+            "\n",
+            "class K(Base, metaclass=Meta):\n",
+            "    k = 1\n",
+            "    def method(self, d=x):\n",
+            "        from .m import thing\n",
+            "\n",
+            "def é(ü, ö=1):\n",
+            "    pass\n",
+            "if True:\n",
+            "    i = [x for x in range(3)]\n",
+            "try:\n",
+            "    import missing\n",
+            "except ImportError:\n",
+            "    missing = None\n",
+        );
+        let focus = crate::parse::module_focus(text);
+        assert!(focus.bindings_only);
+        let masked = crate::outline::mask(text, &focus).unwrap();
+        let compact = masked.compact();
+        for gone in ["'k'", "dict(a", "a comment", "metaclass", "**kw", "ü, ö"] {
+            assert!(!compact.contains(gone), "{gone} in {compact}");
+        }
+        for kept in ["p = q = 3", "r = 1; s = 2", "m := 6", "z=1", "'p'", "'y'"] {
+            assert!(compact.contains(kept), "{kept} not in {compact}");
+        }
+        let whole = crate::outline::Focus {
+            bindings_only: false,
+            ..crate::parse::module_focus(text)
+        };
+        let fast = ModInfo::read(text, &focus);
+        assert!(fast.parsed);
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{:?}", ModInfo::read(text, &whole))
+        );
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
         anchors: changed_lines(old, new),
         words: Default::default(),
         keep: crate::outline::Keep::Whole,
+        bindings_only: false,
     };
     // A masked parse is returned only when what it parsed is clean.
     if parse::parse_partial(new, &focus).is_some() {

@@ -261,6 +261,7 @@ fn module_tree(text: &str) -> Option<Tree> {
         anchors,
         words,
         keep: crate::outline::Keep::ModuleLevel,
+        bindings_only: false,
     };
     let tree = parse::parse_focused(text, &focus)?;
     parse::first_error(&tree).is_none().then_some(tree)
@@ -322,6 +323,7 @@ fn use_focus<'a>(
         anchors,
         words: kept,
         keep: crate::outline::Keep::ModuleLevel,
+        bindings_only: false,
     }
 }
 
@@ -990,6 +992,7 @@ impl LazySettings {
             anchors,
             words: HashSet::new(),
             keep: crate::outline::Keep::Whole,
+            bindings_only: false,
         };
         let Some(tree) = parse::parse_focused(text, &focus) else {
             return Vec::new();
