@@ -33,14 +33,17 @@ pub fn check_tree(text: &str, tree: &tree_sitter::Tree) -> Result<(), SyntaxBrea
     }
 }
 
-/// Like [`check`], for `new`, which is `old` with some lines changed: a function or
-/// class body that no change reaches holds `old`'s bytes as they were and needs no parse
-/// (see [`crate::outline`]); everything else is parsed as usual.
+/// Like [`check`], for `new`, which is `old` with some lines changed: a run of
+/// statements (or a function or class) that no change reaches holds `old`'s bytes as
+/// they were and needs no parse (see [`crate::outline`]): what is parsed is each changed
+/// statement in its place, inside the headers of the blocks that hold it, with a `0`
+/// for each run of statements around it, so a change that breaks the statements
+/// around it (an opened bracket or string, an indentation, a removed header) is seen.
 pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
     let focus = crate::outline::Focus {
         anchors: changed_lines(old, new),
         words: Default::default(),
-        keep: crate::outline::Keep::Whole,
+        keep: crate::outline::Keep::Focused,
         bindings_only: false,
     };
     // A masked parse is returned only when what it parsed is clean.
@@ -50,12 +53,21 @@ pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
     check(new)
 }
 
-/// The start of every line of `new` that differs from `old`, and of the lines on both
-/// sides of a deletion.
+/// The first byte after the indentation of every line of `new` that differs from `old`,
+/// and of the lines on both sides of a deletion (inside the statement the line belongs
+/// to: the indentation before a block's first statement is outside the block).
 fn changed_lines(old: &str, new: &str) -> Vec<usize> {
+    let b = new.as_bytes();
     let mut starts = vec![0];
-    starts.extend(memchr::memchr_iter(b'\n', new.as_bytes()).map(|i| i + 1));
-    let at = |line: usize| starts.get(line).copied().unwrap_or(new.len());
+    starts.extend(memchr::memchr_iter(b'\n', b).map(|i| i + 1));
+    let at = |line: usize| {
+        let start = starts.get(line).copied().unwrap_or(b.len());
+        start
+            + b[start..]
+                .iter()
+                .take_while(|c| matches!(c, b' ' | b'\t' | b'\x0c'))
+                .count()
+    };
     let mut anchors = Vec::new();
     let diff = similar::TextDiff::from_lines(old, new);
     for op in diff.ops() {
@@ -92,6 +104,21 @@ mod tests {
         // A removed header: what was the body ends the function before.
         let merged = OLD.replace("def g(x):\n", "");
         assert_eq!(check_change(OLD, &merged), check(&merged));
+        // A change on the first line of a body, or on a line alone in its block.
+        let broken = OLD.replace("return os.sep", "return os.sep +");
+        assert!(check_change(OLD, &broken).is_err());
+        let broken = OLD.replace("        return 1", "        return 1 +");
+        assert!(check_change(OLD, &broken).is_err());
+        let fine = OLD.replace("    return os.sep", "    x = 1\n    return os.sep");
+        assert_eq!(check_change(OLD, &fine), Ok(()));
+        // A clause without its statement.
+        let broken = OLD.replace(
+            "    return os.sep",
+            "    return os.sep\n    else:\n        pass",
+        );
+        assert!(check_change(OLD, &broken).is_err());
+        let broken = OLD.replace("def g(x):\n    if x:", "def g(x):\n    if x:\n  y = 1");
+        assert_eq!(check_change(OLD, &broken), check(&broken));
         // An opened string swallows the rest of the file: found.
         let broken = OLD.replace("return os.sep", "return '''os.sep");
         assert!(check_change(OLD, &broken).is_err());
