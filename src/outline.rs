@@ -325,7 +325,7 @@ fn add_comments(regions: &mut Vec<Region>, b: &[u8], comments: &[usize]) {
 }
 
 /// Is one of `sorted` in `span`?
-fn within(sorted: &[usize], span: &Range<usize>) -> bool {
+pub(crate) fn within(sorted: &[usize], span: &Range<usize>) -> bool {
     let first = sorted.partition_point(|&f| f < span.start);
     sorted.get(first).is_some_and(|&f| f < span.end)
 }
@@ -678,7 +678,7 @@ fn parameters(b: &[u8], line: &Line) -> Option<Region> {
 
 /// The string literal of `line` (its prefix included), when the line is that string
 /// alone (and perhaps a comment).
-fn lone_string(b: &[u8], line: &Line) -> Option<Range<usize>> {
+pub(crate) fn lone_string(b: &[u8], line: &Line) -> Option<Range<usize>> {
     let prefix = b[line.start..line.end]
         .iter()
         .take_while(|c| c.is_ascii_alphabetic())
@@ -690,7 +690,7 @@ fn lone_string(b: &[u8], line: &Line) -> Option<Range<usize>> {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Def,
     Class,
     /// `@...`: part of the definition after it.
@@ -706,13 +706,13 @@ enum Kind {
 
 /// One logical line: from its first token to the line break that ends it.
 #[derive(Debug)]
-struct Line {
-    start: usize,
-    end: usize,
-    indent: usize,
-    kind: Kind,
+pub(crate) struct Line {
+    pub start: usize,
+    pub end: usize,
+    pub indent: usize,
+    pub kind: Kind,
     /// Ends with `:`: a compound statement whose body is on the following lines.
-    opens_block: bool,
+    pub opens_block: bool,
 }
 
 /// How deep f-strings may nest before the scan gives up.
@@ -732,7 +732,7 @@ static PLAIN: [bool; 256] = {
 };
 
 /// The logical lines of `b`; with `comments`, the offset of each comment's `#` too.
-fn logical_lines(b: &[u8], mut comments: Option<&mut Vec<usize>>) -> Option<Vec<Line>> {
+pub(crate) fn logical_lines(b: &[u8], mut comments: Option<&mut Vec<usize>>) -> Option<Vec<Line>> {
     let n = b.len();
     let mut lines = Vec::new();
     let mut i = 0;
@@ -871,11 +871,11 @@ fn kind_of(head: &[u8], opens_block: bool) -> Kind {
     }
 }
 
-fn is_ident_byte(c: u8) -> bool {
+pub(crate) fn is_ident_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
-fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
+pub(crate) fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
     s.starts_with(word)
         && s.get(word.len())
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
@@ -896,7 +896,7 @@ fn is_formatted(b: &[u8], q: usize) -> bool {
 }
 
 /// The offset just past the string whose opening quote is at `q`.
-fn skip_string(b: &[u8], q: usize, nesting: usize) -> Option<usize> {
+pub(crate) fn skip_string(b: &[u8], q: usize, nesting: usize) -> Option<usize> {
     if nesting > MAX_NESTING {
         return None;
     }

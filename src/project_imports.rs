@@ -30,6 +30,8 @@ use tree_sitter::Node;
 use crate::engine::Workspace;
 use crate::parse::text as node_text;
 
+mod scan;
+
 /// Top-level modules of the standard library ([`crate::stdlib`], plus `test` and the
 /// interpreter's own `__future__` and `__main__`). A top-level name among them is never
 /// judged as a project module: the interpreter has it loaded or finds it before a
@@ -1011,32 +1013,28 @@ struct Ctx {
 
 impl ModInfo {
     pub fn from_text(text: &str) -> ModInfo {
-        // Functions without an import or `global` bind nothing this reads, nor do values
-        // and parameter lists: not parsed.
-        ModInfo::read(text, &crate::parse::module_focus(text))
+        // Most modules read from their bytes (see [`scan`]); for the others, functions
+        // without an import or `global` bind nothing this reads, nor do values and
+        // parameter lists: not parsed.
+        let scanned = if *crate::parse::FULL_PARSE {
+            None
+        } else {
+            scan::read(text)
+        };
+        match scanned {
+            Some(info) => info.finish(text),
+            None => ModInfo::read(text, &crate::parse::module_focus(text)),
+        }
     }
 
     fn read(text: &str, focus: &crate::outline::Focus<'_>) -> ModInfo {
-        let mut info = ModInfo::default();
+        let info = ModInfo::default();
         let Some(tree) = crate::parse::parse_focused(text, focus) else {
             return info;
         };
         if crate::parse::first_error(&tree).is_some() {
             return info;
         }
-        info.parsed = true;
-        info.dynamic = [
-            "globals()",
-            "sys.modules",
-            "exec(",
-            "vars()",
-            "__dict__",
-            "import_module(*",
-        ]
-        .iter()
-        .any(|m| text.contains(m));
-        info.dynamic_path = text.contains("__path__") || text.contains("sys.modules[__name__]");
-        info.uses_file = text.contains("__file__");
         let mut w = Walker { text, info };
         w.block(
             tree.root_node(),
@@ -1049,7 +1047,25 @@ impl ModInfo {
                 top: true,
             },
         );
-        let mut info = w.info;
+        w.info.parsed = true;
+        w.info.finish(text)
+    }
+
+    /// What the text says beyond the statements read: a namespace built at run time.
+    fn finish(self, text: &str) -> ModInfo {
+        let mut info = self;
+        info.dynamic = [
+            "globals()",
+            "sys.modules",
+            "exec(",
+            "vars()",
+            "__dict__",
+            "import_module(*",
+        ]
+        .iter()
+        .any(|m| text.contains(m));
+        info.dynamic_path = text.contains("__path__") || text.contains("sys.modules[__name__]");
+        info.uses_file = text.contains("__file__");
         if info.bound.contains_key("__getattr__") {
             info.dynamic = true;
         }

@@ -1,0 +1,757 @@
+//! What a module binds and imports, read from its bytes when its shape is plain enough
+//! that no parse is needed.
+//!
+//! Most modules are a docstring, imports, definitions and assignments of names: for
+//! those, [`read`] gives the [`ModInfo`] the tree walk ([`super::Walker`]) gives, from
+//! the logical lines of [`crate::outline`] alone. It reads module level statement by
+//! statement: imports (tokenized), `def` and `class` (their names; their bodies only
+//! when an `import` or `global` occurs in them, for the imports), assignments whose
+//! targets are plain names, `__all__` as a list of plain strings, calls and lone
+//! strings. Anything else (a compound statement at module level or one holding an
+//! import in a body, `global`, a walrus, a `;`, an augmented assignment, an unusual
+//! target or import) gives up, and the module is parsed as before.
+//!
+//! Like a partial parse (see [`crate::outline`]), it does not judge what it does not
+//! read: a syntax error inside an expression or a function body that holds no import
+//! goes unseen, where the module-level parse would have refused the file.
+
+use super::{Ctx, Event, ImportKind, ImportSite, ModInfo};
+use crate::outline::{is_ident_byte, logical_lines, skip_string, starts_with_word, within};
+use crate::outline::{Kind, Line};
+
+/// The module's bindings and imports, or `None` when its shape needs a parse.
+pub fn read(text: &str) -> Option<ModInfo> {
+    let b = text.as_bytes();
+    let lines = logical_lines(b, None)?;
+    if lines.first().is_some_and(|l| l.indent != 0) {
+        return None;
+    }
+    let mut anchors: Vec<usize> = memchr::memmem::find_iter(b, b"import")
+        .chain(memchr::memmem::find_iter(b, b"global"))
+        .collect();
+    anchors.sort_unstable();
+    let mut r = Reader {
+        text,
+        b,
+        lines: &lines,
+        anchors,
+        info: ModInfo::default(),
+        counted: (0, 1),
+    };
+    r.block(
+        0,
+        lines.len(),
+        Ctx {
+            module_scope: true,
+            guarded: false,
+            type_checking: false,
+            in_def: false,
+            main_block: false,
+            top: true,
+        },
+        0,
+    )?;
+    r.info.parsed = true;
+    Some(r.info)
+}
+
+/// How deep definitions may nest before the reader leaves it to the parser.
+const MAX_DEPTH: usize = 50;
+
+const KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// An identifier that is not a keyword.
+fn is_word(s: &str) -> bool {
+    super::is_identifier(s) && !KEYWORDS.contains(&s)
+}
+
+/// A name that binds: a word, not `print` or `exec` either (tree-sitter-python reads
+/// statements that start with them as Python 2's).
+fn is_name(s: &str) -> bool {
+    is_word(s) && s != "print" && s != "exec"
+}
+
+struct Reader<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    lines: &'a [Line],
+    /// Sorted offsets of `import` and `global`.
+    anchors: Vec<usize>,
+    info: ModInfo,
+    /// The last offset a line number was counted to, and its line.
+    counted: (usize, usize),
+}
+
+/// One token of an import statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tok {
+    Name(usize, usize),
+    Dot,
+    Comma,
+    Open,
+    Close(usize),
+    Star(usize),
+}
+
+impl Reader<'_> {
+    /// Line and column (1-based, in characters) of `offset`, counted on from the last
+    /// one asked for (offsets come in order).
+    fn line_col(&mut self, offset: usize) -> (usize, usize) {
+        let (from, line) = self.counted;
+        let line = line + memchr::memchr_iter(b'\n', &self.b[from..offset]).count();
+        self.counted = (offset, line);
+        let start = memchr::memrchr(b'\n', &self.b[..offset]).map_or(0, |i| i + 1);
+        (line, self.text[start..offset].chars().count() + 1)
+    }
+
+    /// Past the statement that starts at `lines[k]`: its body and clauses.
+    fn statement_end(&self, k: usize, to: usize) -> usize {
+        let base = self.lines[k].indent;
+        let mut e = k + 1;
+        loop {
+            while e < to && self.lines[e].indent > base {
+                e += 1;
+            }
+            match self.lines[..to].get(e) {
+                Some(next) if next.indent == base && next.kind == Kind::Clause => e += 1,
+                _ => return e,
+            }
+        }
+    }
+
+    fn block(&mut self, from: usize, to: usize, ctx: Ctx, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        let base = self.lines.get(from)?.indent;
+        let mut decorators: Option<usize> = None;
+        let mut k = from;
+        while k < to {
+            let line = &self.lines[k];
+            if line.indent != base {
+                return None;
+            }
+            let end = self.statement_end(k, to);
+            let span = line.start..self.lines[end - 1].end;
+            let head = &self.b[line.start..line.end];
+            match line.kind {
+                Kind::Decorator => {
+                    if line.opens_block || end != k + 1 {
+                        return None;
+                    }
+                    decorators.get_or_insert(line.start);
+                    k = end;
+                    continue;
+                }
+                Kind::Def | Kind::Class => {
+                    let decorated = decorators.take();
+                    self.definition(k, end, decorated, ctx, depth)?;
+                }
+                _ if decorators.is_some() => return None,
+                Kind::Clause | Kind::Case => return None,
+                _ if starts_with_word(head, b"import") || starts_with_word(head, b"from") => {
+                    if end != k + 1 {
+                        return None;
+                    }
+                    self.import(line, ctx)?;
+                }
+                _ if starts_with_word(head, b"global") => return None,
+                // Outside module scope, a statement binds nothing this reads, unless it
+                // holds an import.
+                _ if !ctx.module_scope => {
+                    if line.opens_block && within(&self.anchors, &span) {
+                        return None;
+                    }
+                }
+                _ if line.opens_block || end != k + 1 => return None,
+                Kind::Str if crate::outline::lone_string(self.b, line).is_some() => {}
+                _ => self.module_statement(line)?,
+            }
+            k = end;
+        }
+        decorators.is_none().then_some(())
+    }
+
+    /// `def` or `class` at `lines[k]` (its decorators from `decorated`): the name it
+    /// binds, and the imports in its body.
+    fn definition(
+        &mut self,
+        k: usize,
+        end: usize,
+        decorated: Option<usize>,
+        ctx: Ctx,
+        depth: usize,
+    ) -> Option<()> {
+        let line = &self.lines[k];
+        let one_line = !line.opens_block && end == k + 1;
+        if !one_line && (!line.opens_block || end == k + 1) {
+            return None;
+        }
+        let mut head = &self.b[line.start..line.end];
+        for keyword in [&b"async"[..], b"def", b"class"] {
+            if starts_with_word(head, keyword) {
+                head = head[keyword.len()..].trim_ascii_start();
+            }
+        }
+        let len = head.iter().take_while(|c| is_ident_byte(**c)).count();
+        let name = std::str::from_utf8(&head[..len]).ok()?;
+        if !is_name(name) {
+            return None;
+        }
+        if one_line {
+            // `class E(Exception): pass`: what follows the header binds nothing unless
+            // it imports.
+            if within(&self.anchors, &(line.start..line.end)) {
+                return None;
+            }
+            self.bind(name, ctx, ImportKind::Defined);
+            return Some(());
+        }
+        self.bind(name, ctx, ImportKind::Defined);
+        let body = self.lines[k + 1].start..self.lines[end - 1].end;
+        if !within(&self.anchors, &body) {
+            return Some(());
+        }
+        // A test marked as expected to fail may import what does not exist.
+        let expected_failure = decorated.is_some_and(|d| {
+            let head = self.text[d..line.start].to_ascii_lowercase();
+            head.contains("xfail") || head.contains("skip")
+        });
+        let inner = Ctx {
+            module_scope: false,
+            in_def: ctx.in_def || line.kind == Kind::Def,
+            top: false,
+            guarded: ctx.guarded || expected_failure,
+            ..ctx
+        };
+        self.block(k + 1, end, inner, depth + 1)
+    }
+
+    fn bind(&mut self, name: &str, ctx: Ctx, kind: ImportKind) {
+        if !ctx.module_scope {
+            return;
+        }
+        let at = self.info.events.len();
+        self.info.bound.entry(name.to_owned()).or_insert(at);
+        if ctx.top {
+            self.info.top_level.push((name.to_owned(), kind));
+        }
+    }
+
+    /// A simple statement at module level: an assignment of names, `__all__` as a list
+    /// of strings, an annotation, a call or `pass`.
+    fn module_statement(&mut self, line: &Line) -> Option<()> {
+        let b = self.b;
+        let s = &b[line.start..line.end];
+        if memchr::memmem::find(s, b":=").is_some() {
+            return None;
+        }
+        let mut eq = None;
+        let mut colon = None;
+        let mut depth = 0usize;
+        let mut i = line.start;
+        let mut last = line.start;
+        while i < line.end {
+            match b[i] {
+                b'"' | b'\'' => {
+                    i = skip_string(b, i, 0)?;
+                    last = i;
+                    continue;
+                }
+                b'#' if depth == 0 => break,
+                b'#' => {
+                    i += memchr::memchr(b'\n', &b[i..line.end])?;
+                    continue;
+                }
+                b'\\' => return None,
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+                b';' if depth == 0 => return None,
+                b':' if depth == 0 && eq.is_none() => {
+                    colon.get_or_insert(i);
+                }
+                b'=' if depth == 0 => {
+                    if b.get(i + 1) == Some(&b'=') {
+                        i += 2;
+                        last = i;
+                        continue;
+                    }
+                    let before = if i > line.start { b[i - 1] } else { b' ' };
+                    let shift = i > line.start + 1 && b[i - 2] == before;
+                    match before {
+                        // `<<=`, `>>=`: an augmented assignment, which the parser reads.
+                        b'<' | b'>' if shift => return None,
+                        // `!=`, `<=`, `>=`: a comparison.
+                        b'!' | b'<' | b'>' => {}
+                        b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^' | b'@' | b':' => {
+                            return None
+                        }
+                        // A second `=`: a chain, which the parser reads.
+                        _ if eq.replace(i).is_some() => return None,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+            if !b[i].is_ascii_whitespace() {
+                last = i + 1;
+            }
+            i += 1;
+        }
+        let Some(eq) = eq else {
+            let text = std::str::from_utf8(&b[line.start..last]).ok()?;
+            return match colon {
+                // `NAME: T`, which binds nothing.
+                Some(c) => is_name(self.text[line.start..c].trim_end()).then_some(()),
+                None if text == "pass" || self.is_call(line.start, last) => Some(()),
+                None => None,
+            };
+        };
+        let target = self.text[line.start..colon.unwrap_or(eq)].trim_end();
+        if target.contains("__all__") {
+            if target != "__all__" {
+                return None;
+            }
+            let all = self.strings(eq + 1, last)?;
+            self.bind_module(target);
+            self.info.all = Some(all);
+            return Some(());
+        }
+        if colon.is_some() {
+            return is_name(target).then(|| self.bind_module(target));
+        }
+        let inner = match target.as_bytes().first() {
+            Some(b'(') if target.ends_with(')') => &target[1..target.len() - 1],
+            Some(b'[') if target.ends_with(']') => &target[1..target.len() - 1],
+            _ => target,
+        };
+        let mut names = Vec::new();
+        let items: Vec<&str> = inner.split(',').map(str::trim).collect();
+        for (n, item) in items.iter().enumerate() {
+            let name = item.strip_prefix('*').unwrap_or(item).trim_start();
+            if is_name(name) {
+                names.push(name);
+            } else if !(item.is_empty() && n + 1 == items.len() && n > 0) {
+                return None;
+            }
+        }
+        for name in names {
+            self.bind_module(name);
+        }
+        Some(())
+    }
+
+    fn bind_module(&mut self, name: &str) {
+        let ctx = Ctx {
+            module_scope: true,
+            guarded: false,
+            type_checking: false,
+            in_def: false,
+            main_block: false,
+            top: true,
+        };
+        self.bind(name, ctx, ImportKind::Defined);
+    }
+
+    /// Is `b[start..end]` a call of a dotted name, `a.b(...)`, and nothing more?
+    fn is_call(&self, start: usize, end: usize) -> bool {
+        let b = self.b;
+        let mut i = start;
+        loop {
+            let n = b[i..end].iter().take_while(|c| is_ident_byte(**c)).count();
+            let Some(name) = std::str::from_utf8(&b[i..i + n]).ok() else {
+                return false;
+            };
+            if !is_word(name) || name == "__all__" {
+                return false;
+            }
+            i += n;
+            match b.get(i) {
+                Some(b'.') if i < end => i += 1,
+                Some(b'(') if i < end => break,
+                _ => return false,
+            }
+        }
+        let mut depth = 0usize;
+        while i < end {
+            match b[i] {
+                b'"' | b'\'' => match skip_string(b, i, 0) {
+                    Some(e) => {
+                        i = e;
+                        continue;
+                    }
+                    None => return false,
+                },
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1 == end;
+                    }
+                }
+                b'#' => match memchr::memchr(b'\n', &b[i..end]) {
+                    Some(k) => i += k,
+                    None => return false,
+                },
+                _ => {}
+            }
+            i += 1;
+        }
+        false
+    }
+
+    /// The strings of a list, tuple or set of plain string literals in `b[from..to]`
+    /// (comments between them allowed), as the tree walk reads `__all__`.
+    fn strings(&self, from: usize, to: usize) -> Option<Vec<String>> {
+        let b = self.b;
+        let mut i = from + b[from..to].iter().take_while(|c| **c == b' ').count();
+        let close = match b.get(i)? {
+            b'[' => b']',
+            b'(' => b')',
+            b'{' => b'}',
+            _ => return None,
+        };
+        i += 1;
+        let mut out = Vec::new();
+        let mut comma = true;
+        while i < to {
+            match b[i] {
+                b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+                b'#' => i += memchr::memchr(b'\n', &b[i..to])?,
+                b',' if !comma => {
+                    comma = true;
+                    i += 1;
+                }
+                c if c == close => {
+                    // `('a')` is a string, not a tuple; `{}` a dict.
+                    let tuple_of_one = close == b')' && out.len() == 1 && !comma;
+                    let empty_set = close == b'}' && out.is_empty();
+                    return (i + 1 == to && !tuple_of_one && !empty_set).then_some(out);
+                }
+                b'"' | b'\'' if comma => {
+                    let q = b[i];
+                    if b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q) {
+                        return None;
+                    }
+                    let end = i + 1 + memchr::memchr(q, &b[i + 1..to])?;
+                    let content = &self.text[i + 1..end];
+                    if content.contains(['\\', '\n', '{', '}']) {
+                        return None;
+                    }
+                    out.push(content.to_owned());
+                    comma = false;
+                    i = end + 1;
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// An import statement.
+    fn import(&mut self, line: &Line, ctx: Ctx) -> Option<()> {
+        let toks = self.tokens(line)?;
+        let name = |t: &Tok| match *t {
+            Tok::Name(s, e) => Some(&self.text[s..e]),
+            _ => None,
+        };
+        let mut t = toks.iter().peekable();
+        let keyword = name(t.next()?)?;
+        // A dotted name: its text and where it ends.
+        let dotted = |t: &mut std::iter::Peekable<std::slice::Iter<'_, Tok>>| {
+            let mut parts = vec![name(t.next()?)?];
+            while t.next_if_eq(&&Tok::Dot).is_some() {
+                parts.push(name(t.next()?)?);
+            }
+            parts.iter().all(|p| is_name(p)).then(|| parts.join("."))
+        };
+        let alias =
+            |t: &mut std::iter::Peekable<std::slice::Iter<'_, Tok>>| -> Option<Option<String>> {
+                if t.peek().and_then(|x| name(x)) == Some("as") {
+                    t.next();
+                    let a = name(t.next()?)?;
+                    return is_name(a).then(|| Some(a.to_owned()));
+                }
+                Some(None)
+            };
+        let last_end = |toks: &[Tok]| match toks.last() {
+            Some(Tok::Name(_, e) | Tok::Close(e) | Tok::Star(e)) => Some(*e),
+            _ => None,
+        };
+        let end = last_end(&toks)?;
+        let (line_no, column) = self.line_col(line.start);
+        let runtime = !ctx.in_def && !ctx.type_checking;
+        let event = runtime && !ctx.main_block && (ctx.module_scope || !ctx.in_def);
+        let base = ImportSite {
+            start: line.start,
+            end,
+            line: line_no,
+            column,
+            level: 0,
+            module: String::new(),
+            from: false,
+            alias: None,
+            names: Vec::new(),
+            star: false,
+            guarded: ctx.guarded,
+            runtime,
+        };
+        if keyword == "import" {
+            let mut specs = Vec::new();
+            loop {
+                let module = dotted(&mut t)?;
+                specs.push((module, alias(&mut t)?));
+                match t.next() {
+                    None => break,
+                    Some(Tok::Comma) => {}
+                    Some(_) => return None,
+                }
+            }
+            for (module, alias) in specs {
+                let bound = alias
+                    .clone()
+                    .unwrap_or_else(|| module.split('.').next().unwrap_or(&module).to_owned());
+                let idx = self.info.imports.len();
+                self.info.imports.push(ImportSite {
+                    module,
+                    alias,
+                    ..base.clone()
+                });
+                if event {
+                    self.info.events.push(Event::Import(idx));
+                }
+                self.bind(&bound, ctx, ImportKind::PlainImport);
+            }
+            return Some(());
+        }
+        let mut level = 0;
+        while t.next_if_eq(&&Tok::Dot).is_some() {
+            level += 1;
+        }
+        let module = if t.peek().and_then(|x| name(x)) == Some("import") {
+            String::new()
+        } else {
+            dotted(&mut t)?
+        };
+        if level == 0 && module.is_empty() {
+            return None;
+        }
+        if name(t.next()?)? != "import" {
+            return None;
+        }
+        if level == 0 && module == "__future__" {
+            return Some(());
+        }
+        let mut names = Vec::new();
+        let star = t.next_if(|x| matches!(x, Tok::Star(_))).is_some();
+        if !star {
+            let parens = t.next_if_eq(&&Tok::Open).is_some();
+            loop {
+                let n = name(t.next()?)?;
+                if !is_name(n) {
+                    return None;
+                }
+                names.push((n.to_owned(), alias(&mut t)?));
+                match t.next() {
+                    None if !parens => break,
+                    Some(Tok::Comma) if parens && matches!(t.peek(), Some(Tok::Close(_))) => {
+                        t.next();
+                        break;
+                    }
+                    Some(Tok::Comma) => {}
+                    Some(Tok::Close(_)) if parens => break,
+                    _ => return None,
+                }
+            }
+        }
+        if t.next().is_some() {
+            return None;
+        }
+        let idx = self.info.imports.len();
+        self.info.imports.push(ImportSite {
+            level,
+            module: module.clone(),
+            from: true,
+            names: names.clone(),
+            star,
+            ..base
+        });
+        if event {
+            self.info.events.push(Event::Import(idx));
+        }
+        if star {
+            if ctx.module_scope {
+                self.info.stars.push((level, module));
+                self.info.star_events.push(self.info.events.len());
+            }
+        } else {
+            for (name, alias) in &names {
+                self.bind(
+                    alias.as_deref().unwrap_or(name),
+                    ctx,
+                    ImportKind::FromImport {
+                        relative: level > 0,
+                    },
+                );
+            }
+        }
+        Some(())
+    }
+
+    /// The tokens of an import statement; `None` for anything an import does not hold
+    /// (a string, a `;`, a continuation) or brackets out of place.
+    fn tokens(&self, line: &Line) -> Option<Vec<Tok>> {
+        let b = self.b;
+        let mut out = Vec::new();
+        let mut i = line.start;
+        let mut open = false;
+        while i < line.end {
+            match b[i] {
+                b' ' | b'\t' | b'\r' | b'\n' | b'\x0c' => i += 1,
+                b'#' => i += memchr::memchr(b'\n', &b[i..line.end]).unwrap_or(line.end - i),
+                b'.' => {
+                    out.push(Tok::Dot);
+                    i += 1;
+                }
+                b',' => {
+                    out.push(Tok::Comma);
+                    i += 1;
+                }
+                b'(' if !open => {
+                    open = true;
+                    out.push(Tok::Open);
+                    i += 1;
+                }
+                b')' if open => {
+                    open = false;
+                    out.push(Tok::Close(i + 1));
+                    i += 1;
+                }
+                b'*' => {
+                    out.push(Tok::Star(i + 1));
+                    i += 1;
+                }
+                c if is_ident_byte(c) => {
+                    let n = b[i..line.end]
+                        .iter()
+                        .take_while(|c| is_ident_byte(**c))
+                        .count();
+                    out.push(Tok::Name(i, i + n));
+                    i += n;
+                }
+                _ => return None,
+            }
+        }
+        (!open).then_some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `text` both ways; `true` when it needed no parse (and read the same).
+    fn scanned(text: &str) -> bool {
+        let walked = format!(
+            "{:?}",
+            ModInfo::read(text, &crate::parse::module_focus(text))
+        );
+        match read(text) {
+            Some(info) => {
+                assert_eq!(format!("{:?}", info.finish(text)), walked, "{text}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn plain_modules_read_as_the_tree_walk_reads_them() {
+        for text in [
+            concat!(
+                "\"\"\"Doc.\"\"\"\r\n",
+                "from __future__ import annotations\r\n",
+                "import os, os.path as p\r\n",
+                "from .m import (a, b as c,)  # why\r\n",
+                "from ... import d\r\n",
+                "from .. x . y import *\r\n",
+                "X: int = 1\r\n",
+                "Y: dict[str, int]\r\n",
+                "(p, q) = 1, 2\r\n",
+                "[r, *s] = t == u\r\n",
+                "u, = v <= w\r\n",
+                "__all__ = ['X', \"Y\",  # why\r\n",
+                "    'p',\r\n",
+                "]\r\n",
+                "register(X, key='=')\r\n",
+                "pass\r\n",
+            ),
+            concat!(
+                "@pytest.mark.skip(reason='x')\n",
+                "def test_a(a=1):\n",
+                "    '''import nothing'''\n",
+                "    import missing\n",
+                "    x = 1\n",
+                "\n",
+                "class K(Base):\n",
+                "    import json\n",
+                "    def m(self):\n",
+                "        from .a import b\n",
+                "        if b:\n",
+                "            pass\n",
+                "        else:\n",
+                "            return 2\n",
+                "\n",
+                "class E(Exception): pass\n",
+                "async def g():\n",
+                "    return 1\n",
+                "def __getattr__(name):\n",
+                "    return name\n",
+            ),
+            "__all__ = ()\nprint('x')\nsys.path.insert(0, '.')\n",
+        ] {
+            assert!(scanned(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_left_to_the_parser() {
+        for text in [
+            "if TYPE_CHECKING:\n    import x\n",
+            "try:\n    import x\nexcept ImportError:\n    x = None\n",
+            "def f():\n    try:\n        import x\n    except ImportError:\n        pass\n",
+            "def f(): import os\n",
+            "def f():\n    global g\n",
+            "global g\n",
+            "x = y = 1\n",
+            "x += 1\n",
+            "x <<= 1\n",
+            "a.b = 1\n",
+            "a[0] = 1\n",
+            "x = 1; y = 2\n",
+            "n = (m := 1)\n",
+            "x = \\\n    1\n",
+            "__all__ = base + ['a']\n",
+            "__all__ += ['a']\n",
+            "__all__ = ['a' 'b']\n",
+            "__all__ = ('a')\n",
+            "__all__.append('a')\n",
+            "print 'x'\n",
+            "del x\n",
+            "from x import a,\n",
+            "from x import\n",
+            "import a.b as c.d\n",
+            "import (a)\n",
+            "@decorator\nx = 1\n",
+            "f()()\n",
+        ] {
+            assert!(read(text).is_none(), "{text}");
+            scanned(text);
+        }
+    }
+}
