@@ -30,7 +30,9 @@
 //! (third-party and standard library), imports inside a `try` that catches ImportError
 //! (the code expects them to fail), names of modules whose namespace is built at run
 //! time (`globals()`, `sys.modules`, `exec`, module `__getattr__`), files that do not
-//! parse. It changes no file.
+//! parse. Most modules are read without a parse (see [`crate::project_imports`]'s
+//! `scan`): in those, a syntax error inside an expression or an unread body goes
+//! unseen and the file is judged. It changes no file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
