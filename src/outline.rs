@@ -581,7 +581,11 @@ fn value(b: &[u8], line: &Line) -> Option<Region> {
                 i = skip_string(b, i, 0)?;
                 continue;
             }
-            b'#' => break,
+            b'#' if depth == 0 => break,
+            b'#' => {
+                i += memchr::memchr(b'\n', &b[i..line.end])?;
+                continue;
+            }
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
             b';' if depth == 0 => return None,

@@ -1631,6 +1631,7 @@ mod tests {
             "x = {'k': [1, 2], 'l': (lambda v=1: v)}  # a value\n",
             "y: dict[str, int] = dict(a=1, b=2)\n",
             "p = q = 3\n",
+            "a2 = (  # a comment inside\n    v) = 4\n",
             "r = 1; s = 2\n",
             "(t, u) = v, w = 4, 5\n",
             "n = (m := 6)\n",
@@ -1669,7 +1670,15 @@ mod tests {
         for gone in ["'k'", "dict(a", "a comment", "metaclass", "**kw", "ü, ö"] {
             assert!(!compact.contains(gone), "{gone} in {compact}");
         }
-        for kept in ["p = q = 3", "r = 1; s = 2", "m := 6", "z=1", "'p'", "'y'"] {
+        for kept in [
+            "p = q = 3",
+            "r = 1; s = 2",
+            "m := 6",
+            "z=1",
+            "'p'",
+            "'y'",
+            "v) = 4",
+        ] {
             assert!(compact.contains(kept), "{kept} not in {compact}");
         }
         let whole = crate::outline::Focus {
