@@ -563,6 +563,51 @@ impl Masker<'_> {
     }
 }
 
+/// Calls `f(offset, byte, depth)` for each byte of code in `b[range]`: outside strings
+/// (a string is one call, at its opening quote) and comments, with the bracket depth
+/// inside it (an opening bracket counts in, a closing one out), starting at `depth`.
+/// Returns where it stopped: at a comment outside brackets, where `f` said to break,
+/// or at the end; `None` for a string that does not end or a bracket closed too often.
+pub(crate) fn scan_code(
+    b: &[u8],
+    range: Range<usize>,
+    mut depth: usize,
+    mut f: impl FnMut(usize, u8, usize) -> std::ops::ControlFlow<()>,
+) -> Option<usize> {
+    let mut i = range.start;
+    while i < range.end {
+        let c = b[i];
+        match c {
+            b'"' | b'\'' => {
+                if f(i, c, depth).is_break() {
+                    return Some(i);
+                }
+                i = skip_string(b, i, 0)?;
+                continue;
+            }
+            b'#' if depth == 0 => return Some(i),
+            b'#' => {
+                i += memchr::memchr(b'\n', &b[i..range.end])?;
+                continue;
+            }
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
+            _ => {}
+        }
+        if f(i, c, depth).is_break() {
+            return Some(i);
+        }
+        i += 1;
+    }
+    Some(range.end)
+}
+
+/// Is the `=` at `i` an assignment's, not part of `==`, `!=`, `<=`, `>=`, `:=` or an
+/// augmented assignment (`+=`, `<<=`, ...)?
+pub(crate) fn is_plain_eq(b: &[u8], i: usize) -> bool {
+    b.get(i + 1) != Some(&b'=') && (i == 0 || !b"=!<>+-*/%&|^@:".contains(&b[i - 1]))
+}
+
 /// The value of an assignment `line` at module level, for a reader of what it binds: a
 /// statement with one plain `=` outside brackets and strings (not a chain `a = b = 1`,
 /// nor `f = lambda x=1: x`), none after a `;`, no `:=` anywhere (it binds) and no
@@ -573,36 +618,17 @@ fn value(b: &[u8], line: &Line) -> Option<Region> {
         return None;
     }
     let mut eq = None;
-    let mut depth = 0usize;
-    let mut i = line.start;
-    while i < line.end {
-        match b[i] {
-            b'"' | b'\'' => {
-                i = skip_string(b, i, 0)?;
-                continue;
-            }
-            b'#' if depth == 0 => break,
-            b'#' => {
-                i += memchr::memchr(b'\n', &b[i..line.end])?;
-                continue;
-            }
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
-            b';' if depth == 0 => return None,
-            b'=' if depth == 0 => {
-                if b.get(i + 1) == Some(&b'=') {
-                    i += 2;
-                    continue;
-                }
-                // Not the `=` of a comparison or an augmented assignment.
-                let plain = i == line.start || !b"!<>+-*/%&|^@:".contains(&b[i - 1]);
-                if plain && eq.replace(i).is_some() {
-                    return None;
-                }
-            }
-            _ => {}
+    let mut other = false;
+    scan_code(b, line.start..line.end, 0, |i, c, depth| {
+        let plain = depth == 0 && c == b'=' && is_plain_eq(b, i);
+        if (depth == 0 && c == b';') || (plain && eq.replace(i).is_some()) {
+            other = true;
+            return std::ops::ControlFlow::Break(());
         }
-        i += 1;
+        std::ops::ControlFlow::Continue(())
+    })?;
+    if other {
+        return None;
     }
     let eq = eq?;
     let target = &b[line.start..eq];
@@ -653,31 +679,18 @@ fn parameters(b: &[u8], line: &Line) -> Option<Region> {
             _ => break,
         }
     }
-    let mut depth = 1usize;
-    let mut i = mark;
-    while i < line.end {
-        match b[i] {
-            b'"' | b'\'' => {
-                i = skip_string(b, i, 0)?;
-                continue;
-            }
-            b'#' => i = memchr::memchr(b'\n', &b[i..]).map(|k| i + k)?,
-            b'(' | b'[' | b'{' => depth += 1,
-            b')' | b']' | b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(Region {
-                        whole: mark..i + 1,
-                        elided: mark + 1..i + 1,
-                        mark: Some(b')'),
-                    });
-                }
-            }
-            _ => {}
+    let close = scan_code(b, mark..line.end, 1, |_, c, depth| {
+        if depth == 0 && matches!(c, b')' | b']' | b'}') {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
         }
-        i += 1;
-    }
-    None
+    })?;
+    (b.get(close) == Some(&b')') && close < line.end).then(|| Region {
+        whole: mark..close + 1,
+        elided: mark + 1..close + 1,
+        mark: Some(b')'),
+    })
 }
 
 /// The string literal of `line` (its prefix included), when the line is that string

@@ -952,6 +952,27 @@ pub struct ImportSite {
     pub runtime: bool,
 }
 
+impl ImportSite {
+    /// A site with no module yet, of the statement at `range` (at `line_col`) where
+    /// `ctx` is.
+    fn at(range: std::ops::Range<usize>, (line, column): (usize, usize), ctx: Ctx) -> ImportSite {
+        ImportSite {
+            start: range.start,
+            end: range.end,
+            line,
+            column,
+            level: 0,
+            module: String::new(),
+            from: false,
+            alias: None,
+            names: Vec::new(),
+            star: false,
+            guarded: ctx.guarded,
+            runtime: !ctx.in_def && !ctx.type_checking,
+        }
+    }
+}
+
 /// What happens, in order, when a module runs: names bound and imports made.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -1011,6 +1032,18 @@ struct Ctx {
     top: bool,
 }
 
+impl Ctx {
+    /// A module's own statements.
+    const MODULE: Ctx = Ctx {
+        module_scope: true,
+        guarded: false,
+        type_checking: false,
+        in_def: false,
+        main_block: false,
+        top: true,
+    };
+}
+
 impl ModInfo {
     pub fn from_text(text: &str) -> ModInfo {
         // Most modules read from their bytes (see [`scan`]); for the others, functions
@@ -1036,17 +1069,7 @@ impl ModInfo {
             return info;
         }
         let mut w = Walker { text, info };
-        w.block(
-            tree.root_node(),
-            Ctx {
-                module_scope: true,
-                guarded: false,
-                type_checking: false,
-                in_def: false,
-                main_block: false,
-                top: true,
-            },
-        );
+        w.block(tree.root_node(), Ctx::MODULE);
         w.info.parsed = true;
         w.info.finish(text)
     }
@@ -1080,40 +1103,101 @@ struct Walker<'a> {
 
 fn catches_import_error(node: Node<'_>, text: &str) -> bool {
     let mut cursor = node.walk();
-    for clause in node.named_children(&mut cursor) {
-        if kind_of(clause) != "except_clause" && kind_of(clause) != "except_group_clause" {
-            continue;
-        }
-        let head = node_text(clause, text);
-        let head = head.split(':').next().unwrap_or(head);
-        let words: Vec<&str> = head
-            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .filter(|w| !w.is_empty())
-            .collect();
-        if words.len() == 1
-            || words.iter().any(|w| {
-                matches!(
-                    *w,
-                    "ImportError" | "ModuleNotFoundError" | "Exception" | "BaseException"
-                )
-            })
-        {
-            return true;
-        }
-    }
-    false
+    let clauses: Vec<Node<'_>> = node.named_children(&mut cursor).collect();
+    clauses.into_iter().any(|clause| {
+        matches!(kind_of(clause), "except_clause" | "except_group_clause")
+            && except_catches_import_error(node_text(clause, text))
+    })
 }
 
-impl Walker<'_> {
+/// Does the `except` clause starting `clause` catch ImportError: a bare `except:`, or
+/// one naming ImportError, ModuleNotFoundError, Exception or BaseException?
+fn except_catches_import_error(clause: &str) -> bool {
+    let head = clause.split(':').next().unwrap_or(clause);
+    let words: Vec<&str> = head
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.len() == 1
+        || words.iter().any(|w| {
+            matches!(
+                *w,
+                "ImportError" | "ModuleNotFoundError" | "Exception" | "BaseException"
+            )
+        })
+}
+
+/// What an `if` condition says about its block: only for type checkers
+/// (`TYPE_CHECKING`, not negated), and run as a script only (`__name__ == "__main__"`).
+fn if_guards(cond: &str) -> (bool, bool) {
+    let tc = cond.contains("TYPE_CHECKING") && !cond.contains("not ");
+    let compact: String = cond
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if c == '\'' { '"' } else { c })
+        .collect();
+    let main = compact == "__name__==\"__main__\"" || compact == "\"__main__\"==__name__";
+    (tc, main)
+}
+
+impl ModInfo {
+    /// `name` bound where `ctx` is (nothing outside module scope), before the events so
+    /// far.
     fn bind(&mut self, name: &str, ctx: Ctx, kind: ImportKind) {
         if !ctx.module_scope {
             return;
         }
-        let at = self.info.events.len();
-        self.info.bound.entry(name.to_owned()).or_insert(at);
+        let at = self.events.len();
+        self.bound.entry(name.to_owned()).or_insert(at);
         if ctx.top {
-            self.info.top_level.push((name.to_owned(), kind));
+            self.top_level.push((name.to_owned(), kind));
         }
+    }
+
+    /// An import site found where `ctx` is: an event when it runs on import, and the
+    /// names it binds (a plain import's first name or alias; a `from` import's names,
+    /// or its module as a star import).
+    fn add_import(&mut self, site: ImportSite, ctx: Ctx) {
+        let idx = self.imports.len();
+        let binds: Vec<(String, ImportKind)> = if !site.from {
+            let module = &site.module;
+            let name = site
+                .alias
+                .clone()
+                .unwrap_or_else(|| module.split('.').next().unwrap_or(module).to_owned());
+            vec![(name, ImportKind::PlainImport)]
+        } else {
+            let relative = site.level > 0;
+            site.names
+                .iter()
+                .filter(|_| !site.star)
+                .map(|(n, a)| {
+                    (
+                        a.clone().unwrap_or_else(|| n.clone()),
+                        ImportKind::FromImport { relative },
+                    )
+                })
+                .collect()
+        };
+        let star = site.star.then(|| (site.level, site.module.clone()));
+        let event = site.runtime && !ctx.main_block && (ctx.module_scope || !ctx.in_def);
+        self.imports.push(site);
+        if event {
+            self.events.push(Event::Import(idx));
+        }
+        if let Some(star) = star.filter(|_| ctx.module_scope) {
+            self.stars.push(star);
+            self.star_events.push(self.events.len());
+        }
+        for (name, kind) in binds {
+            self.bind(&name, ctx, kind);
+        }
+    }
+}
+
+impl Walker<'_> {
+    fn bind(&mut self, name: &str, ctx: Ctx, kind: ImportKind) {
+        self.info.bind(name, ctx, kind);
     }
 
     fn block(&mut self, node: Node<'_>, ctx: Ctx) {
@@ -1196,14 +1280,7 @@ impl Walker<'_> {
                     .child_by_field_name("condition")
                     .map_or("", |c| node_text(c, text));
                 self.walrus(node.child_by_field_name("condition"), ctx);
-                let tc = cond.contains("TYPE_CHECKING") && !cond.contains("not ");
-                let compact: String = cond
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .map(|c| if c == '\'' { '"' } else { c })
-                    .collect();
-                let main =
-                    compact == "__name__==\"__main__\"" || compact == "\"__main__\"==__name__";
+                let (tc, main) = if_guards(cond);
                 if let Some(c) = node.child_by_field_name("consequence") {
                     self.block(
                         c,
@@ -1484,22 +1561,8 @@ impl Walker<'_> {
         let Some(imp) = crate::imports::read_import(node, text) else {
             return;
         };
-        let (line, column) = crate::diag::line_col(text, node.start_byte());
-        let runtime = !ctx.in_def && !ctx.type_checking;
-        let base = ImportSite {
-            start: node.start_byte(),
-            end: node.end_byte(),
-            line,
-            column,
-            level: 0,
-            module: String::new(),
-            from: false,
-            alias: None,
-            names: Vec::new(),
-            star: false,
-            guarded: ctx.guarded,
-            runtime,
-        };
+        let at = crate::diag::line_col(text, node.start_byte());
+        let base = ImportSite::at(node.byte_range(), at, ctx);
         if imp.future {
             return;
         }
@@ -1507,16 +1570,12 @@ impl Walker<'_> {
             None => {
                 for spec in &imp.specs {
                     if let crate::imports::ImportSpec::Import { module, alias } = spec {
-                        let idx = self.info.imports.len();
-                        self.info.imports.push(ImportSite {
+                        let site = ImportSite {
                             module: module.clone(),
                             alias: alias.clone(),
                             ..base.clone()
-                        });
-                        if runtime && !ctx.main_block && (ctx.module_scope || !ctx.in_def) {
-                            self.info.events.push(Event::Import(idx));
-                        }
-                        self.bind(spec.bound_name(), ctx, ImportKind::PlainImport);
+                        };
+                        self.info.add_import(site, ctx);
                     }
                 }
             }
@@ -1536,34 +1595,15 @@ impl Walker<'_> {
                         _ => None,
                     })
                     .collect();
-                let idx = self.info.imports.len();
-                self.info.imports.push(ImportSite {
+                let site = ImportSite {
                     level,
-                    module: module.clone(),
+                    module,
                     from: true,
-                    names: names.clone(),
+                    names,
                     star: imp.wildcard,
                     ..base
-                });
-                if runtime && !ctx.main_block && (ctx.module_scope || !ctx.in_def) {
-                    self.info.events.push(Event::Import(idx));
-                }
-                if imp.wildcard {
-                    if ctx.module_scope {
-                        self.info.stars.push((level, module));
-                        self.info.star_events.push(self.info.events.len());
-                    }
-                } else {
-                    for (name, alias) in &names {
-                        self.bind(
-                            alias.as_deref().unwrap_or(name),
-                            ctx,
-                            ImportKind::FromImport {
-                                relative: level > 0,
-                            },
-                        );
-                    }
-                }
+                };
+                self.info.add_import(site, ctx);
             }
         }
     }

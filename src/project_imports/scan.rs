@@ -15,16 +15,19 @@
 //! assignment, `with ... as` at module level, `match`, an unusual target or import.
 //!
 //! Held to the tree walk: on 8,465 modules (Django, SymPy, seven more projects, the
-//! standard library and site-packages) it read 7,000 and gave the same [`ModInfo`] for
+//! standard library and site-packages) it read 7,019 and gave the same [`ModInfo`] for
 //! each (the tests below keep the shapes).
 //!
 //! Like a partial parse (see [`crate::outline`]), it does not judge what it does not
 //! read: a syntax error inside an expression, or in a body that holds no import, goes
 //! unseen where the module-level parse would have refused the file.
 
-use super::{Ctx, Event, ImportKind, ImportSite, ModInfo};
-use crate::outline::{is_ident_byte, logical_lines, skip_string, starts_with_word, within};
+use super::{Ctx, ImportKind, ImportSite, ModInfo};
+use crate::outline::{
+    is_ident_byte, is_plain_eq, logical_lines, scan_code, starts_with_word, within,
+};
 use crate::outline::{Kind, Line};
+use std::ops::ControlFlow::{Break, Continue};
 
 /// The module's bindings and imports, or `None` when its shape needs a parse.
 pub fn read(text: &str) -> Option<ModInfo> {
@@ -45,19 +48,7 @@ pub fn read(text: &str) -> Option<ModInfo> {
         info: ModInfo::default(),
         counted: (0, 1),
     };
-    r.block(
-        0,
-        lines.len(),
-        Ctx {
-            module_scope: true,
-            guarded: false,
-            type_checking: false,
-            in_def: false,
-            main_block: false,
-            top: true,
-        },
-        0,
-    )?;
+    r.block(0, lines.len(), Ctx::MODULE, 0)?;
     r.info.parsed = true;
     Some(r.info)
 }
@@ -243,14 +234,7 @@ impl<'a> Reader<'a> {
             let last = n + 1 == headers.len();
             let inner = match (first, n, word) {
                 ("if", 0, "if") => {
-                    let tc = cond.contains("TYPE_CHECKING") && !cond.contains("not ");
-                    let compact: String = cond
-                        .chars()
-                        .filter(|c| !c.is_whitespace())
-                        .map(|c| if c == '\'' { '"' } else { c })
-                        .collect();
-                    let main =
-                        compact == "__name__==\"__main__\"" || compact == "\"__main__\"==__name__";
+                    let (tc, main) = super::if_guards(cond);
                     Ctx {
                         type_checking: ctx.type_checking || tc,
                         main_block: ctx.main_block || main,
@@ -303,27 +287,13 @@ impl<'a> Reader<'a> {
         let line = &self.lines[h];
         let b = self.b;
         let text: &'a str = self.text;
-        let mut depth = 0usize;
-        let mut i = line.start + word_len;
         let mut colon = None;
-        while i < line.end {
-            match b[i] {
-                b'"' | b'\'' => {
-                    i = skip_string(b, i, 0)?;
-                    continue;
-                }
-                b'#' if depth == 0 => break,
-                b'#' => {
-                    i += memchr::memchr(b'\n', &b[i..line.end])?;
-                    continue;
-                }
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
-                b':' if depth == 0 => colon = Some(i),
-                _ => {}
+        let i = scan_code(b, line.start + word_len..line.end, 0, |i, c, depth| {
+            if depth == 0 && c == b':' {
+                colon = Some(i);
             }
-            i += 1;
-        }
+            Continue(())
+        })?;
         let colon = colon?;
         if !text[colon + 1..i].trim().is_empty() {
             return None;
@@ -341,18 +311,7 @@ impl<'a> Reader<'a> {
         if !head.starts_with("except") {
             return false;
         }
-        let head = head.split(':').next().unwrap_or(head);
-        let words: Vec<&str> = head
-            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .filter(|w| !w.is_empty())
-            .collect();
-        words.len() == 1
-            || words.iter().any(|w| {
-                matches!(
-                    *w,
-                    "ImportError" | "ModuleNotFoundError" | "Exception" | "BaseException"
-                )
-            })
+        super::except_catches_import_error(head)
     }
 
     /// Is the simple statement `line` one statement, not a compound statement on one
@@ -369,26 +328,16 @@ impl<'a> Reader<'a> {
         {
             return false;
         }
-        let mut depth = 0usize;
-        let mut i = line.start;
-        while i < line.end {
-            match b[i] {
-                b'"' | b'\'' => match skip_string(b, i, 0) {
-                    Some(e) => {
-                        i = e;
-                        continue;
-                    }
-                    None => return false,
-                },
-                b'#' if depth == 0 => return true,
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-                b';' if depth == 0 => return false,
-                _ => {}
+        let mut semicolon = false;
+        let scanned = scan_code(b, line.start..line.end, 0, |_, c, depth| {
+            semicolon = depth == 0 && c == b';';
+            if semicolon {
+                Break(())
+            } else {
+                Continue(())
             }
-            i += 1;
-        }
-        true
+        });
+        scanned.is_some() && !semicolon
     }
 
     /// `def` or `class` at `lines[k]` (its decorators from `decorated`): the name it
@@ -447,14 +396,7 @@ impl<'a> Reader<'a> {
     }
 
     fn bind(&mut self, name: &str, ctx: Ctx, kind: ImportKind) {
-        if !ctx.module_scope {
-            return;
-        }
-        let at = self.info.events.len();
-        self.info.bound.entry(name.to_owned()).or_insert(at);
-        if ctx.top {
-            self.info.top_level.push((name.to_owned(), kind));
-        }
+        self.info.bind(name, ctx, kind);
     }
 
     /// A simple statement at module level: an assignment of names, `__all__` as a list
@@ -467,56 +409,36 @@ impl<'a> Reader<'a> {
         }
         let mut eq = None;
         let mut colon = None;
-        let mut depth = 0usize;
-        let mut i = line.start;
-        let mut last = line.start;
-        while i < line.end {
-            match b[i] {
-                b'"' | b'\'' => {
-                    i = skip_string(b, i, 0)?;
-                    last = i;
-                    continue;
-                }
-                b'#' if depth == 0 => break,
-                b'#' => {
-                    i += memchr::memchr(b'\n', &b[i..line.end])?;
-                    continue;
-                }
-                b'\\' => return None,
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => depth = depth.checked_sub(1)?,
-                b';' if depth == 0 => return None,
-                b':' if depth == 0 && eq.is_none() => {
+        let mut other = false;
+        let stop = scan_code(b, line.start..line.end, 0, |i, c, depth| {
+            if c == b'\\' {
+                // A continuation.
+                other = true;
+                return Break(());
+            }
+            if depth > 0 {
+                return Continue(());
+            }
+            match c {
+                b';' => other = true,
+                b':' if eq.is_none() => {
                     colon.get_or_insert(i);
                 }
-                b'=' if depth == 0 => {
-                    if b.get(i + 1) == Some(&b'=') {
-                        i += 2;
-                        last = i;
-                        continue;
-                    }
-                    let before = if i > line.start { b[i - 1] } else { b' ' };
-                    let shift = i > line.start + 1 && b[i - 2] == before;
-                    match before {
-                        // `<<=`, `>>=`: an augmented assignment, which the parser reads.
-                        b'<' | b'>' if shift => return None,
-                        // `!=`, `<=`, `>=`: a comparison.
-                        b'!' | b'<' | b'>' => {}
-                        b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^' | b'@' | b':' => {
-                            return None
-                        }
-                        // A second `=`: a chain, which the parser reads.
-                        _ if eq.replace(i).is_some() => return None,
-                        _ => {}
-                    }
-                }
+                // An augmented or chained assignment: left to the parser.
+                b'=' if is_plain_eq(b, i) => other = eq.replace(i).is_some(),
+                b'=' => other = b.get(i + 1) != Some(&b'=') && !b"=!<>".contains(&b[i - 1]),
                 _ => {}
             }
-            if !b[i].is_ascii_whitespace() {
-                last = i + 1;
+            if other {
+                Break(())
+            } else {
+                Continue(())
             }
-            i += 1;
+        })?;
+        if other {
+            return None;
         }
+        let last = line.start + b[line.start..stop].trim_ascii_end().len();
         let Some(eq) = eq else {
             let text = std::str::from_utf8(&b[line.start..last]).ok()?;
             return match colon {
@@ -564,32 +486,16 @@ impl<'a> Reader<'a> {
                 _ => return false,
             }
         }
-        let mut depth = 0usize;
-        while i < end {
-            match b[i] {
-                b'"' | b'\'' => match skip_string(b, i, 0) {
-                    Some(e) => {
-                        i = e;
-                        continue;
-                    }
-                    None => return false,
-                },
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return i + 1 == end;
-                    }
-                }
-                b'#' => match memchr::memchr(b'\n', &b[i..end]) {
-                    Some(k) => i += k,
-                    None => return false,
-                },
-                _ => {}
+        let mut closed = None;
+        let scanned = scan_code(b, i..end, 0, |k, c, depth| {
+            if depth == 0 && matches!(c, b')' | b']' | b'}') {
+                closed = Some(k);
+                Break(())
+            } else {
+                Continue(())
             }
-            i += 1;
-        }
-        false
+        });
+        scanned.is_some() && closed == Some(end - 1) && b[end - 1] == b')'
     }
 
     /// The strings of a list, tuple or set of plain string literals in `b[from..to]`
@@ -671,23 +577,8 @@ impl<'a> Reader<'a> {
             _ => None,
         };
         let end = last_end(&toks)?;
-        let (line_no, column) = self.line_col(line.start);
-        let runtime = !ctx.in_def && !ctx.type_checking;
-        let event = runtime && !ctx.main_block && (ctx.module_scope || !ctx.in_def);
-        let base = ImportSite {
-            start: line.start,
-            end,
-            line: line_no,
-            column,
-            level: 0,
-            module: String::new(),
-            from: false,
-            alias: None,
-            names: Vec::new(),
-            star: false,
-            guarded: ctx.guarded,
-            runtime,
-        };
+        let at = self.line_col(line.start);
+        let base = ImportSite::at(line.start..end, at, ctx);
         if keyword == "import" {
             let mut specs = Vec::new();
             loop {
@@ -700,19 +591,12 @@ impl<'a> Reader<'a> {
                 }
             }
             for (module, alias) in specs {
-                let bound = alias
-                    .clone()
-                    .unwrap_or_else(|| module.split('.').next().unwrap_or(&module).to_owned());
-                let idx = self.info.imports.len();
-                self.info.imports.push(ImportSite {
+                let site = ImportSite {
                     module,
                     alias,
                     ..base.clone()
-                });
-                if event {
-                    self.info.events.push(Event::Import(idx));
-                }
-                self.bind(&bound, ctx, ImportKind::PlainImport);
+                };
+                self.info.add_import(site, ctx);
             }
             return Some(());
         }
@@ -759,34 +643,15 @@ impl<'a> Reader<'a> {
         if t.next().is_some() {
             return None;
         }
-        let idx = self.info.imports.len();
-        self.info.imports.push(ImportSite {
+        let site = ImportSite {
             level,
-            module: module.clone(),
+            module,
             from: true,
-            names: names.clone(),
+            names,
             star,
             ..base
-        });
-        if event {
-            self.info.events.push(Event::Import(idx));
-        }
-        if star {
-            if ctx.module_scope {
-                self.info.stars.push((level, module));
-                self.info.star_events.push(self.info.events.len());
-            }
-        } else {
-            for (name, alias) in &names {
-                self.bind(
-                    alias.as_deref().unwrap_or(name),
-                    ctx,
-                    ImportKind::FromImport {
-                        relative: level > 0,
-                    },
-                );
-            }
-        }
+        };
+        self.info.add_import(site, ctx);
         Some(())
     }
 
