@@ -36,15 +36,12 @@ pub fn read(text: &str) -> Option<ModInfo> {
     if lines.first().is_some_and(|l| l.indent != 0) {
         return None;
     }
-    let mut anchors: Vec<usize> = memchr::memmem::find_iter(b, b"import")
-        .chain(memchr::memmem::find_iter(b, b"global"))
-        .collect();
-    anchors.sort_unstable();
     let mut r = Reader {
         text,
         b,
         lines: &lines,
-        anchors,
+        // Where the parse would look inside definitions.
+        anchors: crate::parse::module_focus(text).anchors,
         info: ModInfo::default(),
         counted: (0, 1),
     };
