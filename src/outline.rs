@@ -476,14 +476,8 @@ impl Masker<'_> {
         else {
             return false;
         };
-        let mut head = &self.text[def.start..def.end];
-        for keyword in [&b"async"[..], b"def", b"class"] {
-            if starts_with_word(head, keyword) {
-                head = head[keyword.len()..].trim_ascii_start();
-            }
-        }
-        let name_len = head.iter().take_while(|c| is_ident_byte(**c)).count();
-        name_len > 0 && !self.focus.words.contains(&head[..name_len])
+        let name = definition_name(self.text, def);
+        !name.is_empty() && !self.focus.words.contains(&self.text[name])
     }
 
     /// The text of a docstring, when the statement is one string literal alone: all
@@ -649,22 +643,12 @@ fn value(b: &[u8], line: &Line) -> Option<Region> {
 /// what it binds: all of it but `()` goes. `None` when it is empty, or the name has
 /// type parameters.
 fn parameters(b: &[u8], line: &Line) -> Option<Region> {
-    let mut i = line.start;
-    let skip_blanks = |mut i: usize| {
-        while i < line.end && matches!(b[i], b' ' | b'\t') {
-            i += 1;
-        }
-        i
-    };
-    for keyword in [&b"async"[..], b"def", b"class"] {
-        if starts_with_word(&b[i..line.end], keyword) {
-            i = skip_blanks(i + keyword.len());
-        }
-    }
-    while i < line.end && is_ident_byte(b[i]) {
-        i += 1;
-    }
-    let open = skip_blanks(i);
+    let name = definition_name(b, line);
+    let open = name.end
+        + b[name.end..line.end]
+            .iter()
+            .take_while(|c| matches!(c, b' ' | b'\t'))
+            .count();
     if b.get(open) != Some(&b'(') || open >= line.end {
         return None;
     }
@@ -691,6 +675,26 @@ fn parameters(b: &[u8], line: &Line) -> Option<Region> {
         elided: mark + 1..close + 1,
         mark: Some(b')'),
     })
+}
+
+/// Where the name is in the `def` or `class` header `line` (after `async`, `def` or
+/// `class`); empty when there is none.
+pub(crate) fn definition_name(b: &[u8], line: &Line) -> Range<usize> {
+    let mut i = line.start;
+    for keyword in [&b"async"[..], b"def", b"class"] {
+        if starts_with_word(&b[i..line.end], keyword) {
+            i += keyword.len();
+            i += b[i..line.end]
+                .iter()
+                .take_while(|c| c.is_ascii_whitespace())
+                .count();
+        }
+    }
+    let len = b[i..line.end]
+        .iter()
+        .take_while(|c| is_ident_byte(**c))
+        .count();
+    i..i + len
 }
 
 /// The string literal of `line` (its prefix included), when the line is that string

@@ -24,7 +24,7 @@
 
 use super::{Ctx, ImportKind, ImportSite, ModInfo};
 use crate::outline::{
-    is_ident_byte, is_plain_eq, logical_lines, scan_code, starts_with_word, within,
+    definition_name, is_ident_byte, is_plain_eq, logical_lines, scan_code, starts_with_word, within,
 };
 use crate::outline::{Kind, Line};
 use std::ops::ControlFlow::{Break, Continue};
@@ -348,18 +348,12 @@ impl<'a> Reader<'a> {
         depth: usize,
     ) -> Option<()> {
         let line = &self.lines[k];
-        let one_line = !line.opens_block && end == k + 1;
-        if !one_line && (!line.opens_block || end == k + 1) {
+        // A header ends with `:` and a body follows it, or it is all on one line.
+        let one_line = !line.opens_block;
+        if one_line != (end == k + 1) {
             return None;
         }
-        let mut head = &self.b[line.start..line.end];
-        for keyword in [&b"async"[..], b"def", b"class"] {
-            if starts_with_word(head, keyword) {
-                head = head[keyword.len()..].trim_ascii_start();
-            }
-        }
-        let len = head.iter().take_while(|c| is_ident_byte(**c)).count();
-        let name = std::str::from_utf8(&head[..len]).ok()?;
+        let name = self.text.get(definition_name(self.b, line))?;
         if !is_name(name) {
             return None;
         }
