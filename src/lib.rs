@@ -32,6 +32,7 @@ pub mod recipe;
 pub mod report;
 pub mod rewrite;
 pub mod select;
+pub mod semantic;
 pub mod source;
 pub mod stdlib;
 pub mod suppress;

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each with its arguments and `run`.
 
 mod apply;
+mod inspect;
 mod list;
 mod show;
 mod test;
@@ -72,6 +73,8 @@ enum Command {
     Check(apply::CheckArgs),
     /// Run the examples of recipe files
     Test(test::TestArgs),
+    /// Show what fixer's analyses see in files (scopes and symbols, as JSON Lines)
+    Inspect(inspect::InspectArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run_apply(&args, &cli.global),
         Command::Check(args) => apply::run_check(&args, &cli.global),
         Command::Test(args) => test::run(&args, &cli.global),
+        Command::Inspect(args) => inspect::run(&args, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "fixer", &mut std::io::stdout());
