@@ -62,7 +62,11 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         };
         if let Some(node) = crate::parse::first_error(&tree) {
             let (line, col) = crate::diag::line_col(&text, node.start_byte());
-            warn(err_style, &format!("{shown}:{line}:{col}"), "does not parse; skipped");
+            warn(
+                err_style,
+                &format!("{shown}:{line}:{col}"),
+                "does not parse; skipped",
+            );
             continue;
         }
         let model = crate::semantic::build(&tree, &text);

@@ -18,7 +18,13 @@ pub(super) fn analyze(model: &mut Model) {
 
 /// Resolves scope `id`, given the names bound in the functions around it (`None` at
 /// module level) and those declared global around it; adds its free names to `free`.
-fn block(model: &mut Model, id: usize, mut bound: Option<Names>, free: &mut Names, mut global: Names) {
+fn block(
+    model: &mut Model,
+    id: usize,
+    mut bound: Option<Names>,
+    free: &mut Names,
+    mut global: Names,
+) {
     let kind = model.scopes[id].kind;
     let is_class = kind == ScopeKind::Class;
     let mut local = Names::new();

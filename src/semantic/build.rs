@@ -10,8 +10,7 @@
 use tree_sitter::{Node, Tree};
 
 use super::{
-    flags, mangle, Binding, BindingKind, Comprehension, Model, Reference, Scope, ScopeId,
-    ScopeKind,
+    flags, mangle, Binding, BindingKind, Comprehension, Model, Reference, Scope, ScopeId, ScopeKind,
 };
 
 /// Builds the model of `text`, whose tree is `tree` (a whole parse or a partial one:
@@ -29,7 +28,13 @@ pub fn build(tree: &Tree, text: &str) -> Model {
         stack: Vec::new(),
         iter_target: false,
     };
-    b.open(ScopeKind::Module, "top".into(), 0, root.start_byte(), root.end_byte());
+    b.open(
+        ScopeKind::Module,
+        "top".into(),
+        0,
+        root.start_byte(),
+        root.end_byte(),
+    );
     b.block(root);
     b.stack.pop();
     let mut model = b.model;
@@ -252,8 +257,12 @@ impl<'t> Builder<'t> {
     /// or what tree-sitter-python takes for one: `type(obj).attr = value`, an
     /// assignment to an attribute of a call of `type`.
     fn type_alias(&mut self, node: Node<'_>) {
-        let left = node.child_by_field_name("left").and_then(|l| l.named_child(0));
-        let right = node.child_by_field_name("right").and_then(|r| r.named_child(0));
+        let left = node
+            .child_by_field_name("left")
+            .and_then(|l| l.named_child(0));
+        let right = node
+            .child_by_field_name("right")
+            .and_then(|r| r.named_child(0));
         match left {
             Some(name) if name.kind() == "identifier" => {
                 self.bind(name, BindingKind::Assignment, node, flags::ASSIGNED);
@@ -374,9 +383,7 @@ impl<'t> Builder<'t> {
 
     fn import(&mut self, node: Node<'_>) {
         let mut cursor = node.walk();
-        let names: Vec<Node<'_>> = node
-            .children_by_field_name("name", &mut cursor)
-            .collect();
+        let names: Vec<Node<'_>> = node.children_by_field_name("name", &mut cursor).collect();
         for name in names {
             match name.kind() {
                 "dotted_name" => {
@@ -421,9 +428,7 @@ impl<'t> Builder<'t> {
             None => "__future__".to_owned(),
         };
         let mut cursor = node.walk();
-        let names: Vec<Node<'_>> = node
-            .children_by_field_name("name", &mut cursor)
-            .collect();
+        let names: Vec<Node<'_>> = node.children_by_field_name("name", &mut cursor).collect();
         for name in names {
             let (imported, bound) = match name.kind() {
                 "dotted_name" => (name, name),
@@ -483,25 +488,25 @@ impl<'t> Builder<'t> {
     }
 
     fn with_item(&mut self, item: Node<'_>, statement: Node<'_>) {
-        // `with (m() as x):` reads to tree-sitter as a parenthesized `as` pattern.
-        let value = item.child_by_field_name("value").map(|v| {
-            match v.named_child(0) {
-                Some(inner)
-                    if v.kind() == "parenthesized_expression"
-                        && v.named_child_count() == 1
-                        && inner.kind() == "as_pattern" =>
-                {
-                    inner
-                }
-                _ => v,
-            }
-        });
-        match value {
-            Some(v) if v.kind() == "as_pattern" => {
-                self.as_pattern(v, BindingKind::Assignment, statement)
-            }
-            Some(v) => self.expression(v),
+        match item.child_by_field_name("value") {
+            Some(v) => self.with_value(v, statement),
             None => self.expressions(item),
+        }
+    }
+
+    /// `with (m() as x):` and `with (a() as x, b() as y,):` read to tree-sitter as a
+    /// parenthesized `as` pattern or a tuple of them: each is an item of its own.
+    fn with_value(&mut self, value: Node<'_>, statement: Node<'_>) {
+        match value.kind() {
+            "as_pattern" => self.as_pattern(value, BindingKind::Assignment, statement),
+            "tuple" | "parenthesized_expression"
+                if named_children(value).any(|c| c.kind() == "as_pattern") =>
+            {
+                for child in named_children(value) {
+                    self.with_value(child, statement);
+                }
+            }
+            _ => self.expression(value),
         }
     }
 
@@ -584,8 +589,7 @@ impl<'t> Builder<'t> {
                     }
                 }
             }
-            "case_pattern" | "as_pattern" | "list_pattern" | "tuple_pattern"
-            | "union_pattern" => {
+            "case_pattern" | "as_pattern" | "list_pattern" | "tuple_pattern" | "union_pattern" => {
                 for child in named_children(node) {
                     self.pattern(child, case);
                 }
@@ -659,9 +663,16 @@ impl<'t> Builder<'t> {
     fn target(&mut self, node: Node<'_>, kind: BindingKind, statement: Node<'_>) {
         match node.kind() {
             "identifier" => self.bind(node, kind, statement, flags::ASSIGNED),
-            "tuple" | "list" | "tuple_pattern" | "list_pattern" | "pattern_list"
-            | "expression_list" | "parenthesized_expression" | "list_splat_pattern"
-            | "list_splat" | "as_pattern_target" => {
+            "tuple"
+            | "list"
+            | "tuple_pattern"
+            | "list_pattern"
+            | "pattern_list"
+            | "expression_list"
+            | "parenthesized_expression"
+            | "list_splat_pattern"
+            | "list_splat"
+            | "as_pattern_target" => {
                 for child in named_children(node) {
                     self.target(child, kind.clone(), statement);
                 }
@@ -702,9 +713,20 @@ impl<'t> Builder<'t> {
                 // Only inside an f-string's `{x=}`-like oddity or an error: read.
                 self.expression_or_assignment(node, node)
             }
-            "comment" | "integer" | "float" | "true" | "false" | "none" | "ellipsis"
-            | "string_content" | "escape_sequence" | "type_conversion" | "line_continuation"
-            | "keyword_separator" | "positional_separator" | "wildcard_import" => {}
+            "comment"
+            | "integer"
+            | "float"
+            | "true"
+            | "false"
+            | "none"
+            | "ellipsis"
+            | "string_content"
+            | "escape_sequence"
+            | "type_conversion"
+            | "line_continuation"
+            | "keyword_separator"
+            | "positional_separator"
+            | "wildcard_import" => {}
             _ => self.expressions(node),
         }
     }
@@ -815,9 +837,12 @@ impl<'t> Builder<'t> {
         let cur = self.cur();
         if matches!(self.model.scopes[cur].kind, ScopeKind::Comprehension(_)) {
             // Binds in the nearest enclosing scope that is not a comprehension.
-            let target = self.stack.iter().rev().map(|f| f.id).find(|&id| {
-                !matches!(self.model.scopes[id].kind, ScopeKind::Comprehension(_))
-            });
+            let target = self
+                .stack
+                .iter()
+                .rev()
+                .map(|f| f.id)
+                .find(|&id| !matches!(self.model.scopes[id].kind, ScopeKind::Comprehension(_)));
             match target.map(|t| (t, self.model.scopes[t].kind)) {
                 Some((t, ScopeKind::Function | ScopeKind::Lambda)) => {
                     let text = self.text_of(name);
@@ -826,7 +851,11 @@ impl<'t> Builder<'t> {
                     let global = self.model.scopes[t]
                         .symbol(&declared)
                         .is_some_and(|s| s.has(flags::GLOBAL));
-                    let how = if global { flags::GLOBAL } else { flags::NONLOCAL };
+                    let how = if global {
+                        flags::GLOBAL
+                    } else {
+                        flags::NONLOCAL
+                    };
                     self.add(cur, text, how | flags::ASSIGNED);
                     self.bind_in(t, name, BindingKind::Assignment, node, flags::ASSIGNED);
                 }
@@ -858,7 +887,9 @@ fn identifier(text: &str) -> std::borrow::Cow<'_, str> {
 fn is_parenthesized_name(node: Node<'_>) -> bool {
     matches!(node.kind(), "tuple_pattern" | "parenthesized_expression")
         && node.named_child_count() == 1
-        && node.named_child(0).is_some_and(|n| n.kind() == "identifier")
+        && node
+            .named_child(0)
+            .is_some_and(|n| n.kind() == "identifier")
         && !node
             .children(&mut node.walk())
             .any(|c| !c.is_named() && c.kind() == ",")

@@ -163,11 +163,19 @@ pub enum BindingKind {
     Annotation,
     /// `import a.b.c` (binds `a`; `module` is `a`, `full` is `a.b.c`), or
     /// `import a.b as c` (binds `c`; `module` is `a.b`).
-    Import { module: String, full: String },
+    Import {
+        module: String,
+        full: String,
+    },
     /// `from m import x as y`: `module` is `m` (with its leading dots), `name` is `x`.
-    FromImport { module: String, name: String },
+    FromImport {
+        module: String,
+        name: String,
+    },
     /// `from m import *`.
-    StarImport { module: String },
+    StarImport {
+        module: String,
+    },
     Function,
     Class,
     Parameter,
@@ -380,7 +388,10 @@ mod tests {
         let m = model("def f():\n    import pkg\n    import pkg.sub\n    pkg.x\n");
         let f = m.scopes.iter().position(|s| s.name == "f").expect("f");
         assert_eq!(m.bindings_in(f, "pkg").count(), 2);
-        assert_eq!(flags_of(&m, "f", "pkg"), ["local", "imported", "referenced"]);
+        assert_eq!(
+            flags_of(&m, "f", "pkg"),
+            ["local", "imported", "referenced"]
+        );
     }
 
     #[test]
@@ -406,9 +417,15 @@ mod tests {
         let use_at = src.find("x.y").expect("x.y");
         assert!(m.used_before_binding(use_at, "x"));
         let end = src.len() - 1;
-        assert_eq!(m.qualified_name(end, "p.join").as_deref(), Some("os.path.join"));
+        assert_eq!(
+            m.qualified_name(end, "p.join").as_deref(),
+            Some("os.path.join")
+        );
         assert_eq!(m.qualified_name(end, "b.c").as_deref(), Some("a.b.c"));
-        assert_eq!(m.qualified_name(end, "len").as_deref(), Some("builtins.len"));
+        assert_eq!(
+            m.qualified_name(end, "len").as_deref(),
+            Some("builtins.len")
+        );
     }
 
     #[test]
