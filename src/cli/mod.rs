@@ -2,6 +2,7 @@
 
 mod apply;
 mod list;
+mod recover;
 mod show;
 mod test;
 
@@ -72,6 +73,8 @@ enum Command {
     Check(apply::CheckArgs),
     /// Run the examples of recipe files
     Test(test::TestArgs),
+    /// Finish or undo a run that was stopped half way (apply and check do it first)
+    Recover(recover::RecoverArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run_apply(&args, &cli.global),
         Command::Check(args) => apply::run_check(&args, &cli.global),
         Command::Test(args) => test::run(&args, &cli.global),
+        Command::Recover(args) => recover::run(&args, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "fixer", &mut std::io::stdout());
