@@ -119,8 +119,7 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let path = crate::output::display_path(&self.path);
-        write!(f, "{}: {}: {}; ", path.display(), self.what, self.error)?;
+        write!(f, "{}: {}: {}; ", shown(&self.path), self.what, self.error)?;
         match self.state {
             State::Untouched => write!(f, "nothing was written"),
             State::Written => write!(
@@ -132,6 +131,16 @@ impl std::fmt::Display for Failure {
                 "the run stopped half way: `fixer recover` finishes or undoes it (see {JOURNAL})"
             ),
         }
+    }
+}
+
+/// `path` as messages show it: relative to the current directory (`.` for itself).
+pub fn shown(path: &Path) -> String {
+    let p = crate::output::display_path(path);
+    if p.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        p.display().to_string()
     }
 }
 

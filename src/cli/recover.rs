@@ -58,14 +58,14 @@ fn recover_in(root: &Path, err: Style) -> Result<bool, UserError> {
             eprintln!(
                 "{}: recovered an interrupted run: {how} (from {})",
                 err.paint("1;36", "note"),
-                crate::output::display_path(&root.join(JOURNAL)).display()
+                transaction::shown(&root.join(JOURNAL))
             );
             Ok(true)
         }
         Err(f) => Err(UserError::new(format!(
             "cannot recover the interrupted run that {} describes: {}: {}: {}",
-            crate::output::display_path(&root.join(JOURNAL)).display(),
-            crate::output::display_path(&f.path).display(),
+            transaction::shown(&root.join(JOURNAL)),
+            transaction::shown(&f.path),
             f.what,
             f.error
         ))
