@@ -30,13 +30,26 @@ struct Hooks {
 fn hooks() -> &'static Hooks {
     static HOOKS: OnceLock<Hooks> = OnceLock::new();
     HOOKS.get_or_init(|| Hooks {
-        fail_after: std::env::var("FIXER_FAIL_AFTER")
-            .ok()
-            .and_then(|v| v.trim().parse().ok()),
-        fail_io: std::env::var("FIXER_FAIL_IO")
-            .ok()
-            .and_then(|v| parse_fail_io(&v)),
+        fail_after: hook("FIXER_FAIL_AFTER", "a step number", |v| {
+            v.trim().parse().ok()
+        }),
+        fail_io: hook(
+            "FIXER_FAIL_IO",
+            "N:enospc, N:eacces or N:eio",
+            parse_fail_io,
+        ),
     })
+}
+
+/// The hook `name` parsed, when it is set; a value that does not parse is ignored, and
+/// said so (a test that sets it wrong must not pass for the wrong reason).
+fn hook<T>(name: &str, expected: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+    let value = std::env::var(name).ok()?;
+    let parsed = parse(&value);
+    if parsed.is_none() {
+        eprintln!("warning: {name}={value}: not {expected}; ignored");
+    }
+    parsed
 }
 
 /// `N:enospc` and the like; `None` for anything else.
