@@ -727,6 +727,23 @@ mod tests {
     }
 
     #[test]
+    fn a_link_is_written_through_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("real.py"), "old").unwrap();
+        std::os::unix::fs::symlink(root.join("real.py"), root.join("link.py")).unwrap();
+        apply(root, vec![planned(&root.join("link.py"), Some("new"))]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(root.join("real.py")).unwrap(),
+            "new"
+        );
+        assert!(std::fs::symlink_metadata(root.join("link.py"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
     fn nothing_to_recover_without_a_journal() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(recover(dir.path()).unwrap(), None);

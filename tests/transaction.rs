@@ -95,6 +95,7 @@ fn fixer(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
 
 /// One recipe run to test: its arguments, and the trees before and after it.
 struct Scenario {
+    project: fn() -> tempfile::TempDir,
     args: Vec<&'static str>,
     before: Tree,
     after: Tree,
@@ -104,6 +105,10 @@ struct Scenario {
 
 impl Scenario {
     fn new(args: &[&'static str]) -> Scenario {
+        Scenario::on(project, args)
+    }
+
+    fn on(project: fn() -> tempfile::TempDir, args: &[&'static str]) -> Scenario {
         let tmp = project();
         let before = snapshot(tmp.path());
         let run = fixer(tmp.path(), args, &[("FIXER_COUNT_STEPS", "1")]);
@@ -118,6 +123,7 @@ impl Scenario {
         assert!(leftovers(&after).is_empty(), "{:?}", leftovers(&after));
         assert_ne!(before, after);
         Scenario {
+            project,
             args: args.to_vec(),
             before,
             after,
@@ -127,7 +133,7 @@ impl Scenario {
 
     /// A fresh copy of the project, killed after step `n` of the run.
     fn killed_at(&self, n: u64) -> (tempfile::TempDir, bool) {
-        let tmp = project();
+        let tmp = (self.project)();
         let run = fixer(
             tmp.path(),
             &self.args,
@@ -228,7 +234,7 @@ impl Scenario {
             "{back} rolled back, {forward} forward"
         );
         // Past the last step the run is not interrupted.
-        let tmp = project();
+        let tmp = (self.project)();
         let run = fixer(
             tmp.path(),
             &self.args,
@@ -242,7 +248,7 @@ impl Scenario {
     /// naming a file; nothing written, unless only the cleaning up after a complete
     /// write failed (then `fixer recover` finishes it). `true` when nothing was written.
     fn io_error_at(&self, n: u64, errno_name: &str, message: &str) -> bool {
-        let tmp = project();
+        let tmp = (self.project)();
         let spec = format!("{n}:{errno_name}");
         let run = fixer(tmp.path(), &self.args, &[("FIXER_FAIL_IO", &spec)]);
         assert_eq!(run.code, 2, "step {n}: {}", run.stderr);
@@ -363,6 +369,19 @@ fn a_module_move_killed_at_every_step_is_recovered() {
 #[test]
 fn a_package_move_killed_at_every_step_is_recovered() {
     Scenario::new(MOVE_PACKAGE).kill_at_every_step();
+}
+
+/// A recipe that changes one file takes the same path.
+#[test]
+fn a_one_file_change_killed_at_every_step_is_recovered() {
+    fn one_file() -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a.py"), "import aioredis\n").unwrap();
+        tmp
+    }
+    let s = Scenario::on(one_file, &["apply", "aioredis-to-redis"]);
+    s.kill_at_every_step();
+    assert!(s.io_error_at(2, "enospc", "a.py: cannot write: No space left on device"));
 }
 
 #[test]
