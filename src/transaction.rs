@@ -24,6 +24,10 @@
 //! by the next one. Stale `.fixer-*.tmp` files in the directories the journal names are
 //! removed too.
 //!
+//! While its journal exists a run holds an advisory lock (`flock`) on the project
+//! root, which the kernel drops when the process ends: a run that finds a journal waits
+//! for the lock, so it never mistakes a live run's journal for an interrupted one's.
+//!
 //! Why: a recipe that moves a module changes many files; one stopped half way leaves
 //! imports that point at files that are not there, which is worse than either state.
 
@@ -187,6 +191,9 @@ pub fn apply(root: &Path, planned: Vec<Planned>) -> Result<(), Failure> {
         error: e,
         state: State::Untouched,
     })?;
+    // Held until the journal is gone: a run that starts meanwhile waits instead of
+    // taking this one's journal for an interrupted run's.
+    let _lock = RootLock::take(&root);
     let (mut journal, contents, names) = plan(&root, planned)?;
     // Errors name the file as the run does, not the absolute target.
     let name = |e: StepError, state: State| {
@@ -203,7 +210,7 @@ pub fn apply(root: &Path, planned: Vec<Planned>) -> Result<(), Failure> {
             what: "cannot start",
             error: std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
-                "the journal of another run is there (is one running?)",
+                "a run stopped since this one began left its journal there; run again, and it recovers first",
             ),
             state: State::Untouched,
         });
@@ -215,18 +222,32 @@ pub fn apply(root: &Path, planned: Vec<Planned>) -> Result<(), Failure> {
         return Err(name(e, State::Untouched));
     }
 
-    let undo_prepared = |e: StepError, journal: &Journal| match roll_back(&root, journal, false) {
-        Ok(()) => name(e, State::Untouched),
-        Err(_) => name(e, State::Interrupted),
+    let undo_prepared = |e: StepError, journal: &mut Journal| {
+        if journal.phase == Phase::Commit {
+            // The journal on disk may say `commit` now; it must not, once temp files go.
+            journal.phase = Phase::Prepare;
+            if act(&journal_path, "cannot write the journal", || {
+                write_journal(&root, journal)
+            })
+            .is_err()
+            {
+                // Nothing is touched yet: without a journal the tree is as before.
+                let _ = write::remove_if_present(&journal_path);
+            }
+        }
+        match roll_back(&root, journal, false) {
+            Ok(()) => name(e, State::Untouched),
+            Err(_) => name(e, State::Interrupted),
+        }
     };
     if let Err(e) = prepare(&journal, &contents) {
-        return Err(undo_prepared(e, &journal));
+        return Err(undo_prepared(e, &mut journal));
     }
     journal.phase = Phase::Commit;
     if let Err(e) = act(&journal_path, "cannot write the journal", || {
         write_journal(&root, &journal)
     }) {
-        return Err(undo_prepared(e, &journal));
+        return Err(undo_prepared(e, &mut journal));
     }
 
     if let Err(e) = carry_out(&journal, false) {
@@ -587,6 +608,84 @@ fn write_journal(root: &Path, journal: &Journal) -> std::io::Result<()> {
     write::sync_dir(root)
 }
 
+/// An advisory lock (`flock`) on the project root, held while a run's journal exists
+/// and while one is recovered. The kernel drops it when the process ends, killed or
+/// not, so a journal whose root is not locked belongs to a run that is gone. Where
+/// locks are not supported, runs go on without one.
+struct RootLock(#[allow(dead_code)] Option<std::fs::File>);
+
+impl RootLock {
+    /// Takes the lock, waiting (and saying so) while another run holds it.
+    fn take(root: &Path) -> RootLock {
+        let Ok(dir) = std::fs::File::open(root) else {
+            return RootLock(None);
+        };
+        match flock(&dir, false) {
+            Locked::Yes => RootLock(Some(dir)),
+            Locked::Busy => {
+                eprintln!(
+                    "note: waiting for another fixer run in {} to finish",
+                    shown(root)
+                );
+                match flock(&dir, true) {
+                    Locked::Yes => RootLock(Some(dir)),
+                    _ => RootLock(None),
+                }
+            }
+            Locked::Unsupported => RootLock(None),
+        }
+    }
+
+    /// The lock if no other run holds it now.
+    fn try_take(root: &Path) -> Option<RootLock> {
+        let Ok(dir) = std::fs::File::open(root) else {
+            return Some(RootLock(None));
+        };
+        match flock(&dir, false) {
+            Locked::Yes => Some(RootLock(Some(dir))),
+            Locked::Busy => None,
+            Locked::Unsupported => Some(RootLock(None)),
+        }
+    }
+}
+
+enum Locked {
+    Yes,
+    /// Another process holds it.
+    Busy,
+    /// The filesystem (or the platform) has no such locks.
+    Unsupported,
+}
+
+/// `flock(LOCK_EX)` on an open directory; `wait`: until it is free.
+fn flock(dir: &std::fs::File, wait: bool) -> Locked {
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        let how = if wait {
+            libc::LOCK_EX
+        } else {
+            libc::LOCK_EX | libc::LOCK_NB
+        };
+        loop {
+            // SAFETY: `flock` on a descriptor the caller owns; no memory is shared.
+            if unsafe { libc::flock(dir.as_raw_fd(), how) } == 0 {
+                return Locked::Yes;
+            }
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EWOULDBLOCK) => return Locked::Busy,
+                _ => return Locked::Unsupported,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (dir, wait);
+        Locked::Unsupported
+    }
+}
+
 /// What [`recover`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recovered {
@@ -601,6 +700,15 @@ pub struct Recovered {
 pub fn recover(root: &Path) -> Result<Option<Recovered>, Failure> {
     let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let path = root.join(JOURNAL);
+    if !write::present(&path) {
+        // A journal's own temp file, of a run killed while writing it (swept only
+        // when no run is writing one now).
+        if RootLock::try_take(&root).is_some() {
+            sweep_journal_temps(&root);
+        }
+        return Ok(None);
+    }
+    let _lock = RootLock::take(&root);
     let unreadable = |error: std::io::Error| Failure {
         path: path.clone(),
         what: "cannot read the journal of an interrupted run",
@@ -610,6 +718,7 @@ pub fn recover(root: &Path) -> Result<Option<Recovered>, Failure> {
     let text = match std::fs::read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // The run that held the lock finished meanwhile.
             sweep_journal_temps(&root);
             return Ok(None);
         }

@@ -498,3 +498,54 @@ fn stale_temp_files_are_swept() {
     std::fs::remove_file(tmp.path().join("shop/.fixer-keep.txt")).unwrap();
     s.is_before_or_after(tmp.path(), "sweep");
 }
+
+/// A run whose project root another run holds (the lock a running transaction keeps
+/// until its journal is gone) waits, and does not take that journal for an interrupted
+/// run's; once the holder is gone, it recovers.
+#[cfg(unix)]
+#[test]
+fn a_run_waits_while_another_holds_the_root() {
+    use std::io::BufRead as _;
+    use std::os::unix::io::AsRawFd as _;
+    let s = Scenario::new(MOVE_MODULE);
+    let (tmp, journal) = s.killed_at(s.steps / 2);
+    assert!(journal);
+    let dir = std::fs::File::open(tmp.path()).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fixer"))
+        .arg("recover")
+        .current_dir(tmp.path())
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    let first = rx.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    assert!(
+        first.starts_with("note: waiting for another fixer run in . to finish"),
+        "{first}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(child.try_wait().unwrap().is_none(), "it waits");
+    assert!(
+        tmp.path().join(".fixer-journal").exists(),
+        "and touches nothing"
+    );
+    drop(dir);
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap();
+    let rest: Vec<String> = rx.try_iter().collect();
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("note: recovered an interrupted run")),
+        "{rest:?}"
+    );
+    s.is_before_or_after(tmp.path(), "after waiting");
+}
