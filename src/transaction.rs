@@ -185,7 +185,7 @@ pub fn apply(root: &Path, planned: Vec<Planned>) -> Result<(), Failure> {
     if planned.is_empty() {
         return Ok(());
     }
-    let root = std::path::absolute(root).map_err(|e| Failure {
+    let root = std::fs::canonicalize(root).map_err(|e| Failure {
         path: root.to_path_buf(),
         what: "cannot find the project root",
         error: e,
@@ -194,7 +194,11 @@ pub fn apply(root: &Path, planned: Vec<Planned>) -> Result<(), Failure> {
     // Held until the journal is gone: a run that starts meanwhile waits instead of
     // taking this one's journal for an interrupted run's.
     let _lock = RootLock::take(&root);
-    let (mut journal, contents, names) = plan(&root, planned)?;
+    let Plan {
+        mut journal,
+        contents,
+        names,
+    } = plan(&root, planned)?;
     // Errors name the file as the run does, not the absolute target.
     let name = |e: StepError, state: State| {
         let mut f = e.into_failure(state);
@@ -268,20 +272,14 @@ pub fn apply(root: &Path, planned: Vec<Planned>) -> Result<(), Failure> {
     finish_forward(&root, &journal, false).map_err(|e| name(e, State::Written))
 }
 
-/// The journal of a plan, the bytes of each temp file, and the name the run gives each
-/// target.
-#[allow(clippy::type_complexity)]
-fn plan(
-    root: &Path,
-    planned: Vec<Planned>,
-) -> Result<
-    (
-        Journal,
-        HashMap<PathBuf, Vec<u8>>,
-        HashMap<PathBuf, PathBuf>,
-    ),
-    Failure,
-> {
+/// A run's journal, the bytes of each temp file, and the name the run gives each target.
+struct Plan {
+    journal: Journal,
+    contents: HashMap<PathBuf, Vec<u8>>,
+    names: HashMap<PathBuf, PathBuf>,
+}
+
+fn plan(root: &Path, planned: Vec<Planned>) -> Result<Plan, Failure> {
     let id = format!(
         "{:x}{:x}",
         std::process::id(),
@@ -305,7 +303,7 @@ fn plan(
             Some(_) => write::write_target(&p.path),
             None => Ok(p.path.clone()),
         }
-        .and_then(std::path::absolute)
+        .and_then(|t| resolve(&t))
         .map_err(|e| untouched("cannot write", e))?;
         let dir = write::parent_dir(&target);
         let exists = match std::fs::symlink_metadata(&target) {
@@ -362,7 +360,36 @@ fn plan(
         created_dirs,
         emptied_dirs,
     };
-    Ok((journal, contents, names))
+    Ok(Plan {
+        journal,
+        contents,
+        names,
+    })
+}
+
+/// `path` made absolute, with links and `..` resolved in the directories that exist
+/// (the last component is kept as it is: a link deleted is the link, not its target).
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    let (Some(dir), Some(name)) = (abs.parent(), abs.file_name()) else {
+        return Ok(abs);
+    };
+    let mut missing = Vec::new();
+    let mut base = dir;
+    loop {
+        if let Ok(mut out) = std::fs::canonicalize(base) {
+            out.extend(missing.iter().rev());
+            out.push(name);
+            return Ok(out);
+        }
+        match (base.file_name(), base.parent()) {
+            (Some(n), Some(up)) => {
+                missing.push(n);
+                base = up;
+            }
+            _ => return Ok(abs),
+        }
+    }
 }
 
 /// The directories inside `root` that hold only files `ops` deletes (or directories
@@ -850,6 +877,18 @@ mod tests {
             .unwrap()
             .file_type()
             .is_symlink());
+    }
+
+    #[test]
+    fn paths_resolve_through_dot_dot_and_missing_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        assert_eq!(
+            resolve(&root.join("a/../b/c/d.py")).unwrap(),
+            root.join("b/c/d.py")
+        );
+        assert_eq!(resolve(&root.join("a/x.py")).unwrap(), root.join("a/x.py"));
     }
 
     #[test]
