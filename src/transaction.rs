@@ -77,10 +77,19 @@ enum Kind {
 struct Op {
     kind: Kind,
     /// Absolute; the file a symbolic link names, for a write through one.
+    #[serde(with = "json_path::one")]
     target: PathBuf,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "json_path::maybe"
+    )]
     temp: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "json_path::maybe"
+    )]
     backup: Option<PathBuf>,
 }
 
@@ -93,12 +102,96 @@ struct Journal {
     phase: Phase,
     ops: Vec<Op>,
     /// Directories the run makes, parents first.
+    #[serde(with = "json_path::many")]
     created_dirs: Vec<PathBuf>,
     /// Directories the run's deletions leave empty, deepest first: removed at the end.
+    #[serde(with = "json_path::many")]
     emptied_dirs: Vec<PathBuf>,
 }
 
 const VERSION: u32 = 1;
+
+/// Paths in the journal: a string, or where the name is not UTF-8 (a file name on
+/// Unix can be any bytes), the array of its bytes.
+mod json_path {
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Encoded {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    fn encode(p: &Path) -> Encoded {
+        match p.to_str() {
+            Some(s) => Encoded::Text(s.to_owned()),
+            None => Encoded::Bytes(bytes(p)),
+        }
+    }
+
+    #[cfg(unix)]
+    fn bytes(p: &Path) -> Vec<u8> {
+        use std::os::unix::ffi::OsStrExt;
+        p.as_os_str().as_bytes().to_vec()
+    }
+
+    #[cfg(not(unix))]
+    fn bytes(p: &Path) -> Vec<u8> {
+        p.to_string_lossy().into_owned().into_bytes()
+    }
+
+    fn decode(e: Encoded) -> PathBuf {
+        match e {
+            Encoded::Text(s) => PathBuf::from(s),
+            #[cfg(unix)]
+            Encoded::Bytes(b) => {
+                use std::os::unix::ffi::OsStringExt;
+                PathBuf::from(std::ffi::OsString::from_vec(b))
+            }
+            #[cfg(not(unix))]
+            Encoded::Bytes(b) => PathBuf::from(String::from_utf8_lossy(&b).into_owned()),
+        }
+    }
+
+    pub mod one {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+            encode(p).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+            Encoded::deserialize(d).map(decode)
+        }
+    }
+
+    pub mod maybe {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+            p.as_deref().map(encode).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+            Option::<Encoded>::deserialize(d).map(|e| e.map(decode))
+        }
+    }
+
+    pub mod many {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(p: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+            p.iter().map(|p| encode(p)).collect::<Vec<_>>().serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+            Vec::<Encoded>::deserialize(d).map(|v| v.into_iter().map(decode).collect())
+        }
+    }
+}
 
 /// Where the run stands after a failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -526,7 +619,7 @@ fn finish_forward(root: &Path, journal: &Journal, sweep: bool) -> Result<(), Ste
             remove_dir_if_empty(dir)
         })?;
     }
-    end(root, journal)
+    end(root)
 }
 
 /// Rolls back: `committed` (phase `rollback`) puts every backup back over its target
@@ -565,11 +658,11 @@ fn roll_back(root: &Path, journal: &Journal, committed: bool) -> Result<(), Step
     for dir in dirs_to_sync(journal) {
         act(&dir, "cannot sync the directory", || write::sync_dir(&dir))?;
     }
-    end(root, journal)
+    end(root)
 }
 
 /// The journal removed, and the root synced.
-fn end(root: &Path, _journal: &Journal) -> Result<(), StepError> {
+fn end(root: &Path) -> Result<(), StepError> {
     let path = root.join(JOURNAL);
     act(&path, "cannot remove the journal", || {
         write::remove_if_present(&path)
@@ -889,6 +982,26 @@ mod tests {
             root.join("b/c/d.py")
         );
         assert_eq!(resolve(&root.join("a/x.py")).unwrap(), root.join("a/x.py"));
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_goes_through_the_journal() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let name = std::ffi::OsStr::from_bytes(b"\xff.py");
+        std::fs::write(root.join(name), "old").unwrap();
+        let op = Op {
+            kind: Kind::Replace,
+            target: root.join(name),
+            temp: None,
+            backup: Some(root.join("b")),
+        };
+        let text = serde_json::to_string(&op).unwrap();
+        let back: Op = serde_json::from_str(&text).unwrap();
+        assert_eq!((back.target, back.backup), (op.target, op.backup));
+        apply(root, vec![planned(&root.join(name), Some("new"))]).unwrap();
+        assert_eq!(std::fs::read_to_string(root.join(name)).unwrap(), "new");
     }
 
     #[test]
