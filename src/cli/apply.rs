@@ -1,5 +1,7 @@
 //! `fixer apply` and `fixer check`: select files, run the recipes, then either write
-//! (apply), print the diff (apply --dry-run, check --diff) or report what is pending.
+//! (apply, every file in one transaction: see [`crate::transaction`]), print the diff
+//! (apply --dry-run, check --diff) or report what is pending. Both first recover a run
+//! that was stopped half way.
 //!
 //! With no recipe named, each file runs the recipes of the configuration that governs it
 //! (the nearest `fixer.toml` or `[tool.fixer]` above it), all in one walk.
