@@ -11,6 +11,8 @@
 //! - [`imports`]: module-level import placement shared by rewrites and actions;
 //! - [`verify`]: every rewritten file is parsed again before it may be written;
 //! - [`output`] and [`write`]: unified diffs, reports and atomic writes;
+//! - [`transaction`]: all of a run's writes as one, with a journal and recovery
+//!   ([`fault`] holds its test hooks);
 //! - [`engine`]: runs recipes over a file set, stage after stage.
 
 pub mod actions;
@@ -20,6 +22,7 @@ pub mod diag;
 pub mod edit;
 pub mod engine;
 pub mod fast_hash;
+pub mod fault;
 pub mod git;
 pub mod import_graph;
 pub mod imports;
@@ -36,5 +39,6 @@ pub mod semantic;
 pub mod source;
 pub mod stdlib;
 pub mod suppress;
+pub mod transaction;
 pub mod verify;
 pub mod write;

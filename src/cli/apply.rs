@@ -1,5 +1,7 @@
 //! `fixer apply` and `fixer check`: select files, run the recipes, then either write
-//! (apply), print the diff (apply --dry-run, check --diff) or report what is pending.
+//! (apply, every file in one transaction: see [`crate::transaction`]), print the diff
+//! (apply --dry-run, check --diff) or report what is pending. Both first recover a run
+//! that was stopped half way.
 //!
 //! With no recipe named, each file runs the recipes of the configuration that governs it
 //! (the nearest `fixer.toml` or `[tool.fixer]` above it), all in one walk.
@@ -17,6 +19,7 @@ use crate::output::{self, Style};
 use crate::recipe::{CompiledRecipe, Recipe, Registry};
 use crate::report::{self, Format};
 use crate::select::{Files, Globs};
+use crate::transaction;
 
 /// Options `apply` and `check` share.
 #[derive(Debug, clap::Args)]
@@ -60,6 +63,7 @@ pub struct CheckArgs {
 }
 
 pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    super::recover::recover_first(global)?;
     let (outcome, descriptions) = execute(&args.run, global, !args.dry_run)?;
     let out = Style::stdout(global.color);
     let err = Style::stderr(global.color);
@@ -88,19 +92,44 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     if !args.allow_dirty {
         refuse_dirty(&outcome)?;
     }
+    // Every change is encoded first; one that cannot be is left out and reported (as a
+    // rewrite that would break the syntax is), and the rest is written as one
+    // transaction: all of it or, whatever stops it, nothing.
     let mut failed = 0;
+    let mut planned = Vec::new();
     for (path, change) in &outcome.changes {
-        if let Err(msg) = write_change(path, change) {
-            failed += 1;
-            eprintln!(
-                "{}: {}: {msg}",
-                err.paint("1;31", "error"),
-                output::display_path(path).display()
-            );
+        match encode_change(change) {
+            Ok(bytes) => planned.push(transaction::Planned {
+                path: path.clone(),
+                bytes,
+            }),
+            Err(msg) => {
+                failed += 1;
+                eprintln!(
+                    "{}: {}: {msg}",
+                    err.paint("1;31", "error"),
+                    output::display_path(path).display()
+                );
+            }
         }
     }
+    let mut summary = Summary::of(&outcome);
+    summary.files -= failed;
+    let planned_files = planned.len();
+    if let Err(f) = transaction::apply(&super::recover::project_root(), planned) {
+        eprintln!("{}: {f}", err.paint("1;31", "error"));
+        if f.state == transaction::State::Untouched {
+            failed += planned_files;
+            summary.files = 0;
+            summary.edits.clear();
+        } else {
+            failed = failed.max(1);
+        }
+    }
+    if crate::fault::count_requested() {
+        eprintln!("note: {} filesystem steps", crate::fault::steps_taken());
+    }
     report_text(&outcome, global, err, false);
-    let summary = Summary::of(&outcome);
     finish(
         &outcome, &summary, &args.run, global, err, "changed", failed,
     );
@@ -112,6 +141,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
 }
 
 pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    super::recover::recover_first(global)?;
     // Without a diff or a report to print, only which files are pending matters.
     let pending_only = !args.diff && args.run.format == Format::Text && !args.run.statistics;
     let out = Style::stdout(global.color);
@@ -673,27 +703,25 @@ fn refuse_dirty(outcome: &Outcome) -> Result<(), UserError> {
     .help("commit or stash them first, look with --dry-run, or pass --allow-dirty"))
 }
 
-fn write_change(path: &Path, change: &engine::Change) -> Result<(), String> {
-    match (&change.original, &change.current) {
-        (_, None) => crate::write::remove(path).map_err(|e| format!("cannot delete: {e}")),
-        (original, Some(text)) => {
-            let new_file;
-            let src = match original {
-                Some(src) => src.as_ref(),
-                None => {
-                    new_file = crate::source::Source::for_new_text(text);
-                    &new_file
-                }
-            };
-            let bytes = src.encode(text).ok_or_else(|| {
-                format!(
-                    "the new text cannot be encoded in {}, the file's encoding; left unchanged",
-                    src.encoding_name()
-                )
-            })?;
-            crate::write::atomic_write(path, &bytes).map_err(|e| format!("cannot write: {e}"))
+/// The bytes to write for a change (`None`: delete the file), in the file's encoding.
+fn encode_change(change: &engine::Change) -> Result<Option<Vec<u8>>, String> {
+    let Some(text) = &change.current else {
+        return Ok(None);
+    };
+    let new_file;
+    let src = match &change.original {
+        Some(src) => src.as_ref(),
+        None => {
+            new_file = crate::source::Source::for_new_text(text);
+            &new_file
         }
-    }
+    };
+    src.encode(text).map(Some).ok_or_else(|| {
+        format!(
+            "the new text cannot be encoded in {}, the file's encoding; left unchanged",
+            src.encoding_name()
+        )
+    })
 }
 
 /// Findings and skipped files, as text.

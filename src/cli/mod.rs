@@ -3,6 +3,7 @@
 mod apply;
 mod inspect;
 mod list;
+mod recover;
 mod show;
 mod test;
 
@@ -75,6 +76,8 @@ enum Command {
     Test(test::TestArgs),
     /// Show what fixer's analyses see in files (scopes and symbols, as JSON Lines)
     Inspect(inspect::InspectArgs),
+    /// Finish or undo a run that was stopped half way (apply and check do it first)
+    Recover(recover::RecoverArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -102,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => apply::run_check(&args, &cli.global),
         Command::Test(args) => test::run(&args, &cli.global),
         Command::Inspect(args) => inspect::run(&args, &cli.global),
+        Command::Recover(args) => recover::run(&args, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "fixer", &mut std::io::stdout());
