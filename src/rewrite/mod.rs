@@ -11,6 +11,8 @@ use crate::edit::Edit;
 use crate::imports::ImportSpec;
 use crate::recipe::compile::{CompiledRewrite, TemplatePart};
 
+mod names;
+
 #[derive(Default)]
 pub struct Matches {
     pub edits: Vec<Edit>,
@@ -29,8 +31,27 @@ pub fn run(
 ) -> Matches {
     let mut out = Matches::default();
     let mut cursor = QueryCursor::new();
+    // Built on the first rewrite that adds imports where it matched.
+    let mut model: Option<crate::semantic::Model> = None;
     for rw in rewrites {
         let mut made_edit = false;
+        let plan = match plan_imports(rw, &mut cursor, text, tree, &mut model) {
+            Ok(plan) => plan,
+            Err((site, message)) => {
+                let (line, column) = line_col(text, site);
+                out.findings.push(Finding {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    recipe: recipe.to_owned(),
+                    severity: crate::diag::Severity::Error,
+                    message: format!("rewrite refused: {message}"),
+                });
+                continue;
+            }
+        };
+        let renames = plan.as_ref().map_or(&[][..], |p| &p.renames[..]);
+        let mut first_site: Option<usize> = None;
         let mut matches = cursor.matches(&rw.query, tree.root_node(), text.as_bytes());
         while let Some(m) = matches.next() {
             let nodes_of = |index: u32| -> Vec<Node<'_>> {
@@ -44,10 +65,19 @@ pub fn run(
                 let mut s = String::new();
                 for part in parts {
                     match part {
-                        TemplatePart::Literal(l) => match indent {
-                            Some(ind) => s.push_str(&l.replace('\n', &format!("{newline}{ind}"))),
-                            None => s.push_str(l),
-                        },
+                        TemplatePart::Literal(l) => {
+                            let l = if renames.is_empty() {
+                                std::borrow::Cow::Borrowed(l.as_str())
+                            } else {
+                                std::borrow::Cow::Owned(names::rename(l, renames))
+                            };
+                            match indent {
+                                Some(ind) => {
+                                    s.push_str(&l.replace('\n', &format!("{newline}{ind}")))
+                                }
+                                None => s.push_str(&l),
+                            }
+                        }
                         TemplatePart::Capture(i) => {
                             let nodes = nodes_of(*i);
                             if let (Some(first), Some(last)) = (nodes.first(), nodes.last()) {
@@ -75,6 +105,7 @@ pub fn run(
                     let indent = indent_at(text, range.start);
                     let content = render(template, Some(&indent));
                     if text[range.clone()] != content {
+                        first_site.get_or_insert(range.start);
                         out.edits
                             .push(Edit::replace(range, content, rw.label.clone()));
                         made_edit = true;
@@ -94,10 +125,66 @@ pub fn run(
             }
         }
         if made_edit {
-            out.imports.extend(rw.add_imports.iter().cloned());
+            match plan {
+                Some(plan) => {
+                    if let Some(site) = first_site {
+                        let (line, column) = line_col(text, site);
+                        for note in plan.notes {
+                            out.findings.push(Finding {
+                                path: path.to_path_buf(),
+                                line,
+                                column,
+                                recipe: recipe.to_owned(),
+                                severity: crate::diag::Severity::Note,
+                                message: format!("add-imports: {note}"),
+                            });
+                        }
+                    }
+                    out.imports.extend(plan.specs);
+                }
+                None => out.imports.extend(rw.add_imports.iter().cloned()),
+            }
         }
     }
     out
+}
+
+/// The plan for `rw`'s `add-imports` in this file (see [`names`]): `None` when it adds
+/// none or matches nowhere; `Err((offset, message))` when it must be refused.
+fn plan_imports(
+    rw: &CompiledRewrite,
+    cursor: &mut QueryCursor,
+    text: &str,
+    tree: &Tree,
+    model: &mut Option<crate::semantic::Model>,
+) -> Result<Option<names::Plan>, (usize, String)> {
+    let (Some(replace), Some(template)) = (rw.replace, &rw.template) else {
+        return Ok(None);
+    };
+    if rw.add_imports.is_empty() {
+        return Ok(None);
+    }
+    let mut sites = Vec::new();
+    let mut matches = cursor.matches(&rw.query, tree.root_node(), text.as_bytes());
+    while let Some(m) = matches.next() {
+        if let Some(c) = m.captures.iter().find(|c| c.index == replace) {
+            sites.push(c.node.start_byte());
+        }
+    }
+    let Some(&first) = sites.first() else {
+        return Ok(None);
+    };
+    let literal: String = template
+        .iter()
+        .map(|p| match p {
+            TemplatePart::Literal(l) => l.as_str(),
+            TemplatePart::Capture(_) => " ",
+        })
+        .collect();
+    let model = model.get_or_insert_with(|| crate::semantic::build(tree, text));
+    names::plan(&rw.add_imports, model, text, &sites, &literal)
+        .map(Some)
+        .map_err(|m| (first, m))
 }
 
 /// The indentation that puts a continuation line at the column of `offset`: the line's
