@@ -59,7 +59,7 @@ fn a_module_level_name_is_not_rebound_the_import_gets_an_alias() {
         notes.contains(
             "a.py:5:7: note[utcnow-to-aware]: add-imports: `timezone` is taken (bound at 2:18)"
         ),
-        "{stderr}"
+        "{notes}"
     );
     // A second run changes nothing.
     let (code, stdout, _) = fixer(dir.path(), &["check", "--recipe", "r.toml", "a.py"]);
@@ -87,7 +87,7 @@ fn a_parameter_of_the_name_makes_it_reuse_an_existing_module_import() {
     );
     assert!(
         notes.contains("a local name at 6:12 (bound at 5:11)"),
-        "{stderr}"
+        "{notes}"
     );
 }
 
