@@ -1297,9 +1297,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             line_to
         };
         let mut unit_start = attached_comments_start(text, line_from, unit_end, &indent);
-        if !describes_import(&text[unit_start..line_from], &imp.info)
-            && !imports_end_paragraph(text, imp.node)
-        {
+        if !describes_import(&text[unit_start..line_from], &imp.info) {
             // Comments about the test stay in it.
             unit_start = line_from;
         }
@@ -1345,7 +1343,26 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         let modules = module_words(&imp.info);
         // 1. The function before the import (after its docstring).
         let from = barriers::skip_docstring(text, body_start(outer.node, text)).min(start);
-        if let Some(b) = barriers::find(&text[from..start], &modules, Region::Function) {
+        // A mention of the module after an earlier import of it in the function is a
+        // use of that import (which moves with this one or keeps it, see
+        // `bind_together`): mentions count up to the first such import.
+        let mention_end = facts
+            .imports
+            .iter()
+            .filter(|o| {
+                (from..start).contains(&o.node.start_byte())
+                    && module_words(&o.info).iter().any(|m| modules.contains(m))
+            })
+            .map(|o| o.node.start_byte())
+            .min()
+            .unwrap_or(start);
+        let mention = barriers::find(&text[from..mention_end], &modules, Region::Function);
+        let other = barriers::find(&text[from..start], &[], Region::Function);
+        let first = match (mention, other) {
+            (Some(a), Some(b)) => Some(if a.at <= b.at { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        if let Some(b) = first {
             return Err(format!(
                 "it runs after {} at {}: at module level it would run before it",
                 b.what,
@@ -1803,6 +1820,13 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                 } else if !ends_block && docstring_ends_before(block, text, above) {
                     // Right after the docstring: keep the spacing the docstring had.
                     e = skip_blank_lines(text, e);
+                } else if !ends_block
+                    && above == s
+                    && previous_line(text, s).is_some_and(|l| l.trim_start().starts_with('#'))
+                {
+                    // Under a comment that stays (it is about the test): the comment
+                    // now opens the code after it.
+                    e = skip_blank_lines(text, e);
                 } else if above < s && (e == text.len() || next_line(text, e).trim().is_empty()) {
                     // Between two blank runs: keep one of them.
                     s = above;
@@ -2112,25 +2136,6 @@ fn comment_texts(unit: &str) -> Vec<String> {
         .collect()
 }
 
-/// Do the imports from `node` on (it and the imports right after it) make a paragraph of
-/// their own: a blank line or the end of the block follows them? Comment lines right
-/// above such a paragraph are about the imports.
-fn imports_end_paragraph(text: &str, node: Node<'_>) -> bool {
-    let mut last = node;
-    while let Some(n) = last
-        .next_named_sibling()
-        .filter(|n| matches!(n.kind(), "import_statement" | "import_from_statement"))
-    {
-        last = n;
-    }
-    let end = text[last.end_byte()..]
-        .find('\n')
-        .map_or(text.len(), |i| last.end_byte() + i + 1);
-    let next = next_line(text, end);
-    let block_end = node.parent().map_or(text.len(), |b| b.end_byte());
-    end >= text.len() || next.trim().is_empty() || end >= block_end
-}
-
 /// Do comment lines above an import describe it (they name the word `import`, a name it
 /// binds or its module)? Otherwise they are about the code of the test, and stay.
 fn describes_import(comments: &str, info: &TopImport) -> bool {
@@ -2138,17 +2143,25 @@ fn describes_import(comments: &str, info: &TopImport) -> bool {
         return true;
     }
     let lower = comments.to_ascii_lowercase();
-    let b = lower.as_bytes();
-    let mut words: Vec<String> = vec!["import".into(), "imports".into(), "imported".into()];
-    for spec in &info.specs {
-        let module = spec.module().trim_start_matches('.').to_ascii_lowercase();
-        words.push(module.split('.').next().unwrap_or("").to_owned());
-        words.push(module);
-    }
-    words
+    let says_import = ["import", "imports", "imported", "importing"]
         .iter()
-        .filter(|w| !w.is_empty())
-        .any(|w| barriers::find_word(b, w.as_bytes(), 0).is_some())
+        .any(|w| barriers::find_word(lower.as_bytes(), w.as_bytes(), 0).is_some());
+    // Names as written (case matters: `A` is a name, `a` a word of the comment).
+    let mut words: Vec<&str> = Vec::new();
+    for spec in &info.specs {
+        let module = spec.module().trim_start_matches('.');
+        words.push(module);
+        words.extend(module.split('.'));
+        words.push(spec.bound_name());
+        if let ImportSpec::From { name, .. } = spec {
+            words.push(name);
+        }
+    }
+    says_import
+        || words
+            .iter()
+            .filter(|w| w.len() > 1)
+            .any(|w| barriers::find_word(comments.as_bytes(), w.as_bytes(), 0).is_some())
 }
 
 /// The comment that keeps an import where it is, if its lines carry one.
