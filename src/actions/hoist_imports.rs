@@ -33,24 +33,73 @@
 //! ```
 //!
 //! ## When it keeps an import (reported as a note, `kept: <reason>`)
-//! Whenever moving it could change what a name means or when the import runs:
-//! - it sits under `try` (an optional dependency), `if`/`elif`/`else` (`if
-//!   TYPE_CHECKING:` too), `with`, `for`/`while` or `match`, or its function is defined
-//!   under one of them; it sits in a class body (it binds a class attribute);
-//! - `from x import *`; a relative import in a file that is not part of a package;
-//! - the name it binds is already bound at module level to something else (a def, a
-//!   class, an assignment, an import of another object, possibly a `from x import *`),
-//!   or is a builtin; it is a parameter, `global`/`nonlocal`, otherwise bound, or used
-//!   before the import in that function, bound in an enclosing function, or `nonlocal`
-//!   in a nested one; another function imports a different object under that name;
-//! - the imported module is this file, or a project module that imports this file
-//!   (directly or through a chain: hoisting would close an import cycle);
-//! - the test is skipped conditionally (a `skip` decorator, `pytestmark`, or a skip
-//!   call before the import), or the function changes where imports come from before
-//!   it (`sys.path`, `sys.modules`, `os.environ`, ...), or it is a `pytest_*` hook;
-//! - the import shares its line with other code (`;`, `def f(): import x`);
-//! - the line says `# fixer: keep`, `# noqa: PLC0415` (or a bare `# noqa`), or
-//!   `# pylint: disable=import-outside-toplevel`.
+//! A module-level import runs once, at collection, before any fixture or `setUp`; a
+//! local one runs when, and each time, its line is reached. An import moves only when
+//! nothing can tell the difference. The safety model, in the order it is applied (the
+//! note names the first rule that keeps the import, and its place as `file:line`):
+//!
+//! 0. **Where it is written**: the line says `# fixer: keep`, `# noqa: PLC0415` (or a
+//!    bare `# noqa`) or `# pylint: disable=import-outside-toplevel`; `from __future__`;
+//!    in a class body (it binds a class attribute); under `try` (an optional
+//!    dependency), `if`/`elif`/`else` (`if TYPE_CHECKING:` too), `with`, `for`/`while`
+//!    or `match`, or in a function defined under one of them; `from x import *`; a
+//!    relative import in a file that is not part of a package; it shares its line with
+//!    other code (`;`, `def f(): import x`).
+//! 1. **Names** (the function's bindings, today from [`Facts`]; the shared semantic
+//!    model will answer the same questions): the name is already bound at module level
+//!    to something else (a def, a class, an assignment, an import of another object,
+//!    possibly a `from x import *`) or is a builtin; it is a parameter,
+//!    `global`/`nonlocal`, otherwise bound, or used before the function's first import
+//!    of it; bound in an enclosing function, or `nonlocal` in a nested one; another
+//!    function imports a different object under that name. Then, across the imports of
+//!    one function: **every statement that binds a name there moves, or none does** (a
+//!    kept `import pkg.sub` keeps `import pkg`, which binds `pkg` too; two `import
+//!    json` with `del sys.modules["json"]` between stay together).
+//! 2. **Cycles**: the imported module is this file, or a project module that imports
+//!    this file (directly or through a chain: hoisting would close an import cycle).
+//! 3. **What runs before it**: it is inside a `pytest_*` hook; or, in its function
+//!    (the outermost one, after its docstring) before the import, there is a mention of
+//!    the imported module's top-level name as a word, in code or in a string (up to the
+//!    function's own first import of that module: later mentions are its uses), or
+//!    anything touching `sys.modules`, `sys.path`, import hooks (`meta_path`,
+//!    `path_hooks`), `importlib`/`__import__`/`import_module`/`reload`, the environment
+//!    (`os.environ`, `setenv`, `delenv`, `putenv`, `chdir`), `warnings`, a `return`, a
+//!    `raise`, a skip (`pytest.skip`, `skipTest`, `pytest.importorskip`) or
+//!    `makepyfile`. The same barriers, except `return`/`raise` and with `sys.modules`
+//!    only when changed (`del`, `pop`, item assignment, ...; a snapshot taken to clean up
+//!    after the test is none), in the setup that runs before it: its class's `setUp`,
+//!    `setUpClass`, `setup_method`, `setup_class`, `setup`; the module's
+//!    `setup_module`/`setUpModule`/`setup_function`; autouse fixtures of its class, its
+//!    file and the `conftest.py` files from its directory up to the project root; the
+//!    fixtures it requests (parameters, `usefixtures`) and the fixtures those request,
+//!    up to their `yield`. A test that checks what is printed, warned or logged
+//!    (`capsys`, `capfd`, `recwarn`, `caplog`, `pytest.warns`, `assertWarns`,
+//!    `assertLogs`, `catch_warnings`, `redirect_stdout`) keeps its imports too: their
+//!    output would come at collection.
+//! 4. **Markers**: the test or its class has a skip or xfail marker, written out or
+//!    through a module-level name bound to one (`requires_numpy =
+//!    pytest.mark.skipif(...)`, then `@requires_numpy`); the module's `pytestmark` holds
+//!    one (also through such a name).
+//! 5. **A module that may be missing**: its top-level module is neither in the project
+//!    (the import roots, the project root and its `src/`), nor the standard library,
+//!    nor installed in the environment fixer can see: `$VIRTUAL_ENV`, else `.venv` or
+//!    `venv` at the project root (`kept: may be missing at collection`). When no
+//!    environment is found, nothing is known and third-party modules move (a test suite
+//!    run from a system Python still gets its imports hoisted).
+//! 6. **A comment that says it is local on purpose**, on the comment lines right above
+//!    the import or on its lines, with one of the words `here`, `lazy`/`lazily`,
+//!    `local`/`locally`, `avoid`, `circular`, `cycle`, `optional`, `defer`/`deferred`,
+//!    `delay`, `inside`, `runtime`, `without`, or the phrases `so that`, `import time`,
+//!    `run time`, `not installed`, `only when`, `only if`, `on demand`, `must be
+//!    imported` (case aside).
+//! 7. **The body's shape**: a bare string right after the imports that open a body
+//!    without a docstring would become its docstring once they go; a test (`test*`)
+//!    whose body is nothing but imports (and a docstring, comments, `pass`) tests that
+//!    they work: both keep their imports.
+//!
+//! Comment lines right above a moved import go with it only when they describe it (they
+//! say `import`, or name its module or a name it binds); otherwise they are about the
+//! test and stay. The summary counts imports moved, not edits.
 
 mod barriers;
 mod env;
