@@ -110,17 +110,9 @@ pub fn find(code: &str, modules: &[&str], region: Region) -> Option<Barrier> {
 
 /// `x[...] = ...` on this line (not `==`).
 fn assigns_item(line: &str) -> bool {
-    let b = line.as_bytes();
-    b.windows(2).enumerate().any(|(i, w)| {
-        w[0] == b']'
-            && b[i + 1..]
-                .iter()
-                .find(|c| !c.is_ascii_whitespace())
-                .is_some_and(|c| *c == b'=')
-            && {
-                let rest = line[i + 1..].trim_start();
-                rest.starts_with('=') && !rest.starts_with("==")
-            }
+    line.match_indices(']').any(|(i, _)| {
+        let rest = line[i + 1..].trim_start();
+        rest.starts_with('=') && !rest.starts_with("==")
     })
 }
 
@@ -502,7 +494,12 @@ mod tests {
         assert_eq!(s("before = set(sys.modules)\n"), None);
         assert_eq!(
             s("sys.modules.pop('m', None)\n").as_deref(),
-            Some("a mention of `m`")
+            Some("`sys.modules`")
+        );
+        assert_eq!(s("x = sys.modules['n']\n"), None);
+        assert_eq!(
+            s("sys.modules['n'] = None\n").as_deref(),
+            Some("`sys.modules`")
         );
         assert_eq!(
             s("del sys.modules[name]\n").as_deref(),
