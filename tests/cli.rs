@@ -1069,7 +1069,7 @@ fn check_of_one_recipe_prints_as_it_goes_what_a_full_run_prints() {
     let stderr = String::from_utf8(streamed.stderr).unwrap();
     assert_eq!(
         stderr,
-        "26 files would change (hoist-imports: 52 edits), 14 notes\n"
+        "26 files would change (hoist-imports: 26 edits), 14 notes\n"
     );
     let full = String::from_utf8(kept.stderr).unwrap();
     assert!(full.ends_with(&stderr), "{full}");
