@@ -1545,6 +1545,10 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             }
             let Some(&(file, d)) = todo.get(i) else { break };
             i += 1;
+            if file.is_none() && sc.node.byte_range().contains(&(d.at + d.indent)) {
+                // The function itself (a `setUp` or fixture with the import in it).
+                continue;
+            }
             requested.extend(d.params.iter().cloned());
             let (path, code) = match file {
                 Some(c) => (c.path.as_path(), c.text.as_str()),

@@ -76,8 +76,12 @@ pub fn find(code: &str, modules: &[&str], region: Region) -> Option<Barrier> {
             best = Some(Barrier { at, what });
         }
     };
+    // In setup code, its own imports of the module are no barrier: they import what
+    // the hoisted import will have imported already.
+    let setup_imports = (region == Region::Setup).then(|| without_imports(&blanked));
+    let mention_text = setup_imports.as_deref().unwrap_or(&blanked).as_bytes();
     for m in modules.iter().filter(|m| !m.is_empty()) {
-        if let Some(at) = find_word(b, m.as_bytes(), 0) {
+        if let Some(at) = find_word(mention_text, m.as_bytes(), 0) {
             offer(at, format!("a mention of `{m}`"));
         }
     }
@@ -106,6 +110,25 @@ pub fn find(code: &str, modules: &[&str], region: Region) -> Option<Barrier> {
         }
     }
     best
+}
+
+/// `code` with the lines of one-line import statements blanked (same length).
+fn without_imports(code: &str) -> String {
+    code.split_inclusive('\n')
+        .map(|l| {
+            let t = l.trim_start();
+            if (t.starts_with("import ") || t.starts_with("from ")) && !t.contains('(') {
+                l.chars()
+                    .map(|c| match c {
+                        '\n' => "\n".to_owned(),
+                        c => " ".repeat(c.len_utf8()),
+                    })
+                    .collect()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect()
 }
 
 /// `x[...] = ...` on this line (not `==`).
