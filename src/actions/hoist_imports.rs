@@ -1040,6 +1040,10 @@ struct Plan<'p, 't, 'a> {
     module_skip: Option<String>,
     /// The file's fixtures and setup methods, read when an import gets that far.
     setup: OnceCell<Vec<SetupDef>>,
+    /// The conftests above the file, nearest first, read when an import gets that far.
+    conftests: OnceCell<Vec<Arc<Conftest>>>,
+    /// The file's absolute path, found when first needed.
+    absolute: OnceCell<PathBuf>,
     /// Comment lines to add above an existing module-level import (by index in `top`)
     /// that hoisted names join.
     merge_comments: Vec<(usize, Vec<String>)>,
@@ -1059,6 +1063,8 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             added: HashSet::new(),
             module_skip: module_skip_mark(cx.tree, cx.text),
             setup: OnceCell::new(),
+            conftests: OnceCell::new(),
+            absolute: OnceCell::new(),
             merge_comments: Vec::new(),
         }
     }
@@ -1469,6 +1475,12 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         Ok(())
     }
 
+    /// This file's absolute path (found once).
+    fn absolute_path(&self) -> &Path {
+        self.absolute
+            .get_or_init(|| crate::git::absolute(self.cx.path))
+    }
+
     /// The fixtures and setup of this file, read once per file.
     fn setup_defs(&self) -> &[SetupDef] {
         self.setup
@@ -1488,7 +1500,10 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             .map(|p| facts.scopes[p].node.byte_range());
         let defs = self.setup_defs();
         let in_class = |d: &SetupDef| class.as_ref().is_some_and(|r| r.contains(&d.at));
-        let conftests = self.conftests_above();
+        let conftests = self
+            .conftests
+            .get_or_init(|| self.conftests_above())
+            .as_slice();
         // (where, the definition) for each setup that applies.
         let mut todo: Vec<(Option<&Conftest>, &SetupDef)> = Vec::new();
         for d in defs {
@@ -1503,7 +1518,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                 todo.push((None, d));
             }
         }
-        for c in &conftests {
+        for c in conftests {
             todo.extend(c.defs.iter().filter(|d| d.autouse).map(|d| (Some(&**c), d)));
         }
         let mut requested: Vec<String> = sc
@@ -1571,7 +1586,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
     /// to the project root (none found: the current directory, else only its own).
     fn conftests_above(&self) -> Vec<Arc<Conftest>> {
         let ws = self.cx.workspace;
-        let file = crate::git::absolute(self.cx.path);
+        let file = self.absolute_path();
         let Some(dir) = file.parent() else {
             return Vec::new();
         };
@@ -1636,8 +1651,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                 .collect(),
         };
         let ws = self.cx.workspace;
-        let file = crate::git::absolute(self.cx.path);
-        let dir = file.parent()?;
+        let dir = self.absolute_path().parent()?;
         let mut env: Option<Option<Arc<env::Installed>>> = None;
         for top in tops {
             if top.is_empty() || top == "__future__" || crate::stdlib::is_stdlib(top) {
