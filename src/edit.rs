@@ -10,6 +10,9 @@ pub struct Edit {
     pub content: String,
     /// Which rule made it (`recipe` or `recipe/rewrite #2`), for conflict reports.
     pub origin: String,
+    /// What it counts for in the summary's edits per recipe: 1, unless the action says
+    /// otherwise (hoist-imports counts the imports an edit moves: an insertion counts 0).
+    pub weight: usize,
 }
 
 impl Edit {
@@ -22,7 +25,14 @@ impl Edit {
             range,
             content: content.into(),
             origin: origin.into(),
+            weight: 1,
         }
+    }
+
+    /// The same edit, counting `weight` in the summary (see [`Edit::weight`]).
+    pub fn weighted(mut self, weight: usize) -> Edit {
+        self.weight = weight;
+        self
     }
 
     pub fn insert(at: usize, content: impl Into<String>, origin: impl Into<String>) -> Edit {

@@ -487,7 +487,7 @@ fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) -> FileOut
             edits,
             findings,
         } => FileOutcome::Done {
-            change: (edits > 0 && *new != *text).then_some((new, edits)),
+            change: (*new != *text).then_some((new, edits.max(1))),
             findings,
         },
     }
@@ -754,7 +754,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
             };
         }
         let origins: Vec<String> = edits.iter().map(|e| e.origin.clone()).collect();
-        total += edits.len();
+        total += edits.iter().map(|e| e.weight).sum::<usize>();
         let mut next = edit::apply(&current, &edits);
         let mut next_tree = None;
         if wanted_imports.is_empty() {

@@ -335,6 +335,14 @@ impl Caches {
 
     /// `sys.path` entries for an absolute import from `file`: the project's import
     /// roots, then the directory above the file's outermost package.
+    /// Does an absolute import of the top-level name `top` from `from_file` find a
+    /// project module, package or namespace directory?
+    pub fn finds(&self, ws: &Workspace, from_file: &Path, top: &str) -> bool {
+        self.search_bases(ws, from_file)
+            .iter()
+            .any(|b| self.find(b, top) != Found::Missing)
+    }
+
     fn search_bases(&self, ws: &Workspace, file: &Path) -> Arc<Vec<PathBuf>> {
         let dir = file.parent().unwrap_or(Path::new(""));
         if let Some(bases) = lock(&self.bases).get(dir) {

@@ -100,6 +100,7 @@ pub fn reparse_masked(
             range: old.to_compact(e.range.start)..old.to_compact(e.range.end),
             content: e.content.clone(),
             origin: String::new(),
+            weight: e.weight,
         })
         .collect();
     let compact_text = new.compact();

@@ -248,6 +248,7 @@ pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
             });
         let mut visitors = Visitors {
             root: dir,
+            prefix: &project_prefix(dir),
             shares: &shares,
             links: &links,
         };
@@ -265,6 +266,8 @@ pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
 /// Makes one [`Visitor`] per walker thread.
 struct Visitors<'a> {
     root: &'a Path,
+    /// `root` relative to its project root (see [`project_prefix`]).
+    prefix: &'a Path,
     shares: &'a Mutex<Vec<Files>>,
     links: &'a Mutex<Vec<PathBuf>>,
 }
@@ -273,6 +276,7 @@ impl<'s> ignore::ParallelVisitorBuilder<'s> for Visitors<'s> {
     fn build(&mut self) -> Box<dyn ignore::ParallelVisitor + 's> {
         Box::new(Visitor {
             root: self.root,
+            prefix: self.prefix,
             shares: self.shares,
             links: self.links,
             files: Files::default(),
@@ -284,6 +288,7 @@ impl<'s> ignore::ParallelVisitorBuilder<'s> for Visitors<'s> {
 /// One walker thread's files, handed over when the thread is done with them.
 struct Visitor<'a> {
     root: &'a Path,
+    prefix: &'a Path,
     shares: &'a Mutex<Vec<Files>>,
     links: &'a Mutex<Vec<PathBuf>>,
     files: Files,
@@ -316,7 +321,7 @@ impl ignore::ParallelVisitor for Visitor<'_> {
                 Some((p, id)) if p == parent => *id,
                 _ => {
                     let rel = parent.strip_prefix(self.root).unwrap_or(Path::new(""));
-                    let id = self.files.push_dir(parent, rel);
+                    let id = self.files.push_dir(parent, &self.prefix.join(rel));
                     self.last_dir = Some((parent.to_path_buf(), id));
                     id
                 }
@@ -334,6 +339,29 @@ impl Drop for Visitor<'_> {
             shares.push(files);
         }
     }
+}
+
+/// Markers of a project root: the nearest directory above a path with one of these is
+/// where the recipes' globs are matched from.
+pub const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.cfg", "setup.py", ".git"];
+
+/// The nearest directory at or above `dir` with a [`ROOT_MARKERS`] entry, absolute; `None`
+/// when there is none.
+pub fn project_root(dir: &Path) -> Option<PathBuf> {
+    let abs = crate::git::absolute(dir);
+    abs.ancestors()
+        .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
+        .map(Path::to_path_buf)
+}
+
+/// A walked directory relative to its project root, so that globs match the same files
+/// whichever directory of a project is given (`pkg/tests` as `.` would see it); empty when
+/// no project root is found above it (then globs match from the directory given).
+fn project_prefix(dir: &Path) -> PathBuf {
+    let abs = crate::git::absolute(dir);
+    project_root(dir)
+        .and_then(|root| abs.strip_prefix(&root).ok().map(Path::to_path_buf))
+        .unwrap_or_default()
 }
 
 /// `./a/b.py` as `a/b.py`.

@@ -1069,8 +1069,48 @@ fn check_of_one_recipe_prints_as_it_goes_what_a_full_run_prints() {
     let stderr = String::from_utf8(streamed.stderr).unwrap();
     assert_eq!(
         stderr,
-        "26 files would change (hoist-imports: 52 edits), 14 notes\n"
+        "26 files would change (hoist-imports: 26 edits), 14 notes\n"
     );
     let full = String::from_utf8(kept.stderr).unwrap();
     assert!(full.ends_with(&stderr), "{full}");
+}
+
+#[test]
+fn recipe_globs_match_from_the_project_root_whatever_path_is_given() {
+    let local = "def f():\n    import os\n    return os.sep\n";
+    let dir = project(&[
+        ("pyproject.toml", "[project]\nname = \"p\"\n"),
+        ("pkg/tests/helpers.py", local),
+        ("pkg/tests/sub/data.py", local),
+        ("pkg/tests/test_a.py", local),
+        ("pkg/other.py", local),
+    ]);
+    let changed = |path: &str| -> Vec<String> {
+        let out = fixer(dir.path())
+            .args(["check", "hoist-imports", path])
+            .assert()
+            .code(1)
+            .get_output()
+            .clone();
+        let mut files: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_suffix(": would be changed by hoist-imports"))
+            .filter(|f| f.starts_with("pkg/tests/"))
+            .map(str::to_owned)
+            .collect();
+        files.sort();
+        files
+    };
+    let from_root = changed(".");
+    assert_eq!(
+        from_root,
+        [
+            "pkg/tests/helpers.py",
+            "pkg/tests/sub/data.py",
+            "pkg/tests/test_a.py"
+        ]
+    );
+    assert_eq!(changed("pkg/tests"), from_root);
+    assert_eq!(changed("pkg/tests/"), from_root);
 }

@@ -57,6 +57,8 @@ fn fixer_env(dir: &Path, args: &[String], env: &[(&str, &str)]) -> (i32, String,
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        // The environment hoist-imports looks for is the case's own `.venv`, if any.
+        .env_remove("VIRTUAL_ENV")
         .envs(env.iter().copied())
         .output()
         .unwrap();

@@ -33,28 +33,84 @@
 //! ```
 //!
 //! ## When it keeps an import (reported as a note, `kept: <reason>`)
-//! Whenever moving it could change what a name means or when the import runs:
-//! - it sits under `try` (an optional dependency), `if`/`elif`/`else` (`if
-//!   TYPE_CHECKING:` too), `with`, `for`/`while` or `match`, or its function is defined
-//!   under one of them; it sits in a class body (it binds a class attribute);
-//! - `from x import *`; a relative import in a file that is not part of a package;
-//! - the name it binds is already bound at module level to something else (a def, a
-//!   class, an assignment, an import of another object, possibly a `from x import *`),
-//!   or is a builtin; it is a parameter, `global`/`nonlocal`, otherwise bound, or used
-//!   before the import in that function, bound in an enclosing function, or `nonlocal`
-//!   in a nested one; another function imports a different object under that name;
-//! - the imported module is this file, or a project module that imports this file
-//!   (directly or through a chain: hoisting would close an import cycle);
-//! - the test is skipped conditionally (a `skip` decorator, `pytestmark`, or a skip
-//!   call before the import), or the function changes where imports come from before
-//!   it (`sys.path`, `sys.modules`, `os.environ`, ...), or it is a `pytest_*` hook;
-//! - the import shares its line with other code (`;`, `def f(): import x`);
-//! - the line says `# fixer: keep`, `# noqa: PLC0415` (or a bare `# noqa`), or
-//!   `# pylint: disable=import-outside-toplevel`.
+//! A module-level import runs once, at collection, before any fixture or `setUp`; a
+//! local one runs when, and each time, its line is reached. An import moves only when
+//! nothing can tell the difference. The safety model, in the order it is applied (the
+//! note names the first rule that keeps the import, and its place as `file:line`):
+//!
+//! 0. **Where it is written**: the line says `# fixer: keep`, `# noqa: PLC0415` (or a
+//!    bare `# noqa`) or `# pylint: disable=import-outside-toplevel`; `from __future__`;
+//!    in a class body (it binds a class attribute); under `try` (an optional
+//!    dependency), `if`/`elif`/`else` (`if TYPE_CHECKING:` too), `with`, `for`/`while`
+//!    or `match`, or in a function defined under one of them; `from x import *`; a
+//!    relative import in a file that is not part of a package; it shares its line with
+//!    other code (`;`, `def f(): import x`).
+//! 1. **Names** (the function's bindings, today from [`Facts`]; the shared semantic
+//!    model will answer the same questions): the name is already bound at module level
+//!    to something else (a def, a class, an assignment, an import of another object,
+//!    possibly a `from x import *`) or is a builtin; it is a parameter,
+//!    `global`/`nonlocal`, otherwise bound, or used before the function's first import
+//!    of it; bound in an enclosing function, or `nonlocal` in a nested one; another
+//!    function imports a different object under that name. Then, across the imports of
+//!    one function: **every statement that binds a name there moves, or none does** (a
+//!    kept `import pkg.sub` keeps `import pkg`, which binds `pkg` too; two `import
+//!    json` with `del sys.modules["json"]` between stay together).
+//! 2. **Cycles**: the imported module is this file, or a project module that imports
+//!    this file (directly or through a chain: hoisting would close an import cycle).
+//! 3. **What runs before it**: it is inside a `pytest_*` hook; or, in its function
+//!    (the outermost one, after its docstring) before the import, there is a mention of
+//!    the imported module's top-level name as a word, in code or in a string (up to the
+//!    function's own first import of that module: later mentions are its uses), or
+//!    anything touching `sys.modules`, `sys.path`, import hooks (`meta_path`,
+//!    `path_hooks`), `importlib`/`__import__`/`import_module`/`reload`, the environment
+//!    (`os.environ`, `setenv`, `delenv`, `putenv`, `chdir`), `warnings`, a `return`, a
+//!    `raise`, a skip (`pytest.skip`, `skipTest`, `pytest.importorskip`) or
+//!    `makepyfile`. The same barriers, except `return`/`raise` and with `sys.modules`
+//!    only when changed (`del`, `pop`, item assignment, ...; a snapshot taken to clean up
+//!    after the test is none), in the setup that runs before it: its class's `setUp`,
+//!    `setUpClass`, `setup_method`, `setup_class`, `setup`; the module's
+//!    `setup_module`/`setUpModule`/`setup_function`; autouse fixtures of its class, its
+//!    file and the `conftest.py` files from its directory up to the project root; the
+//!    fixtures it requests (parameters, `usefixtures`) and the fixtures those request,
+//!    up to their `yield`. A test that checks what is printed, warned or logged while
+//!    it runs (the fixtures `capsys`, `capfd`, `capsysbinary`, `capfdbinary`,
+//!    `recwarn`, `caplog`) keeps its imports too: their output would come at collection
+//!    (an import inside `with pytest.warns(...)`, `assertWarns` and the like is already
+//!    kept as under `with`).
+//! 4. **Markers**: the test or its class has a skip or xfail marker, written out or
+//!    through a module-level name bound to one (`requires_numpy =
+//!    pytest.mark.skipif(...)`, then `@requires_numpy`); the module's `pytestmark` holds
+//!    one (also through such a name).
+//! 5. **A module that may be missing**: its top-level module is neither in the project
+//!    (the import roots, the project root and its `src/`), nor the standard library,
+//!    nor installed in the environment fixer can see: `$VIRTUAL_ENV`, else `.venv` or
+//!    `venv` at the project root (`kept: may be missing at collection`). When no
+//!    environment is found, nothing is known and third-party modules move (a test suite
+//!    run from a system Python still gets its imports hoisted).
+//! 6. **A comment that says it is local on purpose**, on the comment lines right above
+//!    the import or on its lines, with one of the words `here`, `lazy`/`lazily`,
+//!    `local`/`locally`, `avoid`, `circular`, `cycle`, `optional`, `defer`/`deferred`,
+//!    `delay`, `inside`, `runtime`, `without`, or the phrases `so that`, `import time`,
+//!    `run time`, `not installed`, `only when`, `only if`, `on demand`, `must be
+//!    imported` (case aside).
+//! 7. **The body's shape**: a bare string right after the imports that open a body
+//!    without a docstring would become its docstring once they go; a test (`test*`)
+//!    whose body is nothing but imports (and a docstring, comments, `pass`) tests that
+//!    they work: both keep their imports.
+//!
+//! Comment lines right above a moved import go with it only when they describe it (they
+//! say `import`, or name its module or a name it binds); otherwise they are about the
+//! test and stay. The summary counts imports moved, not edits.
 
+mod barriers;
+mod env;
+
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
-use std::sync::LazyLock;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
+
+use barriers::{Region, SetupDef};
 
 use tree_sitter::{Node, Tree};
 
@@ -76,6 +132,71 @@ pub fn build(args: ActionArgs) -> Result<Action, String> {
 pub struct HoistImports {
     /// Cross-file facts for the import-cycle check, computed on first use.
     graph: ImportGraph,
+    /// Per directory (absolute): its `conftest.py`'s fixtures, read once, `None` when it
+    /// has none. Read only for files with a local import left to decide on.
+    conftests: Mutex<HashMap<PathBuf, Option<Arc<Conftest>>>>,
+    /// Per directory (absolute): its project root (see [`crate::select::project_root`]).
+    roots: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
+    /// Per project root: the Python environment fixer can see, if any.
+    envs: Mutex<HashMap<Option<PathBuf>, Option<Arc<env::Installed>>>>,
+}
+
+/// A `conftest.py`: its text and module-level fixtures.
+struct Conftest {
+    path: PathBuf,
+    text: String,
+    defs: Vec<SetupDef>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl HoistImports {
+    /// The project root of a directory (absolute), cached.
+    fn project_root(&self, dir: &Path) -> Option<PathBuf> {
+        if let Some(r) = lock(&self.roots).get(dir) {
+            return r.clone();
+        }
+        let root = crate::select::project_root(dir);
+        lock(&self.roots).insert(dir.to_path_buf(), root.clone());
+        root
+    }
+
+    /// The environment of a project root, found and listed once.
+    fn environment(&self, root: Option<&Path>) -> Option<Arc<env::Installed>> {
+        let key = root.map(Path::to_path_buf);
+        if let Some(e) = lock(&self.envs).get(&key) {
+            return e.clone();
+        }
+        let found = env::find(root).map(Arc::new);
+        lock(&self.envs).insert(key, found.clone());
+        found
+    }
+
+    /// The `conftest.py` of a directory (absolute), read once.
+    fn conftest(&self, ws: &crate::engine::Workspace, dir: &Path) -> Option<Arc<Conftest>> {
+        if let Some(c) = lock(&self.conftests).get(dir) {
+            return c.clone();
+        }
+        let path = dir.join("conftest.py");
+        let found = match ws.read(&path) {
+            Ok(Some(text)) => {
+                let defs = barriers::read_setup_defs(&text)
+                    .into_iter()
+                    .filter(|d| d.fixture && d.indent == 0)
+                    .collect();
+                Some(Arc::new(Conftest {
+                    path,
+                    text: text.to_string(),
+                    defs,
+                }))
+            }
+            _ => None,
+        };
+        lock(&self.conftests).insert(dir.to_path_buf(), found.clone());
+        found
+    }
 }
 
 static IMPORT_WORD: LazyLock<memchr::memmem::Finder<'static>> =
@@ -857,23 +978,6 @@ const BUILTINS: &[&str] = &[
     "Ellipsis",
 ];
 
-/// Text in a function before a local import that means the import depends on it.
-const ENVIRONMENT: &[&str] = &[
-    "sys.path",
-    "syspath",
-    "sys.modules",
-    "sys.meta_path",
-    "os.environ",
-    "setenv",
-    "chdir",
-    "importorskip",
-    "skip(",
-    "skipTest",
-    "import_module",
-    "reload(",
-    "makepyfile",
-];
-
 /// Module-level code that later imports may depend on (placed before them on purpose).
 const MODULE_ENVIRONMENT: &[&str] = &[
     "sys.path",
@@ -904,10 +1008,22 @@ struct Move<'t> {
     block: Node<'t>,
 }
 
+/// A statement to add at module level.
 enum NewStmt {
-    From { module: String, names: Vec<String> },
-    Plain(String),
-    Verbatim(String),
+    /// `from module import names`: the comments that came with them go above it, or,
+    /// when it comes from a single statement, that statement as written (`verbatim`).
+    From {
+        module: String,
+        names: Vec<String>,
+        comments: Vec<String>,
+        verbatim: Option<String>,
+        sources: usize,
+    },
+    Plain {
+        stmt: String,
+        comments: Vec<String>,
+        verbatim: Option<String>,
+    },
 }
 
 struct Plan<'p, 't, 'a> {
@@ -922,6 +1038,15 @@ struct Plan<'p, 't, 'a> {
     added: HashSet<ImportSpec>,
     /// The module's own conditional skip (`pytestmark = pytest.mark.skipif(...)`).
     module_skip: Option<String>,
+    /// The file's fixtures and setup methods, read when an import gets that far.
+    setup: OnceCell<Vec<SetupDef>>,
+    /// The conftests above the file, nearest first, read when an import gets that far.
+    conftests: OnceCell<Vec<Arc<Conftest>>>,
+    /// The file's absolute path, found when first needed.
+    absolute: OnceCell<PathBuf>,
+    /// Comment lines to add above an existing module-level import (by index in `top`)
+    /// that hoisted names join.
+    merge_comments: Vec<(usize, Vec<String>)>,
 }
 
 impl<'p, 't, 'a> Plan<'p, 't, 'a> {
@@ -937,17 +1062,24 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             new: Vec::new(),
             added: HashSet::new(),
             module_skip: module_skip_mark(cx.tree, cx.text),
+            setup: OnceCell::new(),
+            conftests: OnceCell::new(),
+            absolute: OnceCell::new(),
+            merge_comments: Vec::new(),
         }
     }
 
     fn finish(mut self) -> FileOutcome {
-        for idx in 0..self.facts.imports.len() {
-            let imp = &self.facts.imports[idx];
-            if imp.scope == 0 {
-                continue;
-            }
-            match self.decide(idx) {
-                Err(reason) => {
+        let n = self.facts.imports.len();
+        let mut verdicts: Vec<Option<Result<Move<'t>, String>>> = (0..n)
+            .map(|idx| (self.facts.imports[idx].scope != 0).then(|| self.decide(idx)))
+            .collect();
+        self.bind_together(&mut verdicts);
+        for (idx, verdict) in verdicts.into_iter().enumerate() {
+            match verdict {
+                None => {}
+                Some(Err(reason)) => {
+                    let imp = &self.facts.imports[idx];
                     let f = self.cx.finding(
                         imp.node.start_byte(),
                         Severity::Note,
@@ -955,7 +1087,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                     );
                     self.findings.push(f);
                 }
-                Ok(mv) => self.take(idx, mv),
+                Some(Ok(mv)) => self.take(idx, mv),
             }
         }
         let mut edits = Vec::new();
@@ -967,6 +1099,53 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             edits,
             findings: self.findings,
         }
+    }
+
+    /// Name analysis, across the imports of one function: every statement that binds a
+    /// name there moves, or none does. An import kept for any reason keeps every other
+    /// import of the same function that binds one of its names (`import pkg` beside a
+    /// kept `import pkg.sub`: hoisting the first would leave `pkg` local, unbound until
+    /// the second runs). Repeated until nothing more is kept (one statement may bind
+    /// several names).
+    fn bind_together(&self, verdicts: &mut [Option<Result<Move<'t>, String>>]) {
+        let facts = self.facts;
+        let text = self.cx.text;
+        loop {
+            let mut changed = false;
+            for idx in 0..verdicts.len() {
+                if !matches!(verdicts[idx], Some(Ok(_))) {
+                    continue;
+                }
+                let imp = &facts.imports[idx];
+                let kept = imp.info.specs.iter().find_map(|spec| {
+                    let name = spec.bound_name();
+                    facts.imports.iter().enumerate().find_map(|(j, other)| {
+                        (j != idx
+                            && other.scope == imp.scope
+                            && matches!(verdicts[j], Some(Err(_)))
+                            && other.info.specs.iter().any(|s| s.bound_name() == name))
+                        .then_some((name, other))
+                    })
+                });
+                if let Some((name, other)) = kept {
+                    verdicts[idx] = Some(Err(format!(
+                        "`{name}` is also bound by the import kept at {} (`{}`): every binding of a name in `{}` moves together or none does",
+                        self.loc(other.node.start_byte()),
+                        one_line(node_text(other.node, text)),
+                        facts.scopes[imp.scope].name
+                    )));
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+    }
+
+    /// `path:line` of an offset of this file.
+    fn loc(&self, offset: usize) -> String {
+        loc_in(self.cx.path, self.cx.text, offset)
     }
 
     /// Ok: how the import moves; Err: why it stays.
@@ -1021,41 +1200,6 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         let after = text[imp.node.end_byte()..line_to].trim();
         if !before.trim().is_empty() || !(after.is_empty() || after.starts_with('#')) {
             return Err("it shares its line with other code".into());
-        }
-        // Where the function sits and what runs before the import.
-        for s in std::iter::once(imp.scope).chain(facts.ancestors(imp.scope)) {
-            let sc = &facts.scopes[s];
-            if sc.kind == ScopeKind::Function && sc.name.starts_with("pytest_") {
-                return Err(format!(
-                    "inside the pytest hook `{}`, which runs at a set point of the session",
-                    sc.name
-                ));
-            }
-            if let Some(deco) = decorators(sc.node, text) {
-                if deco.contains("skip") {
-                    return Err(format!(
-                        "`{}` has a skip marker: the import may need what the marker guards against",
-                        sc.name
-                    ));
-                }
-            }
-        }
-        let outermost = std::iter::once(imp.scope)
-            .chain(facts.ancestors(imp.scope))
-            .take_while(|s| facts.scopes[*s].kind == ScopeKind::Function)
-            .last()
-            .unwrap_or(imp.scope);
-        let prior = &text[facts.scopes[outermost].node.start_byte()..imp.node.start_byte()];
-        if let Some(m) = ENVIRONMENT.iter().find(|m| prior.contains(*m)) {
-            return Err(format!(
-                "it follows code that changes where or whether imports work (`{}`)",
-                m.trim_end_matches('(')
-            ));
-        }
-        if let Some(m) = &self.module_skip {
-            return Err(format!(
-                "the module is skipped conditionally ({m}): at module level the import would run first"
-            ));
         }
         // Names.
         let module = &facts.scopes[0];
@@ -1139,8 +1283,17 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                     }
                 }
             }
+            // A use before the first import of the name in the function (with every
+            // import of the name moving together, a use between two of them is fine).
+            let first_import = scope
+                .bindings
+                .iter()
+                .filter(|b| b.name == name && matches!(b.kind, BindKind::Import(_)))
+                .map(|b| b.at)
+                .min()
+                .unwrap_or(imp.node.start_byte());
             if let Some(at) = scope.first_use.get(name) {
-                if *at < imp.node.start_byte() {
+                if *at < first_import {
                     let line = crate::diag::line_col(text, *at).0;
                     return Err(format!(
                         "`{name}` is used in `{}` before the import (line {line})",
@@ -1191,13 +1344,19 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         }
         // Cross-file: the module must not be this file, nor import it.
         self.check_cycle(imp)?;
+        // What runs before the import.
+        self.check_timing(idx)?;
         let indent = text[line_from..imp.node.start_byte()].to_owned();
         let unit_end = if line_to < text.len() {
             line_to + 1
         } else {
             line_to
         };
-        let unit_start = attached_comments_start(text, line_from, unit_end, &indent);
+        let mut unit_start = attached_comments_start(text, line_from, unit_end, &indent);
+        if !describes_import(&text[unit_start..line_from], &imp.info) {
+            // Comments about the test stay in it.
+            unit_start = line_from;
+        }
         let block = imp.node.parent().unwrap_or(imp.node);
         Ok(Move {
             node: imp.node,
@@ -1205,6 +1364,321 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             indent,
             block,
         })
+    }
+
+    /// The outermost function around an import (the test, for a helper nested in it).
+    fn outermost(&self, scope: usize) -> usize {
+        let facts = self.facts;
+        std::iter::once(scope)
+            .chain(facts.ancestors(scope))
+            .take_while(|s| facts.scopes[*s].kind == ScopeKind::Function)
+            .last()
+            .unwrap_or(scope)
+    }
+
+    /// When the import runs: what runs before it in its function, in the setup of its
+    /// class and in the fixtures of its test, markers, a module that may be missing, a
+    /// comment that says it is local on purpose, a string after it that would become the
+    /// docstring, a test that is nothing but imports. See the module's doc.
+    fn check_timing(&self, idx: usize) -> Result<(), String> {
+        let text = self.cx.text;
+        let facts = self.facts;
+        let imp = &facts.imports[idx];
+        let start = imp.node.start_byte();
+        for s in std::iter::once(imp.scope).chain(facts.ancestors(imp.scope)) {
+            let sc = &facts.scopes[s];
+            if sc.kind == ScopeKind::Function && sc.name.starts_with("pytest_") {
+                return Err(format!(
+                    "inside the pytest hook `{}`, which runs at a set point of the session",
+                    sc.name
+                ));
+            }
+        }
+        let outermost = self.outermost(imp.scope);
+        let outer = &facts.scopes[outermost];
+        let modules = module_words(&imp.info);
+        // 1. The function before the import (after its docstring).
+        let from = barriers::skip_docstring(text, body_start(outer.node, text)).min(start);
+        // A mention of the module after an earlier import of it in the function is a
+        // use of that import (which moves with this one or keeps it, see
+        // `bind_together`): mentions count up to the first such import.
+        let mention_end = facts
+            .imports
+            .iter()
+            .filter(|o| {
+                (from..start).contains(&o.node.start_byte())
+                    && module_words(&o.info).iter().any(|m| modules.contains(m))
+            })
+            .map(|o| o.node.start_byte())
+            .min()
+            .unwrap_or(start);
+        let mention = barriers::find(&text[from..mention_end], &modules, Region::Function);
+        let other = barriers::find(&text[from..start], &[], Region::Function);
+        let first = match (mention, other) {
+            (Some(a), Some(b)) => Some(if a.at <= b.at { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        if let Some(b) = first {
+            return Err(format!(
+                "it runs after {} at {}: at module level it would run before it",
+                b.what,
+                self.loc(from + b.at)
+            ));
+        }
+        // 2. Setup outside the function: setup methods, autouse and requested fixtures.
+        self.check_setup(outermost, &modules)?;
+        self.check_captures(outermost)?;
+        // 3. Markers, through names bound at module level.
+        for s in std::iter::once(imp.scope).chain(facts.ancestors(imp.scope)) {
+            let sc = &facts.scopes[s];
+            if let Some(deco) = decorators(sc.node, text) {
+                if let Some(why) = skip_marker(text, deco) {
+                    return Err(format!(
+                        "`{}` has {why}: the import may need what the marker guards against",
+                        sc.name
+                    ));
+                }
+            }
+        }
+        if let Some(m) = &self.module_skip {
+            return Err(format!(
+                "the module is skipped conditionally ({m}): at module level the import would run first"
+            ));
+        }
+        // 4. A module that may be missing.
+        if let Some(why) = self.may_be_missing(imp) {
+            return Err(why);
+        }
+        // 5. A comment that says the import is local on purpose.
+        if let Some((at, word)) = deliberate_comment(text, imp.node) {
+            return Err(format!(
+                "the comment at {} says it is local on purpose (`{word}`)",
+                self.loc(at)
+            ));
+        }
+        // 6. A string right after the leading imports would become the docstring.
+        if let Some(at) = string_would_become_docstring(text, imp.node) {
+            return Err(format!(
+                "the string at {} would become the docstring of `{}` once the imports before it go",
+                self.loc(at),
+                facts.scopes[imp.scope].name
+            ));
+        }
+        // 7. A test that is nothing but imports tests that they work.
+        let sc = &facts.scopes[imp.scope];
+        if sc.name.starts_with("test") && only_imports(text, sc.node) {
+            return Err(format!(
+                "`{}` does nothing but import: the test is the import",
+                sc.name
+            ));
+        }
+        Ok(())
+    }
+
+    /// This file's absolute path (found once).
+    fn absolute_path(&self) -> &Path {
+        self.absolute
+            .get_or_init(|| crate::git::absolute(self.cx.path))
+    }
+
+    /// The fixtures and setup of this file, read once per file.
+    fn setup_defs(&self) -> &[SetupDef] {
+        self.setup
+            .get_or_init(|| barriers::read_setup_defs(self.cx.text))
+    }
+
+    /// Setup that runs before the function `scope`: the setup methods of its class, the
+    /// module's setup functions, autouse fixtures (its class, its file, the conftests
+    /// above it) and the fixtures it requests (parameters, `usefixtures`), and theirs.
+    fn check_setup(&self, scope: usize, modules: &[&str]) -> Result<(), String> {
+        let facts = self.facts;
+        let text = self.cx.text;
+        let sc = &facts.scopes[scope];
+        let class = sc
+            .parent
+            .filter(|p| facts.scopes[*p].kind == ScopeKind::Class)
+            .map(|p| facts.scopes[p].node.byte_range());
+        let defs = self.setup_defs();
+        let in_class = |d: &SetupDef| class.as_ref().is_some_and(|r| r.contains(&d.at));
+        let conftests = self
+            .conftests
+            .get_or_init(|| self.conftests_above())
+            .as_slice();
+        // (where, the definition) for each setup that applies.
+        let mut todo: Vec<(Option<&Conftest>, &SetupDef)> = Vec::new();
+        for d in defs {
+            let applies = if d.fixture {
+                d.autouse && (d.indent == 0 || in_class(d))
+            } else if d.indent == 0 {
+                ["setup_module", "setUpModule", "setup_function"].contains(&d.name.as_str())
+            } else {
+                in_class(d) && d.name != "setup_function" && d.name != "setup_module"
+            };
+            if applies {
+                todo.push((None, d));
+            }
+        }
+        for c in conftests {
+            todo.extend(c.defs.iter().filter(|d| d.autouse).map(|d| (Some(&**c), d)));
+        }
+        let mut requested: Vec<String> = sc
+            .bindings
+            .iter()
+            .filter(|b| b.kind == BindKind::Parameter && b.name != "self" && b.name != "cls")
+            .map(|b| b.name.to_owned())
+            .collect();
+        if let Some(deco) = decorators(sc.node, text) {
+            requested.extend(usefixtures(deco));
+        }
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut i = 0;
+        loop {
+            while let Some(name) = requested.pop() {
+                if !seen.insert(name.clone()) {
+                    continue;
+                }
+                let found = defs
+                    .iter()
+                    .filter(|d| d.fixture && d.name == name)
+                    .find(|d| in_class(d))
+                    .or_else(|| {
+                        defs.iter()
+                            .find(|d| d.fixture && d.indent == 0 && d.name == name)
+                    })
+                    .map(|d| (None, d))
+                    .or_else(|| {
+                        conftests.iter().find_map(|c| {
+                            c.defs
+                                .iter()
+                                .find(|d| d.name == name)
+                                .map(|d| (Some(&**c), d))
+                        })
+                    });
+                if let Some(f) = found {
+                    todo.push(f);
+                }
+            }
+            let Some(&(file, d)) = todo.get(i) else { break };
+            i += 1;
+            if file.is_none() && sc.node.byte_range().contains(&(d.at + d.indent)) {
+                // The function itself (a `setUp` or fixture with the import in it).
+                continue;
+            }
+            requested.extend(d.params.iter().cloned());
+            let (path, code) = match file {
+                Some(c) => (c.path.as_path(), c.text.as_str()),
+                None => (self.cx.path, text),
+            };
+            if let Some(b) = barriers::find(&code[d.setup.clone()], modules, Region::Setup) {
+                let what = if d.fixture { "fixture" } else { "setup" };
+                return Err(format!(
+                    "the {what} `{}` runs first and has {} at {}: at module level the import would run before it",
+                    d.name,
+                    b.what,
+                    loc_in(path, code, d.setup.start + b.at)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The conftests of this file's directory and those above it, nearest first, up
+    /// to the project root (none found: the current directory, else only its own).
+    fn conftests_above(&self) -> Vec<Arc<Conftest>> {
+        let ws = self.cx.workspace;
+        let file = self.absolute_path();
+        let Some(dir) = file.parent() else {
+            return Vec::new();
+        };
+        let stop = self
+            .action
+            .project_root(dir)
+            .or_else(|| std::env::current_dir().ok().filter(|c| dir.starts_with(c)))
+            .unwrap_or_else(|| dir.to_path_buf());
+        let mut out = Vec::new();
+        for d in dir.ancestors() {
+            if let Some(c) = self.action.conftest(ws, d) {
+                if c.path != file {
+                    out.push(c);
+                }
+            }
+            if d == stop || !d.starts_with(&stop) {
+                break;
+            }
+        }
+        out
+    }
+
+    /// A test that checks what is printed, warned or logged during the whole test
+    /// (`capsys`, `recwarn`, ...) would see the import's own output, which at module level
+    /// comes at collection. (An import inside `with pytest.warns(...)` is under `with`.)
+    fn check_captures(&self, scope: usize) -> Result<(), String> {
+        const FIXTURES: &[&str] = &[
+            "capsys",
+            "capfd",
+            "capsysbinary",
+            "capfdbinary",
+            "recwarn",
+            "caplog",
+        ];
+        let sc = &self.facts.scopes[scope];
+        if let Some(b) = sc
+            .bindings
+            .iter()
+            .find(|b| b.kind == BindKind::Parameter && FIXTURES.contains(&b.name))
+        {
+            return Err(format!(
+                "the test checks what is printed, warned or logged (`{}` at {}): the import's own output would come at collection",
+                b.name,
+                self.loc(b.at)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Why a third-party import may fail at collection: its module is neither in the
+    /// project, nor the standard library, nor installed in the environment fixer can
+    /// see. `None` when no environment is found (nothing is known then).
+    fn may_be_missing(&self, imp: &LocalImport<'t>) -> Option<String> {
+        let tops: Vec<&str> = match &imp.info.from_module {
+            Some(m) if m.starts_with('.') => return None,
+            Some(m) => vec![m.split('.').next().unwrap_or(m)],
+            None => imp
+                .info
+                .specs
+                .iter()
+                .map(|s| s.module().split('.').next().unwrap_or(""))
+                .collect(),
+        };
+        let ws = self.cx.workspace;
+        let dir = self.absolute_path().parent()?;
+        let mut env: Option<Option<Arc<env::Installed>>> = None;
+        for top in tops {
+            if top.is_empty() || top == "__future__" || crate::stdlib::is_stdlib(top) {
+                continue;
+            }
+            let root = self.action.project_root(dir);
+            let in_project = self.action.graph.caches().finds(ws, self.cx.path, top)
+                || root.as_deref().is_some_and(|r| {
+                    [r.to_path_buf(), r.join("src")]
+                        .iter()
+                        .any(|b| b.join(top).is_dir() || b.join(format!("{top}.py")).is_file())
+                });
+            if in_project {
+                continue;
+            }
+            let env = env.get_or_insert_with(|| self.action.environment(root.as_deref()));
+            let Some(installed) = env else {
+                return None;
+            };
+            if !installed.has(top) {
+                return Some(format!(
+                    "may be missing at collection: `{top}` is neither in the project, nor the standard library, nor installed in `{}`",
+                    crate::output::display_path(&installed.dir).display()
+                ));
+            }
+        }
+        None
     }
 
     fn check_cycle(&self, imp: &LocalImport<'t>) -> Result<(), String> {
@@ -1254,7 +1728,8 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         Ok(())
     }
 
-    /// Records a decided move: what to add at module level, and the removal.
+    /// Records a decided move: what to add at module level, and the removal. One
+    /// `from m import` per module (comments included), no spec added twice.
     fn take(&mut self, idx: usize, mv: Move<'t>) {
         let text = self.cx.text;
         let imp = &self.facts.imports[idx];
@@ -1266,39 +1741,72 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             .cloned()
             .collect();
         let unit_text = &text[mv.unit.clone()];
-        if !needed.is_empty() {
-            if unit_text.contains('#') {
-                self.new
-                    .push(NewStmt::Verbatim(dedent(unit_text, &mv.indent)));
-            } else {
-                for spec in &needed {
-                    match spec {
-                        ImportSpec::From { module, .. } => {
-                            let top = imports::mergeable_from(&self.top, module)
-                                .and_then(|t| self.top.iter().position(|x| std::ptr::eq(x, t)));
-                            match top {
-                                Some(t) => match self.merges.iter_mut().find(|m| m.0 == t) {
-                                    Some(m) => m.1.push(spec.name_clause()),
-                                    None => self.merges.push((t, vec![spec.name_clause()])),
-                                },
-                                None => {
-                                    let existing = self.new.iter_mut().find_map(|n| match n {
-                                        NewStmt::From { module: m, names } if m == module => {
-                                            Some(names)
-                                        }
-                                        _ => None,
-                                    });
-                                    match existing {
-                                        Some(names) => names.push(spec.name_clause()),
-                                        None => self.new.push(NewStmt::From {
-                                            module: module.clone(),
-                                            names: vec![spec.name_clause()],
-                                        }),
-                                    }
-                                }
+        let comments = comment_texts(unit_text);
+        let all_needed = needed.len() == imp.info.specs.len();
+        let verbatim = (!comments.is_empty() && all_needed).then(|| dedent(unit_text, &mv.indent));
+        let mut comments = Some(comments);
+        match (&imp.info.from_module, needed.is_empty()) {
+            (_, true) => {}
+            (Some(module), false) => {
+                let names: Vec<String> = needed.iter().map(ImportSpec::name_clause).collect();
+                let top = imports::mergeable_from(&self.top, module)
+                    .and_then(|t| self.top.iter().position(|x| std::ptr::eq(x, t)));
+                match top {
+                    Some(t) => {
+                        match self.merges.iter_mut().find(|m| m.0 == t) {
+                            Some(m) => m.1.extend(names),
+                            None => self.merges.push((t, names)),
+                        }
+                        let c = comments.take().unwrap_or_default();
+                        if !c.is_empty() {
+                            match self.merge_comments.iter_mut().find(|m| m.0 == t) {
+                                Some(m) => m.1.extend(c),
+                                None => self.merge_comments.push((t, c)),
                             }
                         }
-                        ImportSpec::Import { .. } => self.new.push(NewStmt::Plain(spec.render())),
+                    }
+                    None => {
+                        let existing = self.new.iter_mut().find_map(|n| match n {
+                            NewStmt::From {
+                                module: m,
+                                names,
+                                comments,
+                                sources,
+                                ..
+                            } if m == module => Some((names, comments, sources)),
+                            _ => None,
+                        });
+                        match existing {
+                            Some((n, c, sources)) => {
+                                n.extend(names);
+                                c.extend(comments.take().unwrap_or_default());
+                                *sources += 1;
+                            }
+                            None => self.new.push(NewStmt::From {
+                                module: module.clone(),
+                                names,
+                                comments: comments.take().unwrap_or_default(),
+                                verbatim,
+                                sources: 1,
+                            }),
+                        }
+                    }
+                }
+            }
+            (None, false) => {
+                if verbatim.is_some() {
+                    self.new.push(NewStmt::Plain {
+                        stmt: String::new(),
+                        comments: Vec::new(),
+                        verbatim,
+                    });
+                } else {
+                    for spec in &needed {
+                        self.new.push(NewStmt::Plain {
+                            stmt: spec.render(),
+                            comments: comments.take().unwrap_or_default(),
+                            verbatim: None,
+                        });
                     }
                 }
             }
@@ -1327,23 +1835,25 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                 .filter(|n| n.kind() != "comment")
                 .all(|n| removed.contains(&n.id()));
             // Runs of moves separated by nothing but blank lines.
-            let mut runs: Vec<(usize, usize, &str)> = Vec::new();
+            let mut runs: Vec<(usize, usize, &str, usize)> = Vec::new();
             for mv in &moves {
                 match runs.last_mut() {
                     Some(run) if text[run.1..mv.unit.start].trim().is_empty() => {
-                        run.1 = mv.unit.end
+                        run.1 = mv.unit.end;
+                        run.3 += 1;
                     }
-                    _ => runs.push((mv.unit.start, mv.unit.end, &mv.indent)),
+                    _ => runs.push((mv.unit.start, mv.unit.end, &mv.indent, 1)),
                 }
             }
-            for (i, (mut s, mut e, indent)) in runs.into_iter().enumerate() {
+            // Each removal counts the imports it moves (the summary's count).
+            for (i, (mut s, mut e, indent, count)) in runs.into_iter().enumerate() {
                 if emptied {
                     if i == 0 {
                         let mut pass = format!("{indent}pass");
                         pass.push_str(if text[..e].ends_with('\n') { nl } else { "" });
-                        edits.push(Edit::replace(s..e, pass, origin));
+                        edits.push(Edit::replace(s..e, pass, origin).weighted(count));
                     } else {
-                        edits.push(Edit::delete(s..e, origin));
+                        edits.push(Edit::delete(s..e, origin).weighted(count));
                     }
                     continue;
                 }
@@ -1363,11 +1873,18 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                 } else if !ends_block && docstring_ends_before(block, text, above) {
                     // Right after the docstring: keep the spacing the docstring had.
                     e = skip_blank_lines(text, e);
+                } else if !ends_block
+                    && above == s
+                    && previous_line(text, s).is_some_and(|l| l.trim_start().starts_with('#'))
+                {
+                    // Under a comment that stays (it is about the test): the comment
+                    // now opens the code after it.
+                    e = skip_blank_lines(text, e);
                 } else if above < s && (e == text.len() || next_line(text, e).trim().is_empty()) {
                     // Between two blank runs: keep one of them.
                     s = above;
                 }
-                edits.push(Edit::delete(s..e, origin));
+                edits.push(Edit::delete(s..e, origin).weighted(count));
             }
         }
         edits
@@ -1379,13 +1896,16 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         let origin = self.cx.recipe;
         let mut edits = Vec::new();
         for (t, names) in &self.merges {
-            edits.extend(imports::merge_into_from(
-                text,
-                &self.top[*t],
-                names,
-                nl,
-                origin,
-            ));
+            edits.extend(
+                imports::merge_into_from(text, &self.top[*t], names, nl, origin)
+                    .into_iter()
+                    .map(|e| e.weighted(0)),
+            );
+        }
+        for (t, comments) in &self.merge_comments {
+            let at = line_start(text, self.top[*t].start);
+            let block: String = comments.iter().map(|c| format!("{c}{nl}")).collect();
+            edits.push(Edit::insert(at, block, origin).weighted(0));
         }
         if self.new.is_empty() {
             return edits;
@@ -1400,11 +1920,29 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         }
         for stmt in &self.new {
             let line = match stmt {
-                NewStmt::From { module, names } => {
-                    format!("from {module} import {}", names.join(", "))
+                NewStmt::From {
+                    verbatim: Some(v),
+                    sources: 1,
+                    ..
                 }
-                NewStmt::Plain(s) => s.clone(),
-                NewStmt::Verbatim(s) => s.clone(),
+                | NewStmt::Plain {
+                    verbatim: Some(v), ..
+                } => v.clone(),
+                NewStmt::From {
+                    module,
+                    names,
+                    comments,
+                    ..
+                } => {
+                    let mut s: String = comments.iter().map(|c| format!("{c}{nl}")).collect();
+                    s.push_str(&format!("from {module} import {}", names.join(", ")));
+                    s
+                }
+                NewStmt::Plain { stmt, comments, .. } => {
+                    let mut s: String = comments.iter().map(|c| format!("{c}{nl}")).collect();
+                    s.push_str(stmt);
+                    s
+                }
             };
             block.push_str(&line);
             if !line.ends_with('\n') {
@@ -1428,7 +1966,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                 block.push_str(nl);
             }
         }
-        edits.push(Edit::insert(point.offset, block, origin));
+        edits.push(Edit::insert(point.offset, block, origin).weighted(0));
         edits
     }
 }
@@ -1439,6 +1977,244 @@ fn innermost_function<'s, 't, 'a>(facts: &'s Facts<'t, 'a>, scope: usize) -> &'s
         .map(|s| &facts.scopes[s])
         .find(|s| s.kind == ScopeKind::Function)
         .unwrap_or(&facts.scopes[scope])
+}
+
+/// `path:line` of an offset in a file's text.
+fn loc_in(path: &Path, text: &str, offset: usize) -> String {
+    format!(
+        "{}:{}",
+        crate::output::display_path(path).display(),
+        crate::diag::line_col(text, offset).0
+    )
+}
+
+/// The top-level names of what an import imports (`a` for `import a.b`, `from a.b import
+/// c`; the first part after the dots of a relative import), as code would mention them.
+fn module_words(info: &TopImport) -> Vec<&str> {
+    let mut out: Vec<&str> = match &info.from_module {
+        Some(m) => vec![m.trim_start_matches('.').split('.').next().unwrap_or("")],
+        None => info
+            .specs
+            .iter()
+            .map(|s| s.module().split('.').next().unwrap_or(""))
+            .collect(),
+    };
+    out.retain(|m| !m.is_empty());
+    out.dedup();
+    out
+}
+
+/// Where a function's body starts: after the `:` that ends its header (read from the
+/// text: a partial parse may have left the first statements out of the tree).
+fn body_start(def: Node<'_>, text: &str) -> usize {
+    let after = def
+        .child_by_field_name("return_type")
+        .or_else(|| def.child_by_field_name("parameters"))
+        .map_or(def.start_byte(), |n| n.end_byte());
+    text[after..]
+        .find(':')
+        .map_or(def.end_byte(), |i| after + i + 1)
+}
+
+/// The skip or xfail a decorator list carries: directly (`@pytest.mark.skipif(...)`,
+/// `@unittest.skipIf`) or through a module-level name bound to one
+/// (`requires_numpy = pytest.mark.skipif(...)`, then `@requires_numpy`).
+fn skip_marker(text: &str, decorators: &str) -> Option<String> {
+    if decorators.contains("skip") || decorators.contains("xfail") {
+        return Some("a skip marker".into());
+    }
+    for line in decorators.lines() {
+        let Some(rest) = line.trim_start().strip_prefix('@') else {
+            continue;
+        };
+        let name: &str = rest
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("");
+        if let Some((at, value)) = module_assignment(text, name) {
+            if value.contains("skip") || value.contains("xfail") {
+                return Some(format!(
+                    "the marker `@{name}`, bound to a skip at line {}",
+                    crate::diag::line_col(text, at).0
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// A module-level `NAME = value` (its offset and its text up to the next line at column
+/// 0 that does not close a bracket), read from the lines.
+fn module_assignment<'a>(text: &'a str, name: &str) -> Option<(usize, &'a str)> {
+    if name.is_empty() {
+        return None;
+    }
+    let b = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = barriers::find_word(b, name.as_bytes(), from) {
+        from = at + 1;
+        if at > 0 && b[at - 1] != b'\n' {
+            continue;
+        }
+        let rest = text[at + name.len()..].trim_start_matches([' ', '\t']);
+        let Some(value) = rest.strip_prefix('=').filter(|v| !v.starts_with('=')) else {
+            continue;
+        };
+        let start = text.len() - value.len();
+        let mut end = start;
+        for line in text[start..].split_inclusive('\n') {
+            let first = line.chars().next();
+            if end > start
+                && first.is_some_and(|c| !c.is_whitespace() && !matches!(c, ')' | ']' | '}'))
+            {
+                break;
+            }
+            end += line.len();
+        }
+        return Some((at, &text[start..end]));
+    }
+    None
+}
+
+/// The fixture names of `@pytest.mark.usefixtures("a", "b")` decorators.
+fn usefixtures(decorators: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for part in decorators.split("usefixtures(").skip(1) {
+        let args = part.split(')').next().unwrap_or("");
+        for a in args.split(',') {
+            let a = a.trim().trim_matches(['"', '\'']);
+            if !a.is_empty() && a.chars().all(|c| c.is_alphanumeric() || c == '_') {
+                out.push(a.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// A comment next to the import (on the comment lines right above it, on its lines)
+/// that says it is local on purpose: its offset and the word that says so.
+fn deliberate_comment(text: &str, node: Node<'_>) -> Option<(usize, &'static str)> {
+    let line_from = line_start(text, node.start_byte());
+    let line_to = text[node.end_byte()..]
+        .find('\n')
+        .map_or(text.len(), |i| node.end_byte() + i);
+    let indent = &text[line_from..node.start_byte()];
+    let mut start = line_from;
+    while start > 0 {
+        let prev = line_start(text, start - 1);
+        let line = &text[prev..start];
+        match line.strip_prefix(indent) {
+            Some(rest) if rest.starts_with('#') => start = prev,
+            _ => break,
+        }
+    }
+    let mut at = start;
+    for line in text[start..line_to].split_inclusive('\n') {
+        if let Some(i) = line.find('#') {
+            if let Some(word) = barriers::deliberate(&line[i..]) {
+                return Some((at + i, word));
+            }
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// The bare string that would become the docstring of the import's function once the
+/// imports that open the body go: the import is among the statements that open the body
+/// (no docstring before them) and a string statement follows them.
+fn string_would_become_docstring(text: &str, node: Node<'_>) -> Option<usize> {
+    let is_import = |n: Node<'_>| {
+        matches!(
+            n.kind(),
+            "import_statement" | "import_from_statement" | "comment"
+        )
+    };
+    let block = node.parent().filter(|b| b.kind() == "block")?;
+    let def = block
+        .parent()
+        .filter(|d| d.kind() == "function_definition")?;
+    // Only imports (and comments) from the body's start to this import.
+    let mut first = node;
+    while let Some(p) = first.prev_sibling().filter(|p| is_import(*p)) {
+        first = p;
+    }
+    let head = &text[body_start(def, text)..first.start_byte()];
+    if barriers::blank_comments(head).trim() != "" {
+        return None;
+    }
+    let mut last = node;
+    while let Some(n) = last.next_sibling().filter(|n| is_import(*n)) {
+        last = n;
+    }
+    let after = last.end_byte();
+    barriers::string_statement_at(text, after)
+        .then(|| after + (text[after..].len() - text[after..].trim_start().len()))
+}
+
+/// Is the body of the function `def` nothing but imports (and a docstring, comments,
+/// `pass`)? Read from the text between the statements the tree has.
+fn only_imports(text: &str, def: Node<'_>) -> bool {
+    let Some(block) = def.child_by_field_name("body") else {
+        return false;
+    };
+    let mut at = barriers::skip_docstring(text, body_start(def, text));
+    let mut c = block.walk();
+    let mut any = false;
+    for child in block.children(&mut c) {
+        if child.end_byte() <= at {
+            continue;
+        }
+        let gap = &text[at.min(child.start_byte())..child.start_byte()];
+        if barriers::blank_comments(gap).trim() != "" {
+            return false;
+        }
+        match child.kind() {
+            "import_statement" | "import_from_statement" => any = true,
+            "comment" | "pass_statement" => {}
+            _ => return false,
+        }
+        at = child.end_byte();
+    }
+    any && barriers::blank_comments(&text[at.min(def.end_byte())..def.end_byte()])
+        .trim()
+        .is_empty()
+}
+
+/// The comments of an import's lines (those above it, on its lines, inside it), as
+/// written from their `#` (an import statement holds no string).
+fn comment_texts(unit: &str) -> Vec<String> {
+    unit.lines()
+        .filter_map(|l| l.find('#').map(|i| l[i..].trim_end().to_owned()))
+        .collect()
+}
+
+/// Do comment lines above an import describe it (they name the word `import`, a name it
+/// binds or its module)? Otherwise they are about the code of the test, and stay.
+fn describes_import(comments: &str, info: &TopImport) -> bool {
+    if comments.trim().is_empty() {
+        return true;
+    }
+    let lower = comments.to_ascii_lowercase();
+    let says_import = ["import", "imports", "imported", "importing"]
+        .iter()
+        .any(|w| barriers::find_word(lower.as_bytes(), w.as_bytes(), 0).is_some());
+    // Names as written (case matters: `A` is a name, `a` a word of the comment).
+    let mut words: Vec<&str> = Vec::new();
+    for spec in &info.specs {
+        let module = spec.module().trim_start_matches('.');
+        words.push(module);
+        words.extend(module.split('.'));
+        words.push(spec.bound_name());
+        if let ImportSpec::From { name, .. } = spec {
+            words.push(name);
+        }
+    }
+    says_import
+        || words
+            .iter()
+            .filter(|w| w.len() > 1)
+            .any(|w| barriers::find_word(comments.as_bytes(), w.as_bytes(), 0).is_some())
 }
 
 /// The comment that keeps an import where it is, if its lines carry one.
@@ -1479,8 +2255,23 @@ fn module_skip_mark(tree: &Tree, text: &str) -> Option<String> {
     let mut c = root.walk();
     for child in root.named_children(&mut c) {
         let t = node_text(child, text);
-        if t.starts_with("pytestmark") && t.contains("skip") {
+        if !t.starts_with("pytestmark") {
+            continue;
+        }
+        if t.contains("skip") || t.contains("xfail") {
             return Some("`pytestmark`".into());
+        }
+        // `pytestmark = requires_numpy` or `[requires_numpy, ...]`: through the names.
+        let value = t.split_once('=').map_or("", |(_, v)| v);
+        for name in value.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+            if let Some((at, v)) = module_assignment(text, name) {
+                if v.contains("skip") || v.contains("xfail") {
+                    return Some(format!(
+                        "`pytestmark` holds `{name}`, bound to a skip at line {}",
+                        crate::diag::line_col(text, at).0
+                    ));
+                }
+            }
         }
     }
     None

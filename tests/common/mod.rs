@@ -11,6 +11,8 @@ pub fn fixer(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        // hoist-imports looks at the active virtualenv first: the projects' own only.
+        .env_remove("VIRTUAL_ENV")
         .output()
         .expect("the fixer binary runs");
     (
@@ -52,6 +54,24 @@ pub fn python() -> PathBuf {
         python.display()
     );
     python
+}
+
+/// Runs pytest in `dir` with extra arguments (`-p no:cacheprovider`, quiet); returns
+/// (exit code, output).
+pub fn pytest_args(dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(python())
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .args(args)
+        .current_dir(dir)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .expect("pytest runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
 }
 
 /// Runs pytest in `dir` (with `-p no:cacheprovider`, quiet); returns (exit code, output).

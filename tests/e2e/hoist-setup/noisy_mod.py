@@ -1,0 +1,1 @@
+print("noisy_mod imported")
