@@ -197,7 +197,8 @@ struct FileReport {
 
 /// What becomes of a `patch("M.NAME.ATTR", ...)` string.
 enum Patch {
-    Rewrite(Vec<Edit>),
+    /// The edits, and whether `import M` is needed.
+    Rewrite(bool, Vec<Edit>),
     /// Kept, and why (for the warning).
     Kept(&'static str),
     /// Not the target of a `patch` call.
@@ -332,20 +333,38 @@ fn patch_rewrite(
     if is_eager(call, text) {
         return Patch::Kept("it runs at import time");
     }
-    let head = module.split('.').next().unwrap_or(module);
-    let free = model.reaching(call.start_byte(), head).iter().all(|b| {
-        matches!(&b.kind, BindingKind::Import { module: m, .. } if m == head)
-    });
-    if !free {
-        return Patch::Kept("its module's first name is bound otherwise here");
-    }
-    let (obj, attr) = patch_object(module, getter, rest);
+    // A name that already stands for the module here (`from pkg import config`,
+    // `import pkg.config as cfg`), else the dotted name, with `import M` added.
+    let at = call.start_byte();
+    let mut named: Vec<&str> = model
+        .bindings
+        .iter()
+        .filter(|b| b.scope == 0)
+        .filter(|b| matches!(b.kind, BindingKind::Import { .. } | BindingKind::FromImport { .. }))
+        .map(|b| b.name.as_str())
+        .filter(|n| model.qualified_name(at, n).as_deref() == Some(module))
+        .collect();
+    named.sort_by_key(|n| (n.len(), *n));
+    let (written, needs_import) = match named.first() {
+        Some(n) => ((*n).to_owned(), false),
+        None => {
+            let head = module.split('.').next().unwrap_or(module);
+            let free = model.reaching(at, head).iter().all(|b| {
+                matches!(&b.kind, BindingKind::Import { module: m, .. } if m == head)
+            });
+            if !free {
+                return Patch::Kept("its module's first name is bound otherwise here");
+            }
+            (module.to_owned(), true)
+        }
+    };
+    let (obj, attr) = patch_object(&written, getter, rest);
     let quote = if node_text(string, text).ends_with('\'') {
         "'"
     } else {
         "\""
     };
-    Patch::Rewrite(vec![
+    Patch::Rewrite(needs_import, vec![
         Edit::insert(callee.end_byte(), ".object".to_owned(), recipe),
         Edit::replace(
             string.byte_range(),
@@ -880,7 +899,6 @@ impl LazySettings {
     fn lazy_constants_in(
         &self,
         p: &Parsed,
-        targets: &[Target],
         own: &[usize],
         newline: &str,
         recipe: &str,
@@ -1606,14 +1624,19 @@ impl LazySettings {
                 ));
                 t.getter = alt;
             } else {
+                let also = if alt == t.getter {
+                    String::new()
+                } else {
+                    format!(", and `{alt}` is taken too")
+                };
                 renamed.push(finding(
                     path,
                     text,
-                    t.stmt.start,
+                    at,
                     Severity::Error,
                     recipe,
                     format!(
-                        "cannot make `{}` lazy: its getter `{}` would shadow {what} at line {} of this module, and `{alt}` is taken too; choose the getter's name with `--set getter=NAME`",
+                        "cannot make `{}` lazy: its getter `{}` would shadow {what} at line {} of this module{also}; choose the getter's name with `--set getter=NAME`",
                         t.name,
                         t.getter,
                         line_of(text, at)
@@ -2149,7 +2172,7 @@ impl LazySettings {
         }
 
         if self.lazy_constants {
-            self.lazy_constants_in(p, targets, &own, newline, recipe, &mut report);
+            self.lazy_constants_in(p, &own, newline, recipe, &mut report);
         }
 
         // Imports of an instance import the getter instead.
@@ -2362,9 +2385,11 @@ impl LazySettings {
                 let model =
                     model.get_or_init(|| crate::semantic::build(&p.tree, text));
                 match patch_rewrite(node, text, model, &m, g, rest, recipe) {
-                    Patch::Rewrite(edits) => {
+                    Patch::Rewrite(needs_import, edits) => {
                         report.edits.extend(edits.into_iter().map(|e| (t, e)));
-                        report.needs_import.insert((t, m.clone()));
+                        if needs_import {
+                            report.needs_import.insert((t, m.clone()));
+                        }
                         continue;
                     }
                     Patch::Kept(why) if !rest.is_empty() => {
