@@ -58,7 +58,10 @@ fn lazy_settings_fixes_the_import_time_settings() {
 fn lazy_settings_rewrites_patches_that_pytest_still_passes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    common::copy_tree(&common::fixture("fixtures/lazy-settings/patch-rewrites"), dir);
+    common::copy_tree(
+        &common::fixture("fixtures/lazy-settings/patch-rewrites"),
+        dir,
+    );
 
     let (code, out) = common::pytest(dir, &[], &[]);
     assert_eq!(code, 0, "pytest should pass before the recipe:\n{out}");

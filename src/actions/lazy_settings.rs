@@ -212,7 +212,10 @@ fn patch_object(module: &str, getter: &str, rest: &[&str]) -> (String, String) {
         obj.push('.');
         obj.push_str(a);
     }
-    (obj, rest.last().map_or_else(String::new, |a| (*a).to_owned()))
+    (
+        obj,
+        rest.last().map_or_else(String::new, |a| (*a).to_owned()),
+    )
 }
 
 /// `patch.object(M, "NAME", NEW)` (or `new=NEW`) as a call or a context manager without
@@ -277,7 +280,11 @@ fn patch_object_rewrite(
         "\""
     };
     Some(vec![
-        Edit::replace(string.byte_range(), format!("{quote}{getter}{quote}"), recipe),
+        Edit::replace(
+            string.byte_range(),
+            format!("{quote}{getter}{quote}"),
+            recipe,
+        ),
         value_edit,
     ])
 }
@@ -340,7 +347,12 @@ fn patch_rewrite(
         .bindings
         .iter()
         .filter(|b| b.scope == 0)
-        .filter(|b| matches!(b.kind, BindingKind::Import { .. } | BindingKind::FromImport { .. }))
+        .filter(|b| {
+            matches!(
+                b.kind,
+                BindingKind::Import { .. } | BindingKind::FromImport { .. }
+            )
+        })
         .map(|b| b.name.as_str())
         .filter(|n| model.qualified_name(at, n).as_deref() == Some(module))
         .collect();
@@ -349,9 +361,10 @@ fn patch_rewrite(
         Some(n) => ((*n).to_owned(), false),
         None => {
             let head = module.split('.').next().unwrap_or(module);
-            let free = model.reaching(at, head).iter().all(|b| {
-                matches!(&b.kind, BindingKind::Import { module: m, .. } if m == head)
-            });
+            let free = model
+                .reaching(at, head)
+                .iter()
+                .all(|b| matches!(&b.kind, BindingKind::Import { module: m, .. } if m == head));
             if !free {
                 return Patch::Kept("its module's first name is bound otherwise here");
             }
@@ -364,14 +377,17 @@ fn patch_rewrite(
     } else {
         "\""
     };
-    Patch::Rewrite(needs_import, vec![
-        Edit::insert(callee.end_byte(), ".object".to_owned(), recipe),
-        Edit::replace(
-            string.byte_range(),
-            format!("{obj}, {quote}{attr}{quote}"),
-            recipe,
-        ),
-    ])
+    Patch::Rewrite(
+        needs_import,
+        vec![
+            Edit::insert(callee.end_byte(), ".object".to_owned(), recipe),
+            Edit::replace(
+                string.byte_range(),
+                format!("{obj}, {quote}{attr}{quote}"),
+                recipe,
+            ),
+        ],
+    )
 }
 
 /// Every possible module-level `NAME = CALL(` of `text`, as (NAME, CALL): a module-level
@@ -939,7 +955,12 @@ impl LazySettings {
             if own.contains(&t) && self.compat {
                 continue;
             }
-            cands.push((t, stmt, node_text(left, text).to_owned(), right.byte_range()));
+            cands.push((
+                t,
+                stmt,
+                node_text(left, text).to_owned(),
+                right.byte_range(),
+            ));
         }
         // One instance per module's `__getattr__`: all or nothing goes per instance.
         if let Some(first) = cands.first().map(|c| c.0) {
@@ -983,11 +1004,11 @@ impl LazySettings {
             report
                 .edits
                 .retain(|(et, e)| !(*et == t && r.contains(&e.range.start)));
-            report.eager.retain(|(_, u)| !(u.path == p.path && r.contains(&u.offset)));
+            report
+                .eager
+                .retain(|(_, u)| !(u.path == p.path && r.contains(&u.offset)));
             report.notes.retain(|(nt, f)| {
-                !(*nt == t
-                    && f.severity == Severity::Note
-                    && f.line == line_of(text, r.start))
+                !(*nt == t && f.severity == Severity::Note && f.line == line_of(text, r.start))
             });
             report
                 .edits
@@ -1014,7 +1035,9 @@ impl LazySettings {
             "{i}raise AttributeError(f\"module {{__name__!r}} has no attribute {{name!r}}\"){newline}"
         ));
         let t = branches[0].0;
-        report.edits.push((t, Edit::insert(text.len(), def, recipe)));
+        report
+            .edits
+            .push((t, Edit::insert(text.len(), def, recipe)));
         for (bt, name, _, at) in &branches {
             report.notes.push((
                 *bt,
@@ -2382,8 +2405,7 @@ impl LazySettings {
             if let Some((t, m)) = hit {
                 let g = &targets[t].getter;
                 let rest = &parts[m.split('.').count() + 1..];
-                let model =
-                    model.get_or_init(|| crate::semantic::build(&p.tree, text));
+                let model = model.get_or_init(|| crate::semantic::build(&p.tree, text));
                 match patch_rewrite(node, text, model, &m, g, rest, recipe) {
                     Patch::Rewrite(needs_import, edits) => {
                         report.edits.extend(edits.into_iter().map(|e| (t, e)));
@@ -2440,8 +2462,7 @@ impl LazySettings {
             };
             if let Some(&t) = sources.map.get(&(m.clone(), s.to_owned())) {
                 let g = &targets[t].getter;
-                let model =
-                    model.get_or_init(|| crate::semantic::build(&p.tree, text));
+                let model = model.get_or_init(|| crate::semantic::build(&p.tree, text));
                 if let Some(edits) = patch_object_rewrite(node, text, model, g, recipe) {
                     report.edits.extend(edits.into_iter().map(|e| (t, e)));
                     continue;

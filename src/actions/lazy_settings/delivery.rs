@@ -158,8 +158,7 @@ fn read_imports(ws: &Workspace, file: &Path) -> Vec<Import> {
                     let type_checking = cond == "TYPE_CHECKING" || cond == "typing.TYPE_CHECKING";
                     let mut cc = child.walk();
                     for part in child.named_children(&mut cc) {
-                        if type_checking && child.child_by_field_name("consequence") == Some(part)
-                        {
+                        if type_checking && child.child_by_field_name("consequence") == Some(part) {
                             continue;
                         }
                         stack.push(part);
