@@ -202,7 +202,7 @@ enum Patch {
     /// Kept, and why (for the warning).
     Kept(&'static str),
     /// Not the target of a `patch` call.
-    NotPatch,
+    Other,
 }
 
 /// The object and attribute `patch.object` takes for `M.NAME.a.b`: `M.GETTER().a`, `b`.
@@ -311,10 +311,10 @@ fn patch_rewrite(
         .and_then(|a| a.parent())
         .filter(|c| kind_of(c) == "call")
     else {
-        return Patch::NotPatch;
+        return Patch::Other;
     };
     let Some(callee) = call.child_by_field_name("function") else {
-        return Patch::NotPatch;
+        return Patch::Other;
     };
     let callee_text = node_text(callee, text);
     let qualified = model.qualified_name(callee.start_byte(), callee_text);
@@ -322,7 +322,7 @@ fn patch_rewrite(
         qualified.as_deref(),
         Some("unittest.mock.patch" | "mock.patch")
     ) {
-        return Patch::NotPatch;
+        return Patch::Other;
     }
     if rest.is_empty() || !rest.iter().all(|a| is_identifier(a)) {
         return Patch::Kept("it patches the whole instance");
@@ -1055,8 +1055,8 @@ impl LazySettings {
         }
     }
 
-    /// 5. Did the rewrite deliver? For each instance made lazy, whether importing its
-    /// module, or a package above it, still builds the settings, with the chain of
+    /// Step 5, did the rewrite deliver? For each instance made lazy, whether importing
+    /// its module, or a package above it, still builds the settings, with the chain of
     /// imports and the eager use it reaches: a warning (an error with `strict`).
     fn delivered(
         &self,
@@ -2431,7 +2431,7 @@ impl LazySettings {
                         ));
                         continue;
                     }
-                    Patch::Kept(_) | Patch::NotPatch => {}
+                    Patch::Kept(_) | Patch::Other => {}
                 }
                 report.notes.push((
                     t,

@@ -647,10 +647,8 @@ impl<'t> Builder<'t> {
                 self.bind(l, kind, statement, flags::ASSIGNED | flags::ANNOTATED);
             }
             Some(l) if is_parenthesized_name(l) => {
-                if right.is_some() {
-                    if let Some(n) = l.named_child(0) {
-                        self.bind(n, BindingKind::Assignment, statement, flags::ASSIGNED);
-                    }
+                if let (Some(_), Some(n)) = (right, l.named_child(0)) {
+                    self.bind(n, BindingKind::Assignment, statement, flags::ASSIGNED);
                 }
             }
             Some(l) => self.target(l, BindingKind::Assignment, statement),

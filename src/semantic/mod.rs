@@ -368,6 +368,45 @@ pub fn mangle<'a>(class: Option<&str>, name: &'a str) -> std::borrow::Cow<'a, st
     format!("_{stripped}{name}").into()
 }
 
+/// The `is_*` predicates of the standard library's `symtable.Symbol` that hold for
+/// `sym` in `scope`, in the order `fixer inspect scopes` prints them.
+pub fn symtable_flags(scope: &Scope, sym: &Symbol) -> Vec<&'static str> {
+    // As `symtable` decides it: by the scope's name, so a function named `top` counts
+    // (CPython 3.11's Lib/symtable.py).
+    let module = scope.name == "top";
+    let bound_in_module = module && sym.has(flags::BOUND);
+    let r = sym.resolution;
+    let mut out = Vec::new();
+    if matches!(r, Resolution::Local | Resolution::Cell) || bound_in_module {
+        out.push("local");
+    }
+    if matches!(r, Resolution::GlobalExplicit | Resolution::GlobalImplicit) || bound_in_module {
+        out.push("global");
+    }
+    if r == Resolution::GlobalExplicit {
+        out.push("declared_global");
+    }
+    if sym.has(flags::NONLOCAL) {
+        out.push("nonlocal");
+    }
+    if r == Resolution::Free {
+        out.push("free");
+    }
+    if sym.has(flags::IMPORTED) {
+        out.push("imported");
+    }
+    if sym.has(flags::PARAMETER) {
+        out.push("parameter");
+    }
+    if sym.has(flags::ASSIGNED) {
+        out.push("assigned");
+    }
+    if sym.has(flags::USED) {
+        out.push("referenced");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,43 +473,4 @@ mod tests {
         assert!(m.scopes[1].symbol("_C__x").is_some());
         assert!(m.scopes[2].symbol("_C__y").is_some());
     }
-}
-
-/// The `is_*` predicates of the standard library's `symtable.Symbol` that hold for
-/// `sym` in `scope`, in the order `fixer inspect scopes` prints them.
-pub fn symtable_flags(scope: &Scope, sym: &Symbol) -> Vec<&'static str> {
-    // As `symtable` decides it: by the scope's name, so a function named `top` counts
-    // (CPython 3.11's Lib/symtable.py).
-    let module = scope.name == "top";
-    let bound_in_module = module && sym.has(flags::BOUND);
-    let r = sym.resolution;
-    let mut out = Vec::new();
-    if matches!(r, Resolution::Local | Resolution::Cell) || bound_in_module {
-        out.push("local");
-    }
-    if matches!(r, Resolution::GlobalExplicit | Resolution::GlobalImplicit) || bound_in_module {
-        out.push("global");
-    }
-    if r == Resolution::GlobalExplicit {
-        out.push("declared_global");
-    }
-    if sym.has(flags::NONLOCAL) {
-        out.push("nonlocal");
-    }
-    if r == Resolution::Free {
-        out.push("free");
-    }
-    if sym.has(flags::IMPORTED) {
-        out.push("imported");
-    }
-    if sym.has(flags::PARAMETER) {
-        out.push("parameter");
-    }
-    if sym.has(flags::ASSIGNED) {
-        out.push("assigned");
-    }
-    if sym.has(flags::USED) {
-        out.push("referenced");
-    }
-    out
 }
