@@ -191,6 +191,8 @@ struct FileReport {
     needs_functools: BTreeSet<usize>,
     /// Uses that still run at import time, per target.
     eager: Vec<(usize, delivery::EagerUse)>,
+    /// Constants `lazy_constants` moved into this file's `__getattr__`, per target.
+    lazy: Vec<(usize, delivery::LazyConstant)>,
     /// Modules to `import` at module level (a rewritten `patch` names them), per target.
     needs_import: BTreeSet<(usize, String)>,
 }
@@ -1039,6 +1041,14 @@ impl LazySettings {
             .edits
             .push((t, Edit::insert(text.len(), def, recipe)));
         for (bt, name, _, at) in &branches {
+            report.lazy.push((
+                *bt,
+                delivery::LazyConstant {
+                    path: p.path.clone(),
+                    name: name.clone(),
+                    line: line_of(text, *at),
+                },
+            ));
             report.notes.push((
                 *bt,
                 finding(
@@ -1083,7 +1093,13 @@ impl LazySettings {
                     *e = u.clone();
                 }
             }
-            if uses.is_empty() {
+            let mut lazy: HashMap<PathBuf, Vec<delivery::LazyConstant>> = HashMap::new();
+            for (lt, c) in reports.iter().flat_map(|(_, r)| &r.lazy) {
+                if *lt == ti {
+                    lazy.entry(clean(&c.path)).or_default().push(c.clone());
+                }
+            }
+            if uses.is_empty() && lazy.is_empty() {
                 continue;
             }
             let Some(module) = ws.project.module_names(&t.path).into_iter().next() else {
@@ -1091,7 +1107,7 @@ impl LazySettings {
             };
             let mut reported = false;
             for m in delivery::with_parents(&module) {
-                let Some(chain) = graph.chain(ws, &m, &t.path, &uses) else {
+                let Some(chain) = graph.chain(ws, &m, &t.path, &uses, &lazy) else {
                     continue;
                 };
                 let own = ws.project.resolve(&m, Some(&t.path)).map(|f| clean(&f));
@@ -1103,8 +1119,21 @@ impl LazySettings {
                 let Some(last) = chain.last() else {
                     continue;
                 };
-                let Some(u) = uses.get(&clean(&last.path)) else {
-                    continue;
+                // At the eager use, or at the import of a lazy constant that runs the
+                // module `__getattr__`.
+                let at_use = uses
+                    .get(&clean(&last.path))
+                    .is_some_and(|u| u.line == last.line && u.shown == last.shown);
+                let (path, line, column) = match uses
+                    .get(&clean(&last.path))
+                    .filter(|u| u.line == last.line && u.shown == last.shown)
+                {
+                    Some(u) => (u.path.clone(), u.line, u.column),
+                    None => {
+                        let at = chain.len().saturating_sub(2);
+                        let l = chain.get(at).unwrap_or(last);
+                        (l.path.clone(), l.line, 1)
+                    }
                 };
                 let links: Vec<String> = chain
                     .iter()
@@ -1118,9 +1147,9 @@ impl LazySettings {
                     })
                     .collect();
                 out.push(Finding {
-                    path: u.path.clone(),
-                    line: u.line,
-                    column: u.column,
+                    path,
+                    line,
+                    column,
                     recipe: recipe.to_owned(),
                     severity: if self.strict {
                         Severity::Error
@@ -1128,9 +1157,18 @@ impl LazySettings {
                         Severity::Warning
                     },
                     message: format!(
-                        "importing {m} still builds the settings: {}; move that use into a function{}",
+                        "importing {m} still builds the settings: {}; {}{}",
                         links.join(" -> "),
-                        if self.strict { "" } else { " (`--set strict=true` makes this an error)" }
+                        if at_use {
+                            "move that use into a function"
+                        } else {
+                            "import the module there and read the constant where it is used"
+                        },
+                        if self.strict {
+                            ""
+                        } else {
+                            " (`--set strict=true` makes this an error)"
+                        }
                     ),
                 });
             }

@@ -29,6 +29,17 @@ struct Import {
     line: usize,
     shown: String,
     modules: Vec<String>,
+    /// For `from M import a, b`: `M` (absolute) and the names it takes.
+    from: Option<(String, Vec<String>)>,
+}
+
+/// A constant that `lazy_constants` moved into its module's `__getattr__`: a
+/// `from M import NAME` at module level builds the settings as it runs.
+#[derive(Debug, Clone)]
+pub struct LazyConstant {
+    pub path: PathBuf,
+    pub name: String,
+    pub line: usize,
 }
 
 /// One link of a chain: `path:line shown`.
@@ -64,6 +75,7 @@ impl ImportGraph {
         module: &str,
         from_file: &Path,
         uses: &HashMap<PathBuf, EagerUse>,
+        lazy: &HashMap<PathBuf, Vec<LazyConstant>>,
     ) -> Option<Vec<Link>> {
         // Breadth first over files; `came` holds how each file was reached.
         let mut came: HashMap<PathBuf, Option<(PathBuf, usize, String)>> = HashMap::new();
@@ -78,12 +90,44 @@ impl ImportGraph {
             }
         }
         while let Some(file) = queue.pop_front() {
+            let mut end: Vec<Link> = Vec::new();
             if let Some(u) = uses.get(&file) {
-                let mut chain = vec![Link {
+                end.push(Link {
                     path: u.path.clone(),
                     line: u.line,
                     shown: u.shown.clone(),
-                }];
+                });
+            } else if !lazy.is_empty() {
+                // `from M import NAME` of a lazy constant: M's `__getattr__` runs.
+                for i in self.imports(ws, &file) {
+                    let Some((m, names)) = &i.from else {
+                        continue;
+                    };
+                    let Some(mf) = ws.project.resolve(m, Some(&file)) else {
+                        continue;
+                    };
+                    let mf = crate::select::clean(&mf);
+                    let Some(c) = lazy
+                        .get(&mf)
+                        .and_then(|cs| cs.iter().find(|c| names.contains(&c.name)))
+                    else {
+                        continue;
+                    };
+                    end.push(Link {
+                        path: mf.clone(),
+                        line: c.line,
+                        shown: format!("`{}`, built by the module `__getattr__`", c.name),
+                    });
+                    end.push(Link {
+                        path: file.clone(),
+                        line: i.line,
+                        shown: i.shown.clone(),
+                    });
+                    break;
+                }
+            }
+            if !end.is_empty() {
+                let mut chain = end;
                 let mut cur = file.clone();
                 while let Some(Some((prev, line, shown))) = came.get(&cur) {
                     chain.push(Link {
@@ -143,10 +187,26 @@ fn read_imports(ws: &Workspace, file: &Path) -> Vec<Import> {
                 "import_statement" | "import_from_statement" => {
                     let modules = imported_modules(ws, file, child, &text);
                     if !modules.is_empty() {
+                        let from = (kind_of(child) == "import_from_statement").then(|| {
+                            let mut c = child.walk();
+                            let names = child
+                                .children_by_field_name("name", &mut c)
+                                .map(|n| {
+                                    let n = if kind_of(n) == "aliased_import" {
+                                        n.child_by_field_name("name").unwrap_or(n)
+                                    } else {
+                                        n
+                                    };
+                                    node_text(n, &text).to_owned()
+                                })
+                                .collect();
+                            (modules[0].clone(), names)
+                        });
                         out.push(Import {
                             line: child.start_position().row + 1,
                             shown: super::snippet(child, &text),
                             modules,
+                            from,
                         });
                     }
                 }
