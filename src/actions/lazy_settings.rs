@@ -32,12 +32,24 @@
 //! under an alias (`get_settings as _get_settings`, or `get_ALIAS` for `as ALIAS`). With
 //! `compat`, the module also keeps `NAME` importable through a PEP 562 module `__getattr__`.
 //!
+//! After the rewrite it says whether it delivered ([`delivery`]): for each instance,
+//! whether importing its module or a package above it still builds the settings,
+//! through the chain of module-level imports to an eager use (a warning; an error with
+//! `strict`). With `lazy_constants`, a module-level constant read from the settings
+//! that its module never reads moves into a PEP 562 module `__getattr__`.
+//! `patch("M.NAME.ATTR", ...)` inside a function becomes `patch.object(M.GETTER(),
+//! "ATTR", ...)`, and `patch.object(M, "NAME", NEW)` becomes `patch.object(M, "GETTER",
+//! return_value=NEW)`; a decorator is kept, with a warning. The getter never shadows a
+//! name the module binds (the semantic model's module scope): it is named after its
+//! instance instead, `get_NAME`, or refused.
+//!
 //! When it refuses (an error finding, and no file changed for that instance): the name
 //! is bound again in the module (reassigned, `del`eted, assigned through `global`), or
 //! bound otherwise in a scope that imports it, or assigned from outside (`m.settings =
 //! ...`); the getter's name is already taken and cannot be aliased; the assignment
 //! shares its line with another statement; two instances of a module would still get
-//! the same getter (an existing getter named like another's `get_NAME`).
+//! the same getter (an existing getter named like another's `get_NAME`); `compat` for an
+//! instance in a package `__init__` next to a submodule of its name.
 
 mod delivery;
 mod scope;

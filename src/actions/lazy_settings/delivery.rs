@@ -271,3 +271,14 @@ fn imported_modules(ws: &Workspace, file: &Path, stmt: Node<'_>, text: &str) -> 
     out.insert(0, base);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::with_parents;
+
+    #[test]
+    fn an_import_runs_every_package_above_first() {
+        assert_eq!(with_parents("a.b.c"), ["a", "a.b", "a.b.c"]);
+        assert_eq!(with_parents("a"), ["a"]);
+    }
+}
