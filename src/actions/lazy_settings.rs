@@ -709,6 +709,9 @@ impl ProjectAction for LazySettings {
             }
         }
         targets.sort_by(|a, b| (&a.path, a.stmt.start).cmp(&(&b.path, b.stmt.start)));
+        if self.strict {
+            findings.extend(self.already_lazy(ws, &files, &subclasses, &modules, &targets, recipe));
+        }
         if targets.is_empty() {
             return Ok(findings);
         }
@@ -1114,78 +1117,257 @@ impl LazySettings {
             if uses.is_empty() && lazy.is_empty() {
                 continue;
             }
-            let Some(module) = ws.project.module_names(&t.path).into_iter().next() else {
-                continue;
-            };
-            let mut reported = false;
-            for m in delivery::with_parents(&module) {
-                let Some(chain) = graph.chain(ws, &m, &t.path, &uses, &lazy) else {
-                    continue;
+            self.report_chains(ws, &mut graph, &t.path, &uses, &lazy, recipe, &mut out);
+        }
+        out
+    }
+
+    /// With `strict`, after the rewrite too: the getters already in place (a cached
+    /// module-level function without parameters whose last statement returns an
+    /// instance of a settings class, or whose return annotation is one), and where each
+    /// is called while a module is imported (`from M import get_settings` then `X =
+    /// get_settings().x` at module level, `M.get_settings()`, in `M` itself), reported
+    /// as the run that made them does. So `fixer check --set strict=true` keeps failing
+    /// while an import builds the settings. The getters of this run's instances are
+    /// judged by [`Self::delivered`].
+    fn already_lazy(
+        &self,
+        ws: &Workspace,
+        files: &Texts,
+        subclasses: &HashSet<String>,
+        modules: &ModuleCache,
+        targets: &[Target],
+        recipe: &str,
+    ) -> Vec<Finding> {
+        let clean = crate::select::clean;
+        // 1. The getters: (file, module names, getter name).
+        let getters: Vec<(PathBuf, Vec<String>, String)> = (0..files.len())
+            .into_par_iter()
+            .filter_map(|i| Some((i, files.get(ws, i)?)))
+            .filter(|(_, t)| t.contains("cache") && self.may_define_instance(t, subclasses))
+            .flat_map_iter(|(i, text)| {
+                let path = &files.paths[i];
+                let mut found = Vec::new();
+                let Some(tree) = parse::parse(&text).filter(|t| parse::first_error(t).is_none())
+                else {
+                    return found;
                 };
-                let own = ws.project.resolve(&m, Some(&t.path)).map(|f| clean(&f));
-                // Through a package above, already reported: the same chain.
-                if reported && own.as_ref() != chain.first().map(|l| clean(&l.path)).as_ref() {
-                    continue;
-                }
-                reported = true;
-                let Some(last) = chain.last() else {
-                    continue;
-                };
-                // At the eager use, or at the import of a lazy constant that runs the
-                // module `__getattr__`.
-                let at_use = uses
-                    .get(&clean(&last.path))
-                    .is_some_and(|u| u.line == last.line && u.shown == last.shown);
-                let (path, line, column) = match uses
-                    .get(&clean(&last.path))
-                    .filter(|u| u.line == last.line && u.shown == last.shown)
-                {
-                    Some(u) => (u.path.clone(), u.line, u.column),
-                    None => {
-                        let at = chain.len().saturating_sub(2);
-                        let l = chain.get(at).unwrap_or(last);
-                        (l.path.clone(), l.line, 1)
+                let (classes, imported) = top_classes_and_imports(&tree, &text);
+                let root = tree.root_node();
+                let mut c = root.walk();
+                for top in root.named_children(&mut c) {
+                    if kind_of(top) != "decorated_definition" {
+                        continue;
                     }
+                    let Some(e) = factory_getter(top, &text, "\0") else {
+                        continue;
+                    };
+                    if !e.cached
+                        || targets
+                            .iter()
+                            .any(|t| t.path == *path && t.getter == e.name)
+                    {
+                        continue;
+                    }
+                    let returns = e.return_type.as_deref().unwrap_or("");
+                    let returns = returns.trim_matches(|c| c == '"' || c == '\'');
+                    let settings = |c: &str| {
+                        !c.is_empty()
+                            && (classes.contains_key(c) || imported.contains_key(c))
+                            && self.is_settings_class(
+                                ws,
+                                path,
+                                c,
+                                (&classes, &imported),
+                                0,
+                                modules,
+                            )
+                    };
+                    if settings(e.builds.as_deref().unwrap_or("")) || settings(returns) {
+                        found.push((path.clone(), ws.project.module_names(path), e.name));
+                    }
+                }
+                found
+            })
+            .collect();
+        if getters.is_empty() {
+            return Vec::new();
+        }
+        // 2. Their calls at import time, in every file that names one.
+        let names: BTreeSet<&str> = getters.iter().map(|g| g.2.as_str()).collect();
+        let Ok(ac) = aho_corasick::AhoCorasick::new(&names) else {
+            return Vec::new();
+        };
+        let qualified: HashMap<String, usize> = getters
+            .iter()
+            .enumerate()
+            .flat_map(|(gi, (_, ms, g))| ms.iter().map(move |m| (format!("{m}.{g}"), gi)))
+            .collect();
+        let calls: Vec<(usize, delivery::EagerUse)> = (0..files.len())
+            .into_par_iter()
+            .filter_map(|i| Some((i, files.get(ws, i)?)))
+            .filter(|(_, text)| super::names_word(&ac, text))
+            .flat_map_iter(|(i, text)| {
+                let path = &files.paths[i];
+                let mut out = Vec::new();
+                let Some(tree) = module_tree(&text) else {
+                    return out;
                 };
-                let links: Vec<String> = chain
-                    .iter()
-                    .map(|l| {
-                        format!(
-                            "{}:{} {}",
-                            crate::output::display_path(&l.path).display(),
-                            l.line,
-                            l.shown
-                        )
-                    })
-                    .collect();
-                out.push(Finding {
-                    path,
-                    line,
-                    column,
-                    recipe: recipe.to_owned(),
-                    severity: if self.strict {
-                        Severity::Error
-                    } else {
-                        Severity::Warning
-                    },
-                    message: format!(
-                        "importing {m} still builds the settings: {}; {}{}",
-                        links.join(" -> "),
-                        if at_use {
-                            "move that use into a function"
-                        } else {
-                            "import the module there and read the constant where it is used"
+                let model = crate::semantic::build(&tree, &text);
+                for node in all_nodes(&tree) {
+                    if kind_of(node) != "call" || !is_eager(node, &text) {
+                        continue;
+                    }
+                    let Some(f) = node.child_by_field_name("function") else {
+                        continue;
+                    };
+                    if !matches!(kind_of(f), "identifier" | "attribute") {
+                        continue;
+                    }
+                    let dotted = node_text(f, &text);
+                    let last = dotted.rsplit('.').next().unwrap_or(dotted);
+                    if !names.contains(last) {
+                        continue;
+                    }
+                    // Through an import, or the getter's own module calling it.
+                    let gi = model
+                        .qualified_name(f.start_byte(), dotted)
+                        .and_then(|q| qualified.get(&q).copied())
+                        .or_else(|| {
+                            let own = model.reaching(f.start_byte(), dotted);
+                            (kind_of(f) == "identifier"
+                                && !own.is_empty()
+                                && own
+                                    .iter()
+                                    .all(|b| b.kind == crate::semantic::BindingKind::Function))
+                            .then(|| {
+                                getters
+                                    .iter()
+                                    .position(|g| clean(&g.0) == clean(path) && g.2 == dotted)
+                            })
+                            .flatten()
+                        });
+                    let Some(gi) = gi else {
+                        continue;
+                    };
+                    let (line, column) = line_col(&text, node.start_byte());
+                    out.push((
+                        gi,
+                        delivery::EagerUse {
+                            path: path.clone(),
+                            offset: node.start_byte(),
+                            line,
+                            column,
+                            shown: snippet(statement_of(node), &text),
                         },
-                        if self.strict {
-                            ""
-                        } else {
-                            " (`--set strict=true` makes this an error)"
-                        }
-                    ),
-                });
+                    ));
+                }
+                out
+            })
+            .collect();
+        // 3. The chains, per getter.
+        let mut out = Vec::new();
+        let mut graph = delivery::ImportGraph::default();
+        let lazy = HashMap::new();
+        for (gi, (path, _, _)) in getters.iter().enumerate() {
+            let mut uses: HashMap<PathBuf, delivery::EagerUse> = HashMap::new();
+            for (_, u) in calls.iter().filter(|(g, _)| *g == gi) {
+                let e = uses.entry(clean(&u.path)).or_insert_with(|| u.clone());
+                if u.offset < e.offset {
+                    *e = u.clone();
+                }
+            }
+            if !uses.is_empty() {
+                self.report_chains(ws, &mut graph, path, &uses, &lazy, recipe, &mut out);
             }
         }
         out
+    }
+
+    /// The chains by which importing the module at `path`, or a package above it,
+    /// reaches an eager use of its settings (`uses`, `lazy` by file): one finding each.
+    #[allow(clippy::too_many_arguments)]
+    fn report_chains(
+        &self,
+        ws: &Workspace,
+        graph: &mut delivery::ImportGraph,
+        path: &Path,
+        uses: &HashMap<PathBuf, delivery::EagerUse>,
+        lazy: &HashMap<PathBuf, Vec<delivery::LazyConstant>>,
+        recipe: &str,
+        out: &mut Vec<Finding>,
+    ) {
+        let clean = crate::select::clean;
+        let Some(module) = ws.project.module_names(path).into_iter().next() else {
+            return;
+        };
+        let mut reported = false;
+        for m in delivery::with_parents(&module) {
+            let Some(chain) = graph.chain(ws, &m, path, uses, lazy) else {
+                continue;
+            };
+            let own = ws.project.resolve(&m, Some(path)).map(|f| clean(&f));
+            // Through a package above, already reported: the same chain.
+            if reported && own.as_ref() != chain.first().map(|l| clean(&l.path)).as_ref() {
+                continue;
+            }
+            reported = true;
+            let Some(last) = chain.last() else {
+                continue;
+            };
+            // At the eager use, or at the import of a lazy constant that runs the
+            // module `__getattr__`.
+            let at_use = uses
+                .get(&clean(&last.path))
+                .is_some_and(|u| u.line == last.line && u.shown == last.shown);
+            let (path, line, column) = match uses
+                .get(&clean(&last.path))
+                .filter(|u| u.line == last.line && u.shown == last.shown)
+            {
+                Some(u) => (u.path.clone(), u.line, u.column),
+                None => {
+                    let at = chain.len().saturating_sub(2);
+                    let l = chain.get(at).unwrap_or(last);
+                    (l.path.clone(), l.line, 1)
+                }
+            };
+            let links: Vec<String> = chain
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{}:{} {}",
+                        crate::output::display_path(&l.path).display(),
+                        l.line,
+                        l.shown
+                    )
+                })
+                .collect();
+            out.push(Finding {
+                path,
+                line,
+                column,
+                recipe: recipe.to_owned(),
+                severity: if self.strict {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                message: format!(
+                    "importing {m} still builds the settings: {}; {}{}",
+                    links.join(" -> "),
+                    if at_use {
+                        "move that use into a function"
+                    } else {
+                        "import the module there and read the constant where it is used"
+                    },
+                    if self.strict {
+                        ""
+                    } else {
+                        " (`--set strict=true` makes this an error)"
+                    }
+                ),
+            });
+        }
     }
 }
 
