@@ -245,10 +245,11 @@ after = "x = 1\n"
         .args(["test", "g.toml"])
         .assert()
         .success();
+    // The error remains, so `apply` exits 1 (as `check` does).
     fixer(dir.path())
         .args(["apply", "--recipe", "g.toml", "a.py"])
         .assert()
-        .success()
+        .code(1)
         .stderr(contains("did not converge"));
     assert_eq!(read(&dir, "a.py"), "f(1)\n");
 }

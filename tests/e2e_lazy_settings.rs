@@ -49,3 +49,48 @@ fn lazy_settings_fixes_the_import_time_settings() {
     let (code, stdout, _) = common::fixer(dir, &["check", "lazy-settings", "."]);
     assert_eq!(code, 0, "check after apply:\n{stdout}");
 }
+
+/// Item 11 of issue 24: `mock.patch("pkg.config.settings.DEBUG", True)` and
+/// `patch.object(config, "settings", X)` keep working after the rewrite (pytest before
+/// and after, on the `patch-rewrites` fixture); the decorator, kept with a warning, is
+/// the one test that needs changing by hand.
+#[test]
+fn lazy_settings_rewrites_patches_that_pytest_still_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::copy_tree(
+        &common::fixture("fixtures/lazy-settings/patch-rewrites"),
+        dir,
+    );
+
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "pytest should pass before the recipe:\n{out}");
+    assert!(out.contains("4 passed"), "{out}");
+
+    let (code, _, report) = common::fixer(dir, &["apply", "lazy-settings", "."]);
+    assert_eq!(code, 0, "apply failed:\n{report}");
+    assert!(
+        report.contains("as a decorator it would build the settings at import time"),
+        "the decorator is kept with a warning:\n{report}"
+    );
+    let test = std::fs::read_to_string(dir.join("tests/test_app.py")).unwrap();
+    assert!(
+        test.contains(r#"mock.patch.object(config.get_settings(), "DEBUG", True)"#),
+        "{test}"
+    );
+    assert!(
+        test.contains(r#"patch.object(config, "get_settings", return_value=replacement)"#),
+        "{test}"
+    );
+
+    let deselect = [(
+        "PYTEST_ADDOPTS",
+        "--deselect tests/test_app.py::test_decorated",
+    )];
+    let (code, out) = common::pytest(dir, &deselect, &[]);
+    assert_eq!(code, 0, "pytest should pass after the recipe:\n{out}");
+    assert!(out.contains("3 passed"), "{out}");
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_ne!(code, 0, "the kept decorator fails, as warned:\n{out}");
+    assert!(out.contains("1 failed, 3 passed"), "{out}");
+}

@@ -4,7 +4,10 @@
 //! second run changes nothing.
 //!
 //! `case.toml` keys: `recipe` (default: the directory's name), `args` (extra arguments,
-//! e.g. `["--set", "k=v"]`), `paths` (default `["."]`), `expect-check-exit` (default 0).
+//! e.g. `["--set", "k=v"]`), `paths` (default `["."]`), `expect-check-exit` (default 0),
+//! `expect-apply-exit` (the first `apply`'s and its dry run's; default:
+//! `expect-check-exit`, since `apply` exits 1 when an error finding remains, as `check`
+//! does; after `apply`, a dry run exits as `check` does).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,6 +21,7 @@ struct Case {
     #[serde(default)]
     paths: Vec<String>,
     expect_check_exit: Option<i32>,
+    expect_apply_exit: Option<i32>,
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -99,9 +103,13 @@ pub fn run_fixtures(recipe_dir: &str) {
         let mut dry = args.clone();
         dry.push("--dry-run".to_owned());
 
+        let apply_exit = case
+            .expect_apply_exit
+            .or(case.expect_check_exit)
+            .unwrap_or(0);
         let (code, diff, report) = fixer(tmp.path(), &dry);
         assert_eq!(
-            code, 0,
+            code, apply_exit,
             "{recipe_dir}/{case_name}: dry run failed:\n{report}"
         );
         // Partial parses (see `fixer::outline`) are an optimization only: parsing
@@ -123,7 +131,10 @@ pub fn run_fixtures(recipe_dir: &str) {
         });
 
         let (code, _, report) = fixer(tmp.path(), &args);
-        assert_eq!(code, 0, "{recipe_dir}/{case_name}: apply failed:\n{report}");
+        assert_eq!(
+            code, apply_exit,
+            "{recipe_dir}/{case_name}: apply failed:\n{report}"
+        );
         let mut files = Vec::new();
         python_files(tmp.path(), &mut files);
         for f in files {
@@ -139,7 +150,8 @@ pub fn run_fixtures(recipe_dir: &str) {
         }
         let (code, diff, report) = fixer(tmp.path(), &dry);
         assert_eq!(
-            code, 0,
+            code,
+            case.expect_check_exit.unwrap_or(0),
             "{recipe_dir}/{case_name}: second dry run failed:\n{report}"
         );
         assert!(

@@ -32,13 +32,26 @@
 //! under an alias (`get_settings as _get_settings`, or `get_ALIAS` for `as ALIAS`). With
 //! `compat`, the module also keeps `NAME` importable through a PEP 562 module `__getattr__`.
 //!
+//! After the rewrite it says whether it delivered ([`delivery`]): for each instance,
+//! whether importing its module or a package above it still builds the settings,
+//! through the chain of module-level imports to an eager use (a warning; an error with
+//! `strict`). With `lazy_constants`, a module-level constant read from the settings
+//! that its module never reads moves into a PEP 562 module `__getattr__`.
+//! `patch("M.NAME.ATTR", ...)` inside a function becomes `patch.object(M.GETTER(),
+//! "ATTR", ...)`, and `patch.object(M, "NAME", NEW)` becomes `patch.object(M, "GETTER",
+//! return_value=NEW)`; a decorator is kept, with a warning. The getter never shadows a
+//! name the module binds (the semantic model's module scope): it is named after its
+//! instance instead, `get_NAME`, or refused.
+//!
 //! When it refuses (an error finding, and no file changed for that instance): the name
 //! is bound again in the module (reassigned, `del`eted, assigned through `global`), or
 //! bound otherwise in a scope that imports it, or assigned from outside (`m.settings =
 //! ...`); the getter's name is already taken and cannot be aliased; the assignment
 //! shares its line with another statement; two instances of a module would still get
-//! the same getter (an existing getter named like another's `get_NAME`).
+//! the same getter (an existing getter named like another's `get_NAME`); `compat` for an
+//! instance in a package `__init__` next to a submodule of its name.
 
+mod delivery;
 mod scope;
 
 use crate::parse::kind_of;
@@ -68,6 +81,10 @@ pub struct LazySettings {
     instance: Regex,
     getter: String,
     compat: bool,
+    /// Eager uses that still build the settings on import are errors, not warnings.
+    strict: bool,
+    /// Module-level constants read from the settings become lazy (PEP 562).
+    lazy_constants: bool,
 }
 
 pub fn build(mut args: ActionArgs) -> Result<Action, String> {
@@ -92,12 +109,16 @@ pub fn build(mut args: ActionArgs) -> Result<Action, String> {
         ));
     }
     let compat = args.bool("compat", false)?;
+    let strict = args.bool("strict", false)?;
+    let lazy_constants = args.bool("lazy_constants", false)?;
     args.finish("lazy-settings")?;
     Ok(Action::Project(Box::new(LazySettings {
         class: regex("class", class)?,
         instance: regex("instance", instance)?,
         getter,
         compat,
+        strict,
+        lazy_constants,
     })))
 }
 
@@ -180,6 +201,207 @@ struct FileReport {
     refusals: Vec<(usize, Finding)>,
     /// Targets whose getter this file defines, needing `import functools`.
     needs_functools: BTreeSet<usize>,
+    /// Uses that still run at import time, per target.
+    eager: Vec<(usize, delivery::EagerUse)>,
+    /// Constants `lazy_constants` moved into this file's `__getattr__`, per target.
+    lazy: Vec<(usize, delivery::LazyConstant)>,
+    /// Modules to `import` at module level (a rewritten `patch` names them), per target.
+    needs_import: BTreeSet<(usize, String)>,
+}
+
+/// What becomes of a `patch("M.NAME.ATTR", ...)` string.
+enum Patch {
+    /// The edits, and whether `import M` is needed.
+    Rewrite(bool, Vec<Edit>),
+    /// Kept, and why (for the warning).
+    Kept(&'static str),
+    /// Not the target of a `patch` call.
+    Other,
+}
+
+/// The object and attribute `patch.object` takes for `M.NAME.a.b`: `M.GETTER().a`, `b`.
+fn patch_object(module: &str, getter: &str, rest: &[&str]) -> (String, String) {
+    let mut obj = format!("{module}.{getter}()");
+    for a in &rest[..rest.len().saturating_sub(1)] {
+        obj.push('.');
+        obj.push_str(a);
+    }
+    (
+        obj,
+        rest.last().map_or_else(String::new, |a| (*a).to_owned()),
+    )
+}
+
+/// `patch.object(M, "NAME", NEW)` (or `new=NEW`) as a call or a context manager without
+/// `as`: the module's attribute `NAME` is gone, its getter stands in its place, so the
+/// getter is patched to return `NEW`: `patch.object(M, "GETTER", return_value=NEW)`. Every
+/// read of `M.NAME` became `M.GETTER()` and sees `NEW`, as before; a module that bound
+/// the instance itself (`from M import NAME`) did not see the patch before and does not
+/// now. `None` (kept, with a warning) for any other shape: no `NEW` (the patch's mock
+/// would be the getter's), an `as` target, a decorator (it would pass the getter's mock
+/// to the test), more arguments.
+fn patch_object_rewrite(
+    string: Node<'_>,
+    text: &str,
+    model: &crate::semantic::Model,
+    getter: &str,
+    recipe: &str,
+) -> Option<Vec<Edit>> {
+    let args = string.parent().filter(|a| kind_of(a) == "argument_list")?;
+    let call = args.parent().filter(|c| kind_of(c) == "call")?;
+    let callee = call.child_by_field_name("function")?;
+    let qualified = model.qualified_name(callee.start_byte(), node_text(callee, text))?;
+    if !matches!(
+        qualified.as_str(),
+        "unittest.mock.patch.object" | "mock.patch.object"
+    ) {
+        return None;
+    }
+    let mut c = args.walk();
+    let list: Vec<Node<'_>> = args
+        .named_children(&mut c)
+        .filter(|n| kind_of(n) != "comment")
+        .collect();
+    let [_, second, new] = list.as_slice() else {
+        return None;
+    };
+    if *second != string {
+        return None;
+    }
+    let value_edit = match kind_of(new) {
+        "keyword_argument" => {
+            let name = new.child_by_field_name("name")?;
+            if node_text(name, text) != "new" {
+                return None;
+            }
+            Edit::replace(name.byte_range(), "return_value".to_owned(), recipe)
+        }
+        "list_splat" | "dictionary_splat" => return None,
+        _ => Edit::insert(new.start_byte(), "return_value=".to_owned(), recipe),
+    };
+    let mut up = call;
+    while let Some(parent) = up.parent() {
+        match kind_of(parent) {
+            "decorator" | "as_pattern" => return None,
+            "block" | "module" => break,
+            _ => {}
+        }
+        up = parent;
+    }
+    let quote = if node_text(string, text).ends_with('\'') {
+        "'"
+    } else {
+        "\""
+    };
+    Some(vec![
+        Edit::replace(
+            string.byte_range(),
+            format!("{quote}{getter}{quote}"),
+            recipe,
+        ),
+        value_edit,
+    ])
+}
+
+/// `patch("M.NAME.ATTR", ...)` (`mock.patch`, `unittest.mock.patch`) inside a function,
+/// as a call or a context manager, becomes `patch.object(M.GETTER(), "ATTR", ...)`:
+/// the string is the call's first argument, the name of the callee is `patch` of
+/// `unittest.mock` (or `mock`), and `M`'s first name is free for an `import M` (or is
+/// one). As a decorator, or run at import time, the getter would build the settings
+/// then: kept.
+fn patch_rewrite(
+    string: Node<'_>,
+    text: &str,
+    model: &crate::semantic::Model,
+    module: &str,
+    getter: &str,
+    rest: &[&str],
+    recipe: &str,
+) -> Patch {
+    use crate::semantic::BindingKind;
+    let Some(call) = string
+        .parent()
+        .filter(|a| kind_of(a) == "argument_list" && a.named_child(0) == Some(string))
+        .and_then(|a| a.parent())
+        .filter(|c| kind_of(c) == "call")
+    else {
+        return Patch::Other;
+    };
+    let Some(callee) = call.child_by_field_name("function") else {
+        return Patch::Other;
+    };
+    let callee_text = node_text(callee, text);
+    let qualified = model.qualified_name(callee.start_byte(), callee_text);
+    if !matches!(
+        qualified.as_deref(),
+        Some("unittest.mock.patch" | "mock.patch")
+    ) {
+        return Patch::Other;
+    }
+    if rest.is_empty() || !rest.iter().all(|a| is_identifier(a)) {
+        return Patch::Kept("it patches the whole instance");
+    }
+    let mut up = call;
+    while let Some(parent) = up.parent() {
+        if kind_of(parent) == "decorator" {
+            return Patch::Kept("as a decorator it would build the settings at import time");
+        }
+        if matches!(kind_of(parent), "block" | "module") {
+            break;
+        }
+        up = parent;
+    }
+    if is_eager(call, text) {
+        return Patch::Kept("it runs at import time");
+    }
+    // A name that already stands for the module here (`from pkg import config`,
+    // `import pkg.config as cfg`), else the dotted name, with `import M` added.
+    let at = call.start_byte();
+    let mut named: Vec<&str> = model
+        .bindings
+        .iter()
+        .filter(|b| b.scope == 0)
+        .filter(|b| {
+            matches!(
+                b.kind,
+                BindingKind::Import { .. } | BindingKind::FromImport { .. }
+            )
+        })
+        .map(|b| b.name.as_str())
+        .filter(|n| model.qualified_name(at, n).as_deref() == Some(module))
+        .collect();
+    named.sort_by_key(|n| (n.len(), *n));
+    let (written, needs_import) = match named.first() {
+        Some(n) => ((*n).to_owned(), false),
+        None => {
+            let head = module.split('.').next().unwrap_or(module);
+            let free = model
+                .reaching(at, head)
+                .iter()
+                .all(|b| matches!(&b.kind, BindingKind::Import { module: m, .. } if m == head));
+            if !free {
+                return Patch::Kept("its module's first name is bound otherwise here");
+            }
+            (module.to_owned(), true)
+        }
+    };
+    let (obj, attr) = patch_object(&written, getter, rest);
+    let quote = if node_text(string, text).ends_with('\'') {
+        "'"
+    } else {
+        "\""
+    };
+    Patch::Rewrite(
+        needs_import,
+        vec![
+            Edit::insert(callee.end_byte(), ".object".to_owned(), recipe),
+            Edit::replace(
+                string.byte_range(),
+                format!("{obj}, {quote}{attr}{quote}"),
+                recipe,
+            ),
+        ],
+    )
 }
 
 /// Every possible module-level `NAME = CALL(` of `text`, as (NAME, CALL): a module-level
@@ -487,6 +709,9 @@ impl ProjectAction for LazySettings {
             }
         }
         targets.sort_by(|a, b| (&a.path, a.stmt.start).cmp(&(&b.path, b.stmt.start)));
+        if self.strict {
+            findings.extend(self.already_lazy(ws, &files, &subclasses, &modules, &targets, recipe));
+        }
         if targets.is_empty() {
             return Ok(findings);
         }
@@ -644,16 +869,29 @@ impl ProjectAction for LazySettings {
                     break;
                 }
                 let mut new = edit::apply(&p.text, &ok);
+                let mut specs: Vec<ImportSpec> = Vec::new();
                 if r.needs_functools.iter().any(|t| !refused.contains(t)) {
+                    specs.push(ImportSpec::Import {
+                        module: "functools".to_owned(),
+                        alias: None,
+                    });
+                }
+                let modules: BTreeSet<&String> = r
+                    .needs_import
+                    .iter()
+                    .filter(|(t, _)| !refused.contains(t))
+                    .map(|(_, m)| m)
+                    .collect();
+                specs.extend(modules.into_iter().map(|m| ImportSpec::Import {
+                    module: m.clone(),
+                    alias: None,
+                }));
+                if !specs.is_empty() {
                     if let Some(tree) = parse::parse(&new) {
-                        let spec = ImportSpec::Import {
-                            module: "functools".to_owned(),
-                            alias: None,
-                        };
                         let (ie, _) = edit::resolve(imports::ensure(
                             &new,
                             &tree,
-                            &[spec],
+                            &specs,
                             newline_of(&p.text),
                             recipe,
                         ));
@@ -666,6 +904,7 @@ impl ProjectAction for LazySettings {
                 break;
             }
         }
+        findings.extend(self.delivered(ws, &targets, &refused, &reports, recipe));
         for (_, r) in reports {
             findings.extend(
                 r.notes
@@ -679,6 +918,456 @@ impl ProjectAction for LazySettings {
                 .map_err(|e| UserError::new(format!("{}: {e}", path.display())))?;
         }
         Ok(findings)
+    }
+}
+
+impl LazySettings {
+    /// `lazy_constants`: a module-level constant read from the settings (`TIMEOUT =
+    /// settings.timeout`, an eager use) moves into a PEP 562 module `__getattr__` at the
+    /// end of its module, so `M.TIMEOUT` and `from M import TIMEOUT` build the settings
+    /// when they run, not when `M` is imported. Only a constant the module itself never
+    /// reads (a read in the module would not go through `__getattr__`), bound once, in a
+    /// module without a `__getattr__` of its own (nor the one `compat` adds); the others
+    /// stay, with their eager-use note.
+    fn lazy_constants_in(
+        &self,
+        p: &Parsed,
+        own: &[usize],
+        newline: &str,
+        recipe: &str,
+        report: &mut FileReport,
+    ) {
+        let text: &str = &p.text;
+        let root = p.tree.root_node();
+        // Candidates: module-level `NAME = EXPR` statements holding an eager use.
+        let mut cands: Vec<(usize, Node<'_>, String, Range<usize>)> = Vec::new();
+        let mut c = root.walk();
+        for stmt in root.named_children(&mut c) {
+            if kind_of(stmt) != "expression_statement" || stmt.named_child_count() != 1 {
+                continue;
+            }
+            let Some(assign) = stmt.named_child(0).filter(|a| kind_of(a) == "assignment") else {
+                continue;
+            };
+            let (Some(left), Some(right)) = (
+                assign.child_by_field_name("left"),
+                assign.child_by_field_name("right"),
+            ) else {
+                continue;
+            };
+            if kind_of(left) != "identifier" {
+                continue;
+            }
+            let r = stmt.byte_range();
+            let ts: BTreeSet<usize> = report
+                .eager
+                .iter()
+                .filter(|(_, u)| r.contains(&u.offset) && u.path == p.path)
+                .map(|(t, _)| *t)
+                .collect();
+            let ts: Vec<usize> = ts.into_iter().collect();
+            let &[t] = ts.as_slice() else {
+                continue;
+            };
+            if own.contains(&t) && self.compat {
+                continue;
+            }
+            cands.push((
+                t,
+                stmt,
+                node_text(left, text).to_owned(),
+                right.byte_range(),
+            ));
+        }
+        // One instance per module's `__getattr__`: all or nothing goes per instance.
+        if let Some(first) = cands.first().map(|c| c.0) {
+            cands.retain(|c| c.0 == first);
+        } else {
+            return;
+        }
+        // The module's own reads and bindings, from a whole parse (a partial one may
+        // leave out the function that reads the constant).
+        let Some(whole) = parse::parse(text) else {
+            return;
+        };
+        let model = crate::semantic::build(&whole, text);
+        if model.bindings_in(0, "__getattr__").next().is_some() {
+            return;
+        }
+        let mut branches = Vec::new();
+        for (t, stmt, name, right) in cands {
+            let read = model
+                .references
+                .iter()
+                .any(|r| r.name == name && model.defining_scope(r.scope, &name) == 0);
+            if read || model.bindings_in(0, &name).count() != 1 {
+                continue;
+            }
+            // The value as the rewrite leaves it: the use edits inside it, applied.
+            let inner: Vec<Edit> = report
+                .edits
+                .iter()
+                .filter(|(et, e)| *et == t && right.contains(&e.range.start))
+                .map(|(_, e)| Edit {
+                    range: e.range.start - right.start..e.range.end - right.start,
+                    ..e.clone()
+                })
+                .collect();
+            let value = edit::apply(&text[right.clone()], &inner);
+            if value.contains('\n') {
+                continue;
+            }
+            let r = stmt.byte_range();
+            report
+                .edits
+                .retain(|(et, e)| !(*et == t && r.contains(&e.range.start)));
+            report
+                .eager
+                .retain(|(_, u)| !(u.path == p.path && r.contains(&u.offset)));
+            report.notes.retain(|(nt, f)| {
+                !(*nt == t && f.severity == Severity::Note && f.line == line_of(text, r.start))
+            });
+            report
+                .edits
+                .push((t, Edit::delete(whole_lines(text, r.clone()), recipe)));
+            branches.push((t, name, value, r.start));
+        }
+        if branches.is_empty() {
+            return;
+        }
+        let i = indent_unit(&p.tree, text);
+        let mut def = String::new();
+        if !text.ends_with('\n') {
+            def.push_str(newline);
+        }
+        def.push_str(&format!(
+            "{newline}{newline}def __getattr__(name: str) -> object:{newline}{i}\"\"\"Constants read from the settings, built on first use (PEP 562).\"\"\"{newline}"
+        ));
+        for (_, name, value, _) in &branches {
+            def.push_str(&format!(
+                "{i}if name == \"{name}\":{newline}{i}{i}return {value}{newline}"
+            ));
+        }
+        def.push_str(&format!(
+            "{i}raise AttributeError(f\"module {{__name__!r}} has no attribute {{name!r}}\"){newline}"
+        ));
+        let t = branches[0].0;
+        report
+            .edits
+            .push((t, Edit::insert(text.len(), def, recipe)));
+        for (bt, name, _, at) in &branches {
+            report.lazy.push((
+                *bt,
+                delivery::LazyConstant {
+                    path: p.path.clone(),
+                    name: name.clone(),
+                    line: line_of(text, *at),
+                },
+            ));
+            report.notes.push((
+                *bt,
+                finding(
+                    &p.path,
+                    text,
+                    *at,
+                    Severity::Note,
+                    recipe,
+                    format!(
+                        "`{name}` is read from the settings on first use now, through the module `__getattr__` (PEP 562) at the end of the file; an import of `{name}` from this module at module level still builds the settings then"
+                    ),
+                ),
+            ));
+        }
+    }
+
+    /// Step 5, did the rewrite deliver? For each instance made lazy, whether importing
+    /// its module, or a package above it, still builds the settings, with the chain of
+    /// imports and the eager use it reaches: a warning (an error with `strict`).
+    fn delivered(
+        &self,
+        ws: &Workspace,
+        targets: &[Target],
+        refused: &BTreeSet<usize>,
+        reports: &[(usize, FileReport)],
+        recipe: &str,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let mut graph = delivery::ImportGraph::default();
+        let clean = crate::select::clean;
+        for (ti, t) in targets.iter().enumerate() {
+            if refused.contains(&ti) {
+                continue;
+            }
+            let mut uses: HashMap<PathBuf, delivery::EagerUse> = HashMap::new();
+            for (et, u) in reports.iter().flat_map(|(_, r)| &r.eager) {
+                if *et != ti {
+                    continue;
+                }
+                let e = uses.entry(clean(&u.path)).or_insert_with(|| u.clone());
+                if u.offset < e.offset {
+                    *e = u.clone();
+                }
+            }
+            let mut lazy: HashMap<PathBuf, Vec<delivery::LazyConstant>> = HashMap::new();
+            for (lt, c) in reports.iter().flat_map(|(_, r)| &r.lazy) {
+                if *lt == ti {
+                    lazy.entry(clean(&c.path)).or_default().push(c.clone());
+                }
+            }
+            if uses.is_empty() && lazy.is_empty() {
+                continue;
+            }
+            self.report_chains(ws, &mut graph, &t.path, &uses, &lazy, recipe, &mut out);
+        }
+        out
+    }
+
+    /// With `strict`, after the rewrite too: the getters already in place (a cached
+    /// module-level function without parameters whose last statement returns an
+    /// instance of a settings class, or whose return annotation is one), and where each
+    /// is called while a module is imported (`from M import get_settings` then `X =
+    /// get_settings().x` at module level, `M.get_settings()`, in `M` itself), reported
+    /// as the run that made them does. So `fixer check --set strict=true` keeps failing
+    /// while an import builds the settings. The getters of this run's instances are
+    /// judged by [`Self::delivered`].
+    fn already_lazy(
+        &self,
+        ws: &Workspace,
+        files: &Texts,
+        subclasses: &HashSet<String>,
+        modules: &ModuleCache,
+        targets: &[Target],
+        recipe: &str,
+    ) -> Vec<Finding> {
+        let clean = crate::select::clean;
+        // 1. The getters: (file, module names, getter name).
+        let getters: Vec<(PathBuf, Vec<String>, String)> = (0..files.len())
+            .into_par_iter()
+            .filter_map(|i| Some((i, files.get(ws, i)?)))
+            .filter(|(_, t)| t.contains("cache") && self.may_define_instance(t, subclasses))
+            .flat_map_iter(|(i, text)| {
+                let path = &files.paths[i];
+                let mut found = Vec::new();
+                let Some(tree) = parse::parse(&text).filter(|t| parse::first_error(t).is_none())
+                else {
+                    return found;
+                };
+                let (classes, imported) = top_classes_and_imports(&tree, &text);
+                let root = tree.root_node();
+                let mut c = root.walk();
+                for top in root.named_children(&mut c) {
+                    if kind_of(top) != "decorated_definition" {
+                        continue;
+                    }
+                    let Some(e) = factory_getter(top, &text, "\0") else {
+                        continue;
+                    };
+                    if !e.cached
+                        || targets
+                            .iter()
+                            .any(|t| t.path == *path && t.getter == e.name)
+                    {
+                        continue;
+                    }
+                    let returns = e.return_type.as_deref().unwrap_or("");
+                    let returns = returns.trim_matches(|c| c == '"' || c == '\'');
+                    let settings = |c: &str| {
+                        !c.is_empty()
+                            && (classes.contains_key(c) || imported.contains_key(c))
+                            && self.is_settings_class(
+                                ws,
+                                path,
+                                c,
+                                (&classes, &imported),
+                                0,
+                                modules,
+                            )
+                    };
+                    if settings(e.builds.as_deref().unwrap_or("")) || settings(returns) {
+                        found.push((path.clone(), ws.project.module_names(path), e.name));
+                    }
+                }
+                found
+            })
+            .collect();
+        if getters.is_empty() {
+            return Vec::new();
+        }
+        // 2. Their calls at import time, in every file that names one.
+        let names: BTreeSet<&str> = getters.iter().map(|g| g.2.as_str()).collect();
+        let Ok(ac) = aho_corasick::AhoCorasick::new(&names) else {
+            return Vec::new();
+        };
+        let qualified: HashMap<String, usize> = getters
+            .iter()
+            .enumerate()
+            .flat_map(|(gi, (_, ms, g))| ms.iter().map(move |m| (format!("{m}.{g}"), gi)))
+            .collect();
+        let calls: Vec<(usize, delivery::EagerUse)> = (0..files.len())
+            .into_par_iter()
+            .filter_map(|i| Some((i, files.get(ws, i)?)))
+            .filter(|(_, text)| super::names_word(&ac, text))
+            .flat_map_iter(|(i, text)| {
+                let path = &files.paths[i];
+                let mut out = Vec::new();
+                let Some(tree) = module_tree(&text) else {
+                    return out;
+                };
+                let model = crate::semantic::build(&tree, &text);
+                for node in all_nodes(&tree) {
+                    if kind_of(node) != "call" || !is_eager(node, &text) {
+                        continue;
+                    }
+                    let Some(f) = node.child_by_field_name("function") else {
+                        continue;
+                    };
+                    if !matches!(kind_of(f), "identifier" | "attribute") {
+                        continue;
+                    }
+                    let dotted = node_text(f, &text);
+                    let last = dotted.rsplit('.').next().unwrap_or(dotted);
+                    if !names.contains(last) {
+                        continue;
+                    }
+                    // Through an import, or the getter's own module calling it.
+                    let gi = model
+                        .qualified_name(f.start_byte(), dotted)
+                        .and_then(|q| qualified.get(&q).copied())
+                        .or_else(|| {
+                            let own = model.reaching(f.start_byte(), dotted);
+                            (kind_of(f) == "identifier"
+                                && !own.is_empty()
+                                && own
+                                    .iter()
+                                    .all(|b| b.kind == crate::semantic::BindingKind::Function))
+                            .then(|| {
+                                getters
+                                    .iter()
+                                    .position(|g| clean(&g.0) == clean(path) && g.2 == dotted)
+                            })
+                            .flatten()
+                        });
+                    let Some(gi) = gi else {
+                        continue;
+                    };
+                    let (line, column) = line_col(&text, node.start_byte());
+                    out.push((
+                        gi,
+                        delivery::EagerUse {
+                            path: path.clone(),
+                            offset: node.start_byte(),
+                            line,
+                            column,
+                            shown: snippet(statement_of(node), &text),
+                        },
+                    ));
+                }
+                out
+            })
+            .collect();
+        // 3. The chains, per getter.
+        let mut out = Vec::new();
+        let mut graph = delivery::ImportGraph::default();
+        let lazy = HashMap::new();
+        for (gi, (path, _, _)) in getters.iter().enumerate() {
+            let mut uses: HashMap<PathBuf, delivery::EagerUse> = HashMap::new();
+            for (_, u) in calls.iter().filter(|(g, _)| *g == gi) {
+                let e = uses.entry(clean(&u.path)).or_insert_with(|| u.clone());
+                if u.offset < e.offset {
+                    *e = u.clone();
+                }
+            }
+            if !uses.is_empty() {
+                self.report_chains(ws, &mut graph, path, &uses, &lazy, recipe, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The chains by which importing the module at `path`, or a package above it,
+    /// reaches an eager use of its settings (`uses`, `lazy` by file): one finding each.
+    #[allow(clippy::too_many_arguments)]
+    fn report_chains(
+        &self,
+        ws: &Workspace,
+        graph: &mut delivery::ImportGraph,
+        path: &Path,
+        uses: &HashMap<PathBuf, delivery::EagerUse>,
+        lazy: &HashMap<PathBuf, Vec<delivery::LazyConstant>>,
+        recipe: &str,
+        out: &mut Vec<Finding>,
+    ) {
+        let clean = crate::select::clean;
+        let Some(module) = ws.project.module_names(path).into_iter().next() else {
+            return;
+        };
+        let mut reported = false;
+        for m in delivery::with_parents(&module) {
+            let Some(chain) = graph.chain(ws, &m, path, uses, lazy) else {
+                continue;
+            };
+            let own = ws.project.resolve(&m, Some(path)).map(|f| clean(&f));
+            // Through a package above, already reported: the same chain.
+            if reported && own.as_ref() != chain.first().map(|l| clean(&l.path)).as_ref() {
+                continue;
+            }
+            reported = true;
+            let Some(last) = chain.last() else {
+                continue;
+            };
+            // At the eager use, or at the import of a lazy constant that runs the
+            // module `__getattr__`.
+            let at_use = uses
+                .get(&clean(&last.path))
+                .is_some_and(|u| u.line == last.line && u.shown == last.shown);
+            let (path, line, column) = match uses
+                .get(&clean(&last.path))
+                .filter(|u| u.line == last.line && u.shown == last.shown)
+            {
+                Some(u) => (u.path.clone(), u.line, u.column),
+                None => {
+                    let at = chain.len().saturating_sub(2);
+                    let l = chain.get(at).unwrap_or(last);
+                    (l.path.clone(), l.line, 1)
+                }
+            };
+            let links: Vec<String> = chain
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{}:{} {}",
+                        crate::output::display_path(&l.path).display(),
+                        l.line,
+                        l.shown
+                    )
+                })
+                .collect();
+            out.push(Finding {
+                path,
+                line,
+                column,
+                recipe: recipe.to_owned(),
+                severity: if self.strict {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                message: format!(
+                    "importing {m} still builds the settings: {}; {}{}",
+                    links.join(" -> "),
+                    if at_use {
+                        "move that use into a function"
+                    } else {
+                        "import the module there and read the constant where it is used"
+                    },
+                    if self.strict {
+                        ""
+                    } else {
+                        " (`--set strict=true` makes this an error)"
+                    }
+                ),
+            });
+        }
     }
 }
 
@@ -698,6 +1387,23 @@ fn finding(
         recipe: recipe.to_owned(),
         severity,
         message,
+    }
+}
+
+/// What binds `name` at `at` in the module, for a message: `an import from `m``, `a
+/// function`, `an assignment`.
+fn describe_binding(model: &crate::semantic::Model, _text: &str, name: &str, at: usize) -> String {
+    use crate::semantic::BindingKind;
+    let kind = model
+        .bindings_in(0, name)
+        .find(|b| b.start == at)
+        .map(|b| b.kind.clone());
+    match kind {
+        Some(BindingKind::FromImport { module, .. }) => format!("an import from `{module}`"),
+        Some(BindingKind::Import { full, .. }) => format!("the import of `{full}`"),
+        Some(BindingKind::Function) => "a function".to_owned(),
+        Some(BindingKind::Class) => "a class".to_owned(),
+        _ => "a name bound".to_owned(),
     }
 }
 
@@ -1137,6 +1843,66 @@ impl LazySettings {
                 t.getter = format!("get_{}", t.name.trim_start_matches('_'));
             }
         }
+        // The new getter never shadows a name the module already binds (an import of
+        // another `get_settings`, a function, an assignment): it is named after its
+        // instance instead (`get_NAME`), or refused when that name is bound too. An
+        // existing getter that is reused keeps its own name (it is the binding).
+        let model = crate::semantic::build(tree, text);
+        let bound_at = |g: &str| model.bindings_in(0, g).next().map(|b| b.start);
+        let mut renamed: Vec<Finding> = Vec::new();
+        let chosen: Vec<String> = found.iter().map(|t| t.getter.clone()).collect();
+        for (i, t) in found.iter_mut().enumerate() {
+            if t.existing.is_some() {
+                continue;
+            }
+            let Some(at) = bound_at(&t.getter) else {
+                continue;
+            };
+            let what = describe_binding(&model, text, &t.getter, at);
+            let alt = format!("get_{}", t.name.trim_start_matches('_'));
+            let alt_free = alt != t.getter
+                && bound_at(&alt).is_none()
+                && chosen.iter().enumerate().all(|(j, g)| j == i || *g != alt);
+            if alt_free {
+                renamed.push(finding(
+                    path,
+                    text,
+                    t.stmt.start,
+                    Severity::Note,
+                    recipe,
+                    format!(
+                        "the getter of `{}` is named `{alt}`: `{}` already names {what} at line {} of this module",
+                        t.name,
+                        t.getter,
+                        line_of(text, at)
+                    ),
+                ));
+                t.getter = alt;
+            } else {
+                let also = if alt == t.getter {
+                    String::new()
+                } else {
+                    format!(", and `{alt}` is taken too")
+                };
+                renamed.push(finding(
+                    path,
+                    text,
+                    at,
+                    Severity::Error,
+                    recipe,
+                    format!(
+                        "cannot make `{}` lazy: its getter `{}` would shadow {what} at line {} of this module{also}; choose the getter's name with `--set getter=NAME`",
+                        t.name,
+                        t.getter,
+                        line_of(text, at)
+                    ),
+                ));
+                t.getter = String::new();
+            }
+        }
+        // Notes and refusals go out as findings alike (`Err` carries a finding).
+        out.extend(renamed.into_iter().map(Err));
+        found.retain(|t| !t.getter.is_empty());
         // Two instances of one module cannot share a getter name.
         let mut by_getter: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, t) in found.iter().enumerate() {
@@ -1395,7 +2161,14 @@ impl LazySettings {
             bindings
                 .iter()
                 .find(|b| !match &b.site {
-                    Site::From { name, .. } => *name == targets[t].getter,
+                    // The getter imported already, from the instance's module or one
+                    // that re-exports it; a `get_settings` from elsewhere is a clash.
+                    Site::From { module, name } => {
+                        *name == targets[t].getter
+                            && absolute(ws, &p.path, module).is_some_and(|abs| {
+                                sources.map.iter().any(|((m, _), &o)| o == t && *m == abs)
+                            })
+                    }
                     Site::Def => targets[t]
                         .existing
                         .as_ref()
@@ -1617,6 +2390,23 @@ impl LazySettings {
                 if target.path == p.path {
                     eager_in_own.push((t, stmt.start_byte()));
                 }
+                let stmt_node = statement_of(use_node);
+                let (sr, rr) = (stmt_node.byte_range(), replaced.byte_range());
+                let after = format!(
+                    "{}{getter}(){}",
+                    &text[sr.start..rr.start],
+                    &text[rr.end..sr.end]
+                );
+                report.eager.push((
+                    t,
+                    delivery::EagerUse {
+                        path: p.path.clone(),
+                        offset: use_node.start_byte(),
+                        line,
+                        column: line_col(text, use_node.start_byte()).1,
+                        shown: snippet_of(&after),
+                    },
+                ));
                 let shown = crate::output::display_path(&p.path);
                 report.notes.push((
                     t,
@@ -1634,6 +2424,10 @@ impl LazySettings {
                     ),
                 ));
             }
+        }
+
+        if self.lazy_constants {
+            self.lazy_constants_in(p, &own, newline, recipe, &mut report);
         }
 
         // Imports of an instance import the getter instead.
@@ -1804,6 +2598,7 @@ impl LazySettings {
             Some(d)
         };
         // String references that `mock.patch` and friends would no longer find.
+        let model: std::cell::OnceCell<crate::semantic::Model> = std::cell::OnceCell::new();
         for &node in &nodes {
             if kind_of(node) != "string" {
                 continue;
@@ -1840,6 +2635,36 @@ impl LazySettings {
                     .map(|&t| (t, m))
             });
             if let Some((t, m)) = hit {
+                let g = &targets[t].getter;
+                let rest = &parts[m.split('.').count() + 1..];
+                let model = model.get_or_init(|| crate::semantic::build(&p.tree, text));
+                match patch_rewrite(node, text, model, &m, g, rest, recipe) {
+                    Patch::Rewrite(needs_import, edits) => {
+                        report.edits.extend(edits.into_iter().map(|e| (t, e)));
+                        if needs_import {
+                            report.needs_import.insert((t, m.clone()));
+                        }
+                        continue;
+                    }
+                    Patch::Kept(why) if !rest.is_empty() => {
+                        let (obj, attr) = patch_object(&m, g, rest);
+                        report.notes.push((
+                            t,
+                            finding(
+                                &p.path,
+                                text,
+                                node.start_byte(),
+                                Severity::Warning,
+                                recipe,
+                                format!(
+                                    "the string `{s}` names the settings instance, which the rewrite replaces by `{m}.{g}()`; {why}, so the patch is kept: patch the field inside the test instead, `with patch.object({obj}, \"{attr}\", ...):` (with `import {m}`)"
+                                ),
+                            ),
+                        ));
+                        continue;
+                    }
+                    Patch::Kept(_) | Patch::Other => {}
+                }
                 report.notes.push((
                     t,
                     finding(
@@ -1869,6 +2694,11 @@ impl LazySettings {
             };
             if let Some(&t) = sources.map.get(&(m.clone(), s.to_owned())) {
                 let g = &targets[t].getter;
+                let model = model.get_or_init(|| crate::semantic::build(&p.tree, text));
+                if let Some(edits) = patch_object_rewrite(node, text, model, g, recipe) {
+                    report.edits.extend(edits.into_iter().map(|e| (t, e)));
+                    continue;
+                }
                 report.notes.push((
                     t,
                     finding(
@@ -1878,13 +2708,45 @@ impl LazySettings {
                         Severity::Warning,
                         recipe,
                         format!(
-                            "`{}, {}` names the settings instance as an attribute of `{m}`, which the rewrite replaces by `{m}.{g}()`; patch the settings' fields instead (`monkeypatch.setattr({g}(), \"FIELD\", ...)`) by hand",
+                            "`{}, {}` names the settings instance as an attribute of `{m}`, which the rewrite replaces by `{m}.{g}()`; patch the settings' fields instead (`monkeypatch.setattr({m}.{g}(), \"FIELD\", ...)`, `patch.object({m}.{g}(), \"FIELD\", ...)`) by hand",
                             node_text(prev, text),
                             node_text(node, text),
                         ),
                     ),
                 ));
             }
+        }
+
+        // `compat` in a package `__init__` next to a submodule of the instance's name
+        // (`pkg/__init__.py` binds `settings`, `pkg/settings.py` exists): once the
+        // submodule is imported, `pkg.settings` is the submodule, set on the package
+        // by the import system, and the module `__getattr__` is never asked; before
+        // the rewrite the assignment rebound it. Refused: compat could not keep its
+        // promise.
+        let is_init = p.path.file_name().is_some_and(|f| f == "__init__.py");
+        for &t in own.iter().filter(|_| self.compat && is_init) {
+            let name = &targets[t].name;
+            let Some(dir) = p.path.parent() else {
+                continue;
+            };
+            let sub = if dir.join(format!("{name}.py")).is_file() {
+                format!("{name}.py")
+            } else if dir.join(name).is_dir() {
+                format!("{name}/")
+            } else {
+                continue;
+            };
+            let module = ws.project.module_names(&p.path);
+            let module = module.first().map_or("the package", String::as_str);
+            refuse(
+                &mut report,
+                t,
+                targets[t].stmt.start,
+                format!(
+                    "`compat` cannot keep `{module}.{name}` the settings: the package has a submodule `{sub}`, and once it is imported `{module}.{name}` names the submodule (the import system sets it on the package; a module `__getattr__` is never asked); run without `compat` (code outside the project then imports `{}`), or rename the submodule",
+                    targets[t].getter
+                ),
+            );
         }
 
         // The getter itself.
@@ -2296,7 +3158,12 @@ fn squash_spaces(text: &str) -> String {
 
 /// The first line of a statement, shortened, for messages.
 fn snippet(stmt: Node<'_>, text: &str) -> String {
-    let s = node_text(stmt, text);
+    snippet_of(node_text(stmt, text))
+}
+
+/// A statement's text for a message: its first line, at most 60 characters, ` ...` when
+/// there is more.
+fn snippet_of(s: &str) -> String {
     let first = s.lines().next().unwrap_or("").trim_end();
     let mut out: String = first.chars().take(60).collect();
     if out.len() < first.len() || s.lines().nth(1).is_some() {

@@ -68,9 +68,16 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     let out = Style::stdout(global.color);
     let err = Style::stderr(global.color);
     if args.dry_run {
+        // One rule for every recipe (as `ruff check --fix`): an error finding that
+        // remains makes `apply` exit 1, with or without `--dry-run`.
+        let code = if Summary::of(&outcome).errors > 0 {
+            Exit::Findings
+        } else {
+            Exit::Success
+        };
         if args.run.format != Format::Text {
             print_report(&outcome, args.run.format, &descriptions)?;
-            return Ok(Exit::Success);
+            return Ok(code);
         }
         let mut stdout = std::io::stdout().lock();
         for (path, change) in &outcome.changes {
@@ -87,7 +94,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             "would change",
             0,
         );
-        return Ok(Exit::Success);
+        return Ok(code);
     }
     if !args.allow_dirty {
         refuse_dirty(&outcome)?;
@@ -135,6 +142,8 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     );
     Ok(if failed > 0 {
         Exit::Error
+    } else if summary.errors > 0 {
+        Exit::Findings
     } else {
         Exit::Success
     })
