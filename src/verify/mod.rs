@@ -3,6 +3,15 @@
 //! ERROR or MISSING node in what is parsed again is one the rewrite introduced; the
 //! parts no change reaches hold the bytes they had and are not judged again (see
 //! [`check_change`]).
+//!
+//! The pipeline: the tree-sitter parse ([`check_tree`]: the grammar), then the compile
+//! rules on the changed statements ([`compile_rules`]: what the grammar accepts and
+//! CPython's compiler refuses), confirmed against the old text so that a fault the file
+//! already had is not held against the rewrite ([`check_rules`]).
+
+pub mod compile_rules;
+
+use std::ops::Range;
 
 use crate::diag::line_col;
 use crate::parse;
@@ -12,24 +21,39 @@ use crate::parse;
 pub struct SyntaxBreak {
     pub line: usize,
     pub column: usize,
+    /// The byte of the new text it is at.
+    pub at: usize,
+    /// `None`: tree-sitter does not parse it; else the compile rule it breaks (what
+    /// CPython would say).
+    pub rule: Option<String>,
+}
+
+impl SyntaxBreak {
+    fn at(text: &str, at: usize, rule: Option<String>) -> SyntaxBreak {
+        let (line, column) = line_col(text, at);
+        SyntaxBreak {
+            line,
+            column,
+            at,
+            rule,
+        }
+    }
 }
 
 /// Checks that `text` parses cleanly; returns the position of the first error if not.
 pub fn check(text: &str) -> Result<(), SyntaxBreak> {
     let Some(tree) = parse::parse(text) else {
-        return Err(SyntaxBreak { line: 1, column: 1 });
+        return Err(SyntaxBreak::at(text, 0, None));
     };
-    check_tree(text, &tree)
+    check_tree(text, &tree)?;
+    check_rules(None, text, &tree, &[], &[0..text.len()])
 }
 
 /// Like [`check`], with the tree of `text` already parsed.
 pub fn check_tree(text: &str, tree: &tree_sitter::Tree) -> Result<(), SyntaxBreak> {
     match parse::first_error(tree) {
         None => Ok(()),
-        Some(node) => {
-            let (line, column) = line_col(text, node.start_byte());
-            Err(SyntaxBreak { line, column })
-        }
+        Some(node) => Err(SyntaxBreak::at(text, node.start_byte(), None)),
     }
 }
 
@@ -46,11 +70,86 @@ pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
         keep: crate::outline::Keep::Focused,
         bindings_only: false,
     };
+    let changed = line_ranges(new, &focus.anchors);
     // A masked parse is returned only when what it parsed is clean.
-    if parse::parse_partial(new, &focus).is_some() {
+    if let Some((masked, trees)) = parse::parse_partial(new, &focus) {
+        let elided: Vec<Range<usize>> = masked.regions.iter().map(|r| r.whole.clone()).collect();
+        return check_rules(Some(old), new, &trees.tree, &elided, &changed);
+    }
+    let Some(tree) = parse::parse(new) else {
+        return Err(SyntaxBreak::at(new, 0, None));
+    };
+    check_tree(new, &tree)?;
+    check_rules(Some(old), new, &tree, &[], &changed)
+}
+
+/// The compile rules ([`compile_rules`]) on the statements of `new` that `changed`
+/// reaches; `tree` is the tree of `new` (masked: `elided` are the runs its elided parts
+/// stand for). A fault outside the changed ranges counts only when `old` (the text
+/// before the change, if any) does not have it as often: a file CPython already
+/// rejected is not held against the rewrite.
+pub fn check_rules(
+    old: Option<&str>,
+    new: &str,
+    tree: &tree_sitter::Tree,
+    elided: &[Range<usize>],
+    changed: &[Range<usize>],
+) -> Result<(), SyntaxBreak> {
+    let found = match compile_rules::check(new, tree, changed, elided) {
+        compile_rules::Verdict::Found(v) => v,
+        compile_rules::Verdict::NeedsWholeTree => {
+            let Some(whole) = parse::parse(new) else {
+                return Err(SyntaxBreak::at(new, 0, None));
+            };
+            match compile_rules::check(new, &whole, changed, &[]) {
+                compile_rules::Verdict::Found(v) => v,
+                compile_rules::Verdict::NeedsWholeTree => Vec::new(),
+            }
+        }
+    };
+    if found.is_empty() {
         return Ok(());
     }
-    check(new)
+    let inside = |at: usize| changed.iter().any(|r| r.start <= at && at < r.end.max(r.start + 1));
+    if let Some(v) = found.iter().filter(|v| inside(v.at)).min_by_key(|v| v.at) {
+        return Err(SyntaxBreak::at(new, v.at, Some(v.message.clone())));
+    }
+    let Some(old) = old else {
+        return match found.iter().min_by_key(|v| v.at) {
+            Some(v) => Err(SyntaxBreak::at(new, v.at, Some(v.message.clone()))),
+            None => Ok(()),
+        };
+    };
+    // Outside the changed lines: new only if the old text has it fewer times.
+    let before: Vec<compile_rules::Violation> = match parse::parse(old) {
+        Some(t) => match compile_rules::check(old, &t, &[0..old.len()], &[]) {
+            compile_rules::Verdict::Found(v) => v,
+            compile_rules::Verdict::NeedsWholeTree => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let mut sorted: Vec<&compile_rules::Violation> = found.iter().collect();
+    sorted.sort_by_key(|v| v.at);
+    for v in sorted {
+        let now = found.iter().filter(|o| o.message == v.message).count();
+        let was = before.iter().filter(|o| o.message == v.message).count();
+        if now > was {
+            return Err(SyntaxBreak::at(new, v.at, Some(v.message.clone())));
+        }
+    }
+    Ok(())
+}
+
+/// Each anchor (the first byte of a changed line) to the end of its line.
+fn line_ranges(text: &str, anchors: &[usize]) -> Vec<Range<usize>> {
+    let b = text.as_bytes();
+    anchors
+        .iter()
+        .map(|&a| {
+            let end = memchr::memchr(b'\n', &b[a.min(b.len())..]).map_or(b.len(), |i| a + i);
+            a..end
+        })
+        .collect()
 }
 
 /// The first byte after the indentation of every line of `new` that differs from `old`,

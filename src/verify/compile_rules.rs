@@ -1,0 +1,1764 @@
+//! Compile rules: what tree-sitter-python accepts and CPython's compiler refuses.
+//!
+//! The grammar is lenient on purpose (it parses Python 2, `*a` and `x as y` anywhere,
+//! an unparenthesised `:=` in any expression), and its tree says nothing about where a
+//! statement may stand. CPython rejects such code when it compiles the file (in its
+//! parser's `invalid_*` rules, its symbol table and its code generator), so a rewrite
+//! that produces it would be written to disk as a file that no longer imports. This pass
+//! walks the statements a change reaches, with what it needs of their context (the
+//! function, async function, lambda, class, loop, comprehension or `except*` they sit
+//! in), and reports the first thing CPython 3.11 would refuse:
+//!
+//! - where a starred expression (`*a`) or an unparenthesised assignment expression
+//!   (`y := f()`) may stand, and `x as y` outside a `with` item;
+//! - assignment, augmented assignment, `del`, `for`, `with ... as` and comprehension
+//!   targets: a starred target outside a tuple or list, two in one, `__debug__`;
+//! - `return`, `yield`, `await`, `async for`/`async with` outside their functions (and
+//!   `yield` in a comprehension, `yield from` in an async function, an asynchronous
+//!   comprehension outside an async function, `return` with a value in an async
+//!   generator), `break`/`continue` outside a loop, either in an `except*` block;
+//! - calls: a keyword argument repeated, a positional argument after a keyword
+//!   argument or `**` unpacking, `*` unpacking after `**`; parameters: a name twice, a
+//!   non-default parameter after a default one, a bare `*` with nothing named after it,
+//!   anything after `**kwargs`; `assert a, b, c`, `raise a, b`;
+//! - `global`/`nonlocal`: at module level, naming a parameter, after the name is used
+//!   or bound in the scope, both for one name, or naming nothing bound in an enclosing
+//!   function; `import *` outside module level; `from __future__` not at the top of the
+//!   file, or naming an unknown feature;
+//! - `except` and `except*` on one `try`; a `case` that makes the rest unreachable;
+//!   Python 2 syntax (`print x`, `exec x`, `<>`, `1L`, `0777`), `await`/`async` as names.
+//!
+//! Judging only what a change reaches keeps the pass cheap (verification runs on
+//! every rewritten file) and leaves a file's pre-existing faults alone. Rules that need
+//! a whole scope (`global`, `nonlocal`, async generators, `__future__`) read that scope
+//! only when its text holds the keyword; on a masked tree (see [`crate::outline`]) with
+//! part of that scope elided they ask for the whole tree ([`Verdict::NeedsWholeTree`]).
+
+use std::ops::Range;
+
+use tree_sitter::{Node, Tree};
+
+use crate::parse::kind_of;
+
+/// Something CPython would refuse, at a byte of the checked text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub at: usize,
+    pub message: String,
+}
+
+/// What the pass found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every violation in the statements judged, in the order found.
+    Found(Vec<Violation>),
+    /// A rule needs a part of the file the (masked) tree elides.
+    NeedsWholeTree,
+}
+
+/// Judges the statements of `tree` (the tree of `text`, possibly masked: `elided` are
+/// the byte ranges its elided runs stand for) that `changed` (byte ranges of `text`)
+/// reaches; `None` in `changed` is not accepted: pass `0..text.len()` for all.
+pub fn check(text: &str, tree: &Tree, changed: &[Range<usize>], elided: &[Range<usize>]) -> Verdict {
+    let mut w = Walker {
+        text,
+        b: text.as_bytes(),
+        changed,
+        elided,
+        out: Vec::new(),
+        scopes: Vec::new(),
+        whole: false,
+    };
+    let root = tree.root_node();
+    let cx = Cx::default();
+    w.block(root, cx, false);
+    w.future_position(root);
+    let scopes = std::mem::take(&mut w.scopes);
+    for s in scopes {
+        w.scope_rules(s);
+        if w.whole {
+            break;
+        }
+    }
+    if w.whole {
+        return Verdict::NeedsWholeTree;
+    }
+    Verdict::Found(w.out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Scope {
+    #[default]
+    Module,
+    Class,
+    Function,
+    Lambda,
+}
+
+/// Where a node stands.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cx<'t> {
+    scope: Scope,
+    /// The innermost function scope is an `async def`.
+    is_async: bool,
+    /// Inside the element part of a comprehension (not its first iterable): its name.
+    comp: Option<&'static str>,
+    /// The comprehension's scope is itself nested in a class body.
+    comp_in_class: bool,
+    in_loop: bool,
+    /// In an `except*` block, outside any loop inside it (`break`/`continue`).
+    star_loop: bool,
+    /// In an `except*` block of this function (`return`).
+    star_fn: bool,
+    /// The innermost function or class node (or `None` at module level).
+    owner: Option<Node<'t>>,
+}
+
+impl<'t> Cx<'t> {
+    fn function(node: Node<'t>, is_async: bool, scope: Scope) -> Cx<'t> {
+        Cx {
+            scope,
+            is_async,
+            owner: Some(node),
+            ..Cx::default()
+        }
+    }
+}
+
+struct Walker<'a, 't> {
+    text: &'a str,
+    b: &'a [u8],
+    changed: &'a [Range<usize>],
+    elided: &'a [Range<usize>],
+    out: Vec<Violation>,
+    /// Scopes whose whole-scope rules must run (function or class nodes; `None` for the
+    /// module), with the context of their body.
+    scopes: Vec<Option<Node<'t>>>,
+    /// A rule needs what the tree elides.
+    whole: bool,
+}
+
+fn overlaps(r: &Range<usize>, start: usize, end: usize) -> bool {
+    r.start <= end && start <= r.end
+}
+
+fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut c = node.walk();
+    node.named_children(&mut c)
+        .filter(|n| kind_of(n) != "comment")
+        .collect()
+}
+
+fn children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut c = node.walk();
+    node.children(&mut c).collect()
+}
+
+fn has_token(node: Node<'_>, token: &str) -> bool {
+    children(node).iter().any(|c| !c.is_named() && kind_of(c) == token)
+}
+
+/// A `tuple`/`tuple_pattern` node that is only parentheses round one element.
+fn is_parenthesised_one(node: Node<'_>) -> bool {
+    matches!(kind_of(node), "tuple" | "tuple_pattern")
+        && named_children(node).len() == 1
+        && !has_token(node, ",")
+}
+
+/// How CPython names a node it refuses as a target.
+fn target_name(kind: &str) -> &'static str {
+    match kind {
+        "call" => "function call",
+        "integer" | "float" | "string" | "concatenated_string" | "true" | "false" | "none" => {
+            "literal"
+        }
+        "await" => "await expression",
+        "yield" => "yield expression",
+        "comparison_operator" => "comparison",
+        "lambda" => "lambda",
+        "conditional_expression" => "conditional expression",
+        "named_expression" => "named expression",
+        "list_comprehension" => "list comprehension",
+        "set_comprehension" => "set comprehension",
+        "dictionary_comprehension" => "dict comprehension",
+        "generator_expression" => "generator expression",
+        "dictionary" => "dict literal",
+        "set" => "set display",
+        "ellipsis" => "ellipsis",
+        _ => "expression",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Assign,
+    Del,
+    Aug,
+}
+
+const FUTURE_FEATURES: &[&str] = &[
+    "nested_scopes",
+    "generators",
+    "division",
+    "absolute_import",
+    "with_statement",
+    "print_function",
+    "unicode_literals",
+    "barry_as_FLUFL",
+    "generator_stop",
+    "annotations",
+];
+
+/// Is `word` in `b` as a whole word?
+fn has_word(b: &[u8], word: &[u8]) -> bool {
+    memchr::memmem::find_iter(b, word).any(|i| {
+        let before = i.checked_sub(1).map(|j| b[j]);
+        let after = b.get(i + word.len()).copied();
+        !before.is_some_and(is_ident_byte) && !after.is_some_and(is_ident_byte)
+    })
+}
+
+fn is_ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+impl<'a, 't> Walker<'a, 't> {
+    fn text(&self, node: Node<'_>) -> &'a str {
+        &self.text[node.byte_range()]
+    }
+
+    fn refuse(&mut self, node: Node<'_>, message: impl Into<String>) {
+        self.out.push(Violation {
+            at: node.start_byte(),
+            message: message.into(),
+        });
+    }
+
+    fn touched(&self, start: usize, end: usize) -> bool {
+        self.changed.iter().any(|r| overlaps(r, start, end))
+    }
+
+    fn holds_elided(&self, start: usize, end: usize) -> bool {
+        self.elided.iter().any(|r| r.start < end && start < r.end)
+    }
+
+    fn note_scope(&mut self, owner: Option<Node<'t>>) {
+        if !self.scopes.contains(&owner) {
+            self.scopes.push(owner);
+        }
+    }
+
+    /// The statements of a block (or the module); `full`: judge all of them.
+    fn block(&mut self, block: Node<'t>, cx: Cx<'t>, full: bool) {
+        let mut c = block.walk();
+        let stmts: Vec<Node<'t>> = block.named_children(&mut c).collect();
+        for s in stmts {
+            if self.elided.iter().any(|r| r.contains(&s.start_byte())) {
+                if full {
+                    self.whole = true;
+                }
+                continue;
+            }
+            if full || self.touched(s.start_byte(), s.end_byte()) {
+                self.statement(s, cx, full);
+            }
+        }
+    }
+
+    /// Where the header of a compound statement ends: its first block.
+    fn header_touched(&self, node: Node<'_>) -> bool {
+        let end = children(node)
+            .iter()
+            .find(|c| kind_of(**c) == "block")
+            .map_or(node.end_byte(), |b| b.start_byte());
+        self.touched(node.start_byte(), end)
+    }
+
+    fn statement(&mut self, s: Node<'t>, cx: Cx<'t>, full: bool) {
+        let kind = kind_of(s);
+        let compound = matches!(
+            kind,
+            "if_statement"
+                | "for_statement"
+                | "while_statement"
+                | "try_statement"
+                | "with_statement"
+                | "function_definition"
+                | "class_definition"
+                | "decorated_definition"
+                | "match_statement"
+        );
+        let full = full || !compound || self.header_touched(s);
+        if full && compound && self.holds_elided(s.start_byte(), s.end_byte()) {
+            self.whole = true;
+            return;
+        }
+        if full && !compound {
+            self.simple(s, cx);
+            if cx.owner.is_some() {
+                self.note_scope(cx.owner);
+            }
+            return;
+        }
+        self.compound(s, cx, full);
+    }
+
+    fn compound(&mut self, s: Node<'t>, cx: Cx<'t>, full: bool) {
+        match kind_of(s) {
+            "decorated_definition" => {
+                for c in named_children(s) {
+                    match kind_of(c) {
+                        "decorator" => {
+                            if full {
+                                for e in named_children(c) {
+                                    self.expr(e, cx);
+                                    self.walrus_or_star(e, "in a decorator");
+                                }
+                            }
+                        }
+                        _ => self.compound(c, cx, full),
+                    }
+                }
+            }
+            "function_definition" => {
+                let is_async = has_token(s, "async");
+                if full {
+                    if let Some(p) = s.child_by_field_name("parameters") {
+                        self.parameters(p, cx);
+                    }
+                    if let Some(r) = s.child_by_field_name("return_type") {
+                        self.expr(r, cx);
+                    }
+                }
+                let inner = Cx::function(s, is_async, Scope::Function);
+                if let Some(body) = s.child_by_field_name("body") {
+                    self.block(body, inner, full);
+                }
+                if full {
+                    self.note_scope(Some(s));
+                }
+            }
+            "class_definition" => {
+                if full {
+                    if let Some(a) = s.child_by_field_name("superclasses") {
+                        self.expr(a, cx);
+                    }
+                }
+                let inner = Cx {
+                    scope: Scope::Class,
+                    owner: Some(s),
+                    ..Cx::default()
+                };
+                if let Some(body) = s.child_by_field_name("body") {
+                    self.block(body, inner, full);
+                }
+            }
+            "if_statement" => {
+                if full {
+                    if let Some(c) = s.child_by_field_name("condition") {
+                        self.expr(c, cx);
+                    }
+                }
+                for c in named_children(s) {
+                    match kind_of(c) {
+                        "block" => self.block(c, cx, full),
+                        "elif_clause" => self.clause(c, cx, full),
+                        "else_clause" => self.clause(c, cx, full),
+                        _ => {}
+                    }
+                }
+            }
+            "while_statement" | "for_statement" => {
+                let is_for = kind_of(s) == "for_statement";
+                if full {
+                    if is_for {
+                        if has_token(s, "async") {
+                            self.async_context(s, cx, "'async for' outside async function");
+                        }
+                        if let Some(l) = s.child_by_field_name("left") {
+                            self.target(l, Target::Assign, cx);
+                        }
+                        if let Some(r) = s.child_by_field_name("right") {
+                            self.expr(r, cx);
+                            self.walrus_or_star(r, "as what a for loop iterates over");
+                        }
+                    } else if let Some(c) = s.child_by_field_name("condition") {
+                        self.expr(c, cx);
+                    }
+                }
+                let body_cx = Cx {
+                    in_loop: true,
+                    star_loop: false,
+                    ..cx
+                };
+                if let Some(body) = s.child_by_field_name("body") {
+                    self.block(body, body_cx, full);
+                }
+                if let Some(e) = s.child_by_field_name("alternative") {
+                    self.clause(e, cx, full);
+                }
+            }
+            "try_statement" => {
+                if full || self.clause_headers_touched(s) {
+                    let star = children(s)
+                        .iter()
+                        .filter(|c| kind_of(**c) == "except_clause")
+                        .map(|c| has_token(*c, "*"))
+                        .collect::<Vec<_>>();
+                    if star.iter().any(|x| *x) && star.iter().any(|x| !*x) {
+                        self.refuse(s, "cannot have both 'except' and 'except*' on the same 'try'");
+                    }
+                }
+                for c in named_children(s) {
+                    match kind_of(c) {
+                        "block" => self.block(c, cx, full),
+                        _ => self.clause(c, cx, full),
+                    }
+                }
+            }
+            "with_statement" => {
+                if full {
+                    if has_token(s, "async") {
+                        self.async_context(s, cx, "'async with' outside async function");
+                    }
+                    for clause in named_children(s) {
+                        if kind_of(clause) != "with_clause" {
+                            continue;
+                        }
+                        for item in named_children(clause) {
+                            let Some(v) = item.child_by_field_name("value") else {
+                                continue;
+                            };
+                            if kind_of(v) == "as_pattern" {
+                                let parts = named_children(v);
+                                if let Some(e) = parts.first() {
+                                    self.expr(*e, cx);
+                                    self.walrus_or_star(*e, "in a with statement");
+                                }
+                                if let Some(t) = v.child_by_field_name("alias") {
+                                    let t = named_children(t).first().copied().unwrap_or(t);
+                                    self.target(t, Target::Assign, cx);
+                                }
+                            } else {
+                                self.expr(v, cx);
+                                self.walrus_or_star(v, "in a with statement");
+                            }
+                        }
+                    }
+                }
+                if let Some(body) = s.child_by_field_name("body") {
+                    self.block(body, cx, full);
+                }
+            }
+            "match_statement" => {
+                let full_cases = full;
+                if full {
+                    for subj in s.children_by_field_name("subject", &mut s.walk()) {
+                        self.expr(subj, cx);
+                    }
+                }
+                if let Some(body) = s.child_by_field_name("body") {
+                    let cases: Vec<Node<'t>> = named_children(body)
+                        .into_iter()
+                        .filter(|c| kind_of(c) == "case_clause")
+                        .collect();
+                    let n = cases.len();
+                    for (i, case) in cases.into_iter().enumerate() {
+                        let touched = full_cases || self.header_touched(case);
+                        if touched {
+                            self.case_header(case, cx, i + 1 == n);
+                        }
+                        if let Some(b) = case.child_by_field_name("consequence") {
+                            self.block(b, cx, touched);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn clause_headers_touched(&self, s: Node<'_>) -> bool {
+        children(s)
+            .iter()
+            .filter(|c| kind_of(**c).ends_with("_clause"))
+            .any(|c| self.header_touched(*c))
+    }
+
+    /// An `elif`/`else`/`except`/`finally` clause.
+    fn clause(&mut self, c: Node<'t>, cx: Cx<'t>, full: bool) {
+        let full = full || self.header_touched(c);
+        if full && self.holds_elided(c.start_byte(), c.end_byte()) {
+            self.whole = true;
+            return;
+        }
+        let mut cx = cx;
+        if kind_of(c) == "except_clause" {
+            if full {
+                for v in named_children(c) {
+                    if kind_of(v) != "block" {
+                        self.expr(v, cx);
+                    }
+                }
+            }
+            if has_token(c, "*") {
+                cx.star_loop = true;
+                cx.star_fn = true;
+            }
+        } else if full {
+            if let Some(cond) = c.child_by_field_name("condition") {
+                self.expr(cond, cx);
+            }
+        }
+        for b in named_children(c) {
+            if kind_of(b) == "block" {
+                self.block(b, cx, full);
+            }
+        }
+    }
+
+    fn case_header(&mut self, case: Node<'t>, cx: Cx<'t>, last: bool) {
+        if let Some(g) = case.child_by_field_name("guard") {
+            for e in named_children(g) {
+                self.expr(e, cx);
+            }
+        }
+        if last || case.child_by_field_name("guard").is_some() {
+            return;
+        }
+        let patterns: Vec<Node<'t>> = named_children(case)
+            .into_iter()
+            .filter(|p| kind_of(p) == "case_pattern")
+            .collect();
+        if patterns.len() != 1 {
+            return;
+        }
+        let p = patterns[0];
+        let text = self.text(p).trim();
+        let inner = named_children(p);
+        let capture = inner.len() == 1
+            && kind_of(inner[0]) == "dotted_name"
+            && named_children(inner[0]).len() == 1;
+        if text == "_" {
+            self.refuse(p, "wildcard makes remaining patterns unreachable");
+        } else if capture {
+            self.refuse(
+                p,
+                format!("name capture '{text}' makes remaining patterns unreachable"),
+            );
+        }
+    }
+
+    fn async_context(&mut self, s: Node<'_>, cx: Cx<'t>, message: &str) {
+        if !(cx.scope == Scope::Function && cx.is_async) {
+            self.refuse(s, message);
+        }
+    }
+
+    /// A simple statement.
+    fn simple(&mut self, s: Node<'t>, cx: Cx<'t>) {
+        let kids = named_children(s);
+        match kind_of(s) {
+            "expression_statement" => {
+                if kids.len() == 1 {
+                    let e = kids[0];
+                    match kind_of(e) {
+                        "assignment" => self.assignment(e, cx),
+                        "augmented_assignment" => self.augmented(e, cx),
+                        _ => {
+                            self.expr(e, cx);
+                            self.walrus_or_star(e, "alone as a statement");
+                        }
+                    }
+                } else {
+                    for e in kids {
+                        self.expr(e, cx);
+                        if kind_of(e) == "named_expression" {
+                            self.walrus_or_star(e, "in a tuple without parentheses");
+                        }
+                    }
+                }
+            }
+            "return_statement" => {
+                if cx.scope != Scope::Function {
+                    self.refuse(s, "'return' outside function");
+                } else if cx.star_fn {
+                    self.refuse(
+                        s,
+                        "'break', 'continue' and 'return' cannot appear in an except* block",
+                    );
+                }
+                for e in kids {
+                    self.value(e, cx, "in a return statement");
+                }
+            }
+            "assert_statement" => {
+                if kids.len() > 2 {
+                    self.refuse(s, "an assert statement takes a test and a message, no more");
+                }
+                for e in kids {
+                    self.expr(e, cx);
+                    self.walrus_or_star(e, "in an assert statement");
+                }
+            }
+            "delete_statement" => {
+                for e in kids {
+                    self.target(e, Target::Del, cx);
+                }
+            }
+            "raise_statement" => {
+                for e in kids {
+                    if kind_of(e) == "expression_list" {
+                        self.refuse(e, "`raise` takes one exception, not a tuple without parentheses");
+                    }
+                    self.expr(e, cx);
+                    self.walrus_or_star(e, "in a raise statement");
+                }
+            }
+            "break_statement" | "continue_statement" => {
+                let word = if kind_of(s) == "break_statement" {
+                    "break"
+                } else {
+                    "continue"
+                };
+                if !cx.in_loop {
+                    if word == "break" {
+                        self.refuse(s, "'break' outside loop");
+                    } else {
+                        self.refuse(s, "'continue' not properly in loop");
+                    }
+                } else if cx.star_loop {
+                    self.refuse(
+                        s,
+                        "'break', 'continue' and 'return' cannot appear in an except* block",
+                    );
+                }
+            }
+            "nonlocal_statement" => {
+                if cx.scope == Scope::Module {
+                    self.refuse(s, "nonlocal declaration not allowed at module level");
+                }
+            }
+            "global_statement" => {}
+            "import_from_statement" => {
+                let star = kids.iter().any(|k| kind_of(k) == "wildcard_import");
+                if star && cx.scope != Scope::Module {
+                    self.refuse(s, "import * only allowed at module level");
+                }
+            }
+            "future_import_statement" => {
+                if cx.scope != Scope::Module || cx.owner.is_some() {
+                    self.refuse(s, "from __future__ imports must occur at the beginning of the file");
+                }
+                for k in kids {
+                    let name = match kind_of(k) {
+                        "aliased_import" => k.child_by_field_name("name").map(|n| self.text(n)),
+                        "dotted_name" => Some(self.text(k)),
+                        _ => None,
+                    };
+                    if let Some(name) = name {
+                        if name == "braces" {
+                            self.refuse(k, "not a chance");
+                        } else if !FUTURE_FEATURES.contains(&name) {
+                            self.refuse(k, format!("future feature {name} is not defined"));
+                        }
+                    }
+                }
+            }
+            "print_statement" => {
+                self.refuse(s, "Missing parentheses in call to 'print'");
+            }
+            "exec_statement" => {
+                self.refuse(s, "Missing parentheses in call to 'exec'");
+            }
+            _ => {
+                for e in kids {
+                    self.expr(e, cx);
+                }
+            }
+        }
+    }
+
+    /// A value that may be a tuple without parentheses (`return a, *b`), not `*a` or
+    /// `y := 1` alone.
+    fn value(&mut self, e: Node<'t>, cx: Cx<'t>, place: &str) {
+        self.expr(e, cx);
+        self.walrus_or_star(e, place);
+        if kind_of(e) == "expression_list" {
+            for item in named_children(e) {
+                if kind_of(item) == "named_expression" {
+                    self.walrus_or_star(item, "in a tuple without parentheses");
+                }
+            }
+        }
+    }
+
+    /// `e` is a `*a` or an unparenthesised `y := 1` where neither may stand.
+    fn walrus_or_star(&mut self, e: Node<'t>, place: &str) {
+        match kind_of(e) {
+            "list_splat" => self.refuse(e, format!("`*` expression not allowed {place}")),
+            "named_expression" => self.refuse(
+                e,
+                format!("assignment expression (`:=`) without parentheses not allowed {place}"),
+            ),
+            "as_pattern" => self.refuse(e, format!("`as` not allowed {place}")),
+            _ => {}
+        }
+    }
+
+    fn assignment(&mut self, a: Node<'t>, cx: Cx<'t>) {
+        let left = a.child_by_field_name("left");
+        let annotated = a.child_by_field_name("type");
+        if let Some(l) = left {
+            if annotated.is_some() {
+                if matches!(kind_of(l), "pattern_list" | "list_pattern")
+                    || (kind_of(l) == "tuple_pattern" && !is_parenthesised_one(l))
+                {
+                    self.refuse(l, "only single target (not tuple) can be annotated");
+                } else if kind_of(l) == "list_splat_pattern" {
+                    self.refuse(l, "illegal target for annotation");
+                }
+            }
+            self.target(l, Target::Assign, cx);
+        }
+        if let Some(t) = annotated {
+            self.expr(t, cx);
+        }
+        if let Some(r) = a.child_by_field_name("right") {
+            match kind_of(r) {
+                "assignment" => {
+                    if annotated.is_some() {
+                        self.refuse(r, "an annotated assignment has one target");
+                    }
+                    self.assignment(r, cx);
+                }
+                "augmented_assignment" => {
+                    self.refuse(r, "an augmented assignment cannot be a value");
+                }
+                "pattern_list" => self.target(r, Target::Assign, cx),
+                _ => self.value(r, cx, "as the value of an assignment"),
+            }
+        }
+    }
+
+    fn augmented(&mut self, a: Node<'t>, cx: Cx<'t>) {
+        if let Some(l) = a.child_by_field_name("left") {
+            self.target(l, Target::Aug, cx);
+        }
+        if let Some(r) = a.child_by_field_name("right") {
+            match kind_of(r) {
+                "assignment" | "augmented_assignment" | "pattern_list" => {
+                    self.refuse(r, "an assignment cannot be the value of an augmented assignment")
+                }
+                _ => self.value(r, cx, "as the value of an augmented assignment"),
+            }
+        }
+    }
+
+    /// A target of `kind`.
+    fn target(&mut self, t: Node<'t>, kind: Target, cx: Cx<'t>) {
+        self.target_at(t, kind, cx, true);
+    }
+
+    fn target_at(&mut self, t: Node<'t>, kind: Target, cx: Cx<'t>, top: bool) {
+        let verb = if kind == Target::Del { "delete" } else { "assign to" };
+        match kind_of(t) {
+            "identifier" => {
+                let name = self.text(t);
+                if name == "__debug__" {
+                    self.refuse(t, format!("cannot {verb} __debug__"));
+                }
+                self.name(t);
+            }
+            "keyword_identifier" => self.name(t),
+            "attribute" => {
+                if let Some(o) = t.child_by_field_name("object") {
+                    self.expr(o, cx);
+                }
+                if t
+                    .child_by_field_name("attribute")
+                    .is_some_and(|a| self.text(a) == "__debug__")
+                {
+                    self.refuse(t, format!("cannot {verb} __debug__"));
+                }
+            }
+            "subscript" => self.expr(t, cx),
+            "parenthesized_expression" => {
+                for c in named_children(t) {
+                    self.target_at(c, kind, cx, top);
+                }
+            }
+            "tuple" | "tuple_pattern" if is_parenthesised_one(t) => {
+                for c in named_children(t) {
+                    self.target_at(c, kind, cx, top);
+                }
+            }
+            "tuple" | "tuple_pattern" | "list" | "list_pattern" | "pattern_list"
+            | "expression_list" => {
+                if kind == Target::Aug {
+                    let what = if kind_of(t).starts_with("list") {
+                        "list"
+                    } else {
+                        "tuple"
+                    };
+                    self.refuse(
+                        t,
+                        format!("'{what}' is an illegal expression for augmented assignment"),
+                    );
+                    return;
+                }
+                let items = named_children(t);
+                let starred = items
+                    .iter()
+                    .filter(|i| matches!(kind_of(*i), "list_splat_pattern" | "list_splat"))
+                    .count();
+                if starred > 1 && kind == Target::Assign {
+                    self.refuse(t, "multiple starred expressions in assignment");
+                }
+                for i in items {
+                    if matches!(kind_of(i), "list_splat_pattern" | "list_splat") {
+                        if kind == Target::Del {
+                            self.refuse(i, "cannot delete starred");
+                        }
+                        for c in named_children(i) {
+                            self.target_at(c, kind, cx, false);
+                        }
+                    } else {
+                        self.target_at(i, kind, cx, false);
+                    }
+                }
+            }
+            "list_splat_pattern" | "list_splat" => match kind {
+                Target::Del => self.refuse(t, "cannot delete starred"),
+                Target::Aug => self.refuse(t, "'starred' is an illegal expression for augmented assignment"),
+                Target::Assign => {
+                    let _ = top;
+                    self.refuse(t, "starred assignment target must be in a list or tuple")
+                }
+            },
+            other => {
+                let what = target_name(other);
+                if kind == Target::Aug {
+                    self.refuse(t, format!("'{what}' is an illegal expression for augmented assignment"));
+                } else {
+                    self.refuse(t, format!("cannot {verb} {what}"));
+                }
+            }
+        }
+    }
+
+    /// A name: `await` and `async` are keywords.
+    fn name(&mut self, n: Node<'_>) {
+        if matches!(self.text(n), "await" | "async") {
+            self.refuse(n, format!("`{}` is a keyword, not a name", self.text(n)));
+        }
+    }
+
+    fn parameters(&mut self, p: Node<'t>, cx: Cx<'t>) {
+        let mut seen: Vec<&'a str> = Vec::new();
+        let mut default_seen = false;
+        let mut star_at: Option<Node<'t>> = None;
+        let mut named_after_star = false;
+        let mut after_kwargs = false;
+        let params = named_children(p);
+        for param in params {
+            if after_kwargs {
+                self.refuse(param, "arguments cannot follow var-keyword argument");
+                after_kwargs = false;
+            }
+            let kind = kind_of(param);
+            let name_node = match kind {
+                "identifier" => Some(param),
+                "default_parameter" | "typed_default_parameter" => {
+                    param.child_by_field_name("name")
+                }
+                "typed_parameter" => named_children(param).first().copied().map(|n| {
+                    named_children(n)
+                        .first()
+                        .copied()
+                        .filter(|_| kind_of(n).ends_with("pattern"))
+                        .unwrap_or(n)
+                }),
+                "list_splat_pattern" | "dictionary_splat_pattern" => {
+                    named_children(param).first().copied()
+                }
+                _ => None,
+            };
+            let splat = match kind {
+                "typed_parameter" => named_children(param)
+                    .first()
+                    .map(|n| kind_of(n))
+                    .unwrap_or(""),
+                k => k,
+            };
+            match kind {
+                "default_parameter" | "typed_default_parameter" => {
+                    default_seen = true;
+                    if let Some(v) = param.child_by_field_name("value") {
+                        self.expr(v, cx);
+                        self.walrus_or_star(v, "as a default value");
+                    }
+                    if let Some(t) = param.child_by_field_name("type") {
+                        self.expr(t, cx);
+                    }
+                    if star_at.is_some() {
+                        named_after_star = true;
+                    }
+                }
+                "keyword_separator" => star_at = Some(param),
+                "positional_separator" => {}
+                _ => {
+                    if let Some(t) = param.child_by_field_name("type") {
+                        self.expr(t, cx);
+                    }
+                    match splat {
+                        "list_splat_pattern" => {
+                            star_at = Some(param);
+                            named_after_star = true;
+                        }
+                        "dictionary_splat_pattern" => {
+                            if star_at.is_some_and(|s| kind_of(s) == "keyword_separator")
+                                && !named_after_star
+                            {
+                                self.refuse(p, "named arguments must follow bare *");
+                                named_after_star = true;
+                            }
+                            after_kwargs = true;
+                        }
+                        _ => {
+                            if star_at.is_some() {
+                                named_after_star = true;
+                            } else if default_seen && kind != "tuple_pattern" {
+                                self.refuse(
+                                    param,
+                                    "non-default argument follows default argument",
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(n) = name_node.filter(|n| kind_of(n) == "identifier") {
+                let name = self.text(n);
+                if name == "__debug__" {
+                    self.refuse(n, "cannot assign to __debug__");
+                }
+                self.name(n);
+                if seen.contains(&name) {
+                    self.refuse(n, format!("duplicate argument '{name}' in function definition"));
+                }
+                seen.push(name);
+            }
+        }
+        if star_at.is_some_and(|s| kind_of(s) == "keyword_separator") && !named_after_star {
+            self.refuse(p, "named arguments must follow bare *");
+        }
+    }
+
+    fn arguments(&mut self, args: Node<'t>, cx: Cx<'t>) {
+        let mut keywords: Vec<&'a str> = Vec::new();
+        let mut keyword_seen = false;
+        let mut kwargs_seen = false;
+        for a in named_children(args) {
+            match kind_of(a) {
+                "keyword_argument" => {
+                    keyword_seen = true;
+                    if let Some(n) = a.child_by_field_name("name") {
+                        let name = self.text(n);
+                        if name == "__debug__" {
+                            self.refuse(n, "cannot assign to __debug__");
+                        }
+                        self.name(n);
+                        if keywords.contains(&name) {
+                            self.refuse(n, format!("keyword argument repeated: {name}"));
+                        }
+                        keywords.push(name);
+                    }
+                    if let Some(v) = a.child_by_field_name("value") {
+                        self.expr(v, cx);
+                        self.walrus_or_star(v, "as the value of a keyword argument");
+                    }
+                }
+                "dictionary_splat" => {
+                    kwargs_seen = true;
+                    self.expr(a, cx);
+                }
+                "list_splat" => {
+                    if kwargs_seen {
+                        self.refuse(
+                            a,
+                            "iterable argument unpacking follows keyword argument unpacking",
+                        );
+                    }
+                    self.expr(a, cx);
+                }
+                "parenthesized_expression"
+                    if named_children(a)
+                        .first()
+                        .is_some_and(|c| kind_of(c) == "list_splat") =>
+                {
+                    self.refuse(a, "`*` expression not allowed in parentheses");
+                }
+                _ => {
+                    if kwargs_seen {
+                        self.refuse(a, "positional argument follows keyword argument unpacking");
+                    } else if keyword_seen {
+                        self.refuse(a, "positional argument follows keyword argument");
+                    }
+                    if kind_of(a) == "as_pattern" {
+                        self.walrus_or_star(a, "in a call");
+                    }
+                    self.expr(a, cx);
+                }
+            }
+        }
+    }
+
+    /// An expression and what it holds.
+    fn expr(&mut self, e: Node<'t>, cx: Cx<'t>) {
+        let kind = kind_of(e);
+        match kind {
+            "identifier" => return self.name(e),
+            "integer" => {
+                let t = self.text(e);
+                let b = t.as_bytes();
+                if b.last().is_some_and(|c| matches!(c, b'l' | b'L')) {
+                    self.refuse(e, "invalid decimal literal");
+                } else if b.len() > 1
+                    && b[0] == b'0'
+                    && b[1].is_ascii_digit()
+                    && !b.last().is_some_and(|c| matches!(c, b'j' | b'J'))
+                    && b.iter().any(|c| matches!(c, b'1'..=b'9'))
+                {
+                    self.refuse(
+                        e,
+                        "leading zeros in decimal integer literals are not permitted",
+                    );
+                }
+                return;
+            }
+            "string" | "concatenated_string" | "float" | "true" | "false" | "none"
+            | "ellipsis" => {
+                if kind == "string" || kind == "concatenated_string" {
+                    self.strings(e, cx);
+                }
+                return;
+            }
+            "yield" => {
+                if let Some(comp) = cx.comp {
+                    self.refuse(e, format!("'yield' inside {comp}"));
+                } else if !matches!(cx.scope, Scope::Function | Scope::Lambda) {
+                    self.refuse(e, "'yield' outside function");
+                } else if cx.is_async && has_token(e, "from") {
+                    self.refuse(e, "'yield from' inside async function");
+                }
+                for c in named_children(e) {
+                    if !has_token(e, "from") {
+                        self.value(c, cx, "in a yield expression");
+                    } else {
+                        self.expr(c, cx);
+                        self.walrus_or_star(c, "in a yield expression");
+                    }
+                }
+                return;
+            }
+            "await" => {
+                let ok = cx.scope == Scope::Function && cx.is_async;
+                if !ok {
+                    if cx.comp.is_some() && cx.comp != Some("generator expression") {
+                        if matches!(cx.scope, Scope::Function) {
+                            self.refuse(
+                                e,
+                                "asynchronous comprehension outside of an asynchronous function",
+                            );
+                        } else {
+                            self.refuse(e, "'await' outside function");
+                        }
+                    } else if cx.comp.is_none() || !matches!(cx.scope, Scope::Function) {
+                        match cx.scope {
+                            Scope::Module | Scope::Class => {
+                                self.refuse(e, "'await' outside function")
+                            }
+                            _ => self.refuse(e, "'await' outside async function"),
+                        }
+                    }
+                }
+            }
+            "lambda" => {
+                if let Some(p) = e.child_by_field_name("parameters") {
+                    self.parameters(p, cx);
+                }
+                let inner = Cx {
+                    scope: Scope::Lambda,
+                    is_async: false,
+                    owner: cx.owner,
+                    ..Cx::default()
+                };
+                if let Some(b) = e.child_by_field_name("body") {
+                    self.expr(b, inner);
+                    self.walrus_or_star(b, "as the body of a lambda");
+                }
+                return;
+            }
+            "list_comprehension" | "set_comprehension" | "dictionary_comprehension"
+            | "generator_expression" => return self.comprehension(e, cx),
+            "argument_list" => return self.arguments(e, cx),
+            "as_pattern" => {
+                self.refuse(e, "`as` not allowed here");
+            }
+            "comparison_operator" => {
+                if has_token(e, "<>") {
+                    self.refuse(e, "`<>` is not an operator in Python 3: use `!=`");
+                }
+            }
+            "named_expression" => {
+                if let Some(n) = e.child_by_field_name("name") {
+                    self.name(n);
+                }
+                if cx.comp_in_class {
+                    self.refuse(
+                        e,
+                        "assignment expression within a comprehension cannot be used in a class body",
+                    );
+                }
+            }
+            _ => {}
+        }
+        // Where `*a` and an unparenthesised `:=` may stand among the children.
+        let kids = named_children(e);
+        let star_ok = match kind {
+            "list" | "set" | "expression_list" | "subscript" => true,
+            "tuple" => !is_parenthesised_one(e),
+            _ => false,
+        };
+        let walrus_ok = matches!(
+            kind,
+            "list" | "set" | "tuple" | "parenthesized_expression" | "subscript"
+        );
+        for c in kids {
+            match kind_of(c) {
+                "list_splat" if !star_ok => {
+                    let place = match kind {
+                        "pair" => "as a dictionary value",
+                        "parenthesized_expression" | "tuple" => "in parentheses",
+                        "interpolation" => "in an f-string",
+                        _ => "inside an expression",
+                    };
+                    self.refuse(c, format!("`*` expression not allowed {place}"));
+                }
+                "named_expression" if !walrus_ok => {
+                    self.walrus_or_star(c, "inside an expression");
+                }
+                "as_pattern" => {}
+                _ => {}
+            }
+            self.expr(c, cx);
+        }
+    }
+
+    /// The interpolations of an f-string.
+    fn strings(&mut self, s: Node<'t>, cx: Cx<'t>) {
+        let mut stack = vec![s];
+        while let Some(n) = stack.pop() {
+            for c in named_children(n) {
+                match kind_of(c) {
+                    "interpolation" => {
+                        if let Some(x) = c.child_by_field_name("expression") {
+                            if kind_of(x) == "list_splat" {
+                                self.refuse(x, "`*` expression not allowed in an f-string");
+                            }
+                            self.expr(x, cx);
+                        }
+                        if let Some(f) = c.child_by_field_name("format_specifier") {
+                            stack.push(f);
+                        }
+                    }
+                    "string" | "format_specifier" | "format_expression" => stack.push(c),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn comprehension(&mut self, e: Node<'t>, cx: Cx<'t>) {
+        let name = match kind_of(e) {
+            "list_comprehension" => "list comprehension",
+            "set_comprehension" => "set comprehension",
+            "dictionary_comprehension" => "dict comprehension",
+            _ => "generator expression",
+        };
+        let inner = Cx {
+            comp: Some(name),
+            comp_in_class: cx.comp_in_class || (cx.scope == Scope::Class && cx.comp.is_none()),
+            ..cx
+        };
+        let mut first = true;
+        let mut iter_vars: Vec<&'a str> = Vec::new();
+        for c in named_children(e) {
+            match kind_of(c) {
+                "for_in_clause" => {
+                    if has_token(c, "async")
+                        && name != "generator expression"
+                        && !(cx.scope == Scope::Function && cx.is_async)
+                    {
+                        self.refuse(
+                            c,
+                            "asynchronous comprehension outside of an asynchronous function",
+                        );
+                    }
+                    if let Some(l) = c.child_by_field_name("left") {
+                        self.target(l, Target::Assign, inner);
+                        self.collect_names(l, &mut iter_vars);
+                    }
+                    let mut w = c.walk();
+                    let rights: Vec<Node<'t>> = c.children_by_field_name("right", &mut w).collect();
+                    for r in rights {
+                        if kind_of(r) == "list_splat" {
+                            self.refuse(r, "`*` expression not allowed as what a comprehension iterates over");
+                        }
+                        if kind_of(r) == "named_expression" {
+                            self.refuse(
+                                r,
+                                "assignment expression cannot be used in a comprehension iterable expression",
+                            );
+                        }
+                        self.expr(r, if first { cx } else { inner });
+                    }
+                    first = false;
+                }
+                "if_clause" => {
+                    for x in named_children(c) {
+                        self.walrus_or_star(x, "in a comprehension's condition");
+                        self.expr(x, inner);
+                    }
+                }
+                _ => {
+                    // The element (or the pair of a dict comprehension).
+                    match kind_of(c) {
+                        "list_splat" => {
+                            self.refuse(c, "iterable unpacking cannot be used in comprehension")
+                        }
+                        "dictionary_splat" => self.refuse(
+                            c,
+                            "dict unpacking cannot be used in dict comprehension",
+                        ),
+                        _ => {}
+                    }
+                    self.expr(c, inner);
+                }
+            }
+        }
+        // A walrus may not rebind an iteration variable.
+        if !iter_vars.is_empty() {
+            let mut stack = named_children(e);
+            while let Some(n) = stack.pop() {
+                if kind_of(n) == "named_expression" {
+                    if let Some(t) = n.child_by_field_name("name") {
+                        let t = self.text(t);
+                        if iter_vars.contains(&t) {
+                            self.refuse(
+                                n,
+                                format!("assignment expression cannot rebind comprehension iteration variable '{t}'"),
+                            );
+                        }
+                    }
+                }
+                if kind_of(n) != "lambda" {
+                    stack.extend(named_children(n));
+                }
+            }
+        }
+    }
+
+    fn collect_names(&self, t: Node<'_>, out: &mut Vec<&'a str>) {
+        if kind_of(t) == "identifier" {
+            out.push(self.text(t));
+            return;
+        }
+        if matches!(kind_of(t), "attribute" | "subscript") {
+            return;
+        }
+        for c in named_children(t) {
+            self.collect_names(c, out);
+        }
+    }
+
+    /// A `from __future__` import after anything but a docstring and other future
+    /// imports, at module level: judged when either is changed.
+    fn future_position(&mut self, root: Node<'t>) {
+        if !has_word(self.b, b"__future__") {
+            return;
+        }
+        let stmts = named_children(root);
+        let mut allowed = true;
+        for (i, s) in stmts.iter().enumerate() {
+            let k = kind_of(s);
+            if k == "future_import_statement" {
+                if !allowed && self.touched(s.start_byte(), s.end_byte()) {
+                    self.refuse(*s, "from __future__ imports must occur at the beginning of the file");
+                } else if !allowed {
+                    // An earlier statement that changed now stands before it.
+                    let earlier = stmts[..i]
+                        .iter()
+                        .any(|p| self.touched(p.start_byte(), p.end_byte()));
+                    if earlier {
+                        self.refuse(*s, "from __future__ imports must occur at the beginning of the file");
+                    }
+                }
+                continue;
+            }
+            if self.holds_elided(s.start_byte(), s.end_byte()) {
+                self.whole = true;
+                return;
+            }
+            let docstring = i == 0
+                && k == "expression_statement"
+                && named_children(*s)
+                    .first()
+                    .is_some_and(|c| matches!(kind_of(c), "string" | "concatenated_string"));
+            if !docstring {
+                allowed = false;
+            }
+        }
+    }
+
+    /// The rules that need a whole scope, for a scope a judged statement is in.
+    fn scope_rules(&mut self, owner: Option<Node<'t>>) {
+        let Some(owner) = owner else {
+            return;
+        };
+        let span = owner.byte_range();
+        let b = &self.b[span.clone()];
+        let declares = has_word(b, b"global") || has_word(b, b"nonlocal");
+        let is_async = kind_of(owner) == "function_definition" && has_token(owner, "async");
+        let async_gen = is_async && has_word(b, b"yield") && has_word(b, b"return");
+        if !declares && !async_gen {
+            return;
+        }
+        if self.holds_elided(span.start, span.end) {
+            self.whole = true;
+            return;
+        }
+        if async_gen {
+            self.async_generator(owner);
+        }
+        if declares {
+            let mut facts = Facts::default();
+            self.scope_facts(owner, &mut facts);
+            self.declarations(owner, &facts);
+        }
+    }
+
+    fn async_generator(&mut self, f: Node<'t>) {
+        let Some(body) = f.child_by_field_name("body") else {
+            return;
+        };
+        let mut has_yield = false;
+        let mut returns = Vec::new();
+        let mut stack = vec![body];
+        while let Some(n) = stack.pop() {
+            match kind_of(n) {
+                "function_definition" | "class_definition" | "lambda" => continue,
+                "yield" => has_yield = true,
+                "return_statement" if !named_children(n).is_empty() => returns.push(n),
+                _ => {}
+            }
+            stack.extend(named_children(n));
+        }
+        if has_yield {
+            for r in returns {
+                self.refuse(r, "'return' with value in async generator");
+            }
+        }
+    }
+
+    /// What a function or class body binds, uses and declares, in order.
+    fn scope_facts(&self, owner: Node<'t>, facts: &mut Facts<'a, 't>) {
+        if kind_of(owner) == "function_definition" {
+            if let Some(p) = owner.child_by_field_name("parameters") {
+                let mut names = Vec::new();
+                self.collect_params(p, &mut names);
+                facts.params.extend(names);
+            }
+        }
+        if let Some(body) = owner.child_by_field_name("body") {
+            self.facts_of(body, facts, false);
+        }
+    }
+
+    fn collect_params(&self, p: Node<'_>, out: &mut Vec<&'a str>) {
+        for param in named_children(p) {
+            let n = match kind_of(param) {
+                "identifier" => Some(param),
+                "default_parameter" | "typed_default_parameter" => {
+                    param.child_by_field_name("name")
+                }
+                _ => {
+                    let mut stack = named_children(param);
+                    let mut found = None;
+                    while let Some(x) = stack.pop() {
+                        if kind_of(x) == "identifier" {
+                            found = Some(x);
+                            break;
+                        }
+                        if kind_of(x) != "type" {
+                            stack.extend(named_children(x));
+                        }
+                    }
+                    found
+                }
+            };
+            if let Some(n) = n.filter(|n| kind_of(n) == "identifier") {
+                out.push(self.text(n));
+            }
+        }
+    }
+
+    /// Walks `n` in source order, noting events of the scope it is in; `in_comp`: in a
+    /// comprehension (its variables are its own; a walrus binds in this scope).
+    fn facts_of(&self, n: Node<'t>, facts: &mut Facts<'a, 't>, in_comp: bool) {
+        match kind_of(n) {
+            "function_definition" | "class_definition" => {
+                // The header is evaluated here; the name is bound here.
+                for c in named_children(n) {
+                    match kind_of(c) {
+                        "block" => {}
+                        "identifier" => facts.bind(self.text(c), c),
+                        "parameters" => {
+                            for p in named_children(c) {
+                                for part in ["value", "type"] {
+                                    if let Some(v) = p.child_by_field_name(part) {
+                                        self.facts_of(v, facts, in_comp);
+                                    }
+                                }
+                            }
+                        }
+                        _ => self.facts_of(c, facts, in_comp),
+                    }
+                }
+                facts.nested.push(n);
+                return;
+            }
+            "decorated_definition" => {
+                for c in named_children(n) {
+                    self.facts_of(c, facts, in_comp);
+                }
+                return;
+            }
+            "lambda" => {
+                if let Some(p) = n.child_by_field_name("parameters") {
+                    for p in named_children(p) {
+                        if let Some(v) = p.child_by_field_name("value") {
+                            self.facts_of(v, facts, in_comp);
+                        }
+                    }
+                }
+                return;
+            }
+            "list_comprehension" | "set_comprehension" | "dictionary_comprehension"
+            | "generator_expression" => {
+                // Only the first iterable and walruses reach this scope.
+                let mut first = true;
+                for c in named_children(n) {
+                    if kind_of(c) == "for_in_clause" && first {
+                        first = false;
+                        let mut w = c.walk();
+                        let rights: Vec<Node<'t>> =
+                            c.children_by_field_name("right", &mut w).collect();
+                        for r in rights {
+                            self.facts_of(r, facts, in_comp);
+                        }
+                    } else {
+                        self.facts_of(c, facts, true);
+                    }
+                }
+                return;
+            }
+            "named_expression" => {
+                if let Some(v) = n.child_by_field_name("value") {
+                    self.facts_of(v, facts, in_comp);
+                }
+                if let Some(t) = n.child_by_field_name("name") {
+                    facts.bind(self.text(t), t);
+                }
+                return;
+            }
+            "global_statement" | "nonlocal_statement" => {
+                let global = kind_of(n) == "global_statement";
+                for c in named_children(n) {
+                    if kind_of(c) == "identifier" {
+                        facts.declare(self.text(c), c, global);
+                    }
+                }
+                return;
+            }
+            "identifier" if !in_comp => {
+                facts.use_(self.text(n), n);
+                return;
+            }
+            "assignment" | "augmented_assignment" => {
+                if let Some(r) = n.child_by_field_name("right") {
+                    self.facts_of(r, facts, in_comp);
+                }
+                if let Some(t) = n.child_by_field_name("type") {
+                    self.facts_of(t, facts, in_comp);
+                }
+                if let Some(l) = n.child_by_field_name("left") {
+                    if !in_comp {
+                        let annotated = n.child_by_field_name("type").is_some();
+                        if annotated && kind_of(l) == "identifier" {
+                            facts.annotated.push((self.text(l), l));
+                        }
+                        self.bind_targets(l, facts);
+                    }
+                }
+                return;
+            }
+            "for_statement" | "for_in_clause" => {
+                let mut w = n.walk();
+                let rights: Vec<Node<'t>> = n.children_by_field_name("right", &mut w).collect();
+                for r in rights {
+                    self.facts_of(r, facts, in_comp);
+                }
+                if let Some(l) = n.child_by_field_name("left") {
+                    if !in_comp {
+                        self.bind_targets(l, facts);
+                    }
+                }
+                for c in named_children(n) {
+                    if matches!(kind_of(c), "block" | "else_clause") {
+                        self.facts_of(c, facts, in_comp);
+                    }
+                }
+                return;
+            }
+            "delete_statement" => {
+                for c in named_children(n) {
+                    self.bind_targets(c, facts);
+                }
+                return;
+            }
+            "as_pattern_target" => {
+                for c in named_children(n) {
+                    self.bind_targets(c, facts);
+                }
+                return;
+            }
+            "except_clause" => {
+                let kids = named_children(n);
+                let alias = n.child_by_field_name("alias");
+                for c in kids {
+                    if Some(c) == alias {
+                        self.bind_targets(c, facts);
+                    } else {
+                        self.facts_of(c, facts, in_comp);
+                    }
+                }
+                return;
+            }
+            "case_pattern" => {
+                let mut stack = vec![n];
+                while let Some(x) = stack.pop() {
+                    match kind_of(x) {
+                        "dotted_name" => {
+                            let parts = named_children(x);
+                            if parts.len() == 1 {
+                                facts.bind(self.text(parts[0]), parts[0]);
+                            }
+                        }
+                        "identifier" => facts.bind(self.text(x), x),
+                        "class_pattern" => {
+                            stack.extend(named_children(x).into_iter().skip(1));
+                        }
+                        "keyword_pattern" => {
+                            stack.extend(named_children(x).into_iter().skip(1));
+                        }
+                        _ => stack.extend(named_children(x)),
+                    }
+                }
+                return;
+            }
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                // CPython 3.11 lets an import come before `global` (it is no
+                // assignment there), so imports count for nothing here.
+                return;
+            }
+            "attribute" => {
+                if let Some(o) = n.child_by_field_name("object") {
+                    self.facts_of(o, facts, in_comp);
+                }
+                return;
+            }
+            "keyword_argument" => {
+                if let Some(v) = n.child_by_field_name("value") {
+                    self.facts_of(v, facts, in_comp);
+                }
+                return;
+            }
+            _ => {}
+        }
+        for c in named_children(n) {
+            self.facts_of(c, facts, in_comp);
+        }
+    }
+
+    fn bind_targets(&self, t: Node<'t>, facts: &mut Facts<'a, 't>) {
+        match kind_of(t) {
+            "identifier" => facts.bind(self.text(t), t),
+            "attribute" | "subscript" => self.facts_of(t, facts, false),
+            _ => {
+                for c in named_children(t) {
+                    self.bind_targets(c, facts);
+                }
+            }
+        }
+    }
+
+    /// `global`/`nonlocal` in the scope `owner` and in every scope nested in it.
+    fn declarations(&mut self, owner: Node<'t>, facts: &Facts<'a, 't>) {
+        let mut chain: Vec<(Node<'t>, Facts<'a, 't>)> = Vec::new();
+        // The enclosing scopes, outermost first.
+        let mut up = owner.parent();
+        while let Some(p) = up {
+            if matches!(kind_of(p), "function_definition" | "class_definition") {
+                if self.holds_elided(p.start_byte(), p.end_byte()) {
+                    self.whole = true;
+                    return;
+                }
+                let mut f = Facts::default();
+                self.scope_facts(p, &mut f);
+                chain.push((p, f));
+            }
+            up = p.parent();
+        }
+        chain.reverse();
+        self.declarations_in(owner, facts, &mut chain);
+    }
+
+    fn declarations_in(
+        &mut self,
+        owner: Node<'t>,
+        facts: &Facts<'a, 't>,
+        chain: &mut Vec<(Node<'t>, Facts<'a, 't>)>,
+    ) {
+        let is_function = kind_of(owner) == "function_definition";
+        for d in &facts.decls {
+            let what = if d.global { "global" } else { "nonlocal" };
+            if facts.params.contains(&d.name) {
+                self.refuse(d.node, format!("name '{}' is parameter and {what}", d.name));
+                continue;
+            }
+            if facts
+                .decls
+                .iter()
+                .any(|o| o.name == d.name && o.global != d.global)
+                && !d.global
+            {
+                self.refuse(d.node, format!("name '{}' is nonlocal and global", d.name));
+                continue;
+            }
+            if let Some(&(_, a)) = facts.annotated.iter().find(|(n, _)| *n == d.name) {
+                let _ = a;
+                self.refuse(d.node, format!("annotated name '{}' can't be {what}", d.name));
+                continue;
+            }
+            let at = d.node.start_byte();
+            if facts
+                .events
+                .iter()
+                .any(|e| e.bind && e.name == d.name && e.at < at)
+            {
+                self.refuse(
+                    d.node,
+                    format!("name '{}' is assigned to before {what} declaration", d.name),
+                );
+                continue;
+            }
+            if facts
+                .events
+                .iter()
+                .any(|e| !e.bind && e.name == d.name && e.at < at)
+            {
+                self.refuse(
+                    d.node,
+                    format!("name '{}' is used prior to {what} declaration", d.name),
+                );
+                continue;
+            }
+            if !d.global {
+                // A binding in an enclosing function (not a class, not the module).
+                let found = chain.iter().rev().any(|(scope, f)| {
+                    kind_of(*scope) == "function_definition"
+                        && !f.decls.iter().any(|o| o.name == d.name && o.global)
+                        && (f.params.contains(&d.name)
+                            || f.events.iter().any(|e| e.bind && e.name == d.name)
+                            || f.decls.iter().any(|o| o.name == d.name && !o.global))
+                });
+                if !found {
+                    self.refuse(d.node, format!("no binding for nonlocal '{}' found", d.name));
+                }
+            }
+        }
+        let _ = is_function;
+        // Nested scopes that declare.
+        for &n in &facts.nested {
+            if !(has_word(self.text(n).as_bytes(), b"nonlocal")
+                || has_word(self.text(n).as_bytes(), b"global"))
+            {
+                continue;
+            }
+            let mut f = Facts::default();
+            self.scope_facts(n, &mut f);
+            chain.push((owner, facts.clone()));
+            self.declarations_in(n, &f, chain);
+            chain.pop();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Event<'a> {
+    name: &'a str,
+    at: usize,
+    bind: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Decl<'a, 't> {
+    name: &'a str,
+    node: Node<'t>,
+    global: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Facts<'a, 't> {
+    params: Vec<&'a str>,
+    events: Vec<Event<'a>>,
+    decls: Vec<Decl<'a, 't>>,
+    annotated: Vec<(&'a str, Node<'t>)>,
+    nested: Vec<Node<'t>>,
+}
+
+impl<'a, 't> Facts<'a, 't> {
+    fn bind(&mut self, name: &'a str, n: Node<'t>) {
+        self.events.push(Event {
+            name,
+            at: n.start_byte(),
+            bind: true,
+        });
+    }
+    fn use_(&mut self, name: &'a str, n: Node<'t>) {
+        self.events.push(Event {
+            name,
+            at: n.start_byte(),
+            bind: false,
+        });
+    }
+    fn declare(&mut self, name: &'a str, n: Node<'t>, global: bool) {
+        self.decls.push(Decl {
+            name,
+            node: n,
+            global,
+        });
+    }
+}
