@@ -4,6 +4,7 @@ mod apply;
 mod list;
 mod show;
 mod test;
+mod verify_cmd;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -72,6 +73,9 @@ enum Command {
     Check(apply::CheckArgs),
     /// Run the examples of recipe files
     Test(test::TestArgs),
+    /// Would verification accept NEW as a rewrite of OLD? (exit 0: yes, 1: no)
+    #[command(name = "verify-change", hide = true)]
+    VerifyChange(verify_cmd::VerifyArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -98,6 +102,7 @@ pub fn main() -> ExitCode {
         Command::Apply(args) => apply::run_apply(&args, &cli.global),
         Command::Check(args) => apply::run_check(&args, &cli.global),
         Command::Test(args) => test::run(&args, &cli.global),
+        Command::VerifyChange(args) => verify_cmd::run(&args, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "fixer", &mut std::io::stdout());

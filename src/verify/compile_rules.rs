@@ -523,6 +523,11 @@ impl<'a, 't> Walker<'a, 't> {
                 self.expr(e, cx);
             }
         }
+        for p in named_children(case) {
+            if kind_of(p) == "case_pattern" {
+                self.pattern(p);
+            }
+        }
         if last || case.child_by_field_name("guard").is_some() {
             return;
         }
@@ -547,6 +552,116 @@ impl<'a, 't> Walker<'a, 't> {
                 format!("name capture '{text}' makes remaining patterns unreachable"),
             );
         }
+    }
+
+    /// A case pattern: a name captured twice (outside the alternatives of an `|`),
+    /// two starred names in one sequence.
+    fn pattern(&mut self, p: Node<'t>) {
+        let mut names: Vec<&'a str> = Vec::new();
+        self.captures(p, &mut names);
+    }
+
+    fn captures(&mut self, p: Node<'t>, names: &mut Vec<&'a str>) {
+        match kind_of(p) {
+            "dotted_name" => {
+                let parts = named_children(p);
+                if parts.len() == 1 {
+                    self.capture(parts[0], names);
+                }
+                return;
+            }
+            "identifier" => return self.capture(p, names),
+            "splat_pattern" => {
+                for c in named_children(p) {
+                    self.capture(c, names);
+                }
+                return;
+            }
+            "union_pattern" => {
+                // Each alternative binds the same names.
+                let before = names.clone();
+                let mut first: Option<Vec<&'a str>> = None;
+                for alt in named_children(p) {
+                    let mut mine = before.clone();
+                    self.captures(alt, &mut mine);
+                    first.get_or_insert(mine);
+                }
+                *names = first.unwrap_or(before);
+                return;
+            }
+            "list_pattern" | "tuple_pattern" => {
+                let stars = named_children(p)
+                    .iter()
+                    .filter(|c| {
+                        named_children(**c)
+                            .first()
+                            .is_some_and(|x| kind_of(x) == "splat_pattern")
+                    })
+                    .count();
+                if stars > 1 {
+                    self.refuse(p, "multiple starred names in sequence pattern");
+                }
+            }
+            "class_pattern" => {
+                let mut attrs: Vec<&'a str> = Vec::new();
+                for (i, c) in named_children(p).into_iter().enumerate() {
+                    if i == 0 {
+                        continue;
+                    }
+                    let inner = named_children(c);
+                    if let Some(k) = inner.first().filter(|k| kind_of(**k) == "keyword_pattern") {
+                        if let Some(n) = named_children(*k).first() {
+                            let name = self.text(*n);
+                            if attrs.contains(&name) {
+                                self.refuse(*n, format!("attribute name repeated in class pattern: {name}"));
+                            }
+                            attrs.push(name);
+                        }
+                    }
+                    self.captures(c, names);
+                }
+                return;
+            }
+            "keyword_pattern" => {
+                for c in named_children(p).into_iter().skip(1) {
+                    self.captures(c, names);
+                }
+                return;
+            }
+            "dict_pattern" => {
+                if let Some(v) = p.child_by_field_name("value") {
+                    let _ = v;
+                }
+                let mut c = p.walk();
+                let values: Vec<Node<'t>> = p.children_by_field_name("value", &mut c).collect();
+                for v in values {
+                    self.captures(v, names);
+                }
+                for s in named_children(p) {
+                    if kind_of(s) == "splat_pattern" {
+                        self.captures(s, names);
+                    }
+                }
+                return;
+            }
+            "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none"
+            | "complex_pattern" => return,
+            _ => {}
+        }
+        for c in named_children(p) {
+            self.captures(c, names);
+        }
+    }
+
+    fn capture(&mut self, n: Node<'t>, names: &mut Vec<&'a str>) {
+        let name = self.text(n);
+        if name == "_" {
+            return;
+        }
+        if names.contains(&name) {
+            self.refuse(n, format!("multiple assignments to name '{name}' in pattern"));
+        }
+        names.push(name);
     }
 
     fn async_context(&mut self, s: Node<'_>, cx: Cx<'t>, message: &str) {
@@ -1216,11 +1331,18 @@ impl<'a, 't> Walker<'a, 't> {
                         if kind_of(r) == "list_splat" {
                             self.refuse(r, "`*` expression not allowed as what a comprehension iterates over");
                         }
-                        if kind_of(r) == "named_expression" {
-                            self.refuse(
-                                r,
-                                "assignment expression cannot be used in a comprehension iterable expression",
-                            );
+                        let mut stack = vec![r];
+                        while let Some(n) = stack.pop() {
+                            if kind_of(n) == "named_expression" {
+                                self.refuse(
+                                    n,
+                                    "assignment expression cannot be used in a comprehension iterable expression",
+                                );
+                                break;
+                            }
+                            if kind_of(n) != "lambda" {
+                                stack.extend(named_children(n));
+                            }
                         }
                         self.expr(r, if first { cx } else { inner });
                     }
@@ -1760,5 +1882,191 @@ impl<'a, 't> Facts<'a, 't> {
             node: n,
             global,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What verification says of `text` judged whole: the first fault, if any.
+    fn refused(text: &str) -> Option<String> {
+        let tree = crate::parse::parse(text).expect("parses");
+        if tree.root_node().has_error() {
+            // Refused before this pass runs.
+            return Some("tree-sitter does not parse it".to_owned());
+        }
+        match check(text, &tree, &[0..text.len()], &[]) {
+            Verdict::Found(v) => v.into_iter().next().map(|v| v.message),
+            Verdict::NeedsWholeTree => panic!("whole tree asked for"),
+        }
+    }
+
+    /// Each rule: code CPython 3.11 refuses, and a neighbour it compiles (every pair
+    /// confirmed with `compile()`).
+    const PAIRS: &[(&str, &str)] = &[
+        // Starred expressions.
+        ("assert *a\n", "assert a\n"),
+        ("assert x, *a\n", "assert x, a\n"),
+        ("x = *a\n", "x = *a, b\n"),
+        ("*a\n", "*a, b\n"),
+        ("def f():\n    return *a\n", "def f():\n    return *a, b\n"),
+        ("def f():\n    yield *a\n", "def f():\n    yield *a, b\n"),
+        ("for x in *a:\n    pass\n", "for x in *a, b:\n    pass\n"),
+        ("(*a)\n", "(*a,)\n"),
+        ("print((*a))\n", "print(*a)\n"),
+        ("f(a=*b)\n", "f(*b)\n"),
+        ("{a: *b}\n", "{a: b}\n"),
+        ("[*a for a in b]\n", "[a for a in b]\n"),
+        ("f'{*a}'\n", "f'{a}'\n"),
+        ("x += *a\n", "x += *a, b\n"),
+        ("x: int = *a\n", "x: int = *a, b\n"),
+        ("del *a, b\n", "del a, b\n"),
+        // Assignment expressions.
+        ("assert y := f()\n", "assert (y := f())\n"),
+        ("y := f()\n", "(y := f())\n"),
+        ("x = y := 1\n", "x = (y := 1)\n"),
+        ("f(a=b:=1)\n", "f(b:=1)\n"),
+        ("def f(a=b:=1):\n    pass\n", "def f(a=(b:=1)):\n    pass\n"),
+        ("def f():\n    return y := 1\n", "def f():\n    return (y := 1)\n"),
+        ("x: int = y := 1\n", "x: int = (y := 1)\n"),
+        ("with y := f():\n    pass\n", "with (y := f()):\n    pass\n"),
+        ("a, x := 1\n", "a, (x := 1)\n"),
+        ("[x for x in y if z := 1]\n", "[x for x in y if (z := 1)]\n"),
+        ("lambda: x := 1\n", "lambda: (x := 1)\n"),
+        ("[x := 1 for x in z]\n", "[y := 1 for x in z]\n"),
+        ("[i for i in (x := z)]\n", "[i for i in z if (x := i)]\n"),
+        ("class C:\n    [y := 1 for x in z]\n", "def f():\n    [y := 1 for x in z]\n"),
+        ("del (y := 1)\n", "del (y)\n"),
+        ("x as y\n", "with x as y:\n    pass\n"),
+        ("f(x as y)\n", "f(x)\n"),
+        // Targets.
+        ("*a = b\n", "*a, = b\n"),
+        ("for *x in y:\n    pass\n", "for *x, y in z:\n    pass\n"),
+        ("a, *b, *c = d\n", "a, *b, c = d\n"),
+        ("with a as *b:\n    pass\n", "with a as [*b]:\n    pass\n"),
+        ("with a as f():\n    pass\n", "with a as f().x:\n    pass\n"),
+        ("with a as (b, f()):\n    pass\n", "with a as (b, c):\n    pass\n"),
+        ("(a, b) += 1\n", "(a) += 1\n"),
+        ("a, b += 1\n", "a.b += 1\n"),
+        ("del f()\n", "del f().x\n"),
+        ("del a + b\n", "del a, b\n"),
+        ("__debug__ = 1\n", "__debug = 1\n"),
+        ("x.__debug__ = 1\n", "x.__debug = 1\n"),
+        ("f(__debug__=1)\n", "f(debug=1)\n"),
+        ("x = a += 1\n", "x = a = 1\n"),
+        ("a, b: int = 1\n", "a: int = 1\n"),
+        // Where statements may stand.
+        ("return\n", "def f():\n    return\n"),
+        ("yield\n", "def f():\n    yield\n"),
+        ("class C:\n    yield\n", "class C:\n    def f(self):\n        yield\n"),
+        ("def f():\n    [(yield) for x in y]\n", "def f():\n    [x for x in (yield)]\n"),
+        ("async def f():\n    yield from x\n", "def f():\n    yield from x\n"),
+        ("await x\n", "async def f():\n    await x\n"),
+        ("def f():\n    await x\n", "async def f():\n    await x\n"),
+        ("async def f():\n    lambda: await x\n", "async def f():\n    lambda: x\n"),
+        ("def f():\n    [await x for y in z]\n", "def f():\n    (await x for y in z)\n"),
+        ("def f():\n    [x async for x in y]\n", "def f():\n    (x async for x in y)\n"),
+        ("async def f():\n    class C:\n        await x\n", "async def f():\n    class C(await x):\n        pass\n"),
+        ("async for x in y:\n    pass\n", "async def f():\n    async for x in y:\n        pass\n"),
+        ("def f():\n    async with x:\n        pass\n", "async def f():\n    async with x:\n        pass\n"),
+        ("async def f():\n    yield 1\n    return 1\n", "async def f():\n    yield 1\n    return\n"),
+        ("break\n", "while 1:\n    break\n"),
+        ("continue\n", "for x in y:\n    continue\n"),
+        ("while 1:\n    def f():\n        break\n", "while 1:\n    try:\n        pass\n    finally:\n        continue\n"),
+        ("for x in y:\n    class C:\n        break\n", "for x in y:\n    if x:\n        break\n"),
+        ("while x:\n    pass\nelse:\n    break\n", "while x:\n    break\nelse:\n    pass\n"),
+        ("try:\n    pass\nexcept* E:\n    break\n", "try:\n    pass\nexcept* E:\n    for z in w:\n        break\n"),
+        ("def f():\n    try:\n        pass\n    except* E:\n        return\n", "def f():\n    try:\n        pass\n    except E:\n        return\n"),
+        ("try:\n    pass\nexcept* E:\n    pass\nexcept F:\n    pass\n", "try:\n    pass\nexcept* E:\n    pass\nexcept* F:\n    pass\n"),
+        ("def f():\n    from x import *\n", "from x import *\n"),
+        ("class C:\n    from x import *\n", "from . import *\n"),
+        // global and nonlocal.
+        ("nonlocal x\n", "global x\n"),
+        ("def f():\n    nonlocal x\n", "def g():\n    x = 1\n    def f():\n        nonlocal x\n"),
+        ("class C:\n    x = 1\n    def g():\n        nonlocal x\n", "def f():\n    x = 1\n    class C:\n        def g():\n            nonlocal x\n"),
+        ("def f():\n    global x\n    def g():\n        nonlocal x\n", "def f():\n    def g():\n        nonlocal x\n    x = 1\n"),
+        ("def f():\n    x = 1\n    global x\n", "def f():\n    global x\n    x = 1\n"),
+        ("def f():\n    print(x)\n    global x\n", "def f():\n    global x\n    print(x)\n"),
+        ("def f(x):\n    global x\n", "def f(y):\n    global x\n"),
+        ("def f(x):\n    nonlocal x\n", "def g():\n    x = 1\n    def f(y):\n        nonlocal x\n"),
+        ("def f():\n    x = 1\n    def g():\n        global x\n        nonlocal x\n", "def f():\n    x = 1\n    def g():\n        nonlocal x\n"),
+        ("def f():\n    x: int\n    global x\n", "def f():\n    x = 1\n    def g():\n        global x\n"),
+        ("def f():\n    for x in y:\n        pass\n    global x\n", "def f():\n    import x\n    global x\n"),
+        ("def f():\n    [x := 1 for y in z]\n    global x\n", "def f():\n    [x for x in y]\n    global x\n"),
+        ("def f():\n    g(lambda x=x: 1)\n    global x\n", "def f():\n    lambda: x\n    global x\n"),
+        // Calls and parameters.
+        ("f(a=1, a=2)\n", "f(a=1, b=2)\n"),
+        ("f(a=1, **k, a=2)\n", "f(a=1, **k, b=2)\n"),
+        ("class C(a=1, a=2):\n    pass\n", "class C(a=1, b=2):\n    pass\n"),
+        ("f(**k, *a)\n", "f(*a, **k)\n"),
+        ("f(a=1, b)\n", "f(b, a=1)\n"),
+        ("f(**k, b)\n", "f(a=1, *b)\n"),
+        ("def f(x, x):\n    pass\n", "def f(x, y):\n    pass\n"),
+        ("lambda x, x: 1\n", "lambda x, y: 1\n"),
+        ("def f(a, **a):\n    pass\n", "def f(a, **b):\n    pass\n"),
+        ("def f(a=1, b):\n    pass\n", "def f(a=1, *, b):\n    pass\n"),
+        ("def f(a=1, /, b):\n    pass\n", "def f(a, /, b=1):\n    pass\n"),
+        ("x = lambda a=1, b: 1\n", "x = lambda a, b=1: 1\n"),
+        ("def f(*):\n    pass\n", "def f(*, a):\n    pass\n"),
+        ("def f(*, **k):\n    pass\n", "def f(*a, **k):\n    pass\n"),
+        ("def f(__debug__):\n    pass\n", "def f(debug):\n    pass\n"),
+        ("assert a, b, c\n", "assert a, (b, c)\n"),
+        ("raise a, b\n", "raise a from b\n"),
+        // __future__.
+        ("import os\nfrom __future__ import annotations\n", "\"doc\"\nfrom __future__ import annotations\nimport os\n"),
+        ("from __future__ import braces\n", "from __future__ import division\n"),
+        ("from __future__ import nosuch\n", "from __future__ import generator_stop\n"),
+        ("def f():\n    from __future__ import annotations\n", "from __future__ import annotations\n"),
+        // Patterns.
+        ("match x:\n    case a:\n        pass\n    case b:\n        pass\n", "match x:\n    case a.b:\n        pass\n    case b:\n        pass\n"),
+        ("match x:\n    case _:\n        pass\n    case 1:\n        pass\n", "match x:\n    case 1:\n        pass\n    case _:\n        pass\n"),
+        ("match x:\n    case (a, a):\n        pass\n", "match x:\n    case (a, b):\n        pass\n"),
+        ("match x:\n    case [*a, *b]:\n        pass\n", "match x:\n    case [*a, b]:\n        pass\n"),
+        // Python 2 and keywords.
+        ("print x\n", "print(x)\n"),
+        ("exec 'x'\n", "exec('x')\n"),
+        ("1 <> 2\n", "1 != 2\n"),
+        ("x = 0777\n", "x = 0o777\n"),
+        ("x = 1L\n", "x = 1\n"),
+        ("await = 1\n", "awaits = 1\n"),
+        ("def f(async):\n    pass\n", "def f(asynch):\n    pass\n"),
+    ];
+
+    #[test]
+    fn each_rule_refuses_what_cpython_refuses_and_keeps_its_neighbour() {
+        let mut wrong = Vec::new();
+        for (bad, good) in PAIRS {
+            if refused(bad).is_none() {
+                wrong.push(format!("accepted: {bad:?}"));
+            }
+            if let Some(m) = refused(good) {
+                wrong.push(format!("refused: {good:?} ({m})"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn only_the_changed_statements_are_judged() {
+        let text = "x = *a\n\n\ndef f():\n    return 1\n";
+        let tree = crate::parse::parse(text).expect("parses");
+        let at = text.find("return").unwrap_or(0);
+        assert_eq!(check(text, &tree, &[at..at + 8], &[]), Verdict::Found(Vec::new()));
+        assert!(matches!(check(text, &tree, &[0..6], &[]), Verdict::Found(v) if v.len() == 1));
+    }
+
+    #[test]
+    #[ignore]
+    fn dump() {
+        let Some(path) = std::env::var_os("DUMP") else {
+            return;
+        };
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for block in text.split("\n---\n") {
+            if let Some(tree) = crate::parse::parse(block) {
+                println!("{block:?}\n  {}", tree.root_node().to_sexp());
+            }
+        }
     }
 }
