@@ -869,9 +869,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
             } else {
                 offending
             };
-            let place = edits
-                .get(dropped[0])
-                .map_or(0, |e| e.range.start);
+            let place = edits.get(dropped[0]).map_or(0, |e| e.range.start);
             let (line, column) = line_col(&current, place);
             refusals.push(Finding {
                 path: path.to_path_buf(),
@@ -910,7 +908,8 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
         total += edits.len();
         for r in &mut refused {
             *r = edit::Edit {
-                range: edit::map_offset(r.range.start, &edits)..edit::map_offset(r.range.end, &edits),
+                range: edit::map_offset(r.range.start, &edits)
+                    ..edit::map_offset(r.range.end, &edits),
                 ..r.clone()
             };
         }

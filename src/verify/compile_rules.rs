@@ -59,7 +59,12 @@ pub enum Verdict {
 /// Judges the statements of `tree` (the tree of `text`, possibly masked: `elided` are
 /// the byte ranges its elided runs stand for) that `changed` (byte ranges of `text`)
 /// reaches; `None` in `changed` is not accepted: pass `0..text.len()` for all.
-pub fn check(text: &str, tree: &Tree, changed: &[Range<usize>], elided: &[Range<usize>]) -> Verdict {
+pub fn check(
+    text: &str,
+    tree: &Tree,
+    changed: &[Range<usize>],
+    elided: &[Range<usize>],
+) -> Verdict {
     let mut w = Walker {
         text,
         b: text.as_bytes(),
@@ -155,7 +160,9 @@ fn children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
 }
 
 fn has_token(node: Node<'_>, token: &str) -> bool {
-    children(node).iter().any(|c| !c.is_named() && kind_of(c) == token)
+    children(node)
+        .iter()
+        .any(|c| !c.is_named() && kind_of(c) == token)
 }
 
 /// A `tuple`/`tuple_pattern` node that is only parentheses round one element.
@@ -253,7 +260,12 @@ impl<'a, 't> Walker<'a, 't> {
         let mut c = block.walk();
         let stmts: Vec<Node<'t>> = block.named_children(&mut c).collect();
         for s in stmts {
-            if self.elided.iter().any(|r| r.contains(&s.start_byte())) {
+            // An elided run of statements: a `0` that spans them.
+            let run = kind_of(s) == "expression_statement"
+                && named_children(s)
+                    .first()
+                    .is_some_and(|c| kind_of(c) == "integer");
+            if run && self.elided.iter().any(|r| r.contains(&s.start_byte())) {
                 if full {
                     self.whole = true;
                 }
@@ -289,7 +301,9 @@ impl<'a, 't> Walker<'a, 't> {
                 | "match_statement"
         );
         let full = full || !compound || self.header_touched(s);
-        if full && compound && self.holds_elided(s.start_byte(), s.end_byte()) {
+        // A compound statement judged whole, or a simple statement whose text is elided
+        // (a docstring's), needs the tree of all of it.
+        if full && self.holds_elided(s.start_byte(), s.end_byte()) {
             self.whole = true;
             return;
         }
@@ -406,7 +420,10 @@ impl<'a, 't> Walker<'a, 't> {
                         .map(|c| has_token(*c, "*"))
                         .collect::<Vec<_>>();
                     if star.iter().any(|x| *x) && star.iter().any(|x| !*x) {
-                        self.refuse(s, "cannot have both 'except' and 'except*' on the same 'try'");
+                        self.refuse(
+                            s,
+                            "cannot have both 'except' and 'except*' on the same 'try'",
+                        );
                     }
                 }
                 for c in named_children(s) {
@@ -613,7 +630,10 @@ impl<'a, 't> Walker<'a, 't> {
                         if let Some(n) = named_children(*k).first() {
                             let name = self.text(*n);
                             if attrs.contains(&name) {
-                                self.refuse(*n, format!("attribute name repeated in class pattern: {name}"));
+                                self.refuse(
+                                    *n,
+                                    format!("attribute name repeated in class pattern: {name}"),
+                                );
                             }
                             attrs.push(name);
                         }
@@ -644,7 +664,13 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 return;
             }
-            "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none"
+            "string"
+            | "concatenated_string"
+            | "integer"
+            | "float"
+            | "true"
+            | "false"
+            | "none"
             | "complex_pattern" => return,
             _ => {}
         }
@@ -659,7 +685,10 @@ impl<'a, 't> Walker<'a, 't> {
             return;
         }
         if names.contains(&name) {
-            self.refuse(n, format!("multiple assignments to name '{name}' in pattern"));
+            self.refuse(
+                n,
+                format!("multiple assignments to name '{name}' in pattern"),
+            );
         }
         names.push(name);
     }
@@ -724,7 +753,10 @@ impl<'a, 't> Walker<'a, 't> {
             "raise_statement" => {
                 for e in kids {
                     if kind_of(e) == "expression_list" {
-                        self.refuse(e, "`raise` takes one exception, not a tuple without parentheses");
+                        self.refuse(
+                            e,
+                            "`raise` takes one exception, not a tuple without parentheses",
+                        );
                     }
                     self.expr(e, cx);
                     self.walrus_or_star(e, "in a raise statement");
@@ -763,7 +795,10 @@ impl<'a, 't> Walker<'a, 't> {
             }
             "future_import_statement" => {
                 if cx.scope != Scope::Module || cx.owner.is_some() {
-                    self.refuse(s, "from __future__ imports must occur at the beginning of the file");
+                    self.refuse(
+                        s,
+                        "from __future__ imports must occur at the beginning of the file",
+                    );
                 }
                 for k in kids {
                     let name = match kind_of(k) {
@@ -862,9 +897,10 @@ impl<'a, 't> Walker<'a, 't> {
         }
         if let Some(r) = a.child_by_field_name("right") {
             match kind_of(r) {
-                "assignment" | "augmented_assignment" | "pattern_list" => {
-                    self.refuse(r, "an assignment cannot be the value of an augmented assignment")
-                }
+                "assignment" | "augmented_assignment" | "pattern_list" => self.refuse(
+                    r,
+                    "an assignment cannot be the value of an augmented assignment",
+                ),
                 _ => self.value(r, cx, "as the value of an augmented assignment"),
             }
         }
@@ -876,7 +912,11 @@ impl<'a, 't> Walker<'a, 't> {
     }
 
     fn target_at(&mut self, t: Node<'t>, kind: Target, cx: Cx<'t>, top: bool) {
-        let verb = if kind == Target::Del { "delete" } else { "assign to" };
+        let verb = if kind == Target::Del {
+            "delete"
+        } else {
+            "assign to"
+        };
         match kind_of(t) {
             "identifier" => {
                 let name = self.text(t);
@@ -890,8 +930,7 @@ impl<'a, 't> Walker<'a, 't> {
                 if let Some(o) = t.child_by_field_name("object") {
                     self.expr(o, cx);
                 }
-                if t
-                    .child_by_field_name("attribute")
+                if t.child_by_field_name("attribute")
                     .is_some_and(|a| self.text(a) == "__debug__")
                 {
                     self.refuse(t, format!("cannot {verb} __debug__"));
@@ -945,7 +984,10 @@ impl<'a, 't> Walker<'a, 't> {
             }
             "list_splat_pattern" | "list_splat" => match kind {
                 Target::Del => self.refuse(t, "cannot delete starred"),
-                Target::Aug => self.refuse(t, "'starred' is an illegal expression for augmented assignment"),
+                Target::Aug => self.refuse(
+                    t,
+                    "'starred' is an illegal expression for augmented assignment",
+                ),
                 Target::Assign => {
                     let _ = top;
                     self.refuse(t, "starred assignment target must be in a list or tuple")
@@ -954,7 +996,10 @@ impl<'a, 't> Walker<'a, 't> {
             other => {
                 let what = target_name(other);
                 if kind == Target::Aug {
-                    self.refuse(t, format!("'{what}' is an illegal expression for augmented assignment"));
+                    self.refuse(
+                        t,
+                        format!("'{what}' is an illegal expression for augmented assignment"),
+                    );
                 } else {
                     self.refuse(t, format!("cannot {verb} {what}"));
                 }
@@ -1044,10 +1089,7 @@ impl<'a, 't> Walker<'a, 't> {
                             if star_at.is_some() {
                                 named_after_star = true;
                             } else if default_seen && kind != "tuple_pattern" {
-                                self.refuse(
-                                    param,
-                                    "non-default argument follows default argument",
-                                );
+                                self.refuse(param, "non-default argument follows default argument");
                             }
                         }
                     }
@@ -1060,7 +1102,10 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 self.name(n);
                 if seen.contains(&name) {
-                    self.refuse(n, format!("duplicate argument '{name}' in function definition"));
+                    self.refuse(
+                        n,
+                        format!("duplicate argument '{name}' in function definition"),
+                    );
                 }
                 seen.push(name);
             }
@@ -1152,8 +1197,7 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 return;
             }
-            "string" | "concatenated_string" | "float" | "true" | "false" | "none"
-            | "ellipsis" => {
+            "string" | "concatenated_string" | "float" | "true" | "false" | "none" | "ellipsis" => {
                 if kind == "string" || kind == "concatenated_string" {
                     self.strings(e, cx);
                 }
@@ -1215,7 +1259,9 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 return;
             }
-            "list_comprehension" | "set_comprehension" | "dictionary_comprehension"
+            "list_comprehension"
+            | "set_comprehension"
+            | "dictionary_comprehension"
             | "generator_expression" => return self.comprehension(e, cx),
             "argument_list" => return self.arguments(e, cx),
             "as_pattern" => {
@@ -1329,7 +1375,10 @@ impl<'a, 't> Walker<'a, 't> {
                     let rights: Vec<Node<'t>> = c.children_by_field_name("right", &mut w).collect();
                     for r in rights {
                         if kind_of(r) == "list_splat" {
-                            self.refuse(r, "`*` expression not allowed as what a comprehension iterates over");
+                            self.refuse(
+                                r,
+                                "`*` expression not allowed as what a comprehension iterates over",
+                            );
                         }
                         let mut stack = vec![r];
                         while let Some(n) = stack.pop() {
@@ -1360,10 +1409,9 @@ impl<'a, 't> Walker<'a, 't> {
                         "list_splat" => {
                             self.refuse(c, "iterable unpacking cannot be used in comprehension")
                         }
-                        "dictionary_splat" => self.refuse(
-                            c,
-                            "dict unpacking cannot be used in dict comprehension",
-                        ),
+                        "dictionary_splat" => {
+                            self.refuse(c, "dict unpacking cannot be used in dict comprehension")
+                        }
                         _ => {}
                     }
                     self.expr(c, inner);
@@ -1417,14 +1465,20 @@ impl<'a, 't> Walker<'a, 't> {
             let k = kind_of(s);
             if k == "future_import_statement" {
                 if !allowed && self.touched(s.start_byte(), s.end_byte()) {
-                    self.refuse(*s, "from __future__ imports must occur at the beginning of the file");
+                    self.refuse(
+                        *s,
+                        "from __future__ imports must occur at the beginning of the file",
+                    );
                 } else if !allowed {
                     // An earlier statement that changed now stands before it.
                     let earlier = stmts[..i]
                         .iter()
                         .any(|p| self.touched(p.start_byte(), p.end_byte()));
                     if earlier {
-                        self.refuse(*s, "from __future__ imports must occur at the beginning of the file");
+                        self.refuse(
+                            *s,
+                            "from __future__ imports must occur at the beginning of the file",
+                        );
                     }
                 }
                 continue;
@@ -1577,7 +1631,9 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 return;
             }
-            "list_comprehension" | "set_comprehension" | "dictionary_comprehension"
+            "list_comprehension"
+            | "set_comprehension"
+            | "dictionary_comprehension"
             | "generator_expression" => {
                 // Only the first iterable and walruses reach this scope.
                 let mut first = true;
@@ -1781,7 +1837,10 @@ impl<'a, 't> Walker<'a, 't> {
             }
             if let Some(&(_, a)) = facts.annotated.iter().find(|(n, _)| *n == d.name) {
                 let _ = a;
-                self.refuse(d.node, format!("annotated name '{}' can't be {what}", d.name));
+                self.refuse(
+                    d.node,
+                    format!("annotated name '{}' can't be {what}", d.name),
+                );
                 continue;
             }
             let at = d.node.start_byte();
@@ -1817,7 +1876,10 @@ impl<'a, 't> Walker<'a, 't> {
                             || f.decls.iter().any(|o| o.name == d.name && !o.global))
                 });
                 if !found {
-                    self.refuse(d.node, format!("no binding for nonlocal '{}' found", d.name));
+                    self.refuse(
+                        d.node,
+                        format!("no binding for nonlocal '{}' found", d.name),
+                    );
                 }
             }
         }
@@ -1928,7 +1990,10 @@ mod tests {
         ("x = y := 1\n", "x = (y := 1)\n"),
         ("f(a=b:=1)\n", "f(b:=1)\n"),
         ("def f(a=b:=1):\n    pass\n", "def f(a=(b:=1)):\n    pass\n"),
-        ("def f():\n    return y := 1\n", "def f():\n    return (y := 1)\n"),
+        (
+            "def f():\n    return y := 1\n",
+            "def f():\n    return (y := 1)\n",
+        ),
         ("x: int = y := 1\n", "x: int = (y := 1)\n"),
         ("with y := f():\n    pass\n", "with (y := f()):\n    pass\n"),
         ("a, x := 1\n", "a, (x := 1)\n"),
@@ -1936,7 +2001,10 @@ mod tests {
         ("lambda: x := 1\n", "lambda: (x := 1)\n"),
         ("[x := 1 for x in z]\n", "[y := 1 for x in z]\n"),
         ("[i for i in (x := z)]\n", "[i for i in z if (x := i)]\n"),
-        ("class C:\n    [y := 1 for x in z]\n", "def f():\n    [y := 1 for x in z]\n"),
+        (
+            "class C:\n    [y := 1 for x in z]\n",
+            "def f():\n    [y := 1 for x in z]\n",
+        ),
         ("del (y := 1)\n", "del (y)\n"),
         ("x as y\n", "with x as y:\n    pass\n"),
         ("f(x as y)\n", "f(x)\n"),
@@ -1946,7 +2014,10 @@ mod tests {
         ("a, *b, *c = d\n", "a, *b, c = d\n"),
         ("with a as *b:\n    pass\n", "with a as [*b]:\n    pass\n"),
         ("with a as f():\n    pass\n", "with a as f().x:\n    pass\n"),
-        ("with a as (b, f()):\n    pass\n", "with a as (b, c):\n    pass\n"),
+        (
+            "with a as (b, f()):\n    pass\n",
+            "with a as (b, c):\n    pass\n",
+        ),
         ("(a, b) += 1\n", "(a) += 1\n"),
         ("a, b += 1\n", "a.b += 1\n"),
         ("del f()\n", "del f().x\n"),
@@ -1959,54 +2030,144 @@ mod tests {
         // Where statements may stand.
         ("return\n", "def f():\n    return\n"),
         ("yield\n", "def f():\n    yield\n"),
-        ("class C:\n    yield\n", "class C:\n    def f(self):\n        yield\n"),
-        ("def f():\n    [(yield) for x in y]\n", "def f():\n    [x for x in (yield)]\n"),
-        ("async def f():\n    yield from x\n", "def f():\n    yield from x\n"),
+        (
+            "class C:\n    yield\n",
+            "class C:\n    def f(self):\n        yield\n",
+        ),
+        (
+            "def f():\n    [(yield) for x in y]\n",
+            "def f():\n    [x for x in (yield)]\n",
+        ),
+        (
+            "async def f():\n    yield from x\n",
+            "def f():\n    yield from x\n",
+        ),
         ("await x\n", "async def f():\n    await x\n"),
         ("def f():\n    await x\n", "async def f():\n    await x\n"),
-        ("async def f():\n    lambda: await x\n", "async def f():\n    lambda: x\n"),
-        ("def f():\n    [await x for y in z]\n", "def f():\n    (await x for y in z)\n"),
-        ("def f():\n    [x async for x in y]\n", "def f():\n    (x async for x in y)\n"),
-        ("async def f():\n    class C:\n        await x\n", "async def f():\n    class C(await x):\n        pass\n"),
-        ("async for x in y:\n    pass\n", "async def f():\n    async for x in y:\n        pass\n"),
-        ("def f():\n    async with x:\n        pass\n", "async def f():\n    async with x:\n        pass\n"),
-        ("async def f():\n    yield 1\n    return 1\n", "async def f():\n    yield 1\n    return\n"),
+        (
+            "async def f():\n    lambda: await x\n",
+            "async def f():\n    lambda: x\n",
+        ),
+        (
+            "def f():\n    [await x for y in z]\n",
+            "def f():\n    (await x for y in z)\n",
+        ),
+        (
+            "def f():\n    [x async for x in y]\n",
+            "def f():\n    (x async for x in y)\n",
+        ),
+        (
+            "async def f():\n    class C:\n        await x\n",
+            "async def f():\n    class C(await x):\n        pass\n",
+        ),
+        (
+            "async for x in y:\n    pass\n",
+            "async def f():\n    async for x in y:\n        pass\n",
+        ),
+        (
+            "def f():\n    async with x:\n        pass\n",
+            "async def f():\n    async with x:\n        pass\n",
+        ),
+        (
+            "async def f():\n    yield 1\n    return 1\n",
+            "async def f():\n    yield 1\n    return\n",
+        ),
         ("break\n", "while 1:\n    break\n"),
         ("continue\n", "for x in y:\n    continue\n"),
-        ("while 1:\n    def f():\n        break\n", "while 1:\n    try:\n        pass\n    finally:\n        continue\n"),
-        ("for x in y:\n    class C:\n        break\n", "for x in y:\n    if x:\n        break\n"),
-        ("while x:\n    pass\nelse:\n    break\n", "while x:\n    break\nelse:\n    pass\n"),
-        ("try:\n    pass\nexcept* E:\n    break\n", "try:\n    pass\nexcept* E:\n    for z in w:\n        break\n"),
-        ("def f():\n    try:\n        pass\n    except* E:\n        return\n", "def f():\n    try:\n        pass\n    except E:\n        return\n"),
-        ("try:\n    pass\nexcept* E:\n    pass\nexcept F:\n    pass\n", "try:\n    pass\nexcept* E:\n    pass\nexcept* F:\n    pass\n"),
+        (
+            "while 1:\n    def f():\n        break\n",
+            "while 1:\n    try:\n        pass\n    finally:\n        continue\n",
+        ),
+        (
+            "for x in y:\n    class C:\n        break\n",
+            "for x in y:\n    if x:\n        break\n",
+        ),
+        (
+            "while x:\n    pass\nelse:\n    break\n",
+            "while x:\n    break\nelse:\n    pass\n",
+        ),
+        (
+            "try:\n    pass\nexcept* E:\n    break\n",
+            "try:\n    pass\nexcept* E:\n    for z in w:\n        break\n",
+        ),
+        (
+            "def f():\n    try:\n        pass\n    except* E:\n        return\n",
+            "def f():\n    try:\n        pass\n    except E:\n        return\n",
+        ),
+        (
+            "try:\n    pass\nexcept* E:\n    pass\nexcept F:\n    pass\n",
+            "try:\n    pass\nexcept* E:\n    pass\nexcept* F:\n    pass\n",
+        ),
         ("def f():\n    from x import *\n", "from x import *\n"),
         ("class C:\n    from x import *\n", "from . import *\n"),
         // global and nonlocal.
         ("nonlocal x\n", "global x\n"),
-        ("def f():\n    nonlocal x\n", "def g():\n    x = 1\n    def f():\n        nonlocal x\n"),
-        ("class C:\n    x = 1\n    def g():\n        nonlocal x\n", "def f():\n    x = 1\n    class C:\n        def g():\n            nonlocal x\n"),
-        ("def f():\n    global x\n    def g():\n        nonlocal x\n", "def f():\n    def g():\n        nonlocal x\n    x = 1\n"),
-        ("def f():\n    x = 1\n    global x\n", "def f():\n    global x\n    x = 1\n"),
-        ("def f():\n    print(x)\n    global x\n", "def f():\n    global x\n    print(x)\n"),
+        (
+            "def f():\n    nonlocal x\n",
+            "def g():\n    x = 1\n    def f():\n        nonlocal x\n",
+        ),
+        (
+            "class C:\n    x = 1\n    def g():\n        nonlocal x\n",
+            "def f():\n    x = 1\n    class C:\n        def g():\n            nonlocal x\n",
+        ),
+        (
+            "def f():\n    global x\n    def g():\n        nonlocal x\n",
+            "def f():\n    def g():\n        nonlocal x\n    x = 1\n",
+        ),
+        (
+            "def f():\n    x = 1\n    global x\n",
+            "def f():\n    global x\n    x = 1\n",
+        ),
+        (
+            "def f():\n    print(x)\n    global x\n",
+            "def f():\n    global x\n    print(x)\n",
+        ),
         ("def f(x):\n    global x\n", "def f(y):\n    global x\n"),
-        ("def f(x):\n    nonlocal x\n", "def g():\n    x = 1\n    def f(y):\n        nonlocal x\n"),
-        ("def f():\n    x = 1\n    def g():\n        global x\n        nonlocal x\n", "def f():\n    x = 1\n    def g():\n        nonlocal x\n"),
-        ("def f():\n    x: int\n    global x\n", "def f():\n    x = 1\n    def g():\n        global x\n"),
-        ("def f():\n    for x in y:\n        pass\n    global x\n", "def f():\n    import x\n    global x\n"),
-        ("def f():\n    [x := 1 for y in z]\n    global x\n", "def f():\n    [x for x in y]\n    global x\n"),
-        ("def f():\n    g(lambda x=x: 1)\n    global x\n", "def f():\n    lambda: x\n    global x\n"),
+        (
+            "def f(x):\n    nonlocal x\n",
+            "def g():\n    x = 1\n    def f(y):\n        nonlocal x\n",
+        ),
+        (
+            "def f():\n    x = 1\n    def g():\n        global x\n        nonlocal x\n",
+            "def f():\n    x = 1\n    def g():\n        nonlocal x\n",
+        ),
+        (
+            "def f():\n    x: int\n    global x\n",
+            "def f():\n    x = 1\n    def g():\n        global x\n",
+        ),
+        (
+            "def f():\n    for x in y:\n        pass\n    global x\n",
+            "def f():\n    import x\n    global x\n",
+        ),
+        (
+            "def f():\n    [x := 1 for y in z]\n    global x\n",
+            "def f():\n    [x for x in y]\n    global x\n",
+        ),
+        (
+            "def f():\n    g(lambda x=x: 1)\n    global x\n",
+            "def f():\n    lambda: x\n    global x\n",
+        ),
         // Calls and parameters.
         ("f(a=1, a=2)\n", "f(a=1, b=2)\n"),
         ("f(a=1, **k, a=2)\n", "f(a=1, **k, b=2)\n"),
-        ("class C(a=1, a=2):\n    pass\n", "class C(a=1, b=2):\n    pass\n"),
+        (
+            "class C(a=1, a=2):\n    pass\n",
+            "class C(a=1, b=2):\n    pass\n",
+        ),
         ("f(**k, *a)\n", "f(*a, **k)\n"),
         ("f(a=1, b)\n", "f(b, a=1)\n"),
         ("f(**k, b)\n", "f(a=1, *b)\n"),
         ("def f(x, x):\n    pass\n", "def f(x, y):\n    pass\n"),
         ("lambda x, x: 1\n", "lambda x, y: 1\n"),
         ("def f(a, **a):\n    pass\n", "def f(a, **b):\n    pass\n"),
-        ("def f(a=1, b):\n    pass\n", "def f(a=1, *, b):\n    pass\n"),
-        ("def f(a=1, /, b):\n    pass\n", "def f(a, /, b=1):\n    pass\n"),
+        (
+            "def f(a=1, b):\n    pass\n",
+            "def f(a=1, *, b):\n    pass\n",
+        ),
+        (
+            "def f(a=1, /, b):\n    pass\n",
+            "def f(a, /, b=1):\n    pass\n",
+        ),
         ("x = lambda a=1, b: 1\n", "x = lambda a, b=1: 1\n"),
         ("def f(*):\n    pass\n", "def f(*, a):\n    pass\n"),
         ("def f(*, **k):\n    pass\n", "def f(*a, **k):\n    pass\n"),
@@ -2014,15 +2175,39 @@ mod tests {
         ("assert a, b, c\n", "assert a, (b, c)\n"),
         ("raise a, b\n", "raise a from b\n"),
         // __future__.
-        ("import os\nfrom __future__ import annotations\n", "\"doc\"\nfrom __future__ import annotations\nimport os\n"),
-        ("from __future__ import braces\n", "from __future__ import division\n"),
-        ("from __future__ import nosuch\n", "from __future__ import generator_stop\n"),
-        ("def f():\n    from __future__ import annotations\n", "from __future__ import annotations\n"),
+        (
+            "import os\nfrom __future__ import annotations\n",
+            "\"doc\"\nfrom __future__ import annotations\nimport os\n",
+        ),
+        (
+            "from __future__ import braces\n",
+            "from __future__ import division\n",
+        ),
+        (
+            "from __future__ import nosuch\n",
+            "from __future__ import generator_stop\n",
+        ),
+        (
+            "def f():\n    from __future__ import annotations\n",
+            "from __future__ import annotations\n",
+        ),
         // Patterns.
-        ("match x:\n    case a:\n        pass\n    case b:\n        pass\n", "match x:\n    case a.b:\n        pass\n    case b:\n        pass\n"),
-        ("match x:\n    case _:\n        pass\n    case 1:\n        pass\n", "match x:\n    case 1:\n        pass\n    case _:\n        pass\n"),
-        ("match x:\n    case (a, a):\n        pass\n", "match x:\n    case (a, b):\n        pass\n"),
-        ("match x:\n    case [*a, *b]:\n        pass\n", "match x:\n    case [*a, b]:\n        pass\n"),
+        (
+            "match x:\n    case a:\n        pass\n    case b:\n        pass\n",
+            "match x:\n    case a.b:\n        pass\n    case b:\n        pass\n",
+        ),
+        (
+            "match x:\n    case _:\n        pass\n    case 1:\n        pass\n",
+            "match x:\n    case 1:\n        pass\n    case _:\n        pass\n",
+        ),
+        (
+            "match x:\n    case (a, a):\n        pass\n",
+            "match x:\n    case (a, b):\n        pass\n",
+        ),
+        (
+            "match x:\n    case [*a, *b]:\n        pass\n",
+            "match x:\n    case [*a, b]:\n        pass\n",
+        ),
         // Python 2 and keywords.
         ("print x\n", "print(x)\n"),
         ("exec 'x'\n", "exec('x')\n"),
@@ -2052,7 +2237,10 @@ mod tests {
         let text = "x = *a\n\n\ndef f():\n    return 1\n";
         let tree = crate::parse::parse(text).expect("parses");
         let at = text.find("return").unwrap_or(0);
-        assert_eq!(check(text, &tree, &[at..at + 8], &[]), Verdict::Found(Vec::new()));
+        assert_eq!(
+            check(text, &tree, &[at..at + 8], &[]),
+            Verdict::Found(Vec::new())
+        );
         assert!(matches!(check(text, &tree, &[0..6], &[]), Verdict::Found(v) if v.len() == 1));
     }
 

@@ -110,7 +110,11 @@ pub fn check_rules(
     if found.is_empty() {
         return Ok(());
     }
-    let inside = |at: usize| changed.iter().any(|r| r.start <= at && at < r.end.max(r.start + 1));
+    let inside = |at: usize| {
+        changed
+            .iter()
+            .any(|r| r.start <= at && at < r.end.max(r.start + 1))
+    };
     if let Some(v) = found.iter().filter(|v| inside(v.at)).min_by_key(|v| v.at) {
         return Err(SyntaxBreak::at(new, v.at, Some(v.message.clone())));
     }
