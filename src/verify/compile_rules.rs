@@ -165,6 +165,45 @@ fn has_token(node: Node<'_>, token: &str) -> bool {
         .any(|c| !c.is_named() && kind_of(c) == token)
 }
 
+/// `*a`, or what the grammar reads as `(*a).b`, `(*a)[i]`, `(*a)(x)` or `(*a) + b`
+/// (CPython: `*(a.b)`, ...): a starred expression either way.
+fn is_star(n: Node<'_>) -> bool {
+    let head = match kind_of(n) {
+        "list_splat" => return true,
+        "attribute" => n.child_by_field_name("object"),
+        "subscript" => n.child_by_field_name("value"),
+        "call" => n.child_by_field_name("function"),
+        "binary_operator" => n.child_by_field_name("left"),
+        _ => None,
+    };
+    head.is_some_and(is_star)
+}
+
+/// `y := a`, or what the grammar reads as `(y := a) if b else c`, `(y := a) or b`,
+/// `(y := a) < b` (CPython: `y := (a if b else c)`, ...).
+fn is_walrus(n: Node<'_>) -> bool {
+    match kind_of(n) {
+        "named_expression" => true,
+        "conditional_expression" | "comparison_operator" => {
+            named_children(n).first().is_some_and(|c| is_walrus(*c))
+        }
+        "boolean_operator" => n.child_by_field_name("left").is_some_and(is_walrus),
+        _ => false,
+    }
+}
+
+/// The kind of `n`: `list_splat` for any starred expression (see [`is_star`]),
+/// `named_expression` for any assignment expression (see [`is_walrus`]).
+fn star_kind(n: Node<'_>) -> &'static str {
+    if is_star(n) {
+        "list_splat"
+    } else if is_walrus(n) {
+        "named_expression"
+    } else {
+        kind_of(n)
+    }
+}
+
 /// A `tuple`/`tuple_pattern` node that is only parentheses round one element.
 fn is_parenthesised_one(node: Node<'_>) -> bool {
     matches!(kind_of(node), "tuple" | "tuple_pattern")
@@ -717,7 +756,7 @@ impl<'a, 't> Walker<'a, 't> {
                 } else {
                     for e in kids {
                         self.expr(e, cx);
-                        if kind_of(e) == "named_expression" {
+                        if is_walrus(e) {
                             self.walrus_or_star(e, "in a tuple without parentheses");
                         }
                     }
@@ -836,7 +875,7 @@ impl<'a, 't> Walker<'a, 't> {
         self.walrus_or_star(e, place);
         if kind_of(e) == "expression_list" {
             for item in named_children(e) {
-                if kind_of(item) == "named_expression" {
+                if is_walrus(item) {
                     self.walrus_or_star(item, "in a tuple without parentheses");
                 }
             }
@@ -845,7 +884,7 @@ impl<'a, 't> Walker<'a, 't> {
 
     /// `e` is a `*a` or an unparenthesised `y := 1` where neither may stand.
     fn walrus_or_star(&mut self, e: Node<'t>, place: &str) {
-        match kind_of(e) {
+        match star_kind(e) {
             "list_splat" => self.refuse(e, format!("`*` expression not allowed {place}")),
             "named_expression" => self.refuse(
                 e,
@@ -917,6 +956,15 @@ impl<'a, 't> Walker<'a, 't> {
         } else {
             "assign to"
         };
+        if is_star(t) && kind_of(t) != "list_splat" {
+            // `*a.b` read as `(*a).b`: a starred target.
+            match kind {
+                Target::Del => self.refuse(t, "cannot delete starred"),
+                _ if top => self.refuse(t, "starred assignment target must be in a list or tuple"),
+                _ => {}
+            }
+            return;
+        }
         match kind_of(t) {
             "identifier" => {
                 let name = self.text(t);
@@ -964,7 +1012,7 @@ impl<'a, 't> Walker<'a, 't> {
                 let items = named_children(t);
                 let starred = items
                     .iter()
-                    .filter(|i| matches!(kind_of(*i), "list_splat_pattern" | "list_splat"))
+                    .filter(|i| matches!(star_kind(**i), "list_splat_pattern" | "list_splat"))
                     .count();
                 if starred > 1 && kind == Target::Assign {
                     self.refuse(t, "multiple starred expressions in assignment");
@@ -1120,7 +1168,7 @@ impl<'a, 't> Walker<'a, 't> {
         let mut keyword_seen = false;
         let mut kwargs_seen = false;
         for a in named_children(args) {
-            match kind_of(a) {
+            match star_kind(a) {
                 "keyword_argument" => {
                     keyword_seen = true;
                     if let Some(n) = a.child_by_field_name("name") {
@@ -1153,9 +1201,7 @@ impl<'a, 't> Walker<'a, 't> {
                     self.expr(a, cx);
                 }
                 "parenthesized_expression"
-                    if named_children(a)
-                        .first()
-                        .is_some_and(|c| kind_of(c) == "list_splat") =>
+                    if named_children(a).first().is_some_and(|c| is_star(*c)) =>
                 {
                     self.refuse(a, "`*` expression not allowed in parentheses");
                 }
@@ -1296,9 +1342,12 @@ impl<'a, 't> Walker<'a, 't> {
             kind,
             "list" | "set" | "tuple" | "parenthesized_expression" | "subscript"
         );
+        // A starred chain (`(*a).b`) is judged where it stands, as a whole.
+        let chain = is_star(e);
+        let walrus_chain = is_walrus(e);
         for c in kids {
-            match kind_of(c) {
-                "list_splat" if !star_ok => {
+            match star_kind(c) {
+                "list_splat" if !star_ok && !chain => {
                     let place = match kind {
                         "pair" => "as a dictionary value",
                         "parenthesized_expression" | "tuple" => "in parentheses",
@@ -1307,7 +1356,7 @@ impl<'a, 't> Walker<'a, 't> {
                     };
                     self.refuse(c, format!("`*` expression not allowed {place}"));
                 }
-                "named_expression" if !walrus_ok => {
+                "named_expression" if !walrus_ok && !walrus_chain => {
                     self.walrus_or_star(c, "inside an expression");
                 }
                 "as_pattern" => {}
@@ -1325,7 +1374,7 @@ impl<'a, 't> Walker<'a, 't> {
                 match kind_of(c) {
                     "interpolation" => {
                         if let Some(x) = c.child_by_field_name("expression") {
-                            if kind_of(x) == "list_splat" {
+                            if is_star(x) {
                                 self.refuse(x, "`*` expression not allowed in an f-string");
                             }
                             self.expr(x, cx);
@@ -1374,7 +1423,7 @@ impl<'a, 't> Walker<'a, 't> {
                     let mut w = c.walk();
                     let rights: Vec<Node<'t>> = c.children_by_field_name("right", &mut w).collect();
                     for r in rights {
-                        if kind_of(r) == "list_splat" {
+                        if is_star(r) {
                             self.refuse(
                                 r,
                                 "`*` expression not allowed as what a comprehension iterates over",
@@ -1405,7 +1454,7 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 _ => {
                     // The element (or the pair of a dict comprehension).
-                    match kind_of(c) {
+                    match star_kind(c) {
                         "list_splat" => {
                             self.refuse(c, "iterable unpacking cannot be used in comprehension")
                         }
