@@ -297,7 +297,28 @@ impl<'a, 't> Walker<'a, 't> {
     /// The statements of a block (or the module); `full`: judge all of them.
     fn block(&mut self, block: Node<'t>, cx: Cx<'t>, full: bool) {
         let mut c = block.walk();
-        let stmts: Vec<Node<'t>> = block.named_children(&mut c).collect();
+        let stmts: Vec<Node<'t>> = block
+            .named_children(&mut c)
+            .filter(|n| kind_of(n) != "comment")
+            .collect();
+        // Indentation: tree-sitter takes a dedent to no enclosing level, or a
+        // block with nothing in it, without an error.
+        let is_module = kind_of(block) == "module";
+        let first_on_line = |s: Node<'t>| {
+            s.prev_sibling()
+                .is_none_or(|p| p.end_position().row < s.start_position().row)
+        };
+        let base = match stmts.first() {
+            _ if is_module => Some(0),
+            Some(f) if first_on_line(*f) => Some(f.start_position().column),
+            _ => None,
+        };
+        if stmts.is_empty()
+            && !is_module
+            && (full || self.touched(block.start_byte(), block.end_byte() + 1))
+        {
+            self.refuse(block, "expected an indented block");
+        }
         for s in stmts {
             // An elided run of statements: a `0` that spans them.
             let run = kind_of(s) == "expression_statement"
@@ -311,6 +332,14 @@ impl<'a, 't> Walker<'a, 't> {
                 continue;
             }
             if full || self.touched(s.start_byte(), s.end_byte()) {
+                if let Some(base) = base.filter(|_| first_on_line(s)) {
+                    let col = s.start_position().column;
+                    if col > base {
+                        self.refuse(s, "unexpected indent");
+                    } else if col < base {
+                        self.refuse(s, "unindent does not match any outer indentation level");
+                    }
+                }
                 self.statement(s, cx, full);
             }
         }
