@@ -308,6 +308,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--show", type=int, default=10, help="mutants to print of each kind of failure")
     ap.add_argument("--max-files", type=int, default=0)
+    ap.add_argument("--no-whole", action="store_true", help="skip judging each file whole (every statement changed)")
     args = ap.parse_args()
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     fixer = args.fixer or next(
@@ -335,6 +336,20 @@ def main():
         files += 1
         if args.max_files and files > args.max_files:
             break
+        if not args.no_whole:
+            # The whole file as new: every statement is judged; compile() accepts it.
+            proc.stdin.write(json.dumps({"old": "", "new": text}) + "\n")
+            proc.stdin.flush()
+            reply = json.loads(proc.stdout.readline())
+            w = stats["(whole file, valid)"]
+            w["tried"] += 1
+            w["compiled"] += 1
+            if not reply.get("accepted"):
+                if reply.get("rule") is None:
+                    w["rejected by tree-sitter"] += 1
+                else:
+                    w["wrongly refused"] += 1
+                    failures["wrongly refused"].append((path, "whole file", reply, text, ""))
         src = Source(text)
         for kind, new in mutants(src, tree, rng, args.per_kind):
             valid, msg = compiles(new)
@@ -377,12 +392,17 @@ def main():
     print(f"compile() rejects, tree-sitter accepts: {ts_accepted}")
     print(f"  of which fixer's verification accepts (goal 0): {total['missed (fixer accepts)']}")
     print(f"compile() accepts, fixer refuses (goal 0): {total['wrongly refused']}")
+    if stats["(whole file, valid)"]["rejected by tree-sitter"]:
+        print(f"  (files tree-sitter does not parse, not counted: {stats['(whole file, valid)']['rejected by tree-sitter']})")
     for what, items in failures.items():
         for path, kind, info, new, old in items[: args.show]:
             import difflib
 
             diff = [l for l in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0) if l.startswith(("+", "-")) and not l.startswith(("+++", "---"))]
             print(f"\n{what}: {path} [{kind}] {info}")
+            if kind == "whole file" and isinstance(info, dict) and info.get("line"):
+                print("    line:", new.splitlines()[info["line"] - 1].strip())
+                continue
             for l in diff[:4]:
                 print("   ", l)
     return 1 if total["missed (fixer accepts)"] or total["wrongly refused"] else 0

@@ -80,7 +80,10 @@ pub fn check(
     w.future_position(root);
     let scopes = std::mem::take(&mut w.scopes);
     for s in scopes {
-        w.scope_rules(s);
+        match s {
+            Some(_) => w.scope_rules(s),
+            None => w.module_rules(root),
+        }
         if w.whole {
             break;
         }
@@ -377,9 +380,7 @@ impl<'a, 't> Walker<'a, 't> {
         }
         if full && !compound {
             self.simple(s, cx);
-            if cx.owner.is_some() {
-                self.note_scope(cx.owner);
-            }
+            self.note_scope(cx.owner);
             return;
         }
         self.compound(s, cx, full);
@@ -581,8 +582,30 @@ impl<'a, 't> Walker<'a, 't> {
         if kind_of(c) == "except_clause" {
             if full {
                 for v in named_children(c) {
-                    if kind_of(v) != "block" {
-                        self.expr(v, cx);
+                    match kind_of(v) {
+                        "block" => {}
+                        // `except E as e`, which the grammar may read as one `as`.
+                        "as_pattern" => {
+                            for part in named_children(v) {
+                                if kind_of(part) == "as_pattern_target" {
+                                    for t in named_children(part) {
+                                        if kind_of(t) != "identifier" {
+                                            self.refuse(
+                                                t,
+                                                "the name after `except ... as` must be a name",
+                                            );
+                                        }
+                                    }
+                                } else {
+                                    self.expr(part, cx);
+                                    self.walrus_or_star(part, "in an except clause");
+                                }
+                            }
+                        }
+                        _ => {
+                            self.expr(v, cx);
+                            self.walrus_or_star(v, "in an except clause");
+                        }
                     }
                 }
             }
@@ -1577,6 +1600,37 @@ impl<'a, 't> Walker<'a, 't> {
     }
 
     /// The rules that need a whole scope, for a scope a judged statement is in.
+    /// Module level: `global x` after `x` is used or bound there (read only when a
+    /// module-level statement declares).
+    fn module_rules(&mut self, root: Node<'t>) {
+        let stmts = named_children(root);
+        let declares = stmts.iter().any(|s| {
+            kind_of(*s) == "global_statement"
+                || (!matches!(
+                    kind_of(*s),
+                    "function_definition" | "class_definition" | "decorated_definition"
+                ) && kind_of(*s) != "expression_statement"
+                    && has_word(self.text(*s).as_bytes(), b"global"))
+        });
+        if !declares {
+            return;
+        }
+        if stmts
+            .iter()
+            .any(|s| self.holds_elided(s.start_byte(), s.end_byte()))
+        {
+            self.whole = true;
+            return;
+        }
+        let mut facts = Facts::default();
+        for s in stmts {
+            self.facts_of(s, &mut facts, false);
+        }
+        let mut chain = Vec::new();
+        facts.nested.clear();
+        self.declarations_in(root, &facts, &mut chain);
+    }
+
     fn scope_rules(&mut self, owner: Option<Node<'t>>) {
         let Some(owner) = owner else {
             return;
@@ -1836,7 +1890,20 @@ impl<'a, 't> Walker<'a, 't> {
             }
             "import_statement" | "import_from_statement" | "future_import_statement" => {
                 // CPython 3.11 lets an import come before `global` (it is no
-                // assignment there), so imports count for nothing here.
+                // assignment there), but what it binds is a binding for `nonlocal`.
+                for c in named_children(n) {
+                    if n.child_by_field_name("module_name") == Some(c) {
+                        continue;
+                    }
+                    let bound = match kind_of(c) {
+                        "aliased_import" => c.child_by_field_name("alias"),
+                        "dotted_name" => named_children(c).first().copied(),
+                        _ => None,
+                    };
+                    if let Some(b) = bound {
+                        facts.imported.push(self.text(b));
+                    }
+                }
                 return;
             }
             "attribute" => {
@@ -1946,13 +2013,26 @@ impl<'a, 't> Walker<'a, 't> {
             }
             if !d.global {
                 // A binding in an enclosing function (not a class, not the module).
-                let found = chain.iter().rev().any(|(scope, f)| {
-                    kind_of(*scope) == "function_definition"
-                        && !f.decls.iter().any(|o| o.name == d.name && o.global)
-                        && (f.params.contains(&d.name)
+                // The nearest enclosing function that names it decides: a
+                // `global` there is no binding.
+                let found = chain
+                    .iter()
+                    .rev()
+                    .filter(|(scope, _)| kind_of(*scope) == "function_definition")
+                    .find_map(|(_, f)| {
+                        if f.decls.iter().any(|o| o.name == d.name && o.global) {
+                            Some(false)
+                        } else if f.params.contains(&d.name)
                             || f.events.iter().any(|e| e.bind && e.name == d.name)
-                            || f.decls.iter().any(|o| o.name == d.name && !o.global))
-                });
+                            || f.imported.contains(&d.name)
+                            || f.decls.iter().any(|o| o.name == d.name && !o.global)
+                        {
+                            Some(true)
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or(false);
                 if !found {
                     self.refuse(
                         d.node,
@@ -1999,6 +2079,8 @@ struct Facts<'a, 't> {
     decls: Vec<Decl<'a, 't>>,
     annotated: Vec<(&'a str, Node<'t>)>,
     nested: Vec<Node<'t>>,
+    /// Names imports bind.
+    imported: Vec<&'a str>,
 }
 
 impl<'a, 't> Facts<'a, 't> {
