@@ -228,4 +228,54 @@ mod tests {
         let broken = OLD.replace("return os.sep", "return '''os.sep");
         assert!(check_change(OLD, &broken).is_err());
     }
+
+    const LOOPS: &str = "import os\n\n\ndef f(xs):\n    total = 0\n    for x in xs:\n        total += x\n        print(x)\n    print(total)\n    return total\n\n\nasync def g():\n    value = 1\n    print(value)\n\n    def h():\n        print(2)\n\n    return h\n";
+
+    fn rule(r: Result<(), SyntaxBreak>) -> Option<String> {
+        r.err().and_then(|b| b.rule)
+    }
+
+    #[test]
+    fn a_changed_statement_is_judged_in_the_context_the_masked_parse_keeps() {
+        // `break` in the loop, kept around the changed line: fine; after it: refused.
+        let fine = LOOPS.replace("        print(x)", "        break");
+        assert_eq!(check_change(LOOPS, &fine), Ok(()));
+        let bad = LOOPS.replace("    print(total)", "    break");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("'break' outside loop")
+        );
+        // `await` in the async function, not in the function nested in it.
+        let fine = LOOPS.replace("    print(value)", "    await value");
+        assert_eq!(check_change(LOOPS, &fine), Ok(()));
+        let bad = LOOPS.replace("        print(2)", "        await value");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("'await' outside async function")
+        );
+        // `nonlocal value` in h: the binding is in a part of g the change does not reach.
+        let fine = LOOPS.replace("        print(2)", "        nonlocal value");
+        assert_eq!(check_change(LOOPS, &fine), Ok(()));
+        let bad = LOOPS.replace("        print(2)", "        nonlocal nothing");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("no binding for nonlocal 'nothing' found")
+        );
+        // `global total` after a binding the change does not reach.
+        let bad = LOOPS.replace("    print(total)", "    global total");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("name 'total' is assigned to before global declaration")
+        );
+        // A yield makes g an async generator, whose `return h` has a value.
+        let bad = LOOPS.replace("    print(value)", "    yield value");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("'return' with value in async generator")
+        );
+        // The file's own fault, untouched, is not held against a change.
+        let old = LOOPS.replace("    print(total)", "    print(*total)\n    x = *total");
+        let new = old.replace("        print(x)", "        print(x + 1)");
+        assert_eq!(check_change(&old, &new), Ok(()));
+    }
 }
