@@ -1365,10 +1365,8 @@ impl<'a, 't> Walker<'a, 't> {
             "as_pattern" => {
                 self.refuse(e, "`as` not allowed here");
             }
-            "comparison_operator" => {
-                if has_token(e, "<>") {
-                    self.refuse(e, "`<>` is not an operator in Python 3: use `!=`");
-                }
+            "comparison_operator" if has_token(e, "<>") => {
+                self.refuse(e, "`<>` is not an operator in Python 3: use `!=`");
             }
             "named_expression" => {
                 if let Some(n) = e.child_by_field_name("name") {
@@ -2118,7 +2116,7 @@ mod tests {
             // Refused before this pass runs.
             return Some("tree-sitter does not parse it".to_owned());
         }
-        match check(text, &tree, &[0..text.len()], &[]) {
+        match check(text, &tree, std::slice::from_ref(&(0..text.len())), &[]) {
             Verdict::Found(v) => v.into_iter().next().map(|v| v.message),
             Verdict::NeedsWholeTree => panic!("whole tree asked for"),
         }
@@ -2398,10 +2396,12 @@ mod tests {
         let tree = crate::parse::parse(text).expect("parses");
         let at = text.find("return").unwrap_or(0);
         assert_eq!(
-            check(text, &tree, &[at..at + 8], &[]),
+            check(text, &tree, std::slice::from_ref(&(at..at + 8)), &[]),
             Verdict::Found(Vec::new())
         );
-        assert!(matches!(check(text, &tree, &[0..6], &[]), Verdict::Found(v) if v.len() == 1));
+        assert!(
+            matches!(check(text, &tree, std::slice::from_ref(&(0..6)), &[]), Verdict::Found(v) if v.len() == 1)
+        );
     }
 
     #[test]

@@ -46,7 +46,13 @@ pub fn check(text: &str) -> Result<(), SyntaxBreak> {
         return Err(SyntaxBreak::at(text, 0, None));
     };
     check_tree(text, &tree)?;
-    check_rules(None, text, &tree, &[], &[0..text.len()])
+    check_rules(
+        None,
+        text,
+        &tree,
+        &[],
+        std::slice::from_ref(&(0..text.len())),
+    )
 }
 
 /// Like [`check`], with the tree of `text` already parsed.
@@ -126,10 +132,12 @@ pub fn check_rules(
     };
     // Outside the changed lines: new only if the old text has it fewer times.
     let before: Vec<compile_rules::Violation> = match parse::parse(old) {
-        Some(t) => match compile_rules::check(old, &t, &[0..old.len()], &[]) {
-            compile_rules::Verdict::Found(v) => v,
-            compile_rules::Verdict::NeedsWholeTree => Vec::new(),
-        },
+        Some(t) => {
+            match compile_rules::check(old, &t, std::slice::from_ref(&(0..old.len())), &[]) {
+                compile_rules::Verdict::Found(v) => v,
+                compile_rules::Verdict::NeedsWholeTree => Vec::new(),
+            }
+        }
         None => Vec::new(),
     };
     let mut sorted: Vec<&compile_rules::Violation> = found.iter().collect();
