@@ -57,8 +57,8 @@ pub enum Verdict {
 }
 
 /// Judges the statements of `tree` (the tree of `text`, possibly masked: `elided` are
-/// the byte ranges its elided runs stand for) that `changed` (byte ranges of `text`)
-/// reaches; `None` in `changed` is not accepted: pass `0..text.len()` for all.
+/// the byte ranges its elided parts stand for) that `changed` (byte ranges of `text`;
+/// `0..text.len()` for all) reaches.
 pub fn check(
     text: &str,
     tree: &Tree,
@@ -740,9 +740,6 @@ impl<'a, 't> Walker<'a, 't> {
                 return;
             }
             "dict_pattern" => {
-                if let Some(v) = p.child_by_field_name("value") {
-                    let _ = v;
-                }
                 let mut c = p.walk();
                 let values: Vec<Node<'t>> = p.children_by_field_name("value", &mut c).collect();
                 for v in values {
@@ -1088,8 +1085,8 @@ impl<'a, 't> Walker<'a, 't> {
                     t,
                     "'starred' is an illegal expression for augmented assignment",
                 ),
+                // Inside a tuple or list the loop above takes it.
                 Target::Assign => {
-                    let _ = top;
                     self.refuse(t, "starred assignment target must be in a list or tuple")
                 }
             },
@@ -1962,7 +1959,6 @@ impl<'a, 't> Walker<'a, 't> {
         facts: &Facts<'a, 't>,
         chain: &mut Vec<(Node<'t>, Facts<'a, 't>)>,
     ) {
-        let is_function = kind_of(owner) == "function_definition";
         for d in &facts.decls {
             let what = if d.global { "global" } else { "nonlocal" };
             if facts.params.contains(&d.name) {
@@ -1978,8 +1974,7 @@ impl<'a, 't> Walker<'a, 't> {
                 self.refuse(d.node, format!("name '{}' is nonlocal and global", d.name));
                 continue;
             }
-            if let Some(&(_, a)) = facts.annotated.iter().find(|(n, _)| *n == d.name) {
-                let _ = a;
+            if facts.annotated.iter().any(|(n, _)| *n == d.name) {
                 self.refuse(
                     d.node,
                     format!("annotated name '{}' can't be {what}", d.name),
@@ -2039,7 +2034,6 @@ impl<'a, 't> Walker<'a, 't> {
                 }
             }
         }
-        let _ = is_function;
         // Nested scopes that declare.
         for &n in &facts.nested {
             if !(has_word(self.text(n).as_bytes(), b"nonlocal")
