@@ -168,6 +168,18 @@ fn has_token(node: Node<'_>, token: &str) -> bool {
         .any(|c| !c.is_named() && kind_of(c) == token)
 }
 
+/// Does a comment stand anywhere in `n` (not in a nested string)?
+fn has_comment(n: Node<'_>) -> bool {
+    children(n).into_iter().any(|c| {
+        kind_of(c) == "comment" || (kind_of(c) != "string" && c.child_count() > 0 && has_comment(c))
+    })
+}
+
+/// A pattern in parentheses with no comma: a group, not a tuple.
+fn is_group(p: Node<'_>) -> bool {
+    kind_of(p) == "tuple_pattern" && named_children(p).len() == 1 && !has_token(p, ",")
+}
+
 /// `*a`, or what the grammar reads as `(*a).b`, `(*a)[i]`, `(*a)(x)` or `(*a) + b`
 /// (CPython: `*(a.b)`, ...): a starred expression either way.
 fn is_star(n: Node<'_>) -> bool {
@@ -406,6 +418,7 @@ impl<'a, 't> Walker<'a, 't> {
             "function_definition" => {
                 let is_async = has_token(s, "async");
                 if full {
+                    self.debug_name(s.child_by_field_name("name"));
                     if let Some(p) = s.child_by_field_name("parameters") {
                         self.parameters(p, cx);
                     }
@@ -423,6 +436,7 @@ impl<'a, 't> Walker<'a, 't> {
             }
             "class_definition" => {
                 if full {
+                    self.debug_name(s.child_by_field_name("name"));
                     if let Some(a) = s.child_by_field_name("superclasses") {
                         self.expr(a, cx);
                     }
@@ -493,6 +507,22 @@ impl<'a, 't> Walker<'a, 't> {
                             s,
                             "cannot have both 'except' and 'except*' on the same 'try'",
                         );
+                    }
+                    let clauses: Vec<Node<'t>> = children(s)
+                        .into_iter()
+                        .filter(|c| kind_of(*c) == "except_clause")
+                        .collect();
+                    for (i, c) in clauses.iter().enumerate() {
+                        let bare = named_children(*c).iter().all(|v| kind_of(*v) == "block");
+                        if bare && has_token(*c, "*") {
+                            self.refuse(*c, "expected one or more exception types");
+                        } else if bare && i + 1 < clauses.len() {
+                            self.refuse(*c, "default 'except:' must be last");
+                        }
+                    }
+                    let has_else = children(s).iter().any(|c| kind_of(*c) == "else_clause");
+                    if has_else && clauses.is_empty() {
+                        self.refuse(s, "expected 'except' or 'finally' block");
                     }
                 }
                 for c in named_children(s) {
@@ -647,18 +677,35 @@ impl<'a, 't> Walker<'a, 't> {
             return;
         }
         let p = patterns[0];
+        if let Some(message) = self.irrefutable(p) {
+            self.refuse(p, message);
+        }
+    }
+
+    /// Why pattern `p` matches anything (a capture, `_`, a group or an `as` of one,
+    /// an alternative that does), if it does.
+    fn irrefutable(&self, p: Node<'t>) -> Option<String> {
         let text = self.text(p).trim();
-        let inner = named_children(p);
-        let capture = inner.len() == 1
-            && kind_of(inner[0]) == "dotted_name"
-            && named_children(inner[0]).len() == 1;
-        if text == "_" {
-            self.refuse(p, "wildcard makes remaining patterns unreachable");
-        } else if capture {
-            self.refuse(
-                p,
-                format!("name capture '{text}' makes remaining patterns unreachable"),
-            );
+        match kind_of(p) {
+            "case_pattern" => {
+                let inner = named_children(p);
+                if text == "_" {
+                    return Some("wildcard makes remaining patterns unreachable".into());
+                }
+                match inner.as_slice() {
+                    [one] => self.irrefutable(*one),
+                    _ => None,
+                }
+            }
+            "dotted_name" if named_children(p).len() == 1 => Some(format!(
+                "name capture '{text}' makes remaining patterns unreachable"
+            )),
+            "tuple_pattern" if is_group(p) => {
+                named_children(p).first().and_then(|c| self.irrefutable(*c))
+            }
+            "as_pattern" => named_children(p).first().and_then(|c| self.irrefutable(*c)),
+            "union_pattern" => named_children(p).iter().find_map(|c| self.irrefutable(*c)),
+            _ => None,
         }
     }
 
@@ -686,15 +733,60 @@ impl<'a, 't> Walker<'a, 't> {
                 return;
             }
             "union_pattern" => {
-                // Each alternative binds the same names.
+                // Each alternative binds the same names; only the last may match
+                // anything.
                 let before = names.clone();
+                let alts = named_children(p);
                 let mut first: Option<Vec<&'a str>> = None;
-                for alt in named_children(p) {
+                for (i, alt) in alts.iter().enumerate() {
                     let mut mine = before.clone();
-                    self.captures(alt, &mut mine);
-                    first.get_or_insert(mine);
+                    self.captures(*alt, &mut mine);
+                    if i + 1 < alts.len() {
+                        if let Some(m) = self.irrefutable(*alt) {
+                            self.refuse(*alt, m);
+                        }
+                    }
+                    match &first {
+                        None => first = Some(mine),
+                        Some(f) => {
+                            let mut a = f.clone();
+                            let mut b = mine;
+                            a.sort_unstable();
+                            b.sort_unstable();
+                            if a != b {
+                                self.refuse(*alt, "alternative patterns bind different names");
+                            }
+                        }
+                    }
                 }
                 *names = first.unwrap_or(before);
+                return;
+            }
+            "as_pattern" => {
+                let parts = named_children(p);
+                for c in &parts {
+                    if kind_of(*c) == "identifier" {
+                        self.capture(*c, names);
+                    } else {
+                        self.captures(*c, names);
+                    }
+                }
+                return;
+            }
+            "complex_pattern" => {
+                let numbers = named_children(p);
+                if numbers
+                    .last()
+                    .is_some_and(|n| !self.text(*n).ends_with(['j', 'J']))
+                {
+                    self.refuse(p, "imaginary number required in complex literal");
+                }
+                return;
+            }
+            "tuple_pattern" if is_group(p) => {
+                for c in named_children(p) {
+                    self.captures(c, names);
+                }
                 return;
             }
             "list_pattern" | "tuple_pattern" => {
@@ -740,6 +832,16 @@ impl<'a, 't> Walker<'a, 't> {
                 return;
             }
             "dict_pattern" => {
+                let mut keys: Vec<&'a str> = Vec::new();
+                let mut k = p.walk();
+                let key_nodes: Vec<Node<'t>> = p.children_by_field_name("key", &mut k).collect();
+                for key in key_nodes {
+                    let t = self.text(key);
+                    if keys.contains(&t) {
+                        self.refuse(key, format!("mapping pattern checks duplicate key ({t})"));
+                    }
+                    keys.push(t);
+                }
                 let mut c = p.walk();
                 let values: Vec<Node<'t>> = p.children_by_field_name("value", &mut c).collect();
                 for v in values {
@@ -752,14 +854,9 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 return;
             }
-            "string"
-            | "concatenated_string"
-            | "integer"
-            | "float"
-            | "true"
-            | "false"
-            | "none"
-            | "complex_pattern" => return,
+            "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none" => {
+                return
+            }
             _ => {}
         }
         for c in named_children(p) {
@@ -875,6 +972,21 @@ impl<'a, 't> Walker<'a, 't> {
                 }
             }
             "global_statement" => {}
+            "import_statement" | "import_from_statement"
+                if kids.iter().any(|k| self.text(*k).contains("__debug__")) =>
+            {
+                for k in &kids {
+                    if s.child_by_field_name("module_name") == Some(*k) {
+                        continue;
+                    }
+                    let bound = match kind_of(*k) {
+                        "aliased_import" => k.child_by_field_name("alias"),
+                        "dotted_name" => named_children(*k).first().copied(),
+                        _ => None,
+                    };
+                    self.debug_name(bound);
+                }
+            }
             "import_from_statement" => {
                 let star = kids.iter().any(|k| kind_of(k) == "wildcard_import");
                 if star && cx.scope != Scope::Module {
@@ -1104,6 +1216,13 @@ impl<'a, 't> Walker<'a, 't> {
         }
     }
 
+    /// A name a statement binds: not `__debug__`.
+    fn debug_name(&mut self, n: Option<Node<'_>>) {
+        if let Some(n) = n.filter(|n| self.text(*n) == "__debug__") {
+            self.refuse(n, "cannot assign to __debug__");
+        }
+    }
+
     /// A name: `await` and `async` are keywords.
     fn name(&mut self, n: Node<'_>) {
         if matches!(self.text(n), "await" | "async") {
@@ -1117,6 +1236,7 @@ impl<'a, 't> Walker<'a, 't> {
         let mut star_at: Option<Node<'t>> = None;
         let mut named_after_star = false;
         let mut after_kwargs = false;
+        let mut slash_seen = false;
         let params = named_children(p);
         for param in params {
             if after_kwargs {
@@ -1162,14 +1282,29 @@ impl<'a, 't> Walker<'a, 't> {
                         named_after_star = true;
                     }
                 }
-                "keyword_separator" => star_at = Some(param),
-                "positional_separator" => {}
+                "keyword_separator" => {
+                    if star_at.is_some() {
+                        self.refuse(param, "* argument may appear only once");
+                    }
+                    star_at = Some(param);
+                }
+                "positional_separator" => {
+                    if slash_seen {
+                        self.refuse(param, "/ may appear only once");
+                    } else if star_at.is_some() {
+                        self.refuse(param, "/ must be ahead of *");
+                    }
+                    slash_seen = true;
+                }
                 _ => {
                     if let Some(t) = param.child_by_field_name("type") {
                         self.expr(t, cx);
                     }
                     match splat {
                         "list_splat_pattern" => {
+                            if star_at.is_some() {
+                                self.refuse(param, "* argument may appear only once");
+                            }
                             star_at = Some(param);
                             named_after_star = true;
                         }
@@ -1413,8 +1548,30 @@ impl<'a, 't> Walker<'a, 't> {
         }
     }
 
-    /// The interpolations of an f-string.
+    /// A string's prefix and quotes; the interpolations of an f-string.
     fn strings(&mut self, s: Node<'t>, cx: Cx<'t>) {
+        let parts = if kind_of(s) == "string" {
+            vec![s]
+        } else {
+            named_children(s)
+        };
+        for part in parts {
+            let text = self.text(part);
+            let prefix_len = text.find(['\'', '"']).unwrap_or(0);
+            let prefix = text[..prefix_len].to_ascii_lowercase();
+            let quote = &text[prefix_len..];
+            let quote = if quote.starts_with("'''") || quote.starts_with("\"\"\"") {
+                &quote[..3]
+            } else {
+                &quote[..quote.len().min(1)]
+            };
+            if prefix.contains('b') && !text.is_ascii() {
+                self.refuse(part, "bytes can only contain ASCII literal characters");
+            }
+            if prefix.contains('f') && !quote.is_empty() {
+                self.fstring(part, quote);
+            }
+        }
         let mut stack = vec![s];
         while let Some(n) = stack.pop() {
             for c in named_children(n) {
@@ -1433,6 +1590,43 @@ impl<'a, 't> Walker<'a, 't> {
                     "string" | "format_specifier" | "format_expression" => stack.push(c),
                     _ => {}
                 }
+            }
+        }
+    }
+
+    /// What Python 3.11 refuses in an f-string's replacement fields (3.12 allows
+    /// some of it): a backslash or the string's own quote in the expression, a
+    /// conversion other than `!s`, `!r`, `!a`.
+    fn fstring(&mut self, s: Node<'t>, quote: &str) {
+        let mut stack = named_children(s);
+        while let Some(n) = stack.pop() {
+            match kind_of(n) {
+                "interpolation" | "format_expression" => {
+                    if let Some(x) = n.child_by_field_name("expression") {
+                        let t = self.text(x);
+                        if t.contains('\\') {
+                            self.refuse(x, "f-string expression part cannot include a backslash");
+                        } else if t.contains(quote) {
+                            self.refuse(x, "f-string: the expression holds the string's own quote (Python 3.12 only)");
+                        }
+                    }
+                    if has_comment(n) {
+                        self.refuse(n, "f-string expression part cannot include '#'");
+                    }
+                    if let Some(c) = n.child_by_field_name("type_conversion") {
+                        if !matches!(self.text(c), "!s" | "!r" | "!a") {
+                            self.refuse(
+                                c,
+                                "f-string: invalid conversion character: expected 's', 'r', or 'a'",
+                            );
+                        }
+                    }
+                    if let Some(f) = n.child_by_field_name("format_specifier") {
+                        stack.push(f);
+                    }
+                }
+                "format_specifier" => stack.extend(named_children(n)),
+                _ => {}
             }
         }
     }
@@ -2359,6 +2553,65 @@ mod tests {
         (
             "match x:\n    case [*a, *b]:\n        pass\n",
             "match x:\n    case [*a, b]:\n        pass\n",
+        ),
+        (
+            "match x:\n    case [x] | [y]:\n        pass\n",
+            "match x:\n    case [x] | [x]:\n        pass\n",
+        ),
+        (
+            "match x:\n    case x | 1:\n        pass\n",
+            "match x:\n    case 1 | 2:\n        pass\n",
+        ),
+        (
+            "match x:\n    case (x):\n        pass\n    case 1:\n        pass\n",
+            "match x:\n    case (x, y):\n        pass\n    case 1:\n        pass\n",
+        ),
+        (
+            "match x:\n    case [a] as a:\n        pass\n",
+            "match x:\n    case [a] as b:\n        pass\n",
+        ),
+        (
+            "match x:\n    case {'a': 1, 'a': 2}:\n        pass\n",
+            "match x:\n    case {'a': 1, 'b': 2}:\n        pass\n",
+        ),
+        (
+            "match x:\n    case 1 + 2:\n        pass\n",
+            "match x:\n    case 1 + 2j:\n        pass\n",
+        ),
+        // try clauses.
+        (
+            "try:\n    pass\nexcept*:\n    pass\n",
+            "try:\n    pass\nexcept* E:\n    pass\n",
+        ),
+        (
+            "try:\n    pass\nexcept:\n    pass\nexcept E:\n    pass\n",
+            "try:\n    pass\nexcept E:\n    pass\nexcept:\n    pass\n",
+        ),
+        (
+            "try:\n    pass\nelse:\n    pass\nfinally:\n    pass\n",
+            "try:\n    pass\nexcept E:\n    pass\nelse:\n    pass\n",
+        ),
+        // More parameters and names.
+        (
+            "def f(a, /, b, /):\n    pass\n",
+            "def f(a, /, b):\n    pass\n",
+        ),
+        (
+            "def f(*, a, /, b):\n    pass\n",
+            "def f(a, /, *, b):\n    pass\n",
+        ),
+        ("def f(*a, *b):\n    pass\n", "def f(*a, b):\n    pass\n"),
+        ("import a as __debug__\n", "import a as debug\n"),
+        ("def __debug__():\n    pass\n", "def debug():\n    pass\n"),
+        // Strings (3.11).
+        ("x = b'\u{e9}'\n", "x = '\u{e9}'\n"),
+        ("f'{x!z}'\n", "f'{x!r}'\n"),
+        ("f\"{x[\"a\"]}\"\n", "f\"{x['a']}\"\n"),
+        ("f'{\"\\n\".join(x)}'\n", "f'{x}\\n'\n"),
+        // Indentation.
+        (
+            "def f():\n    if x:\n  y = 1\n",
+            "def f():\n    if x:\n        y = 1\n",
         ),
         // Python 2 and keywords.
         ("print x\n", "print(x)\n"),

@@ -107,6 +107,14 @@ pub fn check_rules(
             let Some(whole) = parse::parse(new) else {
                 return Err(SyntaxBreak::at(new, 0, None));
             };
+            // What the masked parse elided (a docstring's text) is parsed now too; a
+            // syntax error there counts where a change is (elsewhere the file had it:
+            // a partial parse leaves such a function alone).
+            if let Err(b) = check_tree(new, &whole) {
+                if changed.iter().any(|r| r.start <= b.at && b.at <= r.end) {
+                    return Err(b);
+                }
+            }
             match compile_rules::check(new, &whole, changed, &[]) {
                 compile_rules::Verdict::Found(v) => v,
                 compile_rules::Verdict::NeedsWholeTree => Vec::new(),
