@@ -150,10 +150,11 @@ fn overlaps(r: &Range<usize>, start: usize, end: usize) -> bool {
     r.start <= end && start <= r.end
 }
 
+/// The named children of `node` but the extras (comments, backslash continuations).
 fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
     let mut c = node.walk();
     node.named_children(&mut c)
-        .filter(|n| kind_of(n) != "comment")
+        .filter(|n| !n.is_extra())
         .collect()
 }
 
@@ -314,7 +315,7 @@ impl<'a, 't> Walker<'a, 't> {
         let mut c = block.walk();
         let stmts: Vec<Node<'t>> = block
             .named_children(&mut c)
-            .filter(|n| kind_of(n) != "comment")
+            .filter(|n| !n.is_extra())
             .collect();
         // Indentation: tree-sitter takes a dedent to no enclosing level, or a
         // block with nothing in it, without an error.
@@ -407,7 +408,10 @@ impl<'a, 't> Walker<'a, 't> {
                             if full {
                                 for e in named_children(c) {
                                     self.expr(e, cx);
-                                    self.walrus_or_star(e, "in a decorator");
+                                    // Any assignment expression may follow `@`.
+                                    if !is_walrus(e) {
+                                        self.walrus_or_star(e, "in a decorator");
+                                    }
                                 }
                             }
                         }
@@ -1015,6 +1019,12 @@ impl<'a, 't> Walker<'a, 't> {
                     }
                 }
             }
+            // `print >> f, x` is an expression in Python 3 (a shift, then a tuple).
+            "print_statement" if kids.iter().any(|k| kind_of(*k) == "chevron") => {
+                for e in kids {
+                    self.expr(e, cx);
+                }
+            }
             "print_statement" => {
                 self.refuse(s, "Missing parentheses in call to 'print'");
             }
@@ -1298,7 +1308,21 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 _ => {
                     if let Some(t) = param.child_by_field_name("type") {
-                        self.expr(t, cx);
+                        // `*args: *Ts` (PEP 646) takes a starred annotation.
+                        match named_children(t).first() {
+                            Some(star)
+                                if splat == "list_splat_pattern"
+                                    && (is_star(*star)
+                                        || (kind_of(*star) == "splat_type"
+                                            && self.text(*star).starts_with('*')
+                                            && !self.text(*star).starts_with("**"))) =>
+                            {
+                                for c in named_children(*star) {
+                                    self.expr(c, cx);
+                                }
+                            }
+                            _ => self.expr(t, cx),
+                        }
                     }
                     match splat {
                         "list_splat_pattern" => {
@@ -1496,6 +1520,14 @@ impl<'a, 't> Walker<'a, 't> {
             "argument_list" => return self.arguments(e, cx),
             "as_pattern" => {
                 self.refuse(e, "`as` not allowed here");
+            }
+            // `*Ts` stands in a subscript (`tuple[*Ts]`), not as an annotation.
+            "splat_type"
+                if e.parent()
+                    .and_then(|t| t.parent())
+                    .is_none_or(|p| kind_of(p) != "type_parameter") =>
+            {
+                self.refuse(e, "`*` expression not allowed in an annotation");
             }
             "comparison_operator" if has_token(e, "<>") => {
                 self.refuse(e, "`<>` is not an operator in Python 3: use `!=`");
@@ -2220,7 +2252,12 @@ impl<'a, 't> Walker<'a, 't> {
                         }
                     })
                     .unwrap_or(false);
-                if !found {
+                // `__class__` is a cell of every function in a class body.
+                let class_cell = d.name == "__class__"
+                    && chain
+                        .iter()
+                        .any(|(scope, _)| kind_of(*scope) == "class_definition");
+                if !found && !class_cell {
                     self.refuse(
                         d.node,
                         format!("no binding for nonlocal '{}' found", d.name),
