@@ -52,8 +52,9 @@ pub struct Violation {
 pub enum Verdict {
     /// Every violation in the statements judged, in the order found.
     Found(Vec<Violation>),
-    /// A rule needs a part of the file the (masked) tree elides.
-    NeedsWholeTree,
+    /// A rule needs a part of the file the (masked) tree elides; what was found
+    /// without it.
+    NeedsWholeTree(Vec<Violation>),
 }
 
 /// Judges the statements of `tree` (the tree of `text`, possibly masked: `elided` are
@@ -89,7 +90,7 @@ pub fn check(
         }
     }
     if w.whole {
-        return Verdict::NeedsWholeTree;
+        return Verdict::NeedsWholeTree(w.out);
     }
     Verdict::Found(w.out)
 }
@@ -2343,7 +2344,7 @@ mod tests {
         }
         match check(text, &tree, std::slice::from_ref(&(0..text.len())), &[]) {
             Verdict::Found(v) => v.into_iter().next().map(|v| v.message),
-            Verdict::NeedsWholeTree => panic!("whole tree asked for"),
+            Verdict::NeedsWholeTree(_) => panic!("whole tree asked for"),
         }
     }
 

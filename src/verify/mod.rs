@@ -103,7 +103,9 @@ pub fn check_rules(
 ) -> Result<(), SyntaxBreak> {
     let found = match compile_rules::check(new, tree, changed, elided) {
         compile_rules::Verdict::Found(v) => v,
-        compile_rules::Verdict::NeedsWholeTree => {
+        // What was found without the elided parts stands (a statement's own fault).
+        compile_rules::Verdict::NeedsWholeTree(partial) if !partial.is_empty() => partial,
+        compile_rules::Verdict::NeedsWholeTree(_) => {
             let Some(whole) = parse::parse(new) else {
                 return Err(SyntaxBreak::at(new, 0, None));
             };
@@ -114,10 +116,13 @@ pub fn check_rules(
                 if changed.iter().any(|r| r.start <= b.at && b.at <= r.end) {
                     return Err(b);
                 }
+                // The whole tree is broken where no change is: its statements are
+                // not to be trusted, and what the partial tree shows was judged.
+                return Ok(());
             }
             match compile_rules::check(new, &whole, changed, &[]) {
                 compile_rules::Verdict::Found(v) => v,
-                compile_rules::Verdict::NeedsWholeTree => Vec::new(),
+                compile_rules::Verdict::NeedsWholeTree(v) => v,
             }
         }
     };
@@ -143,7 +148,7 @@ pub fn check_rules(
         Some(t) => {
             match compile_rules::check(old, &t, std::slice::from_ref(&(0..old.len())), &[]) {
                 compile_rules::Verdict::Found(v) => v,
-                compile_rules::Verdict::NeedsWholeTree => Vec::new(),
+                compile_rules::Verdict::NeedsWholeTree(v) => v,
             }
         }
         None => Vec::new(),
