@@ -104,6 +104,36 @@ pub fn apply(text: &str, edits: &[Edit]) -> String {
     out
 }
 
+/// Where each of `edits` (sorted, non-overlapping, as [`resolve`] returns them) is in
+/// the text they produce: the range its content takes.
+pub fn new_ranges(edits: &[Edit]) -> Vec<Range<usize>> {
+    let mut shift: isize = 0;
+    edits
+        .iter()
+        .map(|e| {
+            let start = e.range.start.saturating_add_signed(shift);
+            shift += e.content.len() as isize - e.range.len() as isize;
+            start..start + e.content.len()
+        })
+        .collect()
+}
+
+/// Where offset `at` of a text is after `edits` (sorted, non-overlapping) are applied
+/// to it; an offset inside an edit goes to that edit's start.
+pub fn map_offset(at: usize, edits: &[Edit]) -> usize {
+    let mut shift: isize = 0;
+    for e in edits {
+        if e.range.end <= at {
+            shift += e.content.len() as isize - e.range.len() as isize;
+        } else if e.range.start < at {
+            return e.range.start.saturating_add_signed(shift);
+        } else {
+            break;
+        }
+    }
+    at.saturating_add_signed(shift)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -434,10 +434,16 @@ fn run_project_action(
             column: at.column,
             recipe: recipe.id.clone(),
             severity: Severity::Error,
-            message: format!(
-                "the rewrite would introduce a syntax error here; no file was changed by `{}`",
-                recipe.id
-            ),
+            message: match &at.rule {
+                None => format!(
+                    "the rewrite would introduce a syntax error here; no file was changed by `{}`",
+                    recipe.id
+                ),
+                Some(rule) => format!(
+                    "rewrite refused: {rule} (CPython would reject the file); no file was changed by `{}`",
+                    recipe.id
+                ),
+            },
         }]);
         return Ok(());
     }
@@ -665,6 +671,10 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
     let mut known_tree: Option<tree_sitter::Tree> = None;
     // The masked copy of `current` that `known_tree` is the tree of, if any.
     let mut masked: Option<Shadow> = None;
+    // Edits a compile rule refused (at their place in `current`), and the findings
+    // that report them.
+    let mut refused: Vec<edit::Edit> = Vec::new();
+    let mut refusals: Vec<Finding> = Vec::new();
     for pass in 0..=MAX_PASSES {
         let mut tree = match known_tree.take() {
             Some(t) => t,
@@ -702,6 +712,8 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
             mut findings,
             imports: wanted_imports,
         } = found;
+        let mut edits = edits;
+        edits.retain(|e| !refused.contains(e));
         let (edits, conflicts) = edit::resolve(edits);
         for c in conflicts
             .iter()
@@ -729,6 +741,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
         if edits.is_empty() {
             let mut findings = first_findings.unwrap_or(findings);
             findings.extend(conflicts_seen);
+            findings.extend(refusals);
             return FileResult::Done {
                 text: current,
                 edits: total,
@@ -753,68 +766,151 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
                 findings,
             };
         }
-        let origins: Vec<String> = edits.iter().map(|e| e.origin.clone()).collect();
-        total += edits.iter().map(|e| e.weight).sum::<usize>();
-        let mut next = edit::apply(&current, &edits);
-        let mut next_tree = None;
-        if wanted_imports.is_empty() {
-            // Reparse only what the edits touched: this tree both verifies the result and
-            // serves the next pass, instead of two full parses. With a masked copy, the
-            // same edits apply to it (none touches an elided part) and its tree serves.
-            match masked.take() {
-                Some(Shadow { masked: m, trees }) => {
-                    let next_masked = m.apply(&edits);
-                    match parse::reparse_masked(&trees, &m, &edits, &next_masked)
-                        .filter(|t| !t.tree.root_node().has_error())
-                    {
-                        Some(t) => {
-                            next_tree = Some(t.tree.clone());
-                            masked = Some(Shadow {
-                                masked: next_masked,
-                                trees: t,
-                            });
+        let mut edits = edits;
+        let mut retry = false;
+        let (next, next_tree) = loop {
+            let origins: Vec<String> = edits.iter().map(|e| e.origin.clone()).collect();
+            let mut next = edit::apply(&current, &edits);
+            let mut next_tree = None;
+            let mut changed = edit::new_ranges(&edits);
+            if wanted_imports.is_empty() {
+                // Reparse only what the edits touched: this tree both verifies the result and
+                // serves the next pass, instead of two full parses. With a masked copy, the
+                // same edits apply to it (none touches an elided part) and its tree serves.
+                match masked.take() {
+                    Some(Shadow { masked: m, trees }) => {
+                        let next_masked = m.apply(&edits);
+                        match parse::reparse_masked(&trees, &m, &edits, &next_masked)
+                            .filter(|t| !t.tree.root_node().has_error())
+                        {
+                            Some(t) => {
+                                next_tree = Some(t.tree.clone());
+                                masked = Some(Shadow {
+                                    masked: next_masked,
+                                    trees: t,
+                                });
+                            }
+                            None => next_tree = parse::parse(&next),
                         }
-                        None => next_tree = parse::parse(&next),
                     }
+                    None if retry => next_tree = parse::parse(&next),
+                    None => next_tree = parse::reparse_edited(&tree, &current, &edits, &next),
                 }
-                None => next_tree = parse::reparse_edited(&tree, &current, &edits, &next),
+            } else {
+                masked = None;
+                if let Some(tree) = parse::parse(&next) {
+                    let (import_edits, _) = edit::resolve(imports::ensure(
+                        &next,
+                        &tree,
+                        &wanted_imports,
+                        newline,
+                        &recipe.id,
+                    ));
+                    next = edit::apply(&next, &import_edits);
+                    for r in &mut changed {
+                        *r = edit::map_offset(r.start, &import_edits)
+                            ..edit::map_offset(r.end, &import_edits);
+                    }
+                    changed.extend(edit::new_ranges(&import_edits));
+                }
             }
-        } else {
+            if next_tree.is_none() {
+                next_tree = parse::parse(&next);
+            }
+            let verified = match &next_tree {
+                Some(t) => verify::check_tree(&next, t).and_then(|()| {
+                    let elided: Vec<std::ops::Range<usize>> = masked
+                        .as_ref()
+                        .map(|m| m.masked.regions.iter().map(|r| r.whole.clone()).collect())
+                        .unwrap_or_default();
+                    verify::check_rules(Some(&current), &next, t, &elided, &changed)
+                }),
+                None => verify::check(&next),
+            };
+            let at = match verified {
+                Ok(()) => break (next, next_tree),
+                Err(at) => at,
+            };
+            let Some(rule) = at.rule.clone() else {
+                let mut origins = origins;
+                origins.dedup();
+                return FileResult::Done {
+                    text: text.to_owned(),
+                    edits: 0,
+                    findings: vec![Finding {
+                        path: path.to_path_buf(),
+                        line: at.line,
+                        column: at.column,
+                        recipe: recipe.id.clone(),
+                        severity: Severity::Error,
+                        message: format!(
+                            "the rewrite by {} would introduce a syntax error at {}:{} of the result; the file is left unchanged",
+                            origins.join(", "),
+                            at.line,
+                            at.column
+                        ),
+                    }],
+                };
+            };
+            // A compile rule: drop the edits of the statement it is in and verify again.
+            let statement = next_tree
+                .as_ref()
+                .map(|t| statement_around(t, at.at))
+                .unwrap_or(at.at..at.at);
+            let offending: Vec<usize> = changed
+                .iter()
+                .take(edits.len())
+                .enumerate()
+                .filter(|(_, r)| r.start <= statement.end && statement.start <= r.end)
+                .map(|(i, _)| i)
+                .collect();
+            let dropped: Vec<usize> = if offending.is_empty() {
+                (0..edits.len()).collect()
+            } else {
+                offending
+            };
+            let place = edits.get(dropped[0]).map_or(0, |e| e.range.start);
+            let (line, column) = line_col(&current, place);
+            refusals.push(Finding {
+                path: path.to_path_buf(),
+                line,
+                column,
+                recipe: recipe.id.clone(),
+                severity: Severity::Error,
+                message: format!("rewrite refused: {rule} (CPython would reject the file)"),
+            });
+            let mut kept = Vec::with_capacity(edits.len());
+            for (i, e) in edits.into_iter().enumerate() {
+                if dropped.contains(&i) {
+                    refused.push(e);
+                } else {
+                    kept.push(e);
+                }
+            }
+            edits = kept;
             masked = None;
-            if let Some(tree) = parse::parse(&next) {
-                let (import_edits, _) = edit::resolve(imports::ensure(
-                    &next,
-                    &tree,
-                    &wanted_imports,
-                    newline,
-                    &recipe.id,
-                ));
-                next = edit::apply(&next, &import_edits);
+            retry = true;
+            if edits.is_empty() {
+                break (current.clone(), None);
             }
-        }
-        let verified = match &next_tree {
-            Some(t) => verify::check_tree(&next, t),
-            None => verify::check(&next),
         };
-        if let Err(at) = verified {
-            let mut origins = origins;
-            origins.dedup();
+        if edits.is_empty() {
+            // Every edit of the pass was refused: the text stays as it is.
+            let mut findings = first_findings.unwrap_or(findings);
+            findings.extend(conflicts_seen);
+            findings.extend(refusals);
             return FileResult::Done {
-                text: text.to_owned(),
-                edits: 0,
-                findings: vec![Finding {
-                    path: path.to_path_buf(),
-                    line: at.line,
-                    column: at.column,
-                    recipe: recipe.id.clone(),
-                    severity: Severity::Error,
-                    message: format!(
-                        "the rewrite by {} would introduce a syntax error at {}:{} of the result; the file is left unchanged",
-                        origins.join(", "),
-                        at.line,
-                        at.column
-                    ),
-                }],
+                text: current,
+                edits: total,
+                findings,
+            };
+        }
+        total += edits.iter().map(|e| e.weight).sum::<usize>();
+        for r in &mut refused {
+            *r = edit::Edit {
+                range: edit::map_offset(r.range.start, &edits)
+                    ..edit::map_offset(r.range.end, &edits),
+                ..r.clone()
             };
         }
         current = next;
@@ -822,6 +918,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
         if ws.first_pass_only && ws.positions_on_disk {
             let mut findings = first_findings.unwrap_or_default();
             findings.extend(conflicts_seen);
+            findings.extend(refusals);
             return FileResult::Done {
                 text: current,
                 edits: total,
@@ -832,6 +929,22 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
     FileResult::Done {
         text: current,
         edits: total,
-        findings: conflicts_seen,
+        findings: conflicts_seen.into_iter().chain(refusals).collect(),
     }
+}
+
+/// The byte range of the statement (a statement of a block or of the module) around
+/// offset `at` of the tree's text.
+fn statement_around(tree: &tree_sitter::Tree, at: usize) -> std::ops::Range<usize> {
+    let root = tree.root_node();
+    let Some(mut node) = root.descendant_for_byte_range(at, at) else {
+        return at..at;
+    };
+    while let Some(parent) = node.parent() {
+        if matches!(parse::kind_of(parent), "block" | "module") {
+            break;
+        }
+        node = parent;
+    }
+    node.byte_range()
 }

@@ -1115,3 +1115,103 @@ fn recipe_globs_match_from_the_project_root_whatever_path_is_given() {
     assert_eq!(changed("pkg/tests"), from_root);
     assert_eq!(changed("pkg/tests/"), from_root);
 }
+
+/// `self.assertTrue(x)` to `assert x`: what a user's recipe did to `assertTrue(*args)`
+/// and `assertTrue(y := f())`, which tree-sitter parses and CPython refuses.
+const ASSERT_TRUE: &str = r#"
+id = "assert-true"
+description = "self.assertTrue(x) -> assert x"
+[[rewrite]]
+query = '''
+(expression_statement
+  (call
+    function: (attribute object: (identifier) @self attribute: (identifier) @m)
+    arguments: (argument_list . (_) @arg .)) @call
+  (#eq? @self "self")
+  (#eq? @m "assertTrue"))
+'''
+replace = "call"
+with = "assert $arg"
+"#;
+
+#[test]
+fn a_rewrite_cpython_would_refuse_is_refused_at_its_line_and_the_file_left_unchanged() {
+    let before = "class T:\n    def test(self, *args):\n        self.assertTrue(*args)\n";
+    let dir = project(&[("r.toml", ASSERT_TRUE), ("test_a.py", before)]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .stderr(contains("test_a.py:3:9: error[assert-true]: rewrite refused: `*` expression not allowed in an assert statement (CPython would reject the file)"));
+    assert_eq!(read(&dir, "test_a.py"), before);
+    fixer(dir.path())
+        .args(["check", "--recipe", "r.toml"])
+        .assert()
+        .code(1)
+        .stdout(contains(
+            "test_a.py:3:9: error[assert-true]: rewrite refused",
+        ));
+}
+
+#[test]
+fn a_refused_rewrite_leaves_the_other_rewrites_of_the_file_applied() {
+    let before = "class T:\n    def test(self, f, x):\n        self.assertTrue(y := f())\n        self.assertTrue(x)\n";
+    let dir = project(&[("r.toml", ASSERT_TRUE), ("test_a.py", before)]);
+    let out = fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .stderr(contains("test_a.py:3:9: error[assert-true]: rewrite refused: assignment expression (`:=`) without parentheses not allowed in an assert statement (CPython would reject the file)"))
+        .get_output()
+        .stderr
+        .clone();
+    // One rule, named once.
+    assert_eq!(
+        String::from_utf8_lossy(&out)
+            .matches("rewrite refused")
+            .count(),
+        1
+    );
+    assert_eq!(
+        read(&dir, "test_a.py"),
+        "class T:\n    def test(self, f, x):\n        self.assertTrue(y := f())\n        assert x\n"
+    );
+}
+
+#[test]
+fn a_file_cpython_already_refuses_is_not_held_against_a_rewrite() {
+    // `x = *a` was there before; the rewrite elsewhere is fine and applies.
+    let before = "x = *a\n\n\nclass T:\n    def test(self, x):\n        self.assertTrue(x)\n";
+    let dir = project(&[("r.toml", ASSERT_TRUE), ("test_a.py", before)]);
+    fixer(dir.path())
+        .args(["apply", "--recipe", "r.toml"])
+        .assert()
+        .stderr(contains("rewrite refused").not());
+    assert_eq!(
+        read(&dir, "test_a.py"),
+        before.replace("self.assertTrue(x)", "assert x")
+    );
+}
+
+#[test]
+fn verify_change_answers_for_a_pair_of_files_and_for_json_lines() {
+    let dir = project(&[
+        ("old.py", "def f(a):\n    return a\n"),
+        ("bad.py", "def f(a):\n    return *a\n"),
+        ("good.py", "def f(a):\n    return *a, 1\n"),
+    ]);
+    fixer(dir.path())
+        .args(["verify-change", "old.py", "good.py"])
+        .assert()
+        .code(0);
+    fixer(dir.path())
+        .args(["verify-change", "old.py", "bad.py"])
+        .assert()
+        .code(1)
+        .stdout(contains(r#""line":2"#));
+    fixer(dir.path())
+        .args(["verify-change", "--jsonl"])
+        .write_stdin("{\"old\": \"x = 1\\n\", \"new\": \"x = y := 1\\n\"}\n{\"old\": \"x = 1\\n\", \"new\": \"x = 2\\n\"}\n")
+        .assert()
+        .success()
+        .stdout(contains(r#"{"accepted":false"#))
+        .stdout(contains(r#"{"accepted":true}"#));
+}

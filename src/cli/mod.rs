@@ -6,6 +6,7 @@ mod list;
 mod recover;
 mod show;
 mod test;
+mod verify_cmd;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -78,6 +79,9 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Finish or undo a run that was stopped half way (apply and check do it first)
     Recover(recover::RecoverArgs),
+    /// Would verification accept NEW as a rewrite of OLD? (exit 0: yes, 1: no)
+    #[command(name = "verify-change", hide = true)]
+    VerifyChange(verify_cmd::VerifyArgs),
     /// Print a shell completion script
     Completions {
         #[arg(value_enum)]
@@ -106,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(&args, &cli.global),
         Command::Inspect(args) => inspect::run(&args, &cli.global),
         Command::Recover(args) => recover::run(&args, &cli.global),
+        Command::VerifyChange(args) => verify_cmd::run(&args, &cli.global),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "fixer", &mut std::io::stdout());

@@ -1,0 +1,2705 @@
+//! Compile rules: what tree-sitter-python accepts and CPython's compiler refuses.
+//!
+//! The grammar is lenient on purpose (it parses Python 2, `*a` and `x as y` anywhere,
+//! an unparenthesised `:=` in any expression), and its tree says nothing about where a
+//! statement may stand. CPython rejects such code when it compiles the file (in its
+//! parser's `invalid_*` rules, its symbol table and its code generator), so a rewrite
+//! that produces it would be written to disk as a file that no longer imports. This pass
+//! walks the statements a change reaches, with what it needs of their context (the
+//! function, async function, lambda, class, loop, comprehension or `except*` they sit
+//! in), and reports the first thing CPython 3.11 would refuse:
+//!
+//! - where a starred expression (`*a`) or an unparenthesised assignment expression
+//!   (`y := f()`) may stand, and `x as y` outside a `with` item;
+//! - assignment, augmented assignment, `del`, `for`, `with ... as` and comprehension
+//!   targets: a starred target outside a tuple or list, two in one, `__debug__`;
+//! - `return`, `yield`, `await`, `async for`/`async with` outside their functions (and
+//!   `yield` in a comprehension, `yield from` in an async function, an asynchronous
+//!   comprehension outside an async function, `return` with a value in an async
+//!   generator), `break`/`continue` outside a loop, either in an `except*` block;
+//! - calls: a keyword argument repeated, a positional argument after a keyword
+//!   argument or `**` unpacking, `*` unpacking after `**`; parameters: a name twice, a
+//!   non-default parameter after a default one, a bare `*` with nothing named after it,
+//!   anything after `**kwargs`; `assert a, b, c`, `raise a, b`;
+//! - `global`/`nonlocal`: at module level, naming a parameter, after the name is used
+//!   or bound in the scope, both for one name, or naming nothing bound in an enclosing
+//!   function; `import *` outside module level; `from __future__` not at the top of the
+//!   file, or naming an unknown feature;
+//! - `except` and `except*` on one `try`; a `case` that makes the rest unreachable;
+//!   Python 2 syntax (`print x`, `exec x`, `<>`, `1L`, `0777`), `await`/`async` as names.
+//!
+//! Judging only what a change reaches keeps the pass cheap (verification runs on
+//! every rewritten file) and leaves a file's pre-existing faults alone. Rules that need
+//! a whole scope (`global`, `nonlocal`, async generators, `__future__`) read that scope
+//! only when its text holds the keyword; on a masked tree (see [`crate::outline`]) with
+//! part of that scope elided they ask for the whole tree ([`Verdict::NeedsWholeTree`]).
+
+use std::ops::Range;
+
+use tree_sitter::{Node, Tree};
+
+use crate::parse::kind_of;
+
+/// Something CPython would refuse, at a byte of the checked text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub at: usize,
+    pub message: String,
+}
+
+/// What the pass found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every violation in the statements judged, in the order found.
+    Found(Vec<Violation>),
+    /// A rule needs a part of the file the (masked) tree elides; what was found
+    /// without it.
+    NeedsWholeTree(Vec<Violation>),
+}
+
+/// Judges the statements of `tree` (the tree of `text`, possibly masked: `elided` are
+/// the byte ranges its elided parts stand for) that `changed` (byte ranges of `text`;
+/// `0..text.len()` for all) reaches.
+pub fn check(
+    text: &str,
+    tree: &Tree,
+    changed: &[Range<usize>],
+    elided: &[Range<usize>],
+) -> Verdict {
+    let mut w = Walker {
+        text,
+        b: text.as_bytes(),
+        changed,
+        elided,
+        out: Vec::new(),
+        scopes: Vec::new(),
+        whole: false,
+    };
+    let root = tree.root_node();
+    let cx = Cx::default();
+    w.block(root, cx, false);
+    w.future_position(root);
+    let scopes = std::mem::take(&mut w.scopes);
+    for s in scopes {
+        match s {
+            Some(_) => w.scope_rules(s),
+            None => w.module_rules(root),
+        }
+        if w.whole {
+            break;
+        }
+    }
+    if w.whole {
+        return Verdict::NeedsWholeTree(w.out);
+    }
+    Verdict::Found(w.out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Scope {
+    #[default]
+    Module,
+    Class,
+    Function,
+    Lambda,
+}
+
+/// Where a node stands.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cx<'t> {
+    scope: Scope,
+    /// The innermost function scope is an `async def`.
+    is_async: bool,
+    /// Inside the element part of a comprehension (not its first iterable): its name.
+    comp: Option<&'static str>,
+    /// The comprehension's scope is itself nested in a class body.
+    comp_in_class: bool,
+    in_loop: bool,
+    /// In an `except*` block, outside any loop inside it (`break`/`continue`).
+    star_loop: bool,
+    /// In an `except*` block of this function (`return`).
+    star_fn: bool,
+    /// The innermost function or class node (or `None` at module level).
+    owner: Option<Node<'t>>,
+}
+
+impl<'t> Cx<'t> {
+    fn function(node: Node<'t>, is_async: bool, scope: Scope) -> Cx<'t> {
+        Cx {
+            scope,
+            is_async,
+            owner: Some(node),
+            ..Cx::default()
+        }
+    }
+}
+
+struct Walker<'a, 't> {
+    text: &'a str,
+    b: &'a [u8],
+    changed: &'a [Range<usize>],
+    elided: &'a [Range<usize>],
+    out: Vec<Violation>,
+    /// Scopes whose whole-scope rules must run (function or class nodes; `None` for the
+    /// module), with the context of their body.
+    scopes: Vec<Option<Node<'t>>>,
+    /// A rule needs what the tree elides.
+    whole: bool,
+}
+
+fn overlaps(r: &Range<usize>, start: usize, end: usize) -> bool {
+    r.start <= end && start <= r.end
+}
+
+/// The named children of `node` but the extras (comments, backslash continuations).
+fn named_children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut c = node.walk();
+    node.named_children(&mut c)
+        .filter(|n| !n.is_extra())
+        .collect()
+}
+
+fn children<'t>(node: Node<'t>) -> Vec<Node<'t>> {
+    let mut c = node.walk();
+    node.children(&mut c).collect()
+}
+
+fn has_token(node: Node<'_>, token: &str) -> bool {
+    children(node)
+        .iter()
+        .any(|c| !c.is_named() && kind_of(c) == token)
+}
+
+/// Does a comment stand anywhere in `n` (not in a nested string)?
+fn has_comment(n: Node<'_>) -> bool {
+    children(n).into_iter().any(|c| {
+        kind_of(c) == "comment" || (kind_of(c) != "string" && c.child_count() > 0 && has_comment(c))
+    })
+}
+
+/// A pattern in parentheses with no comma: a group, not a tuple.
+fn is_group(p: Node<'_>) -> bool {
+    kind_of(p) == "tuple_pattern" && named_children(p).len() == 1 && !has_token(p, ",")
+}
+
+/// `*a`, or what the grammar reads as `(*a).b`, `(*a)[i]`, `(*a)(x)` or `(*a) + b`
+/// (CPython: `*(a.b)`, ...): a starred expression either way.
+fn is_star(n: Node<'_>) -> bool {
+    let head = match kind_of(n) {
+        "list_splat" => return true,
+        "attribute" => n.child_by_field_name("object"),
+        "subscript" => n.child_by_field_name("value"),
+        "call" => n.child_by_field_name("function"),
+        "binary_operator" => n.child_by_field_name("left"),
+        _ => None,
+    };
+    head.is_some_and(is_star)
+}
+
+/// `y := a`, or what the grammar reads as `(y := a) if b else c`, `(y := a) or b`,
+/// `(y := a) < b` (CPython: `y := (a if b else c)`, ...).
+fn is_walrus(n: Node<'_>) -> bool {
+    match kind_of(n) {
+        "named_expression" => true,
+        "conditional_expression" | "comparison_operator" => {
+            named_children(n).first().is_some_and(|c| is_walrus(*c))
+        }
+        "boolean_operator" => n.child_by_field_name("left").is_some_and(is_walrus),
+        _ => false,
+    }
+}
+
+/// The kind of `n`: `list_splat` for any starred expression (see [`is_star`]),
+/// `named_expression` for any assignment expression (see [`is_walrus`]).
+fn star_kind(n: Node<'_>) -> &'static str {
+    if is_star(n) {
+        "list_splat"
+    } else if is_walrus(n) {
+        "named_expression"
+    } else {
+        kind_of(n)
+    }
+}
+
+/// A `tuple`/`tuple_pattern` node that is only parentheses round one element.
+fn is_parenthesised_one(node: Node<'_>) -> bool {
+    matches!(kind_of(node), "tuple" | "tuple_pattern")
+        && named_children(node).len() == 1
+        && !has_token(node, ",")
+}
+
+/// How CPython names a node it refuses as a target.
+fn target_name(kind: &str) -> &'static str {
+    match kind {
+        "call" => "function call",
+        "integer" | "float" | "string" | "concatenated_string" | "true" | "false" | "none" => {
+            "literal"
+        }
+        "await" => "await expression",
+        "yield" => "yield expression",
+        "comparison_operator" => "comparison",
+        "lambda" => "lambda",
+        "conditional_expression" => "conditional expression",
+        "named_expression" => "named expression",
+        "list_comprehension" => "list comprehension",
+        "set_comprehension" => "set comprehension",
+        "dictionary_comprehension" => "dict comprehension",
+        "generator_expression" => "generator expression",
+        "dictionary" => "dict literal",
+        "set" => "set display",
+        "ellipsis" => "ellipsis",
+        _ => "expression",
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Assign,
+    Del,
+    Aug,
+}
+
+const FUTURE_FEATURES: &[&str] = &[
+    "nested_scopes",
+    "generators",
+    "division",
+    "absolute_import",
+    "with_statement",
+    "print_function",
+    "unicode_literals",
+    "barry_as_FLUFL",
+    "generator_stop",
+    "annotations",
+];
+
+/// Is `word` in `b` as a whole word?
+fn has_word(b: &[u8], word: &[u8]) -> bool {
+    memchr::memmem::find_iter(b, word).any(|i| {
+        let before = i.checked_sub(1).map(|j| b[j]);
+        let after = b.get(i + word.len()).copied();
+        !before.is_some_and(is_ident_byte) && !after.is_some_and(is_ident_byte)
+    })
+}
+
+fn is_ident_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+}
+
+impl<'a, 't> Walker<'a, 't> {
+    fn text(&self, node: Node<'_>) -> &'a str {
+        &self.text[node.byte_range()]
+    }
+
+    fn refuse(&mut self, node: Node<'_>, message: impl Into<String>) {
+        self.out.push(Violation {
+            at: node.start_byte(),
+            message: message.into(),
+        });
+    }
+
+    fn touched(&self, start: usize, end: usize) -> bool {
+        self.changed.iter().any(|r| overlaps(r, start, end))
+    }
+
+    fn holds_elided(&self, start: usize, end: usize) -> bool {
+        self.elided.iter().any(|r| r.start < end && start < r.end)
+    }
+
+    fn note_scope(&mut self, owner: Option<Node<'t>>) {
+        if !self.scopes.contains(&owner) {
+            self.scopes.push(owner);
+        }
+    }
+
+    /// The statements of a block (or the module); `full`: judge all of them.
+    fn block(&mut self, block: Node<'t>, cx: Cx<'t>, full: bool) {
+        let mut c = block.walk();
+        let stmts: Vec<Node<'t>> = block
+            .named_children(&mut c)
+            .filter(|n| !n.is_extra())
+            .collect();
+        // Indentation: tree-sitter takes a dedent to no enclosing level, or a
+        // block with nothing in it, without an error.
+        let is_module = kind_of(block) == "module";
+        let first_on_line = |s: Node<'t>| {
+            s.prev_sibling()
+                .is_none_or(|p| p.end_position().row < s.start_position().row)
+        };
+        let base = match stmts.first() {
+            _ if is_module => Some(0),
+            Some(f) if first_on_line(*f) => Some(f.start_position().column),
+            _ => None,
+        };
+        if stmts.is_empty()
+            && !is_module
+            && (full || self.touched(block.start_byte(), block.end_byte() + 1))
+        {
+            self.refuse(block, "expected an indented block");
+        }
+        for s in stmts {
+            // An elided run of statements: a `0` that spans them.
+            let run = kind_of(s) == "expression_statement"
+                && named_children(s)
+                    .first()
+                    .is_some_and(|c| kind_of(c) == "integer");
+            if run && self.elided.iter().any(|r| r.contains(&s.start_byte())) {
+                if full {
+                    self.whole = true;
+                }
+                continue;
+            }
+            if full || self.touched(s.start_byte(), s.end_byte()) {
+                if let Some(base) = base.filter(|_| first_on_line(s)) {
+                    let col = s.start_position().column;
+                    if col > base {
+                        self.refuse(s, "unexpected indent");
+                    } else if col < base {
+                        self.refuse(s, "unindent does not match any outer indentation level");
+                    }
+                }
+                self.statement(s, cx, full);
+            }
+        }
+    }
+
+    /// Where the header of a compound statement ends: its first block.
+    fn header_touched(&self, node: Node<'_>) -> bool {
+        let end = children(node)
+            .iter()
+            .find(|c| kind_of(**c) == "block")
+            .map_or(node.end_byte(), |b| b.start_byte());
+        self.touched(node.start_byte(), end)
+    }
+
+    fn statement(&mut self, s: Node<'t>, cx: Cx<'t>, full: bool) {
+        let kind = kind_of(s);
+        let compound = matches!(
+            kind,
+            "if_statement"
+                | "for_statement"
+                | "while_statement"
+                | "try_statement"
+                | "with_statement"
+                | "function_definition"
+                | "class_definition"
+                | "decorated_definition"
+                | "match_statement"
+        );
+        let full = full || !compound || self.header_touched(s);
+        // A compound statement judged whole, or a simple statement whose text is elided
+        // (a docstring's), needs the tree of all of it.
+        if full && self.holds_elided(s.start_byte(), s.end_byte()) {
+            self.whole = true;
+            return;
+        }
+        if full && !compound {
+            self.simple(s, cx);
+            self.note_scope(cx.owner);
+            return;
+        }
+        self.compound(s, cx, full);
+    }
+
+    fn compound(&mut self, s: Node<'t>, cx: Cx<'t>, full: bool) {
+        match kind_of(s) {
+            "decorated_definition" => {
+                for c in named_children(s) {
+                    match kind_of(c) {
+                        "decorator" => {
+                            if full {
+                                for e in named_children(c) {
+                                    self.expr(e, cx);
+                                    // Any assignment expression may follow `@`.
+                                    if !is_walrus(e) {
+                                        self.walrus_or_star(e, "in a decorator");
+                                    }
+                                }
+                            }
+                        }
+                        _ => self.compound(c, cx, full),
+                    }
+                }
+            }
+            "function_definition" => {
+                let is_async = has_token(s, "async");
+                if full {
+                    self.debug_name(s.child_by_field_name("name"));
+                    if let Some(p) = s.child_by_field_name("parameters") {
+                        self.parameters(p, cx);
+                    }
+                    if let Some(r) = s.child_by_field_name("return_type") {
+                        self.expr(r, cx);
+                    }
+                }
+                let inner = Cx::function(s, is_async, Scope::Function);
+                if let Some(body) = s.child_by_field_name("body") {
+                    self.block(body, inner, full);
+                }
+                if full {
+                    self.note_scope(Some(s));
+                }
+            }
+            "class_definition" => {
+                if full {
+                    self.debug_name(s.child_by_field_name("name"));
+                    if let Some(a) = s.child_by_field_name("superclasses") {
+                        self.expr(a, cx);
+                    }
+                }
+                let inner = Cx {
+                    scope: Scope::Class,
+                    owner: Some(s),
+                    ..Cx::default()
+                };
+                if let Some(body) = s.child_by_field_name("body") {
+                    self.block(body, inner, full);
+                }
+            }
+            "if_statement" => {
+                if full {
+                    if let Some(c) = s.child_by_field_name("condition") {
+                        self.expr(c, cx);
+                    }
+                }
+                for c in named_children(s) {
+                    match kind_of(c) {
+                        "block" => self.block(c, cx, full),
+                        "elif_clause" => self.clause(c, cx, full),
+                        "else_clause" => self.clause(c, cx, full),
+                        _ => {}
+                    }
+                }
+            }
+            "while_statement" | "for_statement" => {
+                let is_for = kind_of(s) == "for_statement";
+                if full {
+                    if is_for {
+                        if has_token(s, "async") {
+                            self.async_context(s, cx, "'async for' outside async function");
+                        }
+                        if let Some(l) = s.child_by_field_name("left") {
+                            self.target(l, Target::Assign, cx);
+                        }
+                        if let Some(r) = s.child_by_field_name("right") {
+                            self.expr(r, cx);
+                            self.walrus_or_star(r, "as what a for loop iterates over");
+                        }
+                    } else if let Some(c) = s.child_by_field_name("condition") {
+                        self.expr(c, cx);
+                    }
+                }
+                let body_cx = Cx {
+                    in_loop: true,
+                    star_loop: false,
+                    ..cx
+                };
+                if let Some(body) = s.child_by_field_name("body") {
+                    self.block(body, body_cx, full);
+                }
+                if let Some(e) = s.child_by_field_name("alternative") {
+                    self.clause(e, cx, full);
+                }
+            }
+            "try_statement" => {
+                if full || self.clause_headers_touched(s) {
+                    let star = children(s)
+                        .iter()
+                        .filter(|c| kind_of(**c) == "except_clause")
+                        .map(|c| has_token(*c, "*"))
+                        .collect::<Vec<_>>();
+                    if star.iter().any(|x| *x) && star.iter().any(|x| !*x) {
+                        self.refuse(
+                            s,
+                            "cannot have both 'except' and 'except*' on the same 'try'",
+                        );
+                    }
+                    let clauses: Vec<Node<'t>> = children(s)
+                        .into_iter()
+                        .filter(|c| kind_of(*c) == "except_clause")
+                        .collect();
+                    for (i, c) in clauses.iter().enumerate() {
+                        let bare = named_children(*c).iter().all(|v| kind_of(*v) == "block");
+                        if bare && has_token(*c, "*") {
+                            self.refuse(*c, "expected one or more exception types");
+                        } else if bare && i + 1 < clauses.len() {
+                            self.refuse(*c, "default 'except:' must be last");
+                        }
+                    }
+                    let has_else = children(s).iter().any(|c| kind_of(*c) == "else_clause");
+                    if has_else && clauses.is_empty() {
+                        self.refuse(s, "expected 'except' or 'finally' block");
+                    }
+                }
+                for c in named_children(s) {
+                    match kind_of(c) {
+                        "block" => self.block(c, cx, full),
+                        _ => self.clause(c, cx, full),
+                    }
+                }
+            }
+            "with_statement" => {
+                if full {
+                    if has_token(s, "async") {
+                        self.async_context(s, cx, "'async with' outside async function");
+                    }
+                    for clause in named_children(s) {
+                        if kind_of(clause) != "with_clause" {
+                            continue;
+                        }
+                        for item in named_children(clause) {
+                            let Some(v) = item.child_by_field_name("value") else {
+                                continue;
+                            };
+                            if kind_of(v) == "as_pattern" {
+                                let parts = named_children(v);
+                                if let Some(e) = parts.first() {
+                                    self.expr(*e, cx);
+                                    self.walrus_or_star(*e, "in a with statement");
+                                }
+                                if let Some(t) = v.child_by_field_name("alias") {
+                                    let t = named_children(t).first().copied().unwrap_or(t);
+                                    self.target(t, Target::Assign, cx);
+                                }
+                            } else {
+                                self.expr(v, cx);
+                                self.walrus_or_star(v, "in a with statement");
+                            }
+                        }
+                    }
+                }
+                if let Some(body) = s.child_by_field_name("body") {
+                    self.block(body, cx, full);
+                }
+            }
+            "match_statement" => {
+                let full_cases = full;
+                if full {
+                    for subj in s.children_by_field_name("subject", &mut s.walk()) {
+                        self.expr(subj, cx);
+                    }
+                }
+                if let Some(body) = s.child_by_field_name("body") {
+                    let cases: Vec<Node<'t>> = named_children(body)
+                        .into_iter()
+                        .filter(|c| kind_of(c) == "case_clause")
+                        .collect();
+                    let n = cases.len();
+                    for (i, case) in cases.into_iter().enumerate() {
+                        let touched = full_cases || self.header_touched(case);
+                        if touched {
+                            self.case_header(case, cx, i + 1 == n);
+                        }
+                        if let Some(b) = case.child_by_field_name("consequence") {
+                            self.block(b, cx, touched);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn clause_headers_touched(&self, s: Node<'_>) -> bool {
+        children(s)
+            .iter()
+            .filter(|c| kind_of(**c).ends_with("_clause"))
+            .any(|c| self.header_touched(*c))
+    }
+
+    /// An `elif`/`else`/`except`/`finally` clause.
+    fn clause(&mut self, c: Node<'t>, cx: Cx<'t>, full: bool) {
+        let full = full || self.header_touched(c);
+        if full && self.holds_elided(c.start_byte(), c.end_byte()) {
+            self.whole = true;
+            return;
+        }
+        let mut cx = cx;
+        if kind_of(c) == "except_clause" {
+            if full {
+                for v in named_children(c) {
+                    match kind_of(v) {
+                        "block" => {}
+                        // `except E as e`, which the grammar may read as one `as`.
+                        "as_pattern" => {
+                            for part in named_children(v) {
+                                if kind_of(part) == "as_pattern_target" {
+                                    for t in named_children(part) {
+                                        if kind_of(t) != "identifier" {
+                                            self.refuse(
+                                                t,
+                                                "the name after `except ... as` must be a name",
+                                            );
+                                        }
+                                    }
+                                } else {
+                                    self.expr(part, cx);
+                                    self.walrus_or_star(part, "in an except clause");
+                                }
+                            }
+                        }
+                        _ => {
+                            self.expr(v, cx);
+                            self.walrus_or_star(v, "in an except clause");
+                        }
+                    }
+                }
+            }
+            if has_token(c, "*") {
+                cx.star_loop = true;
+                cx.star_fn = true;
+            }
+        } else if full {
+            if let Some(cond) = c.child_by_field_name("condition") {
+                self.expr(cond, cx);
+            }
+        }
+        for b in named_children(c) {
+            if kind_of(b) == "block" {
+                self.block(b, cx, full);
+            }
+        }
+    }
+
+    fn case_header(&mut self, case: Node<'t>, cx: Cx<'t>, last: bool) {
+        if let Some(g) = case.child_by_field_name("guard") {
+            for e in named_children(g) {
+                self.expr(e, cx);
+            }
+        }
+        for p in named_children(case) {
+            if kind_of(p) == "case_pattern" {
+                self.pattern(p);
+            }
+        }
+        if last || case.child_by_field_name("guard").is_some() {
+            return;
+        }
+        let patterns: Vec<Node<'t>> = named_children(case)
+            .into_iter()
+            .filter(|p| kind_of(p) == "case_pattern")
+            .collect();
+        if patterns.len() != 1 {
+            return;
+        }
+        let p = patterns[0];
+        if let Some(message) = self.irrefutable(p) {
+            self.refuse(p, message);
+        }
+    }
+
+    /// Why pattern `p` matches anything (a capture, `_`, a group or an `as` of one,
+    /// an alternative that does), if it does.
+    fn irrefutable(&self, p: Node<'t>) -> Option<String> {
+        let text = self.text(p).trim();
+        match kind_of(p) {
+            "case_pattern" => {
+                let inner = named_children(p);
+                if text == "_" {
+                    return Some("wildcard makes remaining patterns unreachable".into());
+                }
+                match inner.as_slice() {
+                    [one] => self.irrefutable(*one),
+                    _ => None,
+                }
+            }
+            "dotted_name" if named_children(p).len() == 1 => Some(format!(
+                "name capture '{text}' makes remaining patterns unreachable"
+            )),
+            "tuple_pattern" if is_group(p) => {
+                named_children(p).first().and_then(|c| self.irrefutable(*c))
+            }
+            "as_pattern" => named_children(p).first().and_then(|c| self.irrefutable(*c)),
+            "union_pattern" => named_children(p).iter().find_map(|c| self.irrefutable(*c)),
+            _ => None,
+        }
+    }
+
+    /// A case pattern: a name captured twice (outside the alternatives of an `|`),
+    /// two starred names in one sequence.
+    fn pattern(&mut self, p: Node<'t>) {
+        let mut names: Vec<&'a str> = Vec::new();
+        self.captures(p, &mut names);
+    }
+
+    fn captures(&mut self, p: Node<'t>, names: &mut Vec<&'a str>) {
+        match kind_of(p) {
+            "dotted_name" => {
+                let parts = named_children(p);
+                if parts.len() == 1 {
+                    self.capture(parts[0], names);
+                }
+                return;
+            }
+            "identifier" => return self.capture(p, names),
+            "splat_pattern" => {
+                for c in named_children(p) {
+                    self.capture(c, names);
+                }
+                return;
+            }
+            "union_pattern" => {
+                // Each alternative binds the same names; only the last may match
+                // anything.
+                let before = names.clone();
+                let alts = named_children(p);
+                let mut first: Option<Vec<&'a str>> = None;
+                for (i, alt) in alts.iter().enumerate() {
+                    let mut mine = before.clone();
+                    self.captures(*alt, &mut mine);
+                    if i + 1 < alts.len() {
+                        if let Some(m) = self.irrefutable(*alt) {
+                            self.refuse(*alt, m);
+                        }
+                    }
+                    match &first {
+                        None => first = Some(mine),
+                        Some(f) => {
+                            let mut a = f.clone();
+                            let mut b = mine;
+                            a.sort_unstable();
+                            b.sort_unstable();
+                            if a != b {
+                                self.refuse(*alt, "alternative patterns bind different names");
+                            }
+                        }
+                    }
+                }
+                *names = first.unwrap_or(before);
+                return;
+            }
+            "as_pattern" => {
+                let parts = named_children(p);
+                for c in &parts {
+                    if kind_of(*c) == "identifier" {
+                        self.capture(*c, names);
+                    } else {
+                        self.captures(*c, names);
+                    }
+                }
+                return;
+            }
+            "complex_pattern" => {
+                let numbers = named_children(p);
+                if numbers
+                    .last()
+                    .is_some_and(|n| !self.text(*n).ends_with(['j', 'J']))
+                {
+                    self.refuse(p, "imaginary number required in complex literal");
+                }
+                return;
+            }
+            "tuple_pattern" if is_group(p) => {
+                for c in named_children(p) {
+                    self.captures(c, names);
+                }
+                return;
+            }
+            "list_pattern" | "tuple_pattern" => {
+                let stars = named_children(p)
+                    .iter()
+                    .filter(|c| {
+                        named_children(**c)
+                            .first()
+                            .is_some_and(|x| kind_of(x) == "splat_pattern")
+                    })
+                    .count();
+                if stars > 1 {
+                    self.refuse(p, "multiple starred names in sequence pattern");
+                }
+            }
+            "class_pattern" => {
+                let mut attrs: Vec<&'a str> = Vec::new();
+                for (i, c) in named_children(p).into_iter().enumerate() {
+                    if i == 0 {
+                        continue;
+                    }
+                    let inner = named_children(c);
+                    if let Some(k) = inner.first().filter(|k| kind_of(**k) == "keyword_pattern") {
+                        if let Some(n) = named_children(*k).first() {
+                            let name = self.text(*n);
+                            if attrs.contains(&name) {
+                                self.refuse(
+                                    *n,
+                                    format!("attribute name repeated in class pattern: {name}"),
+                                );
+                            }
+                            attrs.push(name);
+                        }
+                    }
+                    self.captures(c, names);
+                }
+                return;
+            }
+            "keyword_pattern" => {
+                for c in named_children(p).into_iter().skip(1) {
+                    self.captures(c, names);
+                }
+                return;
+            }
+            "dict_pattern" => {
+                let mut keys: Vec<&'a str> = Vec::new();
+                let mut k = p.walk();
+                let key_nodes: Vec<Node<'t>> = p.children_by_field_name("key", &mut k).collect();
+                for key in key_nodes {
+                    let t = self.text(key);
+                    if keys.contains(&t) {
+                        self.refuse(key, format!("mapping pattern checks duplicate key ({t})"));
+                    }
+                    keys.push(t);
+                }
+                let mut c = p.walk();
+                let values: Vec<Node<'t>> = p.children_by_field_name("value", &mut c).collect();
+                for v in values {
+                    self.captures(v, names);
+                }
+                for s in named_children(p) {
+                    if kind_of(s) == "splat_pattern" {
+                        self.captures(s, names);
+                    }
+                }
+                return;
+            }
+            "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none" => {
+                return
+            }
+            _ => {}
+        }
+        for c in named_children(p) {
+            self.captures(c, names);
+        }
+    }
+
+    fn capture(&mut self, n: Node<'t>, names: &mut Vec<&'a str>) {
+        let name = self.text(n);
+        if name == "_" {
+            return;
+        }
+        if names.contains(&name) {
+            self.refuse(
+                n,
+                format!("multiple assignments to name '{name}' in pattern"),
+            );
+        }
+        names.push(name);
+    }
+
+    fn async_context(&mut self, s: Node<'_>, cx: Cx<'t>, message: &str) {
+        if !(cx.scope == Scope::Function && cx.is_async) {
+            self.refuse(s, message);
+        }
+    }
+
+    /// A simple statement.
+    fn simple(&mut self, s: Node<'t>, cx: Cx<'t>) {
+        let kids = named_children(s);
+        match kind_of(s) {
+            "expression_statement" => {
+                if kids.len() == 1 {
+                    let e = kids[0];
+                    match kind_of(e) {
+                        "assignment" => self.assignment(e, cx),
+                        "augmented_assignment" => self.augmented(e, cx),
+                        _ => {
+                            self.expr(e, cx);
+                            self.walrus_or_star(e, "alone as a statement");
+                        }
+                    }
+                } else {
+                    for e in kids {
+                        self.expr(e, cx);
+                        if is_walrus(e) {
+                            self.walrus_or_star(e, "in a tuple without parentheses");
+                        }
+                    }
+                }
+            }
+            "return_statement" => {
+                if cx.scope != Scope::Function {
+                    self.refuse(s, "'return' outside function");
+                } else if cx.star_fn {
+                    self.refuse(
+                        s,
+                        "'break', 'continue' and 'return' cannot appear in an except* block",
+                    );
+                }
+                for e in kids {
+                    self.value(e, cx, "in a return statement");
+                }
+            }
+            "assert_statement" => {
+                if kids.len() > 2 {
+                    self.refuse(s, "an assert statement takes a test and a message, no more");
+                }
+                for e in kids {
+                    self.expr(e, cx);
+                    self.walrus_or_star(e, "in an assert statement");
+                }
+            }
+            "delete_statement" => {
+                for e in kids {
+                    self.target(e, Target::Del, cx);
+                }
+            }
+            "raise_statement" => {
+                for e in kids {
+                    if kind_of(e) == "expression_list" {
+                        self.refuse(
+                            e,
+                            "`raise` takes one exception, not a tuple without parentheses",
+                        );
+                    }
+                    self.expr(e, cx);
+                    self.walrus_or_star(e, "in a raise statement");
+                }
+            }
+            "break_statement" | "continue_statement" => {
+                let word = if kind_of(s) == "break_statement" {
+                    "break"
+                } else {
+                    "continue"
+                };
+                if !cx.in_loop {
+                    if word == "break" {
+                        self.refuse(s, "'break' outside loop");
+                    } else {
+                        self.refuse(s, "'continue' not properly in loop");
+                    }
+                } else if cx.star_loop {
+                    self.refuse(
+                        s,
+                        "'break', 'continue' and 'return' cannot appear in an except* block",
+                    );
+                }
+            }
+            "nonlocal_statement" => {
+                if cx.scope == Scope::Module {
+                    self.refuse(s, "nonlocal declaration not allowed at module level");
+                }
+            }
+            "global_statement" => {}
+            "import_statement" | "import_from_statement"
+                if kids.iter().any(|k| self.text(*k).contains("__debug__")) =>
+            {
+                for k in &kids {
+                    if s.child_by_field_name("module_name") == Some(*k) {
+                        continue;
+                    }
+                    let bound = match kind_of(*k) {
+                        "aliased_import" => k.child_by_field_name("alias"),
+                        "dotted_name" => named_children(*k).first().copied(),
+                        _ => None,
+                    };
+                    self.debug_name(bound);
+                }
+            }
+            "import_from_statement" => {
+                let star = kids.iter().any(|k| kind_of(k) == "wildcard_import");
+                if star && cx.scope != Scope::Module {
+                    self.refuse(s, "import * only allowed at module level");
+                }
+            }
+            "future_import_statement" => {
+                if cx.scope != Scope::Module || cx.owner.is_some() {
+                    self.refuse(
+                        s,
+                        "from __future__ imports must occur at the beginning of the file",
+                    );
+                }
+                for k in kids {
+                    let name = match kind_of(k) {
+                        "aliased_import" => k.child_by_field_name("name").map(|n| self.text(n)),
+                        "dotted_name" => Some(self.text(k)),
+                        _ => None,
+                    };
+                    if let Some(name) = name {
+                        if name == "braces" {
+                            self.refuse(k, "not a chance");
+                        } else if !FUTURE_FEATURES.contains(&name) {
+                            self.refuse(k, format!("future feature {name} is not defined"));
+                        }
+                    }
+                }
+            }
+            // `print >> f, x` is an expression in Python 3 (a shift, then a tuple).
+            "print_statement" if kids.iter().any(|k| kind_of(*k) == "chevron") => {
+                for e in kids {
+                    self.expr(e, cx);
+                }
+            }
+            "print_statement" => {
+                self.refuse(s, "Missing parentheses in call to 'print'");
+            }
+            "exec_statement" => {
+                self.refuse(s, "Missing parentheses in call to 'exec'");
+            }
+            _ => {
+                for e in kids {
+                    self.expr(e, cx);
+                }
+            }
+        }
+    }
+
+    /// A value that may be a tuple without parentheses (`return a, *b`), not `*a` or
+    /// `y := 1` alone.
+    fn value(&mut self, e: Node<'t>, cx: Cx<'t>, place: &str) {
+        self.expr(e, cx);
+        self.walrus_or_star(e, place);
+        if kind_of(e) == "expression_list" {
+            for item in named_children(e) {
+                if is_walrus(item) {
+                    self.walrus_or_star(item, "in a tuple without parentheses");
+                }
+            }
+        }
+    }
+
+    /// `e` is a `*a` or an unparenthesised `y := 1` where neither may stand.
+    fn walrus_or_star(&mut self, e: Node<'t>, place: &str) {
+        match star_kind(e) {
+            "list_splat" => self.refuse(e, format!("`*` expression not allowed {place}")),
+            "named_expression" => self.refuse(
+                e,
+                format!("assignment expression (`:=`) without parentheses not allowed {place}"),
+            ),
+            "as_pattern" => self.refuse(e, format!("`as` not allowed {place}")),
+            _ => {}
+        }
+    }
+
+    fn assignment(&mut self, a: Node<'t>, cx: Cx<'t>) {
+        let left = a.child_by_field_name("left");
+        let annotated = a.child_by_field_name("type");
+        if let Some(l) = left {
+            if annotated.is_some() {
+                if matches!(kind_of(l), "pattern_list" | "list_pattern")
+                    || (kind_of(l) == "tuple_pattern" && !is_parenthesised_one(l))
+                {
+                    self.refuse(l, "only single target (not tuple) can be annotated");
+                } else if kind_of(l) == "list_splat_pattern" {
+                    self.refuse(l, "illegal target for annotation");
+                }
+            }
+            self.target(l, Target::Assign, cx);
+        }
+        if let Some(t) = annotated {
+            self.expr(t, cx);
+        }
+        if let Some(r) = a.child_by_field_name("right") {
+            match kind_of(r) {
+                "assignment" => {
+                    if annotated.is_some() {
+                        self.refuse(r, "an annotated assignment has one target");
+                    }
+                    self.assignment(r, cx);
+                }
+                "augmented_assignment" => {
+                    self.refuse(r, "an augmented assignment cannot be a value");
+                }
+                "pattern_list" => self.target(r, Target::Assign, cx),
+                _ => self.value(r, cx, "as the value of an assignment"),
+            }
+        }
+    }
+
+    fn augmented(&mut self, a: Node<'t>, cx: Cx<'t>) {
+        if let Some(l) = a.child_by_field_name("left") {
+            self.target(l, Target::Aug, cx);
+        }
+        if let Some(r) = a.child_by_field_name("right") {
+            match kind_of(r) {
+                "assignment" | "augmented_assignment" | "pattern_list" => self.refuse(
+                    r,
+                    "an assignment cannot be the value of an augmented assignment",
+                ),
+                _ => self.value(r, cx, "as the value of an augmented assignment"),
+            }
+        }
+    }
+
+    /// A target of `kind`.
+    fn target(&mut self, t: Node<'t>, kind: Target, cx: Cx<'t>) {
+        self.target_at(t, kind, cx, true);
+    }
+
+    fn target_at(&mut self, t: Node<'t>, kind: Target, cx: Cx<'t>, top: bool) {
+        let verb = if kind == Target::Del {
+            "delete"
+        } else {
+            "assign to"
+        };
+        if is_star(t) && kind_of(t) != "list_splat" {
+            // `*a.b` read as `(*a).b`: a starred target.
+            match kind {
+                Target::Del => self.refuse(t, "cannot delete starred"),
+                _ if top => self.refuse(t, "starred assignment target must be in a list or tuple"),
+                _ => {}
+            }
+            return;
+        }
+        match kind_of(t) {
+            "identifier" => {
+                let name = self.text(t);
+                if name == "__debug__" {
+                    self.refuse(t, format!("cannot {verb} __debug__"));
+                }
+                self.name(t);
+            }
+            "keyword_identifier" => self.name(t),
+            "attribute" => {
+                if let Some(o) = t.child_by_field_name("object") {
+                    self.expr(o, cx);
+                }
+                if t.child_by_field_name("attribute")
+                    .is_some_and(|a| self.text(a) == "__debug__")
+                {
+                    self.refuse(t, format!("cannot {verb} __debug__"));
+                }
+            }
+            "subscript" => self.expr(t, cx),
+            "parenthesized_expression" => {
+                for c in named_children(t) {
+                    self.target_at(c, kind, cx, top);
+                }
+            }
+            "tuple" | "tuple_pattern" if is_parenthesised_one(t) => {
+                for c in named_children(t) {
+                    self.target_at(c, kind, cx, top);
+                }
+            }
+            "tuple" | "tuple_pattern" | "list" | "list_pattern" | "pattern_list"
+            | "expression_list" => {
+                if kind == Target::Aug {
+                    let what = if kind_of(t).starts_with("list") {
+                        "list"
+                    } else {
+                        "tuple"
+                    };
+                    self.refuse(
+                        t,
+                        format!("'{what}' is an illegal expression for augmented assignment"),
+                    );
+                    return;
+                }
+                let items = named_children(t);
+                let starred = items
+                    .iter()
+                    .filter(|i| matches!(star_kind(**i), "list_splat_pattern" | "list_splat"))
+                    .count();
+                if starred > 1 && kind == Target::Assign {
+                    self.refuse(t, "multiple starred expressions in assignment");
+                }
+                for i in items {
+                    if matches!(kind_of(i), "list_splat_pattern" | "list_splat") {
+                        if kind == Target::Del {
+                            self.refuse(i, "cannot delete starred");
+                        }
+                        for c in named_children(i) {
+                            self.target_at(c, kind, cx, false);
+                        }
+                    } else {
+                        self.target_at(i, kind, cx, false);
+                    }
+                }
+            }
+            "list_splat_pattern" | "list_splat" => match kind {
+                Target::Del => self.refuse(t, "cannot delete starred"),
+                Target::Aug => self.refuse(
+                    t,
+                    "'starred' is an illegal expression for augmented assignment",
+                ),
+                // Inside a tuple or list the loop above takes it.
+                Target::Assign => {
+                    self.refuse(t, "starred assignment target must be in a list or tuple")
+                }
+            },
+            other => {
+                let what = target_name(other);
+                if kind == Target::Aug {
+                    self.refuse(
+                        t,
+                        format!("'{what}' is an illegal expression for augmented assignment"),
+                    );
+                } else {
+                    self.refuse(t, format!("cannot {verb} {what}"));
+                }
+            }
+        }
+    }
+
+    /// A name a statement binds: not `__debug__`.
+    fn debug_name(&mut self, n: Option<Node<'_>>) {
+        if let Some(n) = n.filter(|n| self.text(*n) == "__debug__") {
+            self.refuse(n, "cannot assign to __debug__");
+        }
+    }
+
+    /// A name: `await` and `async` are keywords.
+    fn name(&mut self, n: Node<'_>) {
+        if matches!(self.text(n), "await" | "async") {
+            self.refuse(n, format!("`{}` is a keyword, not a name", self.text(n)));
+        }
+    }
+
+    fn parameters(&mut self, p: Node<'t>, cx: Cx<'t>) {
+        let mut seen: Vec<&'a str> = Vec::new();
+        let mut default_seen = false;
+        let mut star_at: Option<Node<'t>> = None;
+        let mut named_after_star = false;
+        let mut after_kwargs = false;
+        let mut slash_seen = false;
+        let params = named_children(p);
+        for param in params {
+            if after_kwargs {
+                self.refuse(param, "arguments cannot follow var-keyword argument");
+                after_kwargs = false;
+            }
+            let kind = kind_of(param);
+            let name_node = match kind {
+                "identifier" => Some(param),
+                "default_parameter" | "typed_default_parameter" => {
+                    param.child_by_field_name("name")
+                }
+                "typed_parameter" => named_children(param).first().copied().map(|n| {
+                    named_children(n)
+                        .first()
+                        .copied()
+                        .filter(|_| kind_of(n).ends_with("pattern"))
+                        .unwrap_or(n)
+                }),
+                "list_splat_pattern" | "dictionary_splat_pattern" => {
+                    named_children(param).first().copied()
+                }
+                _ => None,
+            };
+            let splat = match kind {
+                "typed_parameter" => named_children(param)
+                    .first()
+                    .map(|n| kind_of(n))
+                    .unwrap_or(""),
+                k => k,
+            };
+            match kind {
+                "default_parameter" | "typed_default_parameter" => {
+                    default_seen = true;
+                    if let Some(v) = param.child_by_field_name("value") {
+                        self.expr(v, cx);
+                        self.walrus_or_star(v, "as a default value");
+                    }
+                    if let Some(t) = param.child_by_field_name("type") {
+                        self.expr(t, cx);
+                    }
+                    if star_at.is_some() {
+                        named_after_star = true;
+                    }
+                }
+                "keyword_separator" => {
+                    if star_at.is_some() {
+                        self.refuse(param, "* argument may appear only once");
+                    }
+                    star_at = Some(param);
+                }
+                "positional_separator" => {
+                    if slash_seen {
+                        self.refuse(param, "/ may appear only once");
+                    } else if star_at.is_some() {
+                        self.refuse(param, "/ must be ahead of *");
+                    }
+                    slash_seen = true;
+                }
+                _ => {
+                    if let Some(t) = param.child_by_field_name("type") {
+                        // `*args: *Ts` (PEP 646) takes a starred annotation.
+                        match named_children(t).first() {
+                            Some(star)
+                                if splat == "list_splat_pattern"
+                                    && (is_star(*star)
+                                        || (kind_of(*star) == "splat_type"
+                                            && self.text(*star).starts_with('*')
+                                            && !self.text(*star).starts_with("**"))) =>
+                            {
+                                for c in named_children(*star) {
+                                    self.expr(c, cx);
+                                }
+                            }
+                            _ => self.expr(t, cx),
+                        }
+                    }
+                    match splat {
+                        "list_splat_pattern" => {
+                            if star_at.is_some() {
+                                self.refuse(param, "* argument may appear only once");
+                            }
+                            star_at = Some(param);
+                            named_after_star = true;
+                        }
+                        "dictionary_splat_pattern" => {
+                            if star_at.is_some_and(|s| kind_of(s) == "keyword_separator")
+                                && !named_after_star
+                            {
+                                self.refuse(p, "named arguments must follow bare *");
+                                named_after_star = true;
+                            }
+                            after_kwargs = true;
+                        }
+                        _ => {
+                            if star_at.is_some() {
+                                named_after_star = true;
+                            } else if default_seen && kind != "tuple_pattern" {
+                                self.refuse(param, "non-default argument follows default argument");
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(n) = name_node.filter(|n| kind_of(n) == "identifier") {
+                let name = self.text(n);
+                if name == "__debug__" {
+                    self.refuse(n, "cannot assign to __debug__");
+                }
+                self.name(n);
+                if seen.contains(&name) {
+                    self.refuse(
+                        n,
+                        format!("duplicate argument '{name}' in function definition"),
+                    );
+                }
+                seen.push(name);
+            }
+        }
+        if star_at.is_some_and(|s| kind_of(s) == "keyword_separator") && !named_after_star {
+            self.refuse(p, "named arguments must follow bare *");
+        }
+    }
+
+    fn arguments(&mut self, args: Node<'t>, cx: Cx<'t>) {
+        let mut keywords: Vec<&'a str> = Vec::new();
+        let mut keyword_seen = false;
+        let mut kwargs_seen = false;
+        for a in named_children(args) {
+            match star_kind(a) {
+                "keyword_argument" => {
+                    keyword_seen = true;
+                    if let Some(n) = a.child_by_field_name("name") {
+                        let name = self.text(n);
+                        if name == "__debug__" {
+                            self.refuse(n, "cannot assign to __debug__");
+                        }
+                        self.name(n);
+                        if keywords.contains(&name) {
+                            self.refuse(n, format!("keyword argument repeated: {name}"));
+                        }
+                        keywords.push(name);
+                    }
+                    if let Some(v) = a.child_by_field_name("value") {
+                        self.expr(v, cx);
+                        self.walrus_or_star(v, "as the value of a keyword argument");
+                    }
+                }
+                "dictionary_splat" => {
+                    kwargs_seen = true;
+                    self.expr(a, cx);
+                }
+                "list_splat" => {
+                    if kwargs_seen {
+                        self.refuse(
+                            a,
+                            "iterable argument unpacking follows keyword argument unpacking",
+                        );
+                    }
+                    self.expr(a, cx);
+                }
+                "parenthesized_expression"
+                    if named_children(a).first().is_some_and(|c| is_star(*c)) =>
+                {
+                    self.refuse(a, "`*` expression not allowed in parentheses");
+                }
+                _ => {
+                    if kwargs_seen {
+                        self.refuse(a, "positional argument follows keyword argument unpacking");
+                    } else if keyword_seen {
+                        self.refuse(a, "positional argument follows keyword argument");
+                    }
+                    if kind_of(a) == "as_pattern" {
+                        self.walrus_or_star(a, "in a call");
+                    }
+                    self.expr(a, cx);
+                }
+            }
+        }
+    }
+
+    /// An expression and what it holds.
+    fn expr(&mut self, e: Node<'t>, cx: Cx<'t>) {
+        let kind = kind_of(e);
+        match kind {
+            "identifier" => return self.name(e),
+            "integer" => {
+                let t = self.text(e);
+                let b = t.as_bytes();
+                if b.last().is_some_and(|c| matches!(c, b'l' | b'L')) {
+                    self.refuse(e, "invalid decimal literal");
+                } else if b.len() > 1
+                    && b[0] == b'0'
+                    && b[1].is_ascii_digit()
+                    && !b.last().is_some_and(|c| matches!(c, b'j' | b'J'))
+                    && b.iter().any(|c| matches!(c, b'1'..=b'9'))
+                {
+                    self.refuse(
+                        e,
+                        "leading zeros in decimal integer literals are not permitted",
+                    );
+                }
+                return;
+            }
+            "string" | "concatenated_string" | "float" | "true" | "false" | "none" | "ellipsis" => {
+                if kind == "string" || kind == "concatenated_string" {
+                    self.strings(e, cx);
+                }
+                return;
+            }
+            "yield" => {
+                if let Some(comp) = cx.comp {
+                    self.refuse(e, format!("'yield' inside {comp}"));
+                } else if !matches!(cx.scope, Scope::Function | Scope::Lambda) {
+                    self.refuse(e, "'yield' outside function");
+                } else if cx.is_async && has_token(e, "from") {
+                    self.refuse(e, "'yield from' inside async function");
+                }
+                for c in named_children(e) {
+                    if !has_token(e, "from") {
+                        self.value(c, cx, "in a yield expression");
+                    } else {
+                        self.expr(c, cx);
+                        self.walrus_or_star(c, "in a yield expression");
+                    }
+                }
+                return;
+            }
+            "await" => {
+                let ok = cx.scope == Scope::Function && cx.is_async;
+                if !ok {
+                    if cx.comp.is_some() && cx.comp != Some("generator expression") {
+                        if matches!(cx.scope, Scope::Function) {
+                            self.refuse(
+                                e,
+                                "asynchronous comprehension outside of an asynchronous function",
+                            );
+                        } else {
+                            self.refuse(e, "'await' outside function");
+                        }
+                    } else if cx.comp.is_none() || !matches!(cx.scope, Scope::Function) {
+                        match cx.scope {
+                            Scope::Module | Scope::Class => {
+                                self.refuse(e, "'await' outside function")
+                            }
+                            _ => self.refuse(e, "'await' outside async function"),
+                        }
+                    }
+                }
+            }
+            "lambda" => {
+                if let Some(p) = e.child_by_field_name("parameters") {
+                    self.parameters(p, cx);
+                }
+                let inner = Cx {
+                    scope: Scope::Lambda,
+                    is_async: false,
+                    owner: cx.owner,
+                    ..Cx::default()
+                };
+                if let Some(b) = e.child_by_field_name("body") {
+                    self.expr(b, inner);
+                    self.walrus_or_star(b, "as the body of a lambda");
+                }
+                return;
+            }
+            "list_comprehension"
+            | "set_comprehension"
+            | "dictionary_comprehension"
+            | "generator_expression" => return self.comprehension(e, cx),
+            "argument_list" => return self.arguments(e, cx),
+            "as_pattern" => {
+                self.refuse(e, "`as` not allowed here");
+            }
+            // `*Ts` stands in a subscript (`tuple[*Ts]`), not as an annotation.
+            "splat_type"
+                if e.parent()
+                    .and_then(|t| t.parent())
+                    .is_none_or(|p| kind_of(p) != "type_parameter") =>
+            {
+                self.refuse(e, "`*` expression not allowed in an annotation");
+            }
+            "comparison_operator" if has_token(e, "<>") => {
+                self.refuse(e, "`<>` is not an operator in Python 3: use `!=`");
+            }
+            "named_expression" => {
+                if let Some(n) = e.child_by_field_name("name") {
+                    self.name(n);
+                }
+                if cx.comp_in_class {
+                    self.refuse(
+                        e,
+                        "assignment expression within a comprehension cannot be used in a class body",
+                    );
+                }
+            }
+            _ => {}
+        }
+        // Where `*a` and an unparenthesised `:=` may stand among the children.
+        let kids = named_children(e);
+        let star_ok = match kind {
+            "list" | "set" | "expression_list" | "subscript" => true,
+            "tuple" => !is_parenthesised_one(e),
+            _ => false,
+        };
+        let walrus_ok = matches!(
+            kind,
+            "list" | "set" | "tuple" | "parenthesized_expression" | "subscript"
+        );
+        // A starred chain (`(*a).b`) is judged where it stands, as a whole.
+        let chain = is_star(e);
+        let walrus_chain = is_walrus(e);
+        for c in kids {
+            match star_kind(c) {
+                "list_splat" if !star_ok && !chain => {
+                    let place = match kind {
+                        "pair" => "as a dictionary value",
+                        "parenthesized_expression" | "tuple" => "in parentheses",
+                        "interpolation" => "in an f-string",
+                        _ => "inside an expression",
+                    };
+                    self.refuse(c, format!("`*` expression not allowed {place}"));
+                }
+                "named_expression" if !walrus_ok && !walrus_chain => {
+                    self.walrus_or_star(c, "inside an expression");
+                }
+                "as_pattern" => {}
+                _ => {}
+            }
+            self.expr(c, cx);
+        }
+    }
+
+    /// A string's prefix and quotes; the interpolations of an f-string.
+    fn strings(&mut self, s: Node<'t>, cx: Cx<'t>) {
+        let parts = if kind_of(s) == "string" {
+            vec![s]
+        } else {
+            named_children(s)
+        };
+        for part in parts {
+            let text = self.text(part);
+            let prefix_len = text.find(['\'', '"']).unwrap_or(0);
+            let prefix = text[..prefix_len].to_ascii_lowercase();
+            let quote = &text[prefix_len..];
+            let quote = if quote.starts_with("'''") || quote.starts_with("\"\"\"") {
+                &quote[..3]
+            } else {
+                &quote[..quote.len().min(1)]
+            };
+            if prefix.contains('b') && !text.is_ascii() {
+                self.refuse(part, "bytes can only contain ASCII literal characters");
+            }
+            if prefix.contains('f') && !quote.is_empty() {
+                self.fstring(part, quote);
+            }
+        }
+        let mut stack = vec![s];
+        while let Some(n) = stack.pop() {
+            for c in named_children(n) {
+                match kind_of(c) {
+                    "interpolation" => {
+                        if let Some(x) = c.child_by_field_name("expression") {
+                            if is_star(x) {
+                                self.refuse(x, "`*` expression not allowed in an f-string");
+                            }
+                            self.expr(x, cx);
+                        }
+                        if let Some(f) = c.child_by_field_name("format_specifier") {
+                            stack.push(f);
+                        }
+                    }
+                    "string" | "format_specifier" | "format_expression" => stack.push(c),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// What Python 3.11 refuses in an f-string's replacement fields (3.12 allows
+    /// some of it): a backslash or the string's own quote in the expression, a
+    /// conversion other than `!s`, `!r`, `!a`.
+    fn fstring(&mut self, s: Node<'t>, quote: &str) {
+        let mut stack = named_children(s);
+        while let Some(n) = stack.pop() {
+            match kind_of(n) {
+                "interpolation" | "format_expression" => {
+                    if let Some(x) = n.child_by_field_name("expression") {
+                        let t = self.text(x);
+                        if t.contains('\\') {
+                            self.refuse(x, "f-string expression part cannot include a backslash");
+                        } else if t.contains(quote) {
+                            self.refuse(x, "f-string: the expression holds the string's own quote (Python 3.12 only)");
+                        }
+                    }
+                    if has_comment(n) {
+                        self.refuse(n, "f-string expression part cannot include '#'");
+                    }
+                    if let Some(c) = n.child_by_field_name("type_conversion") {
+                        if !matches!(self.text(c), "!s" | "!r" | "!a") {
+                            self.refuse(
+                                c,
+                                "f-string: invalid conversion character: expected 's', 'r', or 'a'",
+                            );
+                        }
+                    }
+                    if let Some(f) = n.child_by_field_name("format_specifier") {
+                        stack.push(f);
+                    }
+                }
+                "format_specifier" => stack.extend(named_children(n)),
+                _ => {}
+            }
+        }
+    }
+
+    fn comprehension(&mut self, e: Node<'t>, cx: Cx<'t>) {
+        let name = match kind_of(e) {
+            "list_comprehension" => "list comprehension",
+            "set_comprehension" => "set comprehension",
+            "dictionary_comprehension" => "dict comprehension",
+            _ => "generator expression",
+        };
+        let inner = Cx {
+            comp: Some(name),
+            comp_in_class: cx.comp_in_class || (cx.scope == Scope::Class && cx.comp.is_none()),
+            ..cx
+        };
+        let mut first = true;
+        let mut iter_vars: Vec<&'a str> = Vec::new();
+        for c in named_children(e) {
+            match kind_of(c) {
+                "for_in_clause" => {
+                    if has_token(c, "async")
+                        && name != "generator expression"
+                        && !(cx.scope == Scope::Function && cx.is_async)
+                    {
+                        self.refuse(
+                            c,
+                            "asynchronous comprehension outside of an asynchronous function",
+                        );
+                    }
+                    if let Some(l) = c.child_by_field_name("left") {
+                        self.target(l, Target::Assign, inner);
+                        self.collect_names(l, &mut iter_vars);
+                    }
+                    let mut w = c.walk();
+                    let rights: Vec<Node<'t>> = c.children_by_field_name("right", &mut w).collect();
+                    for r in rights {
+                        if is_star(r) {
+                            self.refuse(
+                                r,
+                                "`*` expression not allowed as what a comprehension iterates over",
+                            );
+                        }
+                        let mut stack = vec![r];
+                        while let Some(n) = stack.pop() {
+                            if kind_of(n) == "named_expression" {
+                                self.refuse(
+                                    n,
+                                    "assignment expression cannot be used in a comprehension iterable expression",
+                                );
+                                break;
+                            }
+                            if kind_of(n) != "lambda" {
+                                stack.extend(named_children(n));
+                            }
+                        }
+                        self.expr(r, if first { cx } else { inner });
+                    }
+                    first = false;
+                }
+                "if_clause" => {
+                    for x in named_children(c) {
+                        self.walrus_or_star(x, "in a comprehension's condition");
+                        self.expr(x, inner);
+                    }
+                }
+                _ => {
+                    // The element (or the pair of a dict comprehension).
+                    match star_kind(c) {
+                        "list_splat" => {
+                            self.refuse(c, "iterable unpacking cannot be used in comprehension")
+                        }
+                        "dictionary_splat" => {
+                            self.refuse(c, "dict unpacking cannot be used in dict comprehension")
+                        }
+                        _ => {}
+                    }
+                    self.expr(c, inner);
+                }
+            }
+        }
+        // A walrus may not rebind an iteration variable.
+        if !iter_vars.is_empty() {
+            let mut stack = named_children(e);
+            while let Some(n) = stack.pop() {
+                if kind_of(n) == "named_expression" {
+                    if let Some(t) = n.child_by_field_name("name") {
+                        let t = self.text(t);
+                        if iter_vars.contains(&t) {
+                            self.refuse(
+                                n,
+                                format!("assignment expression cannot rebind comprehension iteration variable '{t}'"),
+                            );
+                        }
+                    }
+                }
+                if kind_of(n) != "lambda" {
+                    stack.extend(named_children(n));
+                }
+            }
+        }
+    }
+
+    fn collect_names(&self, t: Node<'_>, out: &mut Vec<&'a str>) {
+        if kind_of(t) == "identifier" {
+            out.push(self.text(t));
+            return;
+        }
+        if matches!(kind_of(t), "attribute" | "subscript") {
+            return;
+        }
+        for c in named_children(t) {
+            self.collect_names(c, out);
+        }
+    }
+
+    /// A `from __future__` import after anything but a docstring and other future
+    /// imports, at module level: judged when either is changed.
+    fn future_position(&mut self, root: Node<'t>) {
+        if !has_word(self.b, b"__future__") {
+            return;
+        }
+        let stmts = named_children(root);
+        let mut allowed = true;
+        for (i, s) in stmts.iter().enumerate() {
+            let k = kind_of(s);
+            if k == "future_import_statement" {
+                if !allowed && self.touched(s.start_byte(), s.end_byte()) {
+                    self.refuse(
+                        *s,
+                        "from __future__ imports must occur at the beginning of the file",
+                    );
+                } else if !allowed {
+                    // An earlier statement that changed now stands before it.
+                    let earlier = stmts[..i]
+                        .iter()
+                        .any(|p| self.touched(p.start_byte(), p.end_byte()));
+                    if earlier {
+                        self.refuse(
+                            *s,
+                            "from __future__ imports must occur at the beginning of the file",
+                        );
+                    }
+                }
+                continue;
+            }
+            if self.holds_elided(s.start_byte(), s.end_byte()) {
+                self.whole = true;
+                return;
+            }
+            let docstring = i == 0
+                && k == "expression_statement"
+                && named_children(*s)
+                    .first()
+                    .is_some_and(|c| matches!(kind_of(c), "string" | "concatenated_string"));
+            if !docstring {
+                allowed = false;
+            }
+        }
+    }
+
+    /// The rules that need a whole scope, for a scope a judged statement is in.
+    /// Module level: `global x` after `x` is used or bound there (read only when a
+    /// module-level statement declares).
+    fn module_rules(&mut self, root: Node<'t>) {
+        let stmts = named_children(root);
+        let declares = stmts.iter().any(|s| {
+            kind_of(*s) == "global_statement"
+                || (!matches!(
+                    kind_of(*s),
+                    "function_definition" | "class_definition" | "decorated_definition"
+                ) && kind_of(*s) != "expression_statement"
+                    && has_word(self.text(*s).as_bytes(), b"global"))
+        });
+        if !declares {
+            return;
+        }
+        if stmts
+            .iter()
+            .any(|s| self.holds_elided(s.start_byte(), s.end_byte()))
+        {
+            self.whole = true;
+            return;
+        }
+        let mut facts = Facts::default();
+        for s in stmts {
+            self.facts_of(s, &mut facts, false);
+        }
+        let mut chain = Vec::new();
+        facts.nested.clear();
+        self.declarations_in(root, &facts, &mut chain);
+    }
+
+    fn scope_rules(&mut self, owner: Option<Node<'t>>) {
+        let Some(owner) = owner else {
+            return;
+        };
+        let span = owner.byte_range();
+        let b = &self.b[span.clone()];
+        let declares = has_word(b, b"global") || has_word(b, b"nonlocal");
+        let is_async = kind_of(owner) == "function_definition" && has_token(owner, "async");
+        let async_gen = is_async && has_word(b, b"yield") && has_word(b, b"return");
+        if !declares && !async_gen {
+            return;
+        }
+        if self.holds_elided(span.start, span.end) {
+            self.whole = true;
+            return;
+        }
+        if async_gen {
+            self.async_generator(owner);
+        }
+        if declares {
+            let mut facts = Facts::default();
+            self.scope_facts(owner, &mut facts);
+            self.declarations(owner, &facts);
+        }
+    }
+
+    fn async_generator(&mut self, f: Node<'t>) {
+        let Some(body) = f.child_by_field_name("body") else {
+            return;
+        };
+        let mut has_yield = false;
+        let mut returns = Vec::new();
+        let mut stack = vec![body];
+        while let Some(n) = stack.pop() {
+            match kind_of(n) {
+                "function_definition" | "class_definition" | "lambda" => continue,
+                "yield" => has_yield = true,
+                "return_statement" if !named_children(n).is_empty() => returns.push(n),
+                _ => {}
+            }
+            stack.extend(named_children(n));
+        }
+        if has_yield {
+            for r in returns {
+                self.refuse(r, "'return' with value in async generator");
+            }
+        }
+    }
+
+    /// What a function or class body binds, uses and declares, in order.
+    fn scope_facts(&self, owner: Node<'t>, facts: &mut Facts<'a, 't>) {
+        if kind_of(owner) == "function_definition" {
+            if let Some(p) = owner.child_by_field_name("parameters") {
+                let mut names = Vec::new();
+                self.collect_params(p, &mut names);
+                facts.params.extend(names);
+            }
+        }
+        if let Some(body) = owner.child_by_field_name("body") {
+            self.facts_of(body, facts, false);
+        }
+    }
+
+    fn collect_params(&self, p: Node<'_>, out: &mut Vec<&'a str>) {
+        for param in named_children(p) {
+            let n = match kind_of(param) {
+                "identifier" => Some(param),
+                "default_parameter" | "typed_default_parameter" => {
+                    param.child_by_field_name("name")
+                }
+                _ => {
+                    let mut stack = named_children(param);
+                    let mut found = None;
+                    while let Some(x) = stack.pop() {
+                        if kind_of(x) == "identifier" {
+                            found = Some(x);
+                            break;
+                        }
+                        if kind_of(x) != "type" {
+                            stack.extend(named_children(x));
+                        }
+                    }
+                    found
+                }
+            };
+            if let Some(n) = n.filter(|n| kind_of(n) == "identifier") {
+                out.push(self.text(n));
+            }
+        }
+    }
+
+    /// Walks `n` in source order, noting events of the scope it is in; `in_comp`: in a
+    /// comprehension (its variables are its own; a walrus binds in this scope).
+    fn facts_of(&self, n: Node<'t>, facts: &mut Facts<'a, 't>, in_comp: bool) {
+        match kind_of(n) {
+            "function_definition" | "class_definition" => {
+                // The header is evaluated here; the name is bound here.
+                for c in named_children(n) {
+                    match kind_of(c) {
+                        "block" => {}
+                        "identifier" => facts.bind(self.text(c), c),
+                        "parameters" => {
+                            for p in named_children(c) {
+                                for part in ["value", "type"] {
+                                    if let Some(v) = p.child_by_field_name(part) {
+                                        self.facts_of(v, facts, in_comp);
+                                    }
+                                }
+                            }
+                        }
+                        _ => self.facts_of(c, facts, in_comp),
+                    }
+                }
+                facts.nested.push(n);
+                return;
+            }
+            "decorated_definition" => {
+                for c in named_children(n) {
+                    self.facts_of(c, facts, in_comp);
+                }
+                return;
+            }
+            "lambda" => {
+                if let Some(p) = n.child_by_field_name("parameters") {
+                    for p in named_children(p) {
+                        if let Some(v) = p.child_by_field_name("value") {
+                            self.facts_of(v, facts, in_comp);
+                        }
+                    }
+                }
+                return;
+            }
+            "list_comprehension"
+            | "set_comprehension"
+            | "dictionary_comprehension"
+            | "generator_expression" => {
+                // Only the first iterable and walruses reach this scope.
+                let mut first = true;
+                for c in named_children(n) {
+                    if kind_of(c) == "for_in_clause" && first {
+                        first = false;
+                        let mut w = c.walk();
+                        let rights: Vec<Node<'t>> =
+                            c.children_by_field_name("right", &mut w).collect();
+                        for r in rights {
+                            self.facts_of(r, facts, in_comp);
+                        }
+                    } else {
+                        self.facts_of(c, facts, true);
+                    }
+                }
+                return;
+            }
+            "named_expression" => {
+                if let Some(v) = n.child_by_field_name("value") {
+                    self.facts_of(v, facts, in_comp);
+                }
+                if let Some(t) = n.child_by_field_name("name") {
+                    facts.bind(self.text(t), t);
+                }
+                return;
+            }
+            "global_statement" | "nonlocal_statement" => {
+                let global = kind_of(n) == "global_statement";
+                for c in named_children(n) {
+                    if kind_of(c) == "identifier" {
+                        facts.declare(self.text(c), c, global);
+                    }
+                }
+                return;
+            }
+            "identifier" if !in_comp => {
+                facts.use_(self.text(n), n);
+                return;
+            }
+            "assignment" | "augmented_assignment" => {
+                if let Some(r) = n.child_by_field_name("right") {
+                    self.facts_of(r, facts, in_comp);
+                }
+                if let Some(t) = n.child_by_field_name("type") {
+                    self.facts_of(t, facts, in_comp);
+                }
+                if let Some(l) = n.child_by_field_name("left") {
+                    if !in_comp {
+                        let annotated = n.child_by_field_name("type").is_some();
+                        if annotated && kind_of(l) == "identifier" {
+                            facts.annotated.push((self.text(l), l));
+                        }
+                        self.bind_targets(l, facts);
+                    }
+                }
+                return;
+            }
+            "for_statement" | "for_in_clause" => {
+                let mut w = n.walk();
+                let rights: Vec<Node<'t>> = n.children_by_field_name("right", &mut w).collect();
+                for r in rights {
+                    self.facts_of(r, facts, in_comp);
+                }
+                if let Some(l) = n.child_by_field_name("left") {
+                    if !in_comp {
+                        self.bind_targets(l, facts);
+                    }
+                }
+                for c in named_children(n) {
+                    if matches!(kind_of(c), "block" | "else_clause") {
+                        self.facts_of(c, facts, in_comp);
+                    }
+                }
+                return;
+            }
+            "delete_statement" => {
+                for c in named_children(n) {
+                    self.bind_targets(c, facts);
+                }
+                return;
+            }
+            "as_pattern_target" => {
+                for c in named_children(n) {
+                    self.bind_targets(c, facts);
+                }
+                return;
+            }
+            "except_clause" => {
+                let kids = named_children(n);
+                let alias = n.child_by_field_name("alias");
+                for c in kids {
+                    if Some(c) == alias {
+                        self.bind_targets(c, facts);
+                    } else {
+                        self.facts_of(c, facts, in_comp);
+                    }
+                }
+                return;
+            }
+            "case_pattern" => {
+                let mut stack = vec![n];
+                while let Some(x) = stack.pop() {
+                    match kind_of(x) {
+                        "dotted_name" => {
+                            let parts = named_children(x);
+                            if parts.len() == 1 {
+                                facts.bind(self.text(parts[0]), parts[0]);
+                            }
+                        }
+                        "identifier" => facts.bind(self.text(x), x),
+                        "class_pattern" => {
+                            stack.extend(named_children(x).into_iter().skip(1));
+                        }
+                        "keyword_pattern" => {
+                            stack.extend(named_children(x).into_iter().skip(1));
+                        }
+                        _ => stack.extend(named_children(x)),
+                    }
+                }
+                return;
+            }
+            "import_statement" | "import_from_statement" | "future_import_statement" => {
+                // CPython 3.11 lets an import come before `global` (it is no
+                // assignment there), but what it binds is a binding for `nonlocal`.
+                for c in named_children(n) {
+                    if n.child_by_field_name("module_name") == Some(c) {
+                        continue;
+                    }
+                    let bound = match kind_of(c) {
+                        "aliased_import" => c.child_by_field_name("alias"),
+                        "dotted_name" => named_children(c).first().copied(),
+                        _ => None,
+                    };
+                    if let Some(b) = bound {
+                        facts.imported.push(self.text(b));
+                    }
+                }
+                return;
+            }
+            "attribute" => {
+                if let Some(o) = n.child_by_field_name("object") {
+                    self.facts_of(o, facts, in_comp);
+                }
+                return;
+            }
+            "keyword_argument" => {
+                if let Some(v) = n.child_by_field_name("value") {
+                    self.facts_of(v, facts, in_comp);
+                }
+                return;
+            }
+            _ => {}
+        }
+        for c in named_children(n) {
+            self.facts_of(c, facts, in_comp);
+        }
+    }
+
+    fn bind_targets(&self, t: Node<'t>, facts: &mut Facts<'a, 't>) {
+        match kind_of(t) {
+            "identifier" => facts.bind(self.text(t), t),
+            "attribute" | "subscript" => self.facts_of(t, facts, false),
+            _ => {
+                for c in named_children(t) {
+                    self.bind_targets(c, facts);
+                }
+            }
+        }
+    }
+
+    /// `global`/`nonlocal` in the scope `owner` and in every scope nested in it.
+    fn declarations(&mut self, owner: Node<'t>, facts: &Facts<'a, 't>) {
+        let mut chain: Vec<(Node<'t>, Facts<'a, 't>)> = Vec::new();
+        // The enclosing scopes, outermost first.
+        let mut up = owner.parent();
+        while let Some(p) = up {
+            if matches!(kind_of(p), "function_definition" | "class_definition") {
+                if self.holds_elided(p.start_byte(), p.end_byte()) {
+                    self.whole = true;
+                    return;
+                }
+                let mut f = Facts::default();
+                self.scope_facts(p, &mut f);
+                chain.push((p, f));
+            }
+            up = p.parent();
+        }
+        chain.reverse();
+        self.declarations_in(owner, facts, &mut chain);
+    }
+
+    fn declarations_in(
+        &mut self,
+        owner: Node<'t>,
+        facts: &Facts<'a, 't>,
+        chain: &mut Vec<(Node<'t>, Facts<'a, 't>)>,
+    ) {
+        for d in &facts.decls {
+            let what = if d.global { "global" } else { "nonlocal" };
+            if facts.params.contains(&d.name) {
+                self.refuse(d.node, format!("name '{}' is parameter and {what}", d.name));
+                continue;
+            }
+            if facts
+                .decls
+                .iter()
+                .any(|o| o.name == d.name && o.global != d.global)
+                && !d.global
+            {
+                self.refuse(d.node, format!("name '{}' is nonlocal and global", d.name));
+                continue;
+            }
+            if facts.annotated.iter().any(|(n, _)| *n == d.name) {
+                self.refuse(
+                    d.node,
+                    format!("annotated name '{}' can't be {what}", d.name),
+                );
+                continue;
+            }
+            let at = d.node.start_byte();
+            if facts
+                .events
+                .iter()
+                .any(|e| e.bind && e.name == d.name && e.at < at)
+            {
+                self.refuse(
+                    d.node,
+                    format!("name '{}' is assigned to before {what} declaration", d.name),
+                );
+                continue;
+            }
+            if facts
+                .events
+                .iter()
+                .any(|e| !e.bind && e.name == d.name && e.at < at)
+            {
+                self.refuse(
+                    d.node,
+                    format!("name '{}' is used prior to {what} declaration", d.name),
+                );
+                continue;
+            }
+            if !d.global {
+                // A binding in an enclosing function (not a class, not the module).
+                // The nearest enclosing function that names it decides: a
+                // `global` there is no binding.
+                let found = chain
+                    .iter()
+                    .rev()
+                    .filter(|(scope, _)| kind_of(*scope) == "function_definition")
+                    .find_map(|(_, f)| {
+                        if f.decls.iter().any(|o| o.name == d.name && o.global) {
+                            Some(false)
+                        } else if f.params.contains(&d.name)
+                            || f.events.iter().any(|e| e.bind && e.name == d.name)
+                            || f.imported.contains(&d.name)
+                            || f.decls.iter().any(|o| o.name == d.name && !o.global)
+                        {
+                            Some(true)
+                        } else {
+                            None
+                        }
+                    })
+                    .unwrap_or(false);
+                // `__class__` is a cell of every function in a class body.
+                let class_cell = d.name == "__class__"
+                    && chain
+                        .iter()
+                        .any(|(scope, _)| kind_of(*scope) == "class_definition");
+                if !found && !class_cell {
+                    self.refuse(
+                        d.node,
+                        format!("no binding for nonlocal '{}' found", d.name),
+                    );
+                }
+            }
+        }
+        // Nested scopes that declare.
+        for &n in &facts.nested {
+            if !(has_word(self.text(n).as_bytes(), b"nonlocal")
+                || has_word(self.text(n).as_bytes(), b"global"))
+            {
+                continue;
+            }
+            let mut f = Facts::default();
+            self.scope_facts(n, &mut f);
+            chain.push((owner, facts.clone()));
+            self.declarations_in(n, &f, chain);
+            chain.pop();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Event<'a> {
+    name: &'a str,
+    at: usize,
+    bind: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Decl<'a, 't> {
+    name: &'a str,
+    node: Node<'t>,
+    global: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Facts<'a, 't> {
+    params: Vec<&'a str>,
+    events: Vec<Event<'a>>,
+    decls: Vec<Decl<'a, 't>>,
+    annotated: Vec<(&'a str, Node<'t>)>,
+    nested: Vec<Node<'t>>,
+    /// Names imports bind.
+    imported: Vec<&'a str>,
+}
+
+impl<'a, 't> Facts<'a, 't> {
+    fn bind(&mut self, name: &'a str, n: Node<'t>) {
+        self.events.push(Event {
+            name,
+            at: n.start_byte(),
+            bind: true,
+        });
+    }
+    fn use_(&mut self, name: &'a str, n: Node<'t>) {
+        self.events.push(Event {
+            name,
+            at: n.start_byte(),
+            bind: false,
+        });
+    }
+    fn declare(&mut self, name: &'a str, n: Node<'t>, global: bool) {
+        self.decls.push(Decl {
+            name,
+            node: n,
+            global,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What verification says of `text` judged whole: the first fault, if any.
+    fn refused(text: &str) -> Option<String> {
+        let tree = crate::parse::parse(text).expect("parses");
+        if tree.root_node().has_error() {
+            // Refused before this pass runs.
+            return Some("tree-sitter does not parse it".to_owned());
+        }
+        match check(text, &tree, std::slice::from_ref(&(0..text.len())), &[]) {
+            Verdict::Found(v) => v.into_iter().next().map(|v| v.message),
+            Verdict::NeedsWholeTree(_) => panic!("whole tree asked for"),
+        }
+    }
+
+    /// Each rule: code CPython 3.11 refuses, and a neighbour it compiles (every pair
+    /// confirmed with `compile()`).
+    const PAIRS: &[(&str, &str)] = &[
+        // Starred expressions.
+        ("assert *a\n", "assert a\n"),
+        ("assert x, *a\n", "assert x, a\n"),
+        ("x = *a\n", "x = *a, b\n"),
+        ("*a\n", "*a, b\n"),
+        ("def f():\n    return *a\n", "def f():\n    return *a, b\n"),
+        ("def f():\n    yield *a\n", "def f():\n    yield *a, b\n"),
+        ("for x in *a:\n    pass\n", "for x in *a, b:\n    pass\n"),
+        ("(*a)\n", "(*a,)\n"),
+        ("print((*a))\n", "print(*a)\n"),
+        ("f(a=*b)\n", "f(*b)\n"),
+        ("{a: *b}\n", "{a: b}\n"),
+        ("[*a for a in b]\n", "[a for a in b]\n"),
+        ("f'{*a}'\n", "f'{a}'\n"),
+        ("x += *a\n", "x += *a, b\n"),
+        ("x: int = *a\n", "x: int = *a, b\n"),
+        ("del *a, b\n", "del a, b\n"),
+        // Assignment expressions.
+        ("assert y := f()\n", "assert (y := f())\n"),
+        ("y := f()\n", "(y := f())\n"),
+        ("x = y := 1\n", "x = (y := 1)\n"),
+        ("f(a=b:=1)\n", "f(b:=1)\n"),
+        ("def f(a=b:=1):\n    pass\n", "def f(a=(b:=1)):\n    pass\n"),
+        (
+            "def f():\n    return y := 1\n",
+            "def f():\n    return (y := 1)\n",
+        ),
+        ("x: int = y := 1\n", "x: int = (y := 1)\n"),
+        ("with y := f():\n    pass\n", "with (y := f()):\n    pass\n"),
+        ("a, x := 1\n", "a, (x := 1)\n"),
+        ("[x for x in y if z := 1]\n", "[x for x in y if (z := 1)]\n"),
+        ("lambda: x := 1\n", "lambda: (x := 1)\n"),
+        ("[x := 1 for x in z]\n", "[y := 1 for x in z]\n"),
+        ("[i for i in (x := z)]\n", "[i for i in z if (x := i)]\n"),
+        (
+            "class C:\n    [y := 1 for x in z]\n",
+            "def f():\n    [y := 1 for x in z]\n",
+        ),
+        ("del (y := 1)\n", "del (y)\n"),
+        ("x as y\n", "with x as y:\n    pass\n"),
+        ("f(x as y)\n", "f(x)\n"),
+        // Targets.
+        ("*a = b\n", "*a, = b\n"),
+        ("for *x in y:\n    pass\n", "for *x, y in z:\n    pass\n"),
+        ("a, *b, *c = d\n", "a, *b, c = d\n"),
+        ("with a as *b:\n    pass\n", "with a as [*b]:\n    pass\n"),
+        ("with a as f():\n    pass\n", "with a as f().x:\n    pass\n"),
+        (
+            "with a as (b, f()):\n    pass\n",
+            "with a as (b, c):\n    pass\n",
+        ),
+        ("(a, b) += 1\n", "(a) += 1\n"),
+        ("a, b += 1\n", "a.b += 1\n"),
+        ("del f()\n", "del f().x\n"),
+        ("del a + b\n", "del a, b\n"),
+        ("__debug__ = 1\n", "__debug = 1\n"),
+        ("x.__debug__ = 1\n", "x.__debug = 1\n"),
+        ("f(__debug__=1)\n", "f(debug=1)\n"),
+        ("x = a += 1\n", "x = a = 1\n"),
+        ("a, b: int = 1\n", "a: int = 1\n"),
+        // Where statements may stand.
+        ("return\n", "def f():\n    return\n"),
+        ("yield\n", "def f():\n    yield\n"),
+        (
+            "class C:\n    yield\n",
+            "class C:\n    def f(self):\n        yield\n",
+        ),
+        (
+            "def f():\n    [(yield) for x in y]\n",
+            "def f():\n    [x for x in (yield)]\n",
+        ),
+        (
+            "async def f():\n    yield from x\n",
+            "def f():\n    yield from x\n",
+        ),
+        ("await x\n", "async def f():\n    await x\n"),
+        ("def f():\n    await x\n", "async def f():\n    await x\n"),
+        (
+            "async def f():\n    lambda: await x\n",
+            "async def f():\n    lambda: x\n",
+        ),
+        (
+            "def f():\n    [await x for y in z]\n",
+            "def f():\n    (await x for y in z)\n",
+        ),
+        (
+            "def f():\n    [x async for x in y]\n",
+            "def f():\n    (x async for x in y)\n",
+        ),
+        (
+            "async def f():\n    class C:\n        await x\n",
+            "async def f():\n    class C(await x):\n        pass\n",
+        ),
+        (
+            "async for x in y:\n    pass\n",
+            "async def f():\n    async for x in y:\n        pass\n",
+        ),
+        (
+            "def f():\n    async with x:\n        pass\n",
+            "async def f():\n    async with x:\n        pass\n",
+        ),
+        (
+            "async def f():\n    yield 1\n    return 1\n",
+            "async def f():\n    yield 1\n    return\n",
+        ),
+        ("break\n", "while 1:\n    break\n"),
+        ("continue\n", "for x in y:\n    continue\n"),
+        (
+            "while 1:\n    def f():\n        break\n",
+            "while 1:\n    try:\n        pass\n    finally:\n        continue\n",
+        ),
+        (
+            "for x in y:\n    class C:\n        break\n",
+            "for x in y:\n    if x:\n        break\n",
+        ),
+        (
+            "while x:\n    pass\nelse:\n    break\n",
+            "while x:\n    break\nelse:\n    pass\n",
+        ),
+        (
+            "try:\n    pass\nexcept* E:\n    break\n",
+            "try:\n    pass\nexcept* E:\n    for z in w:\n        break\n",
+        ),
+        (
+            "def f():\n    try:\n        pass\n    except* E:\n        return\n",
+            "def f():\n    try:\n        pass\n    except E:\n        return\n",
+        ),
+        (
+            "try:\n    pass\nexcept* E:\n    pass\nexcept F:\n    pass\n",
+            "try:\n    pass\nexcept* E:\n    pass\nexcept* F:\n    pass\n",
+        ),
+        ("def f():\n    from x import *\n", "from x import *\n"),
+        ("class C:\n    from x import *\n", "from . import *\n"),
+        // global and nonlocal.
+        ("nonlocal x\n", "global x\n"),
+        (
+            "def f():\n    nonlocal x\n",
+            "def g():\n    x = 1\n    def f():\n        nonlocal x\n",
+        ),
+        (
+            "class C:\n    x = 1\n    def g():\n        nonlocal x\n",
+            "def f():\n    x = 1\n    class C:\n        def g():\n            nonlocal x\n",
+        ),
+        (
+            "def f():\n    global x\n    def g():\n        nonlocal x\n",
+            "def f():\n    def g():\n        nonlocal x\n    x = 1\n",
+        ),
+        (
+            "def f():\n    x = 1\n    global x\n",
+            "def f():\n    global x\n    x = 1\n",
+        ),
+        (
+            "def f():\n    print(x)\n    global x\n",
+            "def f():\n    global x\n    print(x)\n",
+        ),
+        ("def f(x):\n    global x\n", "def f(y):\n    global x\n"),
+        (
+            "def f(x):\n    nonlocal x\n",
+            "def g():\n    x = 1\n    def f(y):\n        nonlocal x\n",
+        ),
+        (
+            "def f():\n    x = 1\n    def g():\n        global x\n        nonlocal x\n",
+            "def f():\n    x = 1\n    def g():\n        nonlocal x\n",
+        ),
+        (
+            "def f():\n    x: int\n    global x\n",
+            "def f():\n    x = 1\n    def g():\n        global x\n",
+        ),
+        (
+            "def f():\n    for x in y:\n        pass\n    global x\n",
+            "def f():\n    import x\n    global x\n",
+        ),
+        (
+            "def f():\n    [x := 1 for y in z]\n    global x\n",
+            "def f():\n    [x for x in y]\n    global x\n",
+        ),
+        (
+            "def f():\n    g(lambda x=x: 1)\n    global x\n",
+            "def f():\n    lambda: x\n    global x\n",
+        ),
+        // Calls and parameters.
+        ("f(a=1, a=2)\n", "f(a=1, b=2)\n"),
+        ("f(a=1, **k, a=2)\n", "f(a=1, **k, b=2)\n"),
+        (
+            "class C(a=1, a=2):\n    pass\n",
+            "class C(a=1, b=2):\n    pass\n",
+        ),
+        ("f(**k, *a)\n", "f(*a, **k)\n"),
+        ("f(a=1, b)\n", "f(b, a=1)\n"),
+        ("f(**k, b)\n", "f(a=1, *b)\n"),
+        ("def f(x, x):\n    pass\n", "def f(x, y):\n    pass\n"),
+        ("lambda x, x: 1\n", "lambda x, y: 1\n"),
+        ("def f(a, **a):\n    pass\n", "def f(a, **b):\n    pass\n"),
+        (
+            "def f(a=1, b):\n    pass\n",
+            "def f(a=1, *, b):\n    pass\n",
+        ),
+        (
+            "def f(a=1, /, b):\n    pass\n",
+            "def f(a, /, b=1):\n    pass\n",
+        ),
+        ("x = lambda a=1, b: 1\n", "x = lambda a, b=1: 1\n"),
+        ("def f(*):\n    pass\n", "def f(*, a):\n    pass\n"),
+        ("def f(*, **k):\n    pass\n", "def f(*a, **k):\n    pass\n"),
+        ("def f(__debug__):\n    pass\n", "def f(debug):\n    pass\n"),
+        ("assert a, b, c\n", "assert a, (b, c)\n"),
+        ("raise a, b\n", "raise a from b\n"),
+        // __future__.
+        (
+            "import os\nfrom __future__ import annotations\n",
+            "\"doc\"\nfrom __future__ import annotations\nimport os\n",
+        ),
+        (
+            "from __future__ import braces\n",
+            "from __future__ import division\n",
+        ),
+        (
+            "from __future__ import nosuch\n",
+            "from __future__ import generator_stop\n",
+        ),
+        (
+            "def f():\n    from __future__ import annotations\n",
+            "from __future__ import annotations\n",
+        ),
+        // Patterns.
+        (
+            "match x:\n    case a:\n        pass\n    case b:\n        pass\n",
+            "match x:\n    case a.b:\n        pass\n    case b:\n        pass\n",
+        ),
+        (
+            "match x:\n    case _:\n        pass\n    case 1:\n        pass\n",
+            "match x:\n    case 1:\n        pass\n    case _:\n        pass\n",
+        ),
+        (
+            "match x:\n    case (a, a):\n        pass\n",
+            "match x:\n    case (a, b):\n        pass\n",
+        ),
+        (
+            "match x:\n    case [*a, *b]:\n        pass\n",
+            "match x:\n    case [*a, b]:\n        pass\n",
+        ),
+        (
+            "match x:\n    case [x] | [y]:\n        pass\n",
+            "match x:\n    case [x] | [x]:\n        pass\n",
+        ),
+        (
+            "match x:\n    case x | 1:\n        pass\n",
+            "match x:\n    case 1 | 2:\n        pass\n",
+        ),
+        (
+            "match x:\n    case (x):\n        pass\n    case 1:\n        pass\n",
+            "match x:\n    case (x, y):\n        pass\n    case 1:\n        pass\n",
+        ),
+        (
+            "match x:\n    case [a] as a:\n        pass\n",
+            "match x:\n    case [a] as b:\n        pass\n",
+        ),
+        (
+            "match x:\n    case {'a': 1, 'a': 2}:\n        pass\n",
+            "match x:\n    case {'a': 1, 'b': 2}:\n        pass\n",
+        ),
+        (
+            "match x:\n    case 1 + 2:\n        pass\n",
+            "match x:\n    case 1 + 2j:\n        pass\n",
+        ),
+        // try clauses.
+        (
+            "try:\n    pass\nexcept*:\n    pass\n",
+            "try:\n    pass\nexcept* E:\n    pass\n",
+        ),
+        (
+            "try:\n    pass\nexcept:\n    pass\nexcept E:\n    pass\n",
+            "try:\n    pass\nexcept E:\n    pass\nexcept:\n    pass\n",
+        ),
+        (
+            "try:\n    pass\nelse:\n    pass\nfinally:\n    pass\n",
+            "try:\n    pass\nexcept E:\n    pass\nelse:\n    pass\n",
+        ),
+        // More parameters and names.
+        (
+            "def f(a, /, b, /):\n    pass\n",
+            "def f(a, /, b):\n    pass\n",
+        ),
+        (
+            "def f(*, a, /, b):\n    pass\n",
+            "def f(a, /, *, b):\n    pass\n",
+        ),
+        ("def f(*a, *b):\n    pass\n", "def f(*a, b):\n    pass\n"),
+        ("import a as __debug__\n", "import a as debug\n"),
+        ("def __debug__():\n    pass\n", "def debug():\n    pass\n"),
+        // Strings (3.11).
+        ("x = b'\u{e9}'\n", "x = '\u{e9}'\n"),
+        ("f'{x!z}'\n", "f'{x!r}'\n"),
+        ("f\"{x[\"a\"]}\"\n", "f\"{x['a']}\"\n"),
+        ("f'{\"\\n\".join(x)}'\n", "f'{x}\\n'\n"),
+        // Indentation.
+        (
+            "def f():\n    if x:\n  y = 1\n",
+            "def f():\n    if x:\n        y = 1\n",
+        ),
+        // Python 2 and keywords.
+        ("print x\n", "print(x)\n"),
+        ("exec 'x'\n", "exec('x')\n"),
+        ("1 <> 2\n", "1 != 2\n"),
+        ("x = 0777\n", "x = 0o777\n"),
+        ("x = 1L\n", "x = 1\n"),
+        ("await = 1\n", "awaits = 1\n"),
+        ("def f(async):\n    pass\n", "def f(asynch):\n    pass\n"),
+    ];
+
+    #[test]
+    fn each_rule_refuses_what_cpython_refuses_and_keeps_its_neighbour() {
+        let mut wrong = Vec::new();
+        for (bad, good) in PAIRS {
+            if refused(bad).is_none() {
+                wrong.push(format!("accepted: {bad:?}"));
+            }
+            if let Some(m) = refused(good) {
+                wrong.push(format!("refused: {good:?} ({m})"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn only_the_changed_statements_are_judged() {
+        let text = "x = *a\n\n\ndef f():\n    return 1\n";
+        let tree = crate::parse::parse(text).expect("parses");
+        let at = text.find("return").unwrap_or(0);
+        assert_eq!(
+            check(text, &tree, std::slice::from_ref(&(at..at + 8)), &[]),
+            Verdict::Found(Vec::new())
+        );
+        assert!(
+            matches!(check(text, &tree, std::slice::from_ref(&(0..6)), &[]), Verdict::Found(v) if v.len() == 1)
+        );
+    }
+
+    #[test]
+    #[ignore]
+    fn dump() {
+        let Some(path) = std::env::var_os("DUMP") else {
+            return;
+        };
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        for block in text.split("\n---\n") {
+            if let Some(tree) = crate::parse::parse(block) {
+                println!("{block:?}\n  {}", tree.root_node().to_sexp());
+            }
+        }
+    }
+}

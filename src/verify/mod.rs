@@ -1,0 +1,302 @@
+//! Verification: a rewritten file is parsed again, and a rewrite that introduces a syntax
+//! error is not written. fixer only rewrites files whose parsed parts were clean, so any
+//! ERROR or MISSING node in what is parsed again is one the rewrite introduced; the
+//! parts no change reaches hold the bytes they had and are not judged again (see
+//! [`check_change`]).
+//!
+//! The pipeline: the tree-sitter parse ([`check_tree`]: the grammar), then the compile
+//! rules on the changed statements ([`compile_rules`]: what the grammar accepts and
+//! CPython's compiler refuses), confirmed against the old text so that a fault the file
+//! already had is not held against the rewrite ([`check_rules`]).
+
+pub mod compile_rules;
+
+use std::ops::Range;
+
+use crate::diag::line_col;
+use crate::parse;
+
+/// Why a rewritten text was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxBreak {
+    pub line: usize,
+    pub column: usize,
+    /// The byte of the new text it is at.
+    pub at: usize,
+    /// `None`: tree-sitter does not parse it; else the compile rule it breaks (what
+    /// CPython would say).
+    pub rule: Option<String>,
+}
+
+impl SyntaxBreak {
+    fn at(text: &str, at: usize, rule: Option<String>) -> SyntaxBreak {
+        let (line, column) = line_col(text, at);
+        SyntaxBreak {
+            line,
+            column,
+            at,
+            rule,
+        }
+    }
+}
+
+/// Checks that `text` parses cleanly; returns the position of the first error if not.
+pub fn check(text: &str) -> Result<(), SyntaxBreak> {
+    let Some(tree) = parse::parse(text) else {
+        return Err(SyntaxBreak::at(text, 0, None));
+    };
+    check_tree(text, &tree)?;
+    check_rules(
+        None,
+        text,
+        &tree,
+        &[],
+        std::slice::from_ref(&(0..text.len())),
+    )
+}
+
+/// Like [`check`], with the tree of `text` already parsed.
+pub fn check_tree(text: &str, tree: &tree_sitter::Tree) -> Result<(), SyntaxBreak> {
+    match parse::first_error(tree) {
+        None => Ok(()),
+        Some(node) => Err(SyntaxBreak::at(text, node.start_byte(), None)),
+    }
+}
+
+/// Like [`check`], for `new`, which is `old` with some lines changed: a run of
+/// statements (or a function or class) that no change reaches holds `old`'s bytes as
+/// they were and needs no parse (see [`crate::outline`]): what is parsed is each changed
+/// statement in its place, inside the headers of the blocks that hold it, with a `0`
+/// for each run of statements around it, so a change that breaks the statements
+/// around it (an opened bracket or string, an indentation, a removed header) is seen.
+pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
+    let focus = crate::outline::Focus {
+        anchors: changed_lines(old, new),
+        words: Default::default(),
+        keep: crate::outline::Keep::Focused,
+        bindings_only: false,
+    };
+    let changed = line_ranges(new, &focus.anchors);
+    // A masked parse is returned only when what it parsed is clean.
+    if let Some((masked, trees)) = parse::parse_partial(new, &focus) {
+        let elided: Vec<Range<usize>> = masked.regions.iter().map(|r| r.whole.clone()).collect();
+        return check_rules(Some(old), new, &trees.tree, &elided, &changed);
+    }
+    let Some(tree) = parse::parse(new) else {
+        return Err(SyntaxBreak::at(new, 0, None));
+    };
+    check_tree(new, &tree)?;
+    check_rules(Some(old), new, &tree, &[], &changed)
+}
+
+/// The compile rules ([`compile_rules`]) on the statements of `new` that `changed`
+/// reaches; `tree` is the tree of `new` (masked: `elided` are the runs its elided parts
+/// stand for). A fault outside the changed ranges counts only when `old` (the text
+/// before the change, if any) does not have it as often: a file CPython already
+/// rejected is not held against the rewrite.
+pub fn check_rules(
+    old: Option<&str>,
+    new: &str,
+    tree: &tree_sitter::Tree,
+    elided: &[Range<usize>],
+    changed: &[Range<usize>],
+) -> Result<(), SyntaxBreak> {
+    let found = match compile_rules::check(new, tree, changed, elided) {
+        compile_rules::Verdict::Found(v) => v,
+        // What was found without the elided parts stands (a statement's own fault).
+        compile_rules::Verdict::NeedsWholeTree(partial) if !partial.is_empty() => partial,
+        compile_rules::Verdict::NeedsWholeTree(_) => {
+            let Some(whole) = parse::parse(new) else {
+                return Err(SyntaxBreak::at(new, 0, None));
+            };
+            // What the masked parse elided (a docstring's text) is parsed now too; a
+            // syntax error there counts where a change is (elsewhere the file had it:
+            // a partial parse leaves such a function alone).
+            if let Err(b) = check_tree(new, &whole) {
+                if changed.iter().any(|r| r.start <= b.at && b.at <= r.end) {
+                    return Err(b);
+                }
+                // The whole tree is broken where no change is: its statements are
+                // not to be trusted, and what the partial tree shows was judged.
+                return Ok(());
+            }
+            match compile_rules::check(new, &whole, changed, &[]) {
+                compile_rules::Verdict::Found(v) => v,
+                compile_rules::Verdict::NeedsWholeTree(v) => v,
+            }
+        }
+    };
+    if found.is_empty() {
+        return Ok(());
+    }
+    let inside = |at: usize| {
+        changed
+            .iter()
+            .any(|r| r.start <= at && at < r.end.max(r.start + 1))
+    };
+    if let Some(v) = found.iter().filter(|v| inside(v.at)).min_by_key(|v| v.at) {
+        return Err(SyntaxBreak::at(new, v.at, Some(v.message.clone())));
+    }
+    let Some(old) = old else {
+        return match found.iter().min_by_key(|v| v.at) {
+            Some(v) => Err(SyntaxBreak::at(new, v.at, Some(v.message.clone()))),
+            None => Ok(()),
+        };
+    };
+    // Outside the changed lines: new only if the old text has it fewer times.
+    let before: Vec<compile_rules::Violation> = match parse::parse(old) {
+        Some(t) => {
+            match compile_rules::check(old, &t, std::slice::from_ref(&(0..old.len())), &[]) {
+                compile_rules::Verdict::Found(v) => v,
+                compile_rules::Verdict::NeedsWholeTree(v) => v,
+            }
+        }
+        None => Vec::new(),
+    };
+    let mut sorted: Vec<&compile_rules::Violation> = found.iter().collect();
+    sorted.sort_by_key(|v| v.at);
+    for v in sorted {
+        let now = found.iter().filter(|o| o.message == v.message).count();
+        let was = before.iter().filter(|o| o.message == v.message).count();
+        if now > was {
+            return Err(SyntaxBreak::at(new, v.at, Some(v.message.clone())));
+        }
+    }
+    Ok(())
+}
+
+/// Each anchor (the first byte of a changed line) to the end of its line.
+fn line_ranges(text: &str, anchors: &[usize]) -> Vec<Range<usize>> {
+    let b = text.as_bytes();
+    anchors
+        .iter()
+        .map(|&a| {
+            let end = memchr::memchr(b'\n', &b[a.min(b.len())..]).map_or(b.len(), |i| a + i);
+            a..end
+        })
+        .collect()
+}
+
+/// The first byte after the indentation of every line of `new` that differs from `old`,
+/// and of the lines on both sides of a deletion (inside the statement the line belongs
+/// to: the indentation before a block's first statement is outside the block).
+fn changed_lines(old: &str, new: &str) -> Vec<usize> {
+    let b = new.as_bytes();
+    let mut starts = vec![0];
+    starts.extend(memchr::memchr_iter(b'\n', b).map(|i| i + 1));
+    let at = |line: usize| {
+        let start = starts.get(line).copied().unwrap_or(b.len());
+        start
+            + b[start..]
+                .iter()
+                .take_while(|c| matches!(c, b' ' | b'\t' | b'\x0c'))
+                .count()
+    };
+    let mut anchors = Vec::new();
+    let diff = similar::TextDiff::from_lines(old, new);
+    for op in diff.ops() {
+        let lines = op.new_range();
+        match op.tag() {
+            similar::DiffTag::Equal => {}
+            similar::DiffTag::Delete => {
+                anchors.push(at(lines.start.saturating_sub(1)));
+                anchors.push(at(lines.start));
+            }
+            _ => anchors.extend(lines.map(at)),
+        }
+    }
+    anchors.sort_unstable();
+    anchors.dedup();
+    anchors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD: &str = "import os\n\n\ndef f():\n    return os.sep\n\n\ndef g(x):\n    if x:\n        return 1\n    return 2\n";
+
+    #[test]
+    fn a_change_is_verified_where_it_is_and_around_it() {
+        assert_eq!(check_change(OLD, OLD), Ok(()));
+        let fine = OLD.replace("return 1", "return (\n            1\n        )");
+        assert_eq!(check_change(OLD, &fine), Ok(()));
+        let broken = OLD.replace("return 1", "return (1");
+        assert!(check_change(OLD, &broken).is_err());
+        let broken = OLD.replace("return 2", "return 2 +");
+        assert!(check_change(OLD, &broken).is_err());
+        // A removed header: what was the body ends the function before.
+        let merged = OLD.replace("def g(x):\n", "");
+        assert_eq!(check_change(OLD, &merged), check(&merged));
+        // A change on the first line of a body, or on a line alone in its block.
+        let broken = OLD.replace("return os.sep", "return os.sep +");
+        assert!(check_change(OLD, &broken).is_err());
+        let broken = OLD.replace("        return 1", "        return 1 +");
+        assert!(check_change(OLD, &broken).is_err());
+        let fine = OLD.replace("    return os.sep", "    x = 1\n    return os.sep");
+        assert_eq!(check_change(OLD, &fine), Ok(()));
+        // A clause without its statement.
+        let broken = OLD.replace(
+            "    return os.sep",
+            "    return os.sep\n    else:\n        pass",
+        );
+        assert!(check_change(OLD, &broken).is_err());
+        // A dedent to no enclosing level, which tree-sitter parses (CPython does not).
+        let broken = OLD.replace("def g(x):\n    if x:", "def g(x):\n    if x:\n  y = 1");
+        assert!(check_change(OLD, &broken).is_err());
+        assert!(check(&broken).is_err());
+        // An opened string swallows the rest of the file: found.
+        let broken = OLD.replace("return os.sep", "return '''os.sep");
+        assert!(check_change(OLD, &broken).is_err());
+    }
+
+    const LOOPS: &str = "import os\n\n\ndef f(xs):\n    total = 0\n    for x in xs:\n        total += x\n        print(x)\n    print(total)\n    return total\n\n\nasync def g():\n    value = 1\n    print(value)\n\n    def h():\n        print(2)\n\n    return h\n";
+
+    fn rule(r: Result<(), SyntaxBreak>) -> Option<String> {
+        r.err().and_then(|b| b.rule)
+    }
+
+    #[test]
+    fn a_changed_statement_is_judged_in_the_context_the_masked_parse_keeps() {
+        // `break` in the loop, kept around the changed line: fine; after it: refused.
+        let fine = LOOPS.replace("        print(x)", "        break");
+        assert_eq!(check_change(LOOPS, &fine), Ok(()));
+        let bad = LOOPS.replace("    print(total)", "    break");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("'break' outside loop")
+        );
+        // `await` in the async function, not in the function nested in it.
+        let fine = LOOPS.replace("    print(value)", "    await value");
+        assert_eq!(check_change(LOOPS, &fine), Ok(()));
+        let bad = LOOPS.replace("        print(2)", "        await value");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("'await' outside async function")
+        );
+        // `nonlocal value` in h: the binding is in a part of g the change does not reach.
+        let fine = LOOPS.replace("        print(2)", "        nonlocal value");
+        assert_eq!(check_change(LOOPS, &fine), Ok(()));
+        let bad = LOOPS.replace("        print(2)", "        nonlocal nothing");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("no binding for nonlocal 'nothing' found")
+        );
+        // `global total` after a binding the change does not reach.
+        let bad = LOOPS.replace("    print(total)", "    global total");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("name 'total' is assigned to before global declaration")
+        );
+        // A yield makes g an async generator, whose `return h` has a value.
+        let bad = LOOPS.replace("    print(value)", "    yield value");
+        assert_eq!(
+            rule(check_change(LOOPS, &bad)).as_deref(),
+            Some("'return' with value in async generator")
+        );
+        // The file's own fault, untouched, is not held against a change.
+        let old = LOOPS.replace("    print(total)", "    print(*total)\n    x = *total");
+        let new = old.replace("        print(x)", "        print(x + 1)");
+        assert_eq!(check_change(&old, &new), Ok(()));
+    }
+}
