@@ -546,10 +546,25 @@ impl<'a, 't> Walker<'a, 't> {
                         if kind_of(clause) != "with_clause" {
                             continue;
                         }
+                        // `with (m() as x):` and `with (a() as x, b() as y):` read to
+                        // tree-sitter as a parenthesized `as` pattern or a tuple of them.
+                        let mut values = Vec::new();
                         for item in named_children(clause) {
                             let Some(v) = item.child_by_field_name("value") else {
                                 continue;
                             };
+                            let grouped =
+                                matches!(kind_of(v), "parenthesized_expression" | "tuple")
+                                    && named_children(v)
+                                        .iter()
+                                        .any(|c| kind_of(*c) == "as_pattern");
+                            if grouped {
+                                values.extend(named_children(v));
+                            } else {
+                                values.push(v);
+                            }
+                        }
+                        for v in values {
                             if kind_of(v) == "as_pattern" {
                                 let parts = named_children(v);
                                 if let Some(e) = parts.first() {
@@ -2659,6 +2674,15 @@ mod tests {
         ("x = 1L\n", "x = 1\n"),
         ("await = 1\n", "awaits = 1\n"),
         ("def f(async):\n    pass\n", "def f(asynch):\n    pass\n"),
+        // Parenthesized `with` items (3.9+) are items, not `as` in an expression.
+        (
+            "with (a() as x) + 1:\n    pass\n",
+            "with (\n    a() as x,\n    b() as y,\n):\n    pass\n",
+        ),
+        (
+            "with (a() as x) + 1:\n    pass\n",
+            "with (a() as x):\n    pass\n",
+        ),
     ];
 
     #[test]
