@@ -83,7 +83,8 @@ struct Plan<'a, 'w> {
     keep_from: bool,
 }
 
-fn shim_text(from: &str, to: &str) -> String {
+/// The old module's text after the move; `newline` is the moved file's own.
+fn shim_text(from: &str, to: &str, newline: &str) -> String {
     [
         format!("\"\"\"`{from}` has moved to `{to}`; this module keeps old imports working.\"\"\""),
         "import importlib".to_owned(),
@@ -98,7 +99,7 @@ fn shim_text(from: &str, to: &str) -> String {
         format!("sys.modules[__name__] = importlib.import_module(\"{to}\")"),
         String::new(),
     ]
-    .join("\n")
+    .join(newline)
 }
 
 impl ProjectAction for MoveModule {
@@ -290,6 +291,18 @@ impl ProjectAction for MoveModule {
             ws.write(&r.layout.ws_path(abs), text, recipe, 1)
                 .map_err(io)
         };
+        // The shim takes the place of the module's file, and keeps its newline.
+        let shim = self.shim.then(|| {
+            let path = if is_package {
+                plan.old.join("__init__.py")
+            } else {
+                plan.old.with_extension("py")
+            };
+            let newline = r
+                .read(&path)
+                .map_or("\n", |t| crate::source::newline_of(&t));
+            (path, newline)
+        });
         for (old_file, new_path) in &plan.moved {
             let text = match texts.remove(old_file) {
                 Some(t) => t,
@@ -325,13 +338,8 @@ impl ProjectAction for MoveModule {
                 }
             }
         }
-        if self.shim {
-            let shim_path = if is_package {
-                plan.old.join("__init__.py")
-            } else {
-                plan.old.with_extension("py")
-            };
-            write(&shim_path, shim_text(from, to))?;
+        if let Some((path, newline)) = shim {
+            write(&path, shim_text(from, to, newline))?;
         }
         Ok(findings)
     }
