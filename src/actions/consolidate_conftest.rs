@@ -1750,7 +1750,12 @@ impl ConsolidateConftest {
         }
         if !tail.is_empty() {
             let block = to_nl(&join_chunks(&tail), nl);
-            let body = text.trim_end().to_owned();
+            // The blank lines at the end go; the last line of code keeps its bytes.
+            let code_end = text.trim_end().len();
+            let line_end = text[code_end..]
+                .find(['\n', '\r'])
+                .map_or(text.len(), |i| code_end + i);
+            let body = text[..line_end].to_owned();
             text = if body.is_empty() {
                 format!("{block}{nl}")
             } else {
