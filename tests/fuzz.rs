@@ -863,21 +863,19 @@ fn untouched_bytes(old: &str, new: &str) -> Result<(), String> {
             "line endings {added:?} appear that the file did not have"
         ));
     }
-    let diff = similar::TextDiff::from_lines(old, new);
-    for group in diff.grouped_ops(0) {
-        let mut deleted = Vec::new();
-        let mut inserted = Vec::new();
-        for op in &group {
-            for change in diff.iter_changes(op) {
-                match change.tag() {
-                    similar::ChangeTag::Delete => deleted.push(change.value()),
-                    similar::ChangeTag::Insert => inserted.push(change.value()),
-                    similar::ChangeTag::Equal => {}
-                }
-            }
+    // Lines as fixer sees them: ended by `\n` (a lone `\r` ends none).
+    let a: Vec<&str> = old.split_inclusive('\n').collect();
+    let b: Vec<&str> = new.split_inclusive('\n').collect();
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b);
+    for op in ops {
+        let (deleted, inserted) = (&a[op.old_range()], &b[op.new_range()]);
+        if op.tag() == similar::DiffTag::Equal {
+            continue;
         }
-        for l in &deleted {
-            if trim_line(l).trim().is_empty() || inserted.contains(l) {
+        for l in deleted {
+            // A lone `\r` at the end of a file ends a line for Python, not for fixer.
+            let lone_cr = l.ends_with('\r');
+            if lone_cr || trim_line(l).trim().is_empty() || inserted.contains(l) {
                 continue;
             }
             if let Some(m) = inserted.iter().find(|m| trim_line(m) == trim_line(l)) {
@@ -2000,5 +1998,26 @@ fn regression_move_module_shim_keeps_the_newline() {
         "m.py",
         &["move-module"],
         true,
+    );
+}
+
+/// consolidate-conftest trimmed the trailing whitespace of the last line of the
+/// conftest it appends to.
+#[test]
+fn regression_consolidate_conftest_keeps_the_last_line() {
+    regression(
+        &[
+            ("pytest.ini", b"[pytest]\n"),
+            ("tests/conftest.py", b"X = 1  \t\n\n"),
+            (
+                "tests/a/conftest.py",
+                b"def pytest_configure(config):\n    pass\n",
+            ),
+            ("tests/a/test_a.py", b"def test_a():\n    pass\n"),
+            ("tests/b/test_b.py", b"def test_b():\n    pass\n"),
+        ],
+        "tests/conftest.py",
+        &["consolidate-conftest"],
+        false,
     );
 }
