@@ -867,6 +867,13 @@ fn untouched_bytes(old: &str, new: &str) -> Result<(), String> {
     let a: Vec<&str> = old.split_inclusive('\n').collect();
     let b: Vec<&str> = new.split_inclusive('\n').collect();
     let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &a, &b);
+    let kept = |op: &similar::DiffOp| {
+        op.tag() == similar::DiffTag::Equal
+            && a[op.old_range()].iter().any(|l| !l.trim().is_empty())
+    };
+    if !ops.iter().any(kept) {
+        return Ok(()); // a new text in place of the old (move-module's shim)
+    }
     for op in ops {
         let (deleted, inserted) = (&a[op.old_range()], &b[op.new_range()]);
         if op.tag() == similar::DiffTag::Equal {
@@ -1092,17 +1099,31 @@ fn save_case(test: &str, files: &[(PathBuf, Vec<u8>)]) {
     write_tree(&dir, files);
 }
 
-/// Runs every recipe of `ids` on a project holding `files`, checking every property.
+/// Which recipes a case runs, and how.
+struct Run {
+    ids: Vec<&'static str>,
+    /// The recipes' globs replaced by `**/*.py`.
+    widen: bool,
+    /// move-module moves into a new package, with a shim.
+    fresh_target: bool,
+    /// The recipe (index into `ids`) also run by the binary with a whole parse.
+    compare: Option<usize>,
+}
+
+/// Runs every recipe of `run` on a project holding `files`, checking every property.
 fn run_project(
     label: &str,
     files: Vec<(PathBuf, Vec<u8>)>,
     module_rel: PathBuf,
-    ids: Vec<&'static str>,
-    widen: bool,
-    fresh_target: bool,
-    compare: Option<usize>,
+    run: Run,
     steps: &Steps,
 ) -> Result<(), String> {
+    let Run {
+        ids,
+        widen,
+        fresh_target,
+        compare,
+    } = run;
     let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
     let dir = tmp.path().to_path_buf();
     write_tree(&dir, &files);
@@ -1130,6 +1151,13 @@ fn run_project(
             .any(|f| f.message.contains("would introduce a syntax error"))
         {
             count("recipes rewrites refused as breaking the syntax");
+            if all_parse {
+                count("recipes rewrites refused as breaking the syntax of parsing files");
+                return Err(format!(
+                        "{label}: {id}: a rewrite was refused as breaking the syntax, though every file parsed: {:?}",
+                        outcome.findings.iter().filter(|f| f.message.contains("syntax error")).map(|f| format!("{}:{}", f.path.strip_prefix(&dir).unwrap_or(&f.path).display(), f.line)).collect::<Vec<_>>()
+                    ));
+            }
             log(&format!(
                 "{label}: {id}: refused a rewrite as breaking the syntax: {:?}",
                 outcome
@@ -1202,7 +1230,7 @@ fn run_project(
         if compare_this {
             count("recipes whole-parse comparisons");
             steps.step(format!("{label}: {id} whole parse"));
-            compare_whole_parse(&dir, &after, id, recipe, widen, &module, fresh_target)
+            compare_whole_parse(&dir, &after, id, widen, &module, fresh_target)
                 .map_err(|e| format!("{label}: {id}: {e}"))?;
         }
     }
@@ -1214,7 +1242,6 @@ fn compare_whole_parse(
     dir: &Path,
     expected: &BTreeMap<PathBuf, Vec<u8>>,
     id: &str,
-    _recipe: &CompiledRecipe,
     widen: bool,
     module: &str,
     fresh_target: bool,
@@ -1291,7 +1318,7 @@ fn compile_params(id: &str, module: &str, fresh_target: bool) -> Vec<(String, St
 
 #[test]
 fn fuzz_recipes_on_mutated_projects() {
-    check("recipes", 40, 1, project_case(), |case| {
+    check("recipes", 200, 1, project_case(), |case| {
         let (files, module_rel) = case_files(&case);
         count("recipes cases");
         let saved = files.clone();
@@ -1303,9 +1330,13 @@ fn fuzz_recipes_on_mutated_projects() {
             "recipes",
             move || save_case("recipes", &saved),
             move |steps| {
-                run_project(
-                    "case", files2, module_rel, ids, widen, fresh, compare, steps,
-                )
+                let run = Run {
+                    ids,
+                    widen,
+                    fresh_target: fresh,
+                    compare,
+                };
+                run_project("case", files2, module_rel, run, steps)
             },
         )
         .inspect_err(|_| save_case("recipes", &files))
@@ -1749,7 +1780,7 @@ fn fuzz_recipe_loader() {
             project,
             cli,
         });
-    check("recipe-loader", 150, 2, strategy, |case| {
+    check("recipe-loader", 300, 2, strategy, |case| {
         let bytes = to_toml(&case.recipe, &case.garbage);
         let corpus = corpus();
         let project = &corpus.projects[pick(corpus.projects.len(), case.project)];
@@ -1895,7 +1926,7 @@ fn fuzz_config_loader() {
                 cli,
             },
         );
-    check("config-loader", 150, 3, strategy, |case| {
+    check("config-loader", 200, 3, strategy, |case| {
         let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
         let root_text = to_toml(&case.root, &case.garbage);
         if case.root_in_pyproject {
@@ -1976,16 +2007,13 @@ fn regression(files: &[(&str, &[u8])], module: &str, ids: &[&'static str], fresh
         .collect();
     let (tx, _rx) = mpsc::channel();
     let steps = Steps(tx);
-    if let Err(e) = run_project(
-        "regression",
-        files,
-        PathBuf::from(module),
-        ids.to_vec(),
-        false,
+    let run = Run {
+        ids: ids.to_vec(),
+        widen: false,
         fresh_target,
-        Some(0),
-        &steps,
-    ) {
+        compare: Some(0),
+    };
+    if let Err(e) = run_project("regression", files, PathBuf::from(module), run, &steps) {
         panic!("{e}");
     }
 }
