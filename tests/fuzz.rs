@@ -2049,3 +2049,21 @@ fn regression_consolidate_conftest_keeps_the_last_line() {
         false,
     );
 }
+
+/// module-to-package re-exported every string of `__all__`, so `"(x"` (or `"class"`)
+/// gave an `__init__.py` that does not parse, and the whole move was refused.
+#[test]
+fn regression_module_to_package_skips_all_entries_that_are_no_names() {
+    regression(
+        &[
+            ("pkg/__init__.py", b""),
+            (
+                "pkg/mod.py",
+                b"x = 1\nclass_ = 2\n__all__ = [\"x\", \"(x\", \"class\", \"class_\"]\n",
+            ),
+        ],
+        "pkg/mod.py",
+        &["module-to-package"],
+        false,
+    );
+}
