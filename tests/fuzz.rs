@@ -863,6 +863,7 @@ fn untouched_bytes(old: &str, new: &str) -> Result<(), String> {
             "line endings {added:?} appear that the file did not have"
         ));
     }
+    let mixed = endings(old).len() > 1;
     // Lines as fixer sees them: ended by `\n` (a lone `\r` ends none).
     let a: Vec<&str> = old.split_inclusive('\n').collect();
     let b: Vec<&str> = new.split_inclusive('\n').collect();
@@ -885,7 +886,13 @@ fn untouched_bytes(old: &str, new: &str) -> Result<(), String> {
             if lone_cr || trim_line(l).trim().is_empty() || inserted.contains(l) {
                 continue;
             }
-            if let Some(m) = inserted.iter().find(|m| trim_line(m) == trim_line(l)) {
+            // In a file of mixed newlines, a rewritten block takes the file's own.
+            let same = |m: &&&str| {
+                trim_line(m) == trim_line(l)
+                    && (!mixed
+                        || m.trim_end_matches(['\r', '\n']) != l.trim_end_matches(['\r', '\n']))
+            };
+            if let Some(m) = inserted.iter().find(same) {
                 return Err(format!(
                     "the line {l:?} became {m:?}: only its line ending or trailing whitespace changed"
                 ));
@@ -2064,6 +2071,27 @@ fn regression_module_to_package_skips_all_entries_that_are_no_names() {
         ],
         "pkg/mod.py",
         &["module-to-package"],
+        false,
+    );
+}
+
+/// consolidate-conftest replaced the newline of the last line of the conftest it
+/// appends to by the file's own (in a file of mixed newlines).
+#[test]
+fn regression_consolidate_conftest_keeps_the_last_newline() {
+    regression(
+        &[
+            ("pytest.ini", b"[pytest]\n"),
+            ("tests/conftest.py", b"import os\nX = 1\r\n"),
+            (
+                "tests/a/conftest.py",
+                b"def pytest_configure(config):\n    pass\n",
+            ),
+            ("tests/a/test_a.py", b"def test_a():\n    pass\n"),
+            ("tests/b/test_b.py", b"def test_b():\n    pass\n"),
+        ],
+        "tests/conftest.py",
+        &["consolidate-conftest"],
         false,
     );
 }
