@@ -2079,19 +2079,29 @@ fn regression_module_to_package_skips_all_entries_that_are_no_names() {
 /// appends to by the file's own (in a file of mixed newlines).
 #[test]
 fn regression_consolidate_conftest_keeps_the_last_newline() {
-    regression(
-        &[
-            ("pytest.ini", b"[pytest]\n"),
-            ("tests/conftest.py", b"import os\nX = 1\r\n"),
-            (
-                "tests/a/conftest.py",
-                b"def pytest_configure(config):\n    pass\n",
-            ),
-            ("tests/a/test_a.py", b"def test_a():\n    pass\n"),
-            ("tests/b/test_b.py", b"def test_b():\n    pass\n"),
-        ],
-        "tests/conftest.py",
-        &["consolidate-conftest"],
-        false,
+    let files: &[(&str, &[u8])] = &[
+        ("pytest.ini", b"[pytest]\n"),
+        ("tests/conftest.py", b"import os\nX = 1\r\n"),
+        (
+            "tests/a/conftest.py",
+            b"def pytest_configure(config):\n    pass\n",
+        ),
+        ("tests/a/test_a.py", b"def test_a():\n    pass\n"),
+        ("tests/b/test_b.py", b"def test_b():\n    pass\n"),
+    ];
+    regression(files, "tests/conftest.py", &["consolidate-conftest"], false);
+    let tmp = tempfile::tempdir().unwrap();
+    let files: Vec<(PathBuf, Vec<u8>)> =
+        files.iter().map(|(p, b)| (p.into(), b.to_vec())).collect();
+    write_tree(tmp.path(), &files);
+    let recipes = compile_for(&["consolidate-conftest"], false, "", false);
+    let outcome = run_recipe(tmp.path(), &recipes[0].1).unwrap();
+    let target = outcome.changes[&tmp.path().join("tests/conftest.py")]
+        .current
+        .clone()
+        .unwrap();
+    assert!(
+        target.starts_with("import os\nX = 1\r\n\n\ndef pytest_configure"),
+        "{target:?}"
     );
 }
