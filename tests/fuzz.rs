@@ -887,8 +887,12 @@ fn untouched_bytes(old: &str, new: &str) -> Result<(), String> {
                 continue;
             }
             // In a file of mixed newlines, a rewritten block takes the file's own.
+            // A last line without a newline gets one when lines come after it.
+            let ended =
+                |m: &&&str| !l.ends_with(['\n', '\r']) && m.trim_end_matches(['\r', '\n']) == *l;
             let same = |m: &&&str| {
-                trim_line(m) == trim_line(l)
+                !ended(m)
+                    && trim_line(m) == trim_line(l)
                     && (!mixed
                         || m.trim_end_matches(['\r', '\n']) != l.trim_end_matches(['\r', '\n']))
             };
