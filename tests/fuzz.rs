@@ -1329,7 +1329,7 @@ fn compile_params(id: &str, module: &str, fresh_target: bool) -> Vec<(String, St
 
 #[test]
 fn fuzz_recipes_on_mutated_projects() {
-    check("recipes", 200, 1, project_case(), |case| {
+    check("recipes", 120, 1, project_case(), |case| {
         let (files, module_rel) = case_files(&case);
         count("recipes cases");
         let saved = files.clone();
