@@ -7,8 +7,10 @@
 //! - no panic, no hang (no step of a case may take longer than `FIXER_FUZZ_TIMEOUT`
 //!   seconds, default 10; a hang stops the whole run with the case saved);
 //! - a rewritten file parses (tree-sitter, no ERROR or MISSING node) whenever the file
-//!   it was parsed before (a new file: whenever every file of the project parsed), and a
-//!   `pyproject.toml` that was valid TOML stays so;
+//!   parsed before (a new file: whenever every file of the project parsed), and a
+//!   `pyproject.toml` that was valid TOML stays so; on a project whose files all parse,
+//!   no rewrite is refused as breaking the syntax (the verification's safety net is
+//!   never what keeps a broken file from being written);
 //! - untouched bytes stay: no line ending the file did not have (other than its own
 //!   newline), and no line rewritten to itself but for its line ending or trailing
 //!   whitespace;
@@ -19,6 +21,8 @@
 //! The recipe loader and the config loader get generated TOML (random structures, wrong
 //! types, unknown keys, garbage bytes): every failure is an error value, and the binary
 //! on such a project exits 0, 1 or 2, with an `error:` line on 2, never a panic.
+//!
+//! Each bug found is a `regression_*` test at the end, with the input minimized.
 //!
 //! `FIXER_FUZZ_CASES` sets the cases per property (default: a short run of about a
 //! minute in debug), `FIXER_FUZZ_SEED` the seed (default fixed, so `cargo test` is
@@ -2108,4 +2112,24 @@ fn regression_consolidate_conftest_keeps_the_last_newline() {
         target.starts_with("import os\nX = 1\r\n\n\ndef pytest_configure"),
         "{target:?}"
     );
+}
+
+/// move-module put an absolute name in place of a relative one written without a space
+/// (`from. import d`, `from .import d`): `froma.b import d` did not parse, and the whole
+/// move was refused.
+#[test]
+fn regression_move_module_spaces_a_relative_import_written_tight() {
+    for c in [&b"from. import d\nV = d\n"[..], b"from .import d\nV = d\n"] {
+        regression(
+            &[
+                ("a/__init__.py", b""),
+                ("a/b/__init__.py", b""),
+                ("a/b/c.py", c),
+                ("a/b/d.py", b""),
+            ],
+            "a/b/c.py",
+            &["move-module"],
+            true,
+        );
+    }
 }

@@ -83,6 +83,22 @@ struct Plan<'a, 'w> {
     keep_from: bool,
 }
 
+/// `spec` in place of the module name of a `from` import, spaced from `from` and
+/// `import` where the relative name it replaces needed no space (`from. import x`,
+/// `from .import x`).
+fn module_name_edit(node: Node<'_>, text: &str, mut spec: String, origin: &str) -> Edit {
+    let range = node.byte_range();
+    let b = text.as_bytes();
+    let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if word(spec.as_bytes().first()) && range.start > 0 && word(b.get(range.start - 1)) {
+        spec.insert(0, ' ');
+    }
+    if word(spec.as_bytes().last()) && word(b.get(range.end)) {
+        spec.push(' ');
+    }
+    Edit::replace(range, spec, origin)
+}
+
 /// The old module's text after the move; `newline` is the moved file's own.
 fn shim_text(from: &str, to: &str, newline: &str) -> String {
     [
@@ -807,7 +823,7 @@ impl Plan<'_, '_> {
             }
             if let Some(new_target) = self.map_stem(&target) {
                 match self.spec(new_dir, &new_target, true) {
-                    Some(s) => edits.push(Edit::replace(module_node.byte_range(), s, origin)),
+                    Some(s) => edits.push(module_name_edit(module_node, text, s, origin)),
                     None => warn(
                         node.start_byte(),
                         format!(
@@ -821,7 +837,7 @@ impl Plan<'_, '_> {
                 // The moved code's own relative import, from its new place.
                 match self.spec(new_dir, &target, true) {
                     Some(s) if s != written => {
-                        edits.push(Edit::replace(module_node.byte_range(), s, origin))
+                        edits.push(module_name_edit(module_node, text, s, origin))
                     }
                     Some(_) => {}
                     None => warn(
@@ -894,8 +910,9 @@ impl Plan<'_, '_> {
                         .and_then(|r| r.split_once(" import "))
                     {
                         Some((spec, imported)) => {
-                            edits.push(Edit::replace(
-                                module_node.byte_range(),
+                            edits.push(module_name_edit(
+                                module_node,
+                                text,
                                 spec.to_owned(),
                                 origin,
                             ));
