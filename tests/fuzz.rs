@@ -2133,3 +2133,30 @@ fn regression_move_module_spaces_a_relative_import_written_tight() {
         );
     }
 }
+
+/// consolidate-conftest moved a fixture with a lone `\r` (a newline, for Python) into a
+/// conftest of `\n` newlines as it was.
+#[test]
+fn regression_consolidate_conftest_moves_a_lone_cr_as_a_newline() {
+    regression(
+        &[
+            ("pytest.ini", b"[pytest]\n"),
+            (
+                "tests/conftest.py",
+                b"import pytest\n\n\n@pytest.fixture\ndef one():\n    return 1\n",
+            ),
+            (
+                "tests/sub/conftest.py",
+                b"import pytest\r\n\r@pytest.fixture\ndef two():\r\n    return 2\n",
+            ),
+            (
+                "tests/sub/test_sub.py",
+                b"def test_two(one, two):\n    pass\n",
+            ),
+            ("tests/test_top.py", b"def test_one(one):\n    pass\n"),
+        ],
+        "tests/conftest.py",
+        &["consolidate-conftest"],
+        false,
+    );
+}

@@ -1350,8 +1350,9 @@ fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
     (out, dropped)
 }
 
+/// `s` with `\n` for each newline; a lone `\r` is one too, for Python.
 fn unix(s: &str) -> String {
-    s.replace("\r\n", "\n")
+    s.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 fn to_nl(s: &str, nl: &str) -> String {
