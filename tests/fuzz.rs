@@ -2173,3 +2173,28 @@ fn regression_consolidate_conftest_moves_a_lone_cr_as_a_newline() {
         false,
     );
 }
+
+/// lazy-settings rewrote the import of a settings instance in a file that binds the
+/// same name to an instance of its own (so the uses kept the local one), and made the
+/// local instance lazy only on a second run: every instance the name is bound to in a
+/// scope that binds it otherwise is refused.
+#[test]
+fn regression_lazy_settings_refuses_a_name_bound_to_two_instances() {
+    regression(
+        &[
+            ("pyproject.toml", b"[project]\nname = \"x\"\n"),
+            ("pkg/__init__.py", b"from .settings import settings\n"),
+            (
+                "pkg/settings.py",
+                b"class Settings:\n    pass\n\n\nsettings = Settings()\n",
+            ),
+            (
+                "tests/test_log.py",
+                b"class Settings:\n    pass\n\n\nsettings = Settings()\nfrom pkg import settings\n\n\ndef test_level():\n    assert settings\n",
+            ),
+        ],
+        "pkg/settings.py",
+        &["lazy-settings"],
+        false,
+    );
+}
