@@ -31,6 +31,7 @@ use crate::engine::Workspace;
 use crate::parse::text as node_text;
 
 mod scan;
+pub(crate) use scan::is_word;
 
 /// Top-level modules of the standard library ([`crate::stdlib`], plus `test` and the
 /// interpreter's own `__future__` and `__main__`). A top-level name among them is never

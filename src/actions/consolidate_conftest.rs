@@ -1350,8 +1350,9 @@ fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
     (out, dropped)
 }
 
+/// `s` with `\n` for each newline; a lone `\r` is one too, for Python.
 fn unix(s: &str) -> String {
-    s.replace("\r\n", "\n")
+    s.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 fn to_nl(s: &str, nl: &str) -> String {
@@ -1750,11 +1751,21 @@ impl ConsolidateConftest {
         }
         if !tail.is_empty() {
             let block = to_nl(&join_chunks(&tail), nl);
-            let body = text.trim_end().to_owned();
-            text = if body.is_empty() {
+            // The blank lines at the end go; the last line of code keeps its bytes, and
+            // its newline when it has one (a lone `\r` gives way to the file's newline).
+            let code_end = text.trim_end().len();
+            let rest = &text[code_end..];
+            let body = match rest.find('\n') {
+                Some(i) => format!("{}{nl}", &text[..code_end + i + 1]),
+                None => format!(
+                    "{}{nl}{nl}",
+                    &text[..rest.find('\r').map_or(text.len(), |i| code_end + i)]
+                ),
+            };
+            text = if code_end == 0 {
                 format!("{block}{nl}")
             } else {
-                format!("{body}{nl}{nl}{nl}{block}{nl}")
+                format!("{body}{nl}{block}{nl}")
             };
         }
         if text != t.text {

@@ -2107,15 +2107,26 @@ impl LazySettings {
                 };
                 interesting.insert(name.clone());
                 instance_scopes.insert((*scope_id, name.clone()), t);
-                let in_own = targets[t].path == p.path;
-                if let Some((k, b)) = kinds
+                // Every instance the name is bound to here (its own and an imported
+                // one, say), each refused when the name is bound to anything else too.
+                let mut others: Vec<usize> = kinds
                     .iter()
-                    .zip(bindings)
-                    .find(|(k, _)| **k != Kind::Instance(t))
-                {
-                    let _ = k;
+                    .filter_map(|k| match k {
+                        Kind::Instance(o) if *o != t => Some(*o),
+                        _ => None,
+                    })
+                    .collect();
+                others.dedup();
+                for t in std::iter::once(t).chain(others) {
+                    let Some(b) = kinds
+                        .iter()
+                        .zip(bindings)
+                        .find_map(|(k, b)| (*k != Kind::Instance(t)).then_some(b))
+                    else {
+                        continue;
+                    };
                     let line = line_of(text, b.start);
-                    let msg = if in_own {
+                    let msg = if targets[t].path == p.path {
                         format!(
                             "the module binds `{name}` again at line {line}, so the instance is not the only value of the name; make that code use a getter by hand, or exclude the instance with `--set instance=REGEX`"
                         )
@@ -2125,6 +2136,8 @@ impl LazySettings {
                         )
                     };
                     refuse(&mut report, t, b.start, msg);
+                }
+                if kinds.iter().any(|k| *k != Kind::Instance(t)) {
                     continue;
                 }
             }

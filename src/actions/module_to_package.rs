@@ -42,7 +42,9 @@ use rayon::prelude::*;
 use crate::actions::{Action, ActionArgs, ProjectAction};
 use crate::diag::{Finding, Severity, UserError};
 use crate::engine::Workspace;
-use crate::project_imports::{is_dotted, is_identifier, ImportKind, Loc, ModInfo, Resolver};
+use crate::project_imports::{
+    is_dotted, is_identifier, is_word, ImportKind, Loc, ModInfo, Resolver,
+};
 
 pub fn build(mut args: ActionArgs) -> Result<Action, String> {
     let module = args
@@ -174,8 +176,9 @@ impl ProjectAction for ModuleToPackage {
         // The names the package re-exports.
         let mut names: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
+        // Only names an import can name: `__all__` may list any string.
         let mut add = |n: &str, names: &mut Vec<String>| {
-            if seen.insert(n.to_owned()) {
+            if is_word(n) && seen.insert(n.to_owned()) {
                 names.push(n.to_owned());
             }
         };

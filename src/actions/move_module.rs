@@ -83,7 +83,24 @@ struct Plan<'a, 'w> {
     keep_from: bool,
 }
 
-fn shim_text(from: &str, to: &str) -> String {
+/// `spec` in place of the module name of a `from` import, spaced from `from` and
+/// `import` where the relative name it replaces needed no space (`from. import x`,
+/// `from .import x`).
+fn module_name_edit(node: Node<'_>, text: &str, mut spec: String, origin: &str) -> Edit {
+    let range = node.byte_range();
+    let b = text.as_bytes();
+    let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    if word(spec.as_bytes().first()) && range.start > 0 && word(b.get(range.start - 1)) {
+        spec.insert(0, ' ');
+    }
+    if word(spec.as_bytes().last()) && word(b.get(range.end)) {
+        spec.push(' ');
+    }
+    Edit::replace(range, spec, origin)
+}
+
+/// The old module's text after the move; `newline` is the moved file's own.
+fn shim_text(from: &str, to: &str, newline: &str) -> String {
     [
         format!("\"\"\"`{from}` has moved to `{to}`; this module keeps old imports working.\"\"\""),
         "import importlib".to_owned(),
@@ -98,7 +115,7 @@ fn shim_text(from: &str, to: &str) -> String {
         format!("sys.modules[__name__] = importlib.import_module(\"{to}\")"),
         String::new(),
     ]
-    .join("\n")
+    .join(newline)
 }
 
 impl ProjectAction for MoveModule {
@@ -290,6 +307,18 @@ impl ProjectAction for MoveModule {
             ws.write(&r.layout.ws_path(abs), text, recipe, 1)
                 .map_err(io)
         };
+        // The shim takes the place of the module's file, and keeps its newline.
+        let shim = self.shim.then(|| {
+            let path = if is_package {
+                plan.old.join("__init__.py")
+            } else {
+                plan.old.with_extension("py")
+            };
+            let newline = r
+                .read(&path)
+                .map_or("\n", |t| crate::source::newline_of(&t));
+            (path, newline)
+        });
         for (old_file, new_path) in &plan.moved {
             let text = match texts.remove(old_file) {
                 Some(t) => t,
@@ -325,13 +354,8 @@ impl ProjectAction for MoveModule {
                 }
             }
         }
-        if self.shim {
-            let shim_path = if is_package {
-                plan.old.join("__init__.py")
-            } else {
-                plan.old.with_extension("py")
-            };
-            write(&shim_path, shim_text(from, to))?;
+        if let Some((path, newline)) = shim {
+            write(&path, shim_text(from, to, newline))?;
         }
         Ok(findings)
     }
@@ -799,7 +823,7 @@ impl Plan<'_, '_> {
             }
             if let Some(new_target) = self.map_stem(&target) {
                 match self.spec(new_dir, &new_target, true) {
-                    Some(s) => edits.push(Edit::replace(module_node.byte_range(), s, origin)),
+                    Some(s) => edits.push(module_name_edit(module_node, text, s, origin)),
                     None => warn(
                         node.start_byte(),
                         format!(
@@ -813,7 +837,7 @@ impl Plan<'_, '_> {
                 // The moved code's own relative import, from its new place.
                 match self.spec(new_dir, &target, true) {
                     Some(s) if s != written => {
-                        edits.push(Edit::replace(module_node.byte_range(), s, origin))
+                        edits.push(module_name_edit(module_node, text, s, origin))
                     }
                     Some(_) => {}
                     None => warn(
@@ -886,8 +910,9 @@ impl Plan<'_, '_> {
                         .and_then(|r| r.split_once(" import "))
                     {
                         Some((spec, imported)) => {
-                            edits.push(Edit::replace(
-                                module_node.byte_range(),
+                            edits.push(module_name_edit(
+                                module_node,
+                                text,
                                 spec.to_owned(),
                                 origin,
                             ));

@@ -61,7 +61,7 @@ const KEYWORDS: &[&str] = &[
 ];
 
 /// An identifier that is not a keyword.
-fn is_word(s: &str) -> bool {
+pub(crate) fn is_word(s: &str) -> bool {
     super::is_identifier(s) && !KEYWORDS.contains(&s)
 }
 

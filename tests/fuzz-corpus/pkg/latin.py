@@ -1,0 +1,7 @@
+# -*- coding: latin-1 -*-
+NAME = "été"
+
+
+def f():
+    import os
+    return os.sep + NAME

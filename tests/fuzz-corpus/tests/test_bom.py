@@ -1,0 +1,6 @@
+﻿import aioredis
+
+
+def test_bom():
+    import json
+    assert json
