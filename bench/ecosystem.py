@@ -411,15 +411,39 @@ def compare(base: dict, after: dict) -> list[tuple[str, str, str]]:
     return changes
 
 
+def collapse(changes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Tests that vanish because their file (or the whole suite) no longer collects are
+    counted on the collection error rather than listed one by one."""
+    broken = {tid.split("::")[0] for tid, b, a in changes
+              if b == "absent" and a in ("error", "failure") or tid == "<suite>"}
+    whole = any(tid == "<suite>" for tid, b, a in changes)
+    gone = Counter("<suite>" if whole else tid.split("::")[0] for tid, b, a in changes
+                   if a == "absent" and (whole or tid.split("::")[0] in broken))
+    out = []
+    for tid, b, a in changes:
+        f = tid.split("::")[0]
+        if a == "absent" and (whole or f in broken):
+            continue
+        if tid == "<suite>" or (b == "absent" and f in broken and f in gone):
+            n = gone.get("<suite>" if whole else f, 0)
+            a = f"{a} ({n} test(s) of it no longer run)" if n else a
+            if tid == "<suite>":
+                gone["<suite>"] = 0
+            else:
+                gone[f] = 0
+        out.append((tid, b, a))
+    return out
+
+
 def hunks_for(change_tid: str, detail: str, diffs: dict[str, str]) -> list[str]:
     """The dry-run diffs of the files a failing test names: its own file, files in its traceback."""
     found = []
     head = change_tid.split("::")[0]
-    cands = {head, head.replace(".", "/") + ".py"}
-    for f, d in diffs.items():
-        if f in cands or any(f.endswith(c) for c in cands if c.endswith(".py")):
-            found.append(f)
-        elif f in detail or Path(f).name in detail and "/" + f in detail:
+    for f in diffs:
+        mod = f[:-3].replace("/", ".") if f.endswith(".py") else f
+        own = f == head or head.startswith(mod + ".") or ("." + head).endswith("." + mod) \
+            or any(head.startswith(mod.split(".", i)[-1] + ".") for i in range(1, mod.count(".") + 1))
+        if own or ("/" + f) in detail or f"\"{f}\"" in detail:
             found.append(f)
     return found
 
@@ -548,7 +572,7 @@ class Job:
         suite = run_suite(proj, py, copy, rdir / "suite")
         row["suite_wall"] = suite["wall"]
         row["tests"] = len(suite["outcomes"])
-        changes = compare(base["outcomes"], suite["outcomes"])
+        changes = collapse(compare(base["outcomes"], suite["outcomes"]))
         for tid, b, a in changes:
             detail = suite["details"].get(tid, "")
             files = hunks_for(tid, detail, diffs)
