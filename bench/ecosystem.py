@@ -442,6 +442,40 @@ def collapse(changes: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     return out
 
 
+def renames_for(proj: dict, recipe: str) -> list[tuple[str, str]]:
+    """Dotted names a recipe renames: test ids that embed them (parametrized with a module
+    name) are renamed with them, which is not an outcome change."""
+    if recipe.startswith("move-module") and proj.get("move"):
+        return [tuple(proj["move"])]
+    if recipe == "module-to-package" and proj.get("m2p"):
+        mod, sub = proj["m2p"]
+        return [(mod, f"{mod}.{sub}")]
+    return []
+
+
+def pair_renames(changes: list[dict], renames: list[tuple[str, str]]) -> list[dict]:
+    """Join `passed -> absent` of id X with `absent -> ...` of X renamed; drop it if equal."""
+    if not renames:
+        return changes
+    by_id = {c["test"]: c for c in changes}
+    out, used = [], set()
+    for c in changes:
+        if c["test"] in used:
+            continue
+        if c["after"] == "absent":
+            new = c["test"]
+            for old_name, new_name in renames:
+                new = new.replace(old_name, new_name)
+            other = by_id.get(new)
+            if new != c["test"] and other is not None and other["before"] == "absent":
+                used.add(new)
+                if other["after"] == c["before"]:
+                    continue
+                c = dict(other, before=c["before"], test=f"{c['test']} (renamed {new})")
+        out.append(c)
+    return out
+
+
 def hunks_for(change_tid: str, detail: str, diffs: dict[str, str]) -> list[str]:
     """The dry-run diffs of the files a failing test names: its own file, files in its traceback."""
     found = []
@@ -586,7 +620,8 @@ class Job:
             row["changes"].append({"test": tid, "before": b, "after": a,
                                    "detail": detail[-3000:], "files": files,
                                    "hunks": {f: diffs[f][:6000] for f in files[:3]}})
-        bad = bool(changes or row["parse"] or row["idempotent"] is False or row["errors"])
+        row["changes"] = pair_renames(row["changes"], renames_for(proj, recipe))
+        bad = bool(row["changes"] or row["parse"] or row["idempotent"] is False or row["errors"])
         row["status"] = "FINDINGS" if bad else "ok"
         return row
 
@@ -640,6 +675,14 @@ def md_escape(s: str) -> str:
 def write_report(results: list[dict], args, started: str, wall: float, argv: list[str],
                  fixer: Path, partial: str | None) -> None:
     m = machine()
+    for res in results:
+        proj = next((p for p in PROJECTS if p["name"] == res["project"]), None)
+        for r in res["rows"]:
+            if proj is not None:
+                r["changes"] = pair_renames(r["changes"], renames_for(proj, r["recipe"]))
+            if r["status"] == "FINDINGS" and not (r["changes"] or r["parse"] or r["errors"]
+                                                  or r["idempotent"] is False):
+                r["status"] = "ok"
     L = ["# Ecosystem check", "",
          "Every fixer recipe on real projects, judged by their own test suites. Written by "
          "`bench/ecosystem.py` (see bench/README.md); do not edit by hand.", ""]
@@ -739,13 +782,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fixer", type=Path, default=REPO_ROOT / "target" / "release" / "fixer")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fixer-ecosystem",
                     help="where the working copies go (outside any git tree)")
-    ap.add_argument("--no-report", action="store_true", help="print JSON, leave ECOSYSTEM.md alone")
+    ap.add_argument("--no-report", action="store_true", help="leave ECOSYSTEM.md alone")
+    ap.add_argument("--rerender", action="store_true",
+                    help="rewrite ECOSYSTEM.md from the last run's results.json, running nothing")
     args = ap.parse_args(argv)
     full_argv = ["python3", "bench/ecosystem.py", *(sys.argv[1:] if argv is None else argv)]
     fixer = args.fixer.resolve()
     if not fixer.exists():
         print(f"no fixer binary at {fixer}: run `cargo build --release` or pass --fixer", file=sys.stderr)
         return 2
+    meta_file = CACHE / "results-meta.json"
+    if args.rerender:
+        meta = json.loads(meta_file.read_text())
+        done = json.loads((CACHE / "results.json").read_text())
+        write_report(done, args, meta["started"], meta["wall"], meta["argv"], fixer,
+                     meta.get("partial") or None)
+        return 0
     projects = PROJECTS
     if args.quick:
         projects = [p for p in PROJECTS if p["name"] in QUICK]
@@ -774,6 +826,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_report:
             write_report(done, args, started, time.monotonic() - t0, full_argv, fixer, p or None)
         (CACHE / "results.json").write_text(json.dumps(done, indent=1))
+        meta_file.write_text(json.dumps({"started": started, "wall": time.monotonic() - t0,
+                                         "argv": full_argv, "partial": p}))
 
     try:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
