@@ -664,7 +664,18 @@ def fixer_version(fixer: Path) -> str:
     return f"{(out or err).strip()} (commit {commit})"
 
 
+def general_reason(key: str) -> str:
+    """`kept: \`f\` is bound differently in \`g\` (line 9` -> one reason for every name."""
+    key = re.sub(r"^kept: `[^`]+`", "kept: `NAME`", key)
+    key = re.sub(r" in `[^`]+` \(line \d+$| \(line \d+$", "", key)
+    return key
+
+
 def fmt_notes(notes: dict) -> str:
+    merged: Counter = Counter()
+    for k, v in notes.items():
+        merged[general_reason(k)] += v
+    notes = dict(merged)
     return "; ".join(f"{k} ×{v}" for k, v in sorted(notes.items(), key=lambda kv: -kv[1])) or ""
 
 
