@@ -454,25 +454,42 @@ def renames_for(proj: dict, recipe: str) -> list[tuple[str, str]]:
 
 
 def pair_renames(changes: list[dict], renames: list[tuple[str, str]]) -> list[dict]:
-    """Join `passed -> absent` of id X with `absent -> ...` of X renamed; drop it if equal."""
-    if not renames:
-        return changes
-    by_id = {c["test"]: c for c in changes}
-    out, used = [], set()
-    for c in changes:
-        if c["test"] in used:
+    """Join `X: outcome -> absent` with `Y: absent -> outcome` when Y is X renamed: X with a
+    dotted name the recipe renamed (tests parametrized by module name), or, failing that,
+    the same test function with other parameters (ids with a timestamp in them). The pair is
+    dropped when the outcome is the same, else kept as one change of Y."""
+    def rename(tid: str) -> str:
+        for old_name, new_name in renames:
+            tid = tid.replace(old_name, new_name)
+        return tid
+
+    def base(tid: str) -> str:
+        return tid.split("[", 1)[0]
+
+    gone = [c for c in changes if c["after"] == "absent" and c["before"] != "absent"]
+    new = {c["test"]: c for c in changes if c["before"] == "absent" and c["after"] != "absent"}
+    dropped, merged = set(), {}
+    for c in gone:  # exact rename first
+        other = new.get(rename(c["test"]))
+        if renames and other is not None and other["test"] not in dropped and other["test"] != c["test"]:
+            dropped.update({c["test"], other["test"]})
+            if other["after"] != c["before"]:
+                merged[other["test"]] = dict(other, before=c["before"],
+                                             test=f"{c['test']} (renamed {other['test']})")
+    for c in gone:  # then same function, other parameters, same outcome
+        if c["test"] in dropped:
             continue
-        if c["after"] == "absent":
-            new = c["test"]
-            for old_name, new_name in renames:
-                new = new.replace(old_name, new_name)
-            other = by_id.get(new)
-            if new != c["test"] and other is not None and other["before"] == "absent":
-                used.add(new)
-                if other["after"] == c["before"]:
-                    continue
-                c = dict(other, before=c["before"], test=f"{c['test']} (renamed {new})")
-        out.append(c)
+        for other in new.values():
+            if other["test"] not in dropped and base(other["test"]) == base(c["test"]) \
+                    and other["after"] == c["before"] and "[" in c["test"]:
+                dropped.update({c["test"], other["test"]})
+                break
+    out = []
+    for c in changes:
+        if c["test"] in merged:
+            out.append(merged[c["test"]])
+        elif c["test"] not in dropped:
+            out.append(c)
     return out
 
 
