@@ -93,7 +93,7 @@ PROJECTS: list[dict] = [
          path=".", deps=["pytest"], move=("toolz.utils", "toolz.helpers.utils"),
          m2p=("toolz.utils", "impl"), style="pytest, flat, tests inside the package"),
     dict(name="python_dateutil", version="4.0.0", runner="pytest", args=["tests"], tests=["tests"],
-         path="src", deps=["pytest", "hypothesis", "freezegun"],
+         path="src", deps=["pytest", "pytest-cov", "hypothesis", "freezegun"],
          move=("dateutil.relativedelta", "dateutil.core.relativedelta"),
          m2p=("dateutil.easter", "impl"), style="pytest, src layout, conftest"),
     dict(name="idna", version="3.20", runner="pytest", args=["tests"], tests=["tests"],
@@ -130,7 +130,8 @@ PROJECTS: list[dict] = [
     dict(name="humanize", version="4.17.0", runner="pytest", args=["tests"], tests=["tests"],
          path="src", deps=["pytest", "freezegun"], move=("humanize.number", "humanize.core.number"),
          m2p=("humanize.time", "impl"), style="pytest, src layout"),
-    dict(name="blinker", version="1.9.0", runner="pytest", args=["tests"], tests=["tests"],
+    dict(name="blinker", version="1.9.0", runner="pytest",
+         args=["tests", "-o", "asyncio_default_fixture_loop_scope=function"], tests=["tests"],
          path="src", deps=["pytest", "pytest-asyncio"],
          move=("blinker._utilities", "blinker.util._utilities"), m2p=("blinker.base", "impl"),
          style="pytest, src layout, small"),
@@ -141,10 +142,10 @@ PROJECTS: list[dict] = [
          path=".", deps=["pytest"], move=("pathspec.util", "pathspec.core.util"),
          m2p=("pathspec.pattern", "impl"), style="unittest-style tests, flat, many modules"),
     dict(name="flask", version="3.1.3", runner="pytest", args=["tests"], tests=["tests"],
-         path="src", deps=["pytest"], move=("flask.globals", "flask.core.globals"),
+         path="src", deps=["pytest<9"], move=("flask.globals", "flask.core.globals"),
          m2p=("flask.views", "impl"), style="pytest, src layout, 3 conftest.py files"),
     dict(name="pytest_asyncio", version="1.5.0", runner="pytest",
-         args=["tests", "-p", "pytest_asyncio.plugin"], tests=["tests"], path=".",
+         args=["tests"], tests=["tests"], path=".",
          deps=["pytest", "hypothesis"], move=None, m2p=("pytest_asyncio.plugin", "impl"),
          style="pytest plugin, flat, 3 conftest.py files"),
 ]
@@ -307,7 +308,8 @@ def run_suite(proj: dict, py: Path, copy: Path, out_dir: Path) -> dict:
                     continue
                 outcomes[tid], details[tid] = outcome, text
     else:
-        argv = [str(py), "-m", "unittest", "-v", *proj["args"]]
+        a = proj["args"]
+        argv = [str(py), "-m", "unittest", *(["discover", "-v", *a[1:]] if a[:1] == ["discover"] else ["-v", *a])]
         rc, out, err, wall = run(argv, cwd=copy, env=env, timeout=SUITE_TIMEOUT)
         for m in UNITTEST_LINE.finditer(err):
             tid = f"{m.group(2)}.{m.group(1)}"
@@ -811,6 +813,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fixer-ecosystem",
                     help="where the working copies go (outside any git tree)")
     ap.add_argument("--no-report", action="store_true", help="leave ECOSYSTEM.md alone")
+    ap.add_argument("--results", type=Path, default=CACHE / "results.json",
+                    help="where the raw results go (default bench/.cache/ecosystem/results.json)")
+    ap.add_argument("--merge", type=Path, action="append", default=[],
+                    help="with --rerender: results files of later runs whose projects replace "
+                         "those of the main one")
     ap.add_argument("--rerender", action="store_true",
                     help="rewrite ECOSYSTEM.md from the last run's results.json, running nothing")
     args = ap.parse_args(argv)
@@ -819,10 +826,16 @@ def main(argv: list[str] | None = None) -> int:
     if not fixer.exists():
         print(f"no fixer binary at {fixer}: run `cargo build --release` or pass --fixer", file=sys.stderr)
         return 2
-    meta_file = CACHE / "results-meta.json"
+    meta_file = args.results.with_name(args.results.stem + "-meta.json")
     if args.rerender:
         meta = json.loads(meta_file.read_text())
-        done = json.loads((CACHE / "results.json").read_text())
+        done = json.loads(args.results.read_text())
+        for extra in args.merge:
+            later = {r["project"]: r for r in json.loads(extra.read_text())}
+            done = [later.pop(r["project"], r) for r in done] + list(later.values())
+            emeta = json.loads(extra.with_name(extra.stem + "-meta.json").read_text())
+            meta["argv"] = meta["argv"] + ["&&", *emeta["argv"]]
+            meta["wall"] += emeta["wall"]
         write_report(done, args, meta["started"], meta["wall"], meta["argv"], fixer,
                      meta.get("partial") or None)
         return 0
@@ -853,7 +866,7 @@ def main(argv: list[str] | None = None) -> int:
                              if missing else "")
         if not args.no_report:
             write_report(done, args, started, time.monotonic() - t0, full_argv, fixer, p or None)
-        (CACHE / "results.json").write_text(json.dumps(done, indent=1))
+        args.results.write_text(json.dumps(done, indent=1))
         meta_file.write_text(json.dumps({"started": started, "wall": time.monotonic() - t0,
                                          "argv": full_argv, "partial": p}))
 
