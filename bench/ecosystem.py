@@ -529,7 +529,7 @@ class Job:
         pdir = self.out_dir / name
         # baseline, cached per project (keyed by the tree and the venv marker)
         cache_file = CACHE / "baselines" / f"{name}-{proj['version']}.json"
-        key = json.dumps([proj["args"], proj["path"], proj.get("env", {}), proj["deps"]])
+        key = json.dumps([proj["runner"], proj["args"], proj["path"], proj.get("env", {}), proj["deps"], 2])
         base = None
         if cache_file.exists():
             data = json.loads(cache_file.read_text())
