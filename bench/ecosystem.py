@@ -120,7 +120,7 @@ PROJECTS: list[dict] = [
          move=("simplejson.compat", "simplejson.core.compat"), m2p=("simplejson.scanner", "impl"),
          style="unittest, flat, tests inside the package"),
     dict(name="pytz", version="2026.6", runner="unittest",
-         args=["discover", "-s", "pytz/tests", "-t", "."], tests=["pytz/tests"], path=".", deps=[],
+         args=["discover", "-s", "pytz/tests"], tests=["pytz/tests"], path=".", deps=[],
          move=("pytz.tzinfo", "pytz.core.tzinfo"), m2p=("pytz.lazy", "impl"),
          style="unittest, flat, tests inside the package"),
     dict(name="marshmallow", version="4.4.0", runner="pytest", args=["tests"], tests=["tests"],
