@@ -44,7 +44,9 @@
 //!    dependency), `if`/`elif`/`else` (`if TYPE_CHECKING:` too), `with`, `for`/`while`
 //!    or `match`, or in a function defined under one of them; `from x import *`; a
 //!    relative import in a file that is not part of a package; it shares its line with
-//!    other code (`;`, `def f(): import x`).
+//!    other code (`;`, `def f(): import x`); module-level code that later imports
+//!    depend on (`sys.path` changes...) comes after a definition, so no module-level
+//!    place is sure to run after it (every local import of the file is kept).
 //! 1. **Names** (the function's bindings, today from [`Facts`]; the shared semantic
 //!    model will answer the same questions): the name is already bound at module level
 //!    to something else (a def, a class, an assignment, an import of another object,
@@ -1071,8 +1073,16 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
 
     fn finish(mut self) -> FileOutcome {
         let n = self.facts.imports.len();
+        let late = late_environment(self.cx.tree, self.cx.text);
         let mut verdicts: Vec<Option<Result<Move<'t>, String>>> = (0..n)
-            .map(|idx| (self.facts.imports[idx].scope != 0).then(|| self.decide(idx)))
+            .map(|idx| {
+                (self.facts.imports[idx].scope != 0).then(|| match late {
+                    Some(line) => Err(format!(
+                        "module-level code at line {line}, after a definition, changes where imports come from; no place at module level is sure to come after it"
+                    )),
+                    None => self.decide(idx),
+                })
+            })
             .collect();
         self.bind_together(&mut verdicts);
         for (idx, verdict) in verdicts.into_iter().enumerate() {
@@ -2272,6 +2282,51 @@ fn module_skip_mark(tree: &Tree, text: &str) -> Option<String> {
                     ));
                 }
             }
+        }
+    }
+    None
+}
+
+/// The line of module-level code that later imports may depend on (`sys.path`
+/// changes...) when a `def` or `class` comes before it: hoisted imports go before the
+/// first definition, so they would run before that code. Read from the text where a
+/// definition starts (a line opening with `def`, `async def`, `class` or `@`), so that
+/// a partial parse, which may elide the definition, gives the same answer.
+fn late_environment(tree: &Tree, text: &str) -> Option<usize> {
+    let root = tree.root_node();
+    let mut c = root.walk();
+    let first_definition = text
+        .split_inclusive('\n')
+        .scan(0usize, |at, line| {
+            let start = *at;
+            *at += line.len();
+            Some((start, line))
+        })
+        .find(|(_, line)| {
+            ["def ", "async def ", "class ", "@"]
+                .iter()
+                .any(|k| line.starts_with(k))
+        })
+        .map(|(start, _)| start)?;
+    for child in root.named_children(&mut c) {
+        if child.start_byte() < first_definition {
+            continue;
+        }
+        if matches!(
+            child.kind(),
+            "function_definition"
+                | "class_definition"
+                | "decorated_definition"
+                | "comment"
+                | "import_statement"
+                | "import_from_statement"
+                | "future_import_statement"
+        ) {
+            continue;
+        }
+        let t = node_text(child, text);
+        if MODULE_ENVIRONMENT.iter().any(|m| t.contains(m)) {
+            return Some(child.start_position().row + 1);
         }
     }
     None
