@@ -7,22 +7,9 @@ mod common;
 
 use common::fixer;
 
-const UTCNOW: &str = r#"
-id = "utcnow-to-aware"
-description = "datetime.utcnow() is deprecated"
-
-[[rewrite]]
-query = '''
-(call
-  function: (attribute object: (identifier) @cls attribute: (identifier) @fn)
-  arguments: (argument_list) @args) @call
-(#eq? @cls "datetime")
-(#eq? @fn "utcnow")
-'''
-replace = "call"
-with = "datetime.now(timezone.utc)"
-add-imports = ["from datetime import timezone"]
-"#;
+/// The recipe of the monorepo end-to-end test: `datetime.utcnow()` to
+/// `datetime.now(timezone.utc)`, adding `from datetime import timezone`.
+const UTCNOW: &str = include_str!("e2e/monorepo/recipes/utcnow.toml");
 
 fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
