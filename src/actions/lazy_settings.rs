@@ -2651,7 +2651,7 @@ impl LazySettings {
                 let g = &targets[t].getter;
                 let rest = &parts[m.split('.').count() + 1..];
                 let model = model.get_or_init(|| crate::semantic::build(&p.tree, text));
-                match patch_rewrite(node, text, model, &m, g, rest, recipe) {
+                let message = match patch_rewrite(node, text, model, &m, g, rest, recipe) {
                     Patch::Rewrite(needs_import, edits) => {
                         report.edits.extend(edits.into_iter().map(|e| (t, e)));
                         if needs_import {
@@ -2661,23 +2661,14 @@ impl LazySettings {
                     }
                     Patch::Kept(why) if !rest.is_empty() => {
                         let (obj, attr) = patch_object(&m, g, rest);
-                        report.notes.push((
-                            t,
-                            finding(
-                                &p.path,
-                                text,
-                                node.start_byte(),
-                                Severity::Warning,
-                                recipe,
-                                format!(
-                                    "the string `{s}` names the settings instance, which the rewrite replaces by `{m}.{g}()`; {why}, so the patch is kept: patch the field inside the test instead, `with patch.object({obj}, \"{attr}\", ...):` (with `import {m}`)"
-                                ),
-                            ),
-                        ));
-                        continue;
+                        format!(
+                            "the string `{s}` names the settings instance, which the rewrite replaces by `{m}.{g}()`; {why}, so the patch is kept: patch the field inside the test instead, `with patch.object({obj}, \"{attr}\", ...):` (with `import {m}`)"
+                        )
                     }
-                    Patch::Kept(_) | Patch::Other => {}
-                }
+                    Patch::Kept(_) | Patch::Other => format!(
+                        "the string `{s}` names the settings instance, which the rewrite replaces by `{m}.{g}()`; a `mock.patch` of it needs changing by hand"
+                    ),
+                };
                 report.notes.push((
                     t,
                     finding(
@@ -2686,10 +2677,7 @@ impl LazySettings {
                         node.start_byte(),
                         Severity::Warning,
                         recipe,
-                        format!(
-                            "the string `{s}` names the settings instance, which the rewrite replaces by `{m}.{}()`; a `mock.patch` of it needs changing by hand",
-                            targets[t].getter
-                        ),
+                        message,
                     ),
                 ));
                 continue;
