@@ -2057,6 +2057,22 @@ fn regression_move_module_shim_keeps_the_newline() {
     );
 }
 
+/// hoist-imports kept the import of a test that is nothing but an import and `pass`
+/// with a whole parse, and moved it with a partial one, where the `pass` is elided
+/// (seed 30026).
+#[test]
+fn regression_hoist_imports_reads_an_elided_pass_as_pass() {
+    regression(
+        &[(
+            "tests/test_b.py",
+            b"def test_b(user, session):\n    import aioredis\n    pass\n",
+        )],
+        "tests/test_b.py",
+        &["hoist-imports"],
+        false,
+    );
+}
+
 /// consolidate-conftest trimmed the trailing whitespace of the last line of the
 /// conftest it appends to.
 #[test]

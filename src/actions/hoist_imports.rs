@@ -47,8 +47,8 @@
 //!    other code (`;`, `def f(): import x`); module-level code that later imports
 //!    depend on (`sys.path` changes...) comes after a definition, so no module-level
 //!    place is sure to run after it (every local import of the file is kept).
-//! 1. **Names** (the function's bindings, today from [`Facts`]; the shared semantic
-//!    model will answer the same questions): the name is already bound at module level
+//! 1. **Names** (asked of the shared semantic model, [`crate::semantic`], which
+//!    resolves them as CPython's compiler does): the name is already bound at module level
 //!    to something else (a def, a class, an assignment, an import of another object,
 //!    possibly a `from x import *`) or is a builtin; it is a parameter,
 //!    `global`/`nonlocal`, otherwise bound, or used before the function's first import
@@ -254,8 +254,7 @@ impl FileAction for HoistImports {
     }
 
     fn run(&self, cx: &FileCx<'_>) -> FileOutcome {
-        let names = local_import_names(cx.text.as_bytes());
-        let facts = Facts::collect(cx.tree, cx.text, names.as_ref());
+        let facts = Facts::collect(cx.tree, cx.text);
         if !facts.imports.iter().any(|i| i.scope != 0) {
             return FileOutcome::default();
         }
@@ -422,399 +421,203 @@ fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
 }
 
-use crate::fast_hash::FastHash;
-use crate::parse::{field_of, kind_of};
+use crate::semantic::{flags, Binding, BindingKind, Model, ScopeId, ScopeKind as SemKind, Symbol};
 
 // ---------------------------------------------------------------------------------------
-// Facts about the file: scopes, what they bind and use, and every import statement.
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ScopeKind {
-    Module,
-    Function,
-    Class,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BindKind {
-    /// An import statement (index into `Facts::imports`) and the object it binds.
-    Import(usize),
-    Def,
-    Class,
-    Assign,
-    Parameter,
-    /// `for` targets, `with ... as`, `except ... as`, `del`, walrus, match captures.
-    Other,
-    /// `global NAME` in a function: binds the module-level name.
-    Global,
-}
-
-#[derive(Debug, Clone)]
-struct Binding<'a> {
-    name: &'a str,
-    at: usize,
-    kind: BindKind,
-}
-
-struct Scope<'t, 'a> {
-    kind: ScopeKind,
-    parent: Option<usize>,
-    /// The `function_definition`/`class_definition` node (the root for the module).
-    node: Node<'t>,
-    name: &'a str,
-    bindings: Vec<Binding<'a>>,
-    /// First load of each name in this scope (not counting nested scopes).
-    first_use: HashMap<&'a str, usize, FastHash>,
-    globals: Vec<&'a str>,
-    nonlocals: Vec<&'a str>,
-    wildcard: bool,
-}
+// Facts about the file: the semantic model (scopes, bindings, references), the tree
+// nodes of its scopes, and every import statement with its innermost guard.
 
 struct LocalImport<'t> {
     node: Node<'t>,
     info: TopImport,
-    scope: usize,
+    /// The model's scope the statement is in.
+    scope: ScopeId,
     /// Innermost enclosing `try`/`if`/`with`/`for`/`while`/`match`, and what it is.
     guard: Option<(Node<'t>, &'static str)>,
 }
 
-struct Facts<'t, 'a> {
-    scopes: Vec<Scope<'t, 'a>>,
+struct Facts<'t> {
+    model: Model,
+    /// Per scope of the model: the `function_definition`/`class_definition` node that
+    /// makes it (the root for the module; `None` for lambdas and comprehensions, which
+    /// hold no statement).
+    nodes: Vec<Option<Node<'t>>>,
     imports: Vec<LocalImport<'t>>,
 }
 
-impl<'t, 'a> Facts<'t, 'a> {
-    /// `names`: the names whose first use matters (all when `None`).
-    fn collect(tree: &'t Tree, text: &'a str, names: Option<&HashSet<&[u8]>>) -> Facts<'t, 'a> {
+impl<'t> Facts<'t> {
+    fn collect(tree: &'t Tree, text: &str) -> Facts<'t> {
+        let model = crate::semantic::build(tree, text);
         let root = tree.root_node();
-        let mut facts = Facts {
-            scopes: vec![Scope {
-                kind: ScopeKind::Module,
-                parent: None,
-                node: root,
-                name: "",
-                bindings: Vec::new(),
-                first_use: HashMap::default(),
-                globals: Vec::new(),
-                nonlocals: Vec::new(),
-                wildcard: false,
-            }],
-            imports: Vec::new(),
-        };
-        // Scopes entered when their body is: (body node id, scope index).
-        let mut pending: Vec<(usize, usize)> = Vec::new();
-        let mut scope_stack: Vec<(usize, usize)> = vec![(root.id(), 0)];
-        let mut guards: Vec<(usize, Node<'t>, &'static str)> = Vec::new();
-        // Identifiers already accounted for as bindings (or names that are not loads).
-        let mut not_loads: HashSet<usize, FastHash> = HashSet::default();
-        // Kinds of the nodes above the cursor (cheaper than `Node::parent`).
-        let mut kinds: Vec<&'static str> = Vec::new();
+        let nodes = model
+            .scopes
+            .iter()
+            .map(|s| match s.kind {
+                SemKind::Module => Some(root),
+                SemKind::Function | SemKind::Class => {
+                    let want = if s.kind == SemKind::Class {
+                        "class_definition"
+                    } else {
+                        "function_definition"
+                    };
+                    let mut n = root.descendant_for_byte_range(s.start, s.start);
+                    while let Some(node) = n {
+                        if node.kind() == want && node.end_byte() == s.end {
+                            break;
+                        }
+                        n = node.parent();
+                    }
+                    n
+                }
+                _ => None,
+            })
+            .collect();
+        let mut imports = Vec::new();
         let mut cursor = root.walk();
         'walk: loop {
             let node = cursor.node();
-            let scope = scope_stack.last().map_or(0, |s| s.1);
-            let mut descend = true;
-            match kind_of(node) {
-                "function_definition" | "class_definition" => {
-                    let is_fn = kind_of(node) == "function_definition";
-                    if let Some(name) = node.child_by_field_name("name") {
-                        not_loads.insert(name.id());
-                        facts.bind(
-                            scope,
-                            node_text(name, text),
-                            node.start_byte(),
-                            if is_fn {
-                                BindKind::Def
-                            } else {
-                                BindKind::Class
-                            },
-                        );
-                    }
-                    let idx = facts.scopes.len();
-                    facts.scopes.push(Scope {
-                        kind: if is_fn {
-                            ScopeKind::Function
-                        } else {
-                            ScopeKind::Class
-                        },
-                        parent: Some(scope),
+            let is_import = matches!(
+                node.kind(),
+                "import_statement" | "import_from_statement" | "future_import_statement"
+            );
+            if is_import {
+                if let Some(info) = imports::read_import(node, text) {
+                    imports.push(LocalImport {
                         node,
-                        name: node
-                            .child_by_field_name("name")
-                            .map_or("", |n| node_text(n, text)),
-                        bindings: Vec::new(),
-                        first_use: HashMap::default(),
-                        globals: Vec::new(),
-                        nonlocals: Vec::new(),
-                        wildcard: false,
-                    });
-                    if let Some(params) = node.child_by_field_name("parameters") {
-                        let mut c = params.walk();
-                        for p in params.named_children(&mut c) {
-                            if let Some(id) = parameter_name(p) {
-                                not_loads.insert(id.id());
-                                facts.bind(
-                                    idx,
-                                    node_text(id, text),
-                                    id.start_byte(),
-                                    BindKind::Parameter,
-                                );
-                            }
-                        }
-                    }
-                    if let Some(body) = node.child_by_field_name("body") {
-                        pending.push((body.id(), idx));
-                    }
-                }
-                "block" => {
-                    if let Some(i) = pending.iter().position(|(id, _)| *id == node.id()) {
-                        let (_, idx) = pending.swap_remove(i);
-                        scope_stack.push((node.id(), idx));
-                    }
-                }
-                "lambda" => {
-                    // Lambda parameters: bindings of a scope of their own; counted in the
-                    // enclosing one, which can only make the analysis more careful.
-                    if let Some(params) = node.child_by_field_name("parameters") {
-                        let mut c = params.walk();
-                        for p in params.named_children(&mut c) {
-                            if let Some(id) = parameter_name(p) {
-                                not_loads.insert(id.id());
-                                facts.bind(
-                                    scope,
-                                    node_text(id, text),
-                                    id.start_byte(),
-                                    BindKind::Other,
-                                );
-                            }
-                        }
-                    }
-                }
-                "import_statement" | "import_from_statement" | "future_import_statement" => {
-                    descend = false;
-                    if let Some(info) = imports::read_import(node, text) {
-                        let idx = facts.imports.len();
-                        if info.wildcard {
-                            facts.scopes[scope].wildcard = true;
-                        }
-                        for spec in &info.specs {
-                            let name = bound_name_in(spec, node, text);
-                            facts.bind(scope, name, node.start_byte(), BindKind::Import(idx));
-                        }
-                        facts.imports.push(LocalImport {
-                            node,
-                            info,
-                            scope,
-                            guard: guards.last().map(|g| (g.1, g.2)),
-                        });
-                    }
-                }
-                "assignment" | "augmented_assignment" => {
-                    if let Some(left) = node.child_by_field_name("left") {
-                        facts.bind_targets(scope, left, text, BindKind::Assign, &mut not_loads);
-                    }
-                }
-                "for_statement" | "for_in_clause" => {
-                    if let Some(left) = node.child_by_field_name("left") {
-                        facts.bind_targets(scope, left, text, BindKind::Other, &mut not_loads);
-                    }
-                }
-                "named_expression" => {
-                    if let Some(name) = node.child_by_field_name("name") {
-                        facts.bind_targets(scope, name, text, BindKind::Other, &mut not_loads);
-                    }
-                }
-                "as_pattern" | "except_clause" => {
-                    if let Some(alias) = node.child_by_field_name("alias") {
-                        facts.bind_targets(scope, alias, text, BindKind::Other, &mut not_loads);
-                    }
-                }
-                "delete_statement" => {
-                    let mut c = node.walk();
-                    for t in node.named_children(&mut c) {
-                        facts.bind_targets(scope, t, text, BindKind::Other, &mut not_loads);
-                    }
-                }
-                "case_pattern" => {
-                    // Every name in a pattern may be a capture: count them all as bound.
-                    descend = false;
-                    for_each_identifier(node, &mut |id| {
-                        facts.bind(scope, node_text(id, text), id.start_byte(), BindKind::Other)
+                        info,
+                        scope: model.scope_at(node.start_byte()),
+                        guard: guard_of(node, text),
                     });
                 }
-                "global_statement" | "nonlocal_statement" => {
-                    descend = false;
-                    let global = kind_of(node) == "global_statement";
-                    let mut c = node.walk();
-                    for id in node.named_children(&mut c) {
-                        if kind_of(id) != "identifier" {
-                            continue;
-                        }
-                        let name = node_text(id, text);
-                        if global {
-                            facts.scopes[scope].globals.push(name);
-                            facts.bind(0, name, node.start_byte(), BindKind::Global);
-                        } else {
-                            facts.scopes[scope].nonlocals.push(name);
-                        }
-                    }
-                }
-                "identifier"
-                    if names.is_none_or(|n| n.contains(node_text(node, text).as_bytes()))
-                        && !not_loads.contains(&node.id())
-                        && is_load(kinds.last().copied(), || field_of(&cursor)) =>
-                {
-                    facts.scopes[scope]
-                        .first_use
-                        .entry(node_text(node, text))
-                        .or_insert(node.start_byte());
-                }
-                kind @ ("try_statement" | "if_statement" | "with_statement" | "while_statement"
-                | "match_statement") => {
-                    let what = match kind {
-                        "try_statement" => "under `try`: the import may be optional",
-                        "if_statement" => {
-                            let cond = node
-                                .child_by_field_name("condition")
-                                .map_or("", |c| node_text(c, text));
-                            if cond.contains("TYPE_CHECKING") {
-                                "under `if TYPE_CHECKING:`"
-                            } else {
-                                "under `if`: the import may be conditional"
-                            }
-                        }
-                        "with_statement" => "under `with`: the import may depend on its context",
-                        "while_statement" => "in a `while` loop",
-                        _ => "under `match`",
-                    };
-                    guards.push((node.id(), node, what));
-                }
-                _ => {}
             }
-            if kind_of(node) == "for_statement" {
-                guards.push((node.id(), node, "in a `for` loop"));
-            }
-            if descend && cursor.goto_first_child() {
-                kinds.push(kind_of(node));
+            if !is_import && cursor.goto_first_child() {
                 continue;
             }
             loop {
-                let done = cursor.node();
-                if scope_stack.len() > 1 && scope_stack.last().is_some_and(|s| s.0 == done.id()) {
-                    scope_stack.pop();
-                }
-                if guards.last().is_some_and(|g| g.0 == done.id()) {
-                    guards.pop();
-                }
                 if cursor.goto_next_sibling() {
                     break;
                 }
                 if !cursor.goto_parent() {
                     break 'walk;
                 }
-                kinds.pop();
             }
         }
-        facts
-    }
-
-    fn bind(&mut self, scope: usize, name: &'a str, at: usize, kind: BindKind) {
-        self.scopes[scope].bindings.push(Binding { name, at, kind });
-    }
-
-    fn bind_targets(
-        &mut self,
-        scope: usize,
-        target: Node<'t>,
-        text: &'a str,
-        kind: BindKind,
-        not_loads: &mut HashSet<usize, FastHash>,
-    ) {
-        match kind_of(target) {
-            "identifier" => {
-                not_loads.insert(target.id());
-                self.bind(scope, node_text(target, text), target.start_byte(), kind);
-            }
-            "pattern_list"
-            | "tuple_pattern"
-            | "list_pattern"
-            | "tuple"
-            | "list"
-            | "expression_list"
-            | "parenthesized_expression"
-            | "list_splat_pattern"
-            | "list_splat"
-            | "as_pattern_target" => {
-                let mut c = target.walk();
-                for child in target.named_children(&mut c) {
-                    self.bind_targets(scope, child, text, kind, not_loads);
-                }
-            }
-            _ => {}
+        Facts {
+            model,
+            nodes,
+            imports,
         }
+    }
+
+    fn kind(&self, scope: ScopeId) -> SemKind {
+        self.model.scopes[scope].kind
+    }
+
+    fn name(&self, scope: ScopeId) -> &str {
+        &self.model.scopes[scope].name
+    }
+
+    /// The node of a module, function or class scope (the root when unknown).
+    fn node(&self, scope: ScopeId) -> Node<'t> {
+        self.nodes[scope]
+            .or(self.nodes[0])
+            .expect("the module scope has the root node")
     }
 
     /// The function and class scopes enclosing `scope`, innermost first (not the module).
-    fn ancestors(&self, scope: usize) -> impl Iterator<Item = usize> + '_ {
-        std::iter::successors(self.scopes[scope].parent, move |s| self.scopes[*s].parent)
-            .filter(|s| *s != 0)
+    fn ancestors(&self, scope: ScopeId) -> impl Iterator<Item = ScopeId> + '_ {
+        let scopes = &self.model.scopes;
+        std::iter::successors(scopes[scope].parent, move |s| scopes[*s].parent).filter(|s| *s != 0)
     }
-}
 
-/// The identifier a parameter binds (`x`, `x=1`, `x: int`, `*args`, `**kw`).
-fn parameter_name(p: Node<'_>) -> Option<Node<'_>> {
-    match kind_of(p) {
-        "identifier" => Some(p),
-        "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
-        "typed_parameter" | "list_splat_pattern" | "dictionary_splat_pattern" => {
-            let mut c = p.walk();
-            let found = p
-                .named_children(&mut c)
-                .find(|n| kind_of(*n) != "type")
-                .and_then(|n| {
-                    if kind_of(n) == "identifier" {
-                        Some(n)
-                    } else {
-                        parameter_name(n)
-                    }
-                });
-            found
+    /// The symbol of `name` (as an import spells it) in `scope`, under the name the
+    /// compiler stores (normalized, mangled in a class).
+    fn symbol(&self, scope: ScopeId, name: &str) -> Option<&Symbol> {
+        self.model.scopes[scope].symbol(&self.model.stored_name(scope, name))
+    }
+
+    /// Does `scope` make `name` its own (bound, annotated, `global` or `nonlocal`)?
+    fn claims(&self, scope: ScopeId, name: &str) -> bool {
+        self.symbol(scope, name).is_some_and(|s| {
+            s.has(flags::BOUND | flags::ANNOTATED | flags::GLOBAL | flags::NONLOCAL)
+        })
+    }
+
+    /// The bindings of `name` in `scope`, in source order.
+    fn bindings(&self, scope: ScopeId, name: &str) -> Vec<&Binding> {
+        let stored = self.model.stored_name(scope, name);
+        self.model.bindings_in(scope, &stored).collect()
+    }
+
+    /// The first read of `name` in `scope` itself or in the lambdas and comprehensions
+    /// in it that read the same variable (they run, or may run, right where they are).
+    fn first_use(&self, scope: ScopeId, name: &str) -> Option<usize> {
+        let stored = self.model.stored_name(scope, name);
+        self.model
+            .references
+            .iter()
+            .filter(|r| r.name == *stored)
+            .filter(|r| {
+                r.scope == scope
+                    || (self.inline_in(r.scope, scope)
+                        && self.model.defining_scope(r.scope, &r.name) == scope)
+            })
+            .map(|r| r.start)
+            .min()
+    }
+
+    /// Is `inner` a lambda or comprehension nested (through lambdas and comprehensions
+    /// only) in `outer`?
+    fn inline_in(&self, inner: ScopeId, outer: ScopeId) -> bool {
+        let scopes = &self.model.scopes;
+        let mut s = inner;
+        while matches!(scopes[s].kind, SemKind::Lambda | SemKind::Comprehension(_)) {
+            match scopes[s].parent {
+                Some(p) if p == outer => return true,
+                Some(p) => s = p,
+                None => return false,
+            }
         }
-        _ => None,
+        false
+    }
+
+    /// The import statement (index into `imports`) a binding comes from.
+    fn import_of(&self, b: &Binding) -> Option<usize> {
+        self.imports
+            .iter()
+            .position(|i| i.node.start_byte() == b.statement.0)
     }
 }
 
-fn for_each_identifier<'t>(node: Node<'t>, f: &mut impl FnMut(Node<'t>)) {
-    if kind_of(node) == "identifier" {
-        f(node);
-        return;
+/// The innermost `try`/`if`/`with`/`for`/`while`/`match` around an import, and what it
+/// means for the import.
+fn guard_of<'t>(node: Node<'t>, text: &str) -> Option<(Node<'t>, &'static str)> {
+    let mut n = node.parent();
+    while let Some(g) = n {
+        let what = match g.kind() {
+            "try_statement" => "under `try`: the import may be optional",
+            "if_statement" => {
+                let cond = g
+                    .child_by_field_name("condition")
+                    .map_or("", |c| node_text(c, text));
+                if cond.contains("TYPE_CHECKING") {
+                    "under `if TYPE_CHECKING:`"
+                } else {
+                    "under `if`: the import may be conditional"
+                }
+            }
+            "with_statement" => "under `with`: the import may depend on its context",
+            "while_statement" => "in a `while` loop",
+            "for_statement" => "in a `for` loop",
+            "match_statement" => "under `match`",
+            _ => {
+                n = g.parent();
+                continue;
+            }
+        };
+        return Some((g, what));
     }
-    let mut c = node.walk();
-    for child in node.named_children(&mut c) {
-        for_each_identifier(child, f);
-    }
-}
-
-/// Is this identifier a load of a variable (not an attribute or keyword-argument name)?
-/// `field` names the identifier's field in its parent; asked only when it matters.
-fn is_load(parent: Option<&str>, field: impl FnOnce() -> Option<&'static str>) -> bool {
-    match parent {
-        Some("attribute") => field() != Some("attribute"),
-        Some("keyword_argument") => field() != Some("name"),
-        Some("dotted_name") | Some("aliased_import") => false,
-        _ => true,
-    }
-}
-
-/// The name a spec binds, as the source spells it.
-fn bound_name_in<'a>(spec: &ImportSpec, node: Node<'_>, text: &'a str) -> &'a str {
-    let name = spec.bound_name();
-    // Borrow from the text: find the name inside the statement.
-    let stmt = &text[node.byte_range()];
-    match stmt.find(name) {
-        Some(i) => &text[node.start_byte() + i..node.start_byte() + i + name.len()],
-        None => "",
-    }
+    None
 }
 
 /// What object a spec binds its name to, for comparing two imports of one name.
@@ -1031,7 +834,7 @@ enum NewStmt {
 struct Plan<'p, 't, 'a> {
     action: &'p HoistImports,
     cx: &'p FileCx<'a>,
-    facts: &'p Facts<'t, 'a>,
+    facts: &'p Facts<'t>,
     top: Vec<TopImport>,
     findings: Vec<crate::diag::Finding>,
     moves: Vec<Move<'t>>,
@@ -1052,7 +855,7 @@ struct Plan<'p, 't, 'a> {
 }
 
 impl<'p, 't, 'a> Plan<'p, 't, 'a> {
-    fn new(action: &'p HoistImports, cx: &'p FileCx<'a>, facts: &'p Facts<'t, 'a>) -> Self {
+    fn new(action: &'p HoistImports, cx: &'p FileCx<'a>, facts: &'p Facts<'t>) -> Self {
         Plan {
             action,
             cx,
@@ -1142,7 +945,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                         "`{name}` is also bound by the import kept at {} (`{}`): every binding of a name in `{}` moves together or none does",
                         self.loc(other.node.start_byte()),
                         one_line(node_text(other.node, text)),
-                        facts.scopes[imp.scope].name
+                        facts.name(imp.scope)
                     )));
                     changed = true;
                 }
@@ -1163,7 +966,8 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         let text = self.cx.text;
         let facts = self.facts;
         let imp = &facts.imports[idx];
-        let scope = &facts.scopes[imp.scope];
+        let scope = imp.scope;
+        let scope_name = facts.name(scope);
         let line_from = line_start(text, imp.node.start_byte());
         let line_to = text[imp.node.end_byte()..]
             .find('\n')
@@ -1174,16 +978,16 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         if imp.info.future {
             return Err("`from __future__` imports belong at the top of the module".into());
         }
-        if scope.kind == ScopeKind::Class {
+        if facts.kind(scope) == SemKind::Class {
             return Err("in a class body: the import binds a class attribute".into());
         }
         if let Some((guard, what)) = imp.guard {
             let function = innermost_function(facts, imp.scope);
-            if guard.start_byte() < function.node.start_byte() {
+            if guard.start_byte() < facts.node(function).start_byte() {
                 let kind = guard.kind().trim_end_matches("_statement");
                 return Err(format!(
                     "`{}` is defined conditionally (under `{kind}`): the import may not work everywhere",
-                    function.name
+                    facts.name(function)
                 ));
             }
             return Err(what.to_owned());
@@ -1211,8 +1015,24 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         if !before.trim().is_empty() || !(after.is_empty() || after.starts_with('#')) {
             return Err("it shares its line with other code".into());
         }
-        // Names.
-        let module = &facts.scopes[0];
+        // Names, as the semantic model resolves them.
+        let model = &facts.model;
+        let wildcard = model
+            .bindings
+            .iter()
+            .any(|b| b.scope == 0 && matches!(b.kind, BindingKind::StarImport { .. }));
+        let same_object = |b: &Binding, key: &str| match &b.kind {
+            BindingKind::Import { module, .. } => module == key,
+            BindingKind::FromImport { module, name } => {
+                let full = if module.ends_with('.') {
+                    format!("{module}{name}")
+                } else {
+                    format!("{module}.{name}")
+                };
+                full == key
+            }
+            _ => false,
+        };
         for spec in &imp.info.specs {
             let name = spec.bound_name();
             let key = object_key(spec);
@@ -1221,120 +1041,123 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                     "`{name}` is a builtin: at module level it would replace the builtin for the whole module"
                 ));
             }
-            if scope.globals.contains(&name) {
-                return Err(format!("`{name}` is declared `global` in `{}`", scope.name));
+            let own = facts.symbol(scope, name);
+            if own.is_some_and(|s| s.has(flags::GLOBAL)) {
+                return Err(format!("`{name}` is declared `global` in `{scope_name}`"));
             }
-            if scope.nonlocals.contains(&name) {
-                return Err(format!(
-                    "`{name}` is declared `nonlocal` in `{}`",
-                    scope.name
-                ));
+            if own.is_some_and(|s| s.has(flags::NONLOCAL)) {
+                return Err(format!("`{name}` is declared `nonlocal` in `{scope_name}`"));
             }
-            for b in module.bindings.iter().filter(|b| b.name == name) {
-                let what = match b.kind {
-                    BindKind::Import(i) => {
-                        if facts.imports[i]
-                            .info
-                            .specs
-                            .iter()
-                            .any(|s| s.bound_name() == name && object_key(s) == key)
-                        {
-                            continue;
-                        }
-                        format!(
-                            "an import of something else: `{}`",
-                            one_line(node_text(facts.imports[i].node, text))
-                        )
-                    }
-                    BindKind::Def => "a function".to_owned(),
-                    BindKind::Class => "a class".to_owned(),
-                    BindKind::Assign | BindKind::Other | BindKind::Parameter => {
-                        "an assignment".to_owned()
-                    }
-                    BindKind::Global => "a `global` declaration".to_owned(),
+            // At module level: bound there, or declared `global` by a function.
+            for b in facts.bindings(0, name) {
+                let what = match &b.kind {
+                    _ if same_object(b, &key) => continue,
+                    BindingKind::Import { .. }
+                    | BindingKind::FromImport { .. }
+                    | BindingKind::StarImport { .. } => format!(
+                        "an import of something else: `{}`",
+                        one_line(&text[b.statement.0..b.statement.1])
+                    ),
+                    BindingKind::Function => "a function".to_owned(),
+                    BindingKind::Class => "a class".to_owned(),
+                    _ => "an assignment".to_owned(),
                 };
-                let line = crate::diag::line_col(text, b.at).0;
+                let line = crate::diag::line_col(text, b.start).0;
                 return Err(format!(
                     "`{name}` is already bound at module level (line {line}: {what})"
                 ));
             }
-            if module.wildcard {
+            if let Some(d) = model.declarations.iter().find(|d| {
+                d.global && d.scope != scope && d.name == *model.stored_name(d.scope, name)
+            }) {
+                let line = crate::diag::line_col(text, d.start).0;
+                return Err(format!(
+                    "`{name}` is already bound at module level (line {line}: a `global` declaration in `{}`)",
+                    model.scopes[d.scope].name
+                ));
+            }
+            if wildcard {
                 return Err(format!(
                     "the module has `from ... import *`, which may already bind `{name}`"
                 ));
             }
             // In its own function.
-            for b in scope.bindings.iter().filter(|b| b.name == name) {
-                let line = crate::diag::line_col(text, b.at).0;
-                match b.kind {
-                    BindKind::Import(i) => {
-                        if facts.imports[i]
-                            .info
-                            .specs
-                            .iter()
-                            .any(|s| s.bound_name() == name && object_key(s) == key)
-                        {
-                            continue;
-                        }
+            for b in facts.bindings(scope, name) {
+                let line = crate::diag::line_col(text, b.start).0;
+                match &b.kind {
+                    _ if same_object(b, &key) => continue,
+                    BindingKind::Import { .. } | BindingKind::FromImport { .. } => {
                         return Err(format!(
-                            "`{name}` is bound differently in `{}` (line {line}: `{}`)",
-                            scope.name,
-                            one_line(node_text(facts.imports[i].node, text))
+                            "`{name}` is bound differently in `{scope_name}` (line {line}: `{}`)",
+                            one_line(&text[b.statement.0..b.statement.1])
                         ));
                     }
-                    BindKind::Parameter => {
-                        return Err(format!("`{name}` is a parameter of `{}`", scope.name))
+                    BindingKind::Parameter => {
+                        return Err(format!("`{name}` is a parameter of `{scope_name}`"))
                     }
-                    _ => {
+                    BindingKind::Assignment => {
                         return Err(format!(
-                            "`{name}` is also assigned in `{}` (line {line})",
-                            scope.name
+                            "`{name}` is also assigned in `{scope_name}` (line {line})"
                         ))
+                    }
+                    other => {
+                        let what = match other {
+                            BindingKind::Annotation => "an annotation, which makes it local",
+                            BindingKind::ExceptAs => "`except ... as`",
+                            BindingKind::MatchCapture => "a `case` pattern",
+                            BindingKind::Deletion => "`del`",
+                            BindingKind::Function => "a `def`",
+                            BindingKind::Class => "a `class`",
+                            _ => "an import",
+                        };
+                        return Err(format!(
+                            "`{name}` is also bound in `{scope_name}` (line {line}: {what})"
+                        ));
                     }
                 }
             }
             // A use before the first import of the name in the function (with every
             // import of the name moving together, a use between two of them is fine).
-            let first_import = scope
-                .bindings
+            let first_import = facts
+                .bindings(scope, name)
                 .iter()
-                .filter(|b| b.name == name && matches!(b.kind, BindKind::Import(_)))
-                .map(|b| b.at)
+                .filter(|b| facts.import_of(b).is_some())
+                .map(|b| b.statement.0)
                 .min()
                 .unwrap_or(imp.node.start_byte());
-            if let Some(at) = scope.first_use.get(name) {
-                if *at < first_import {
-                    let line = crate::diag::line_col(text, *at).0;
+            if let Some(at) = facts.first_use(scope, name) {
+                if at < first_import {
+                    let line = crate::diag::line_col(text, at).0;
                     return Err(format!(
-                        "`{name}` is used in `{}` before the import (line {line})",
-                        scope.name
+                        "`{name}` is used in `{scope_name}` before the import (line {line})"
                     ));
                 }
             }
-            for s in facts.ancestors(imp.scope) {
-                let sc = &facts.scopes[s];
-                if sc.kind == ScopeKind::Function
-                    && (sc.bindings.iter().any(|b| b.name == name)
-                        || sc.globals.contains(&name)
-                        || sc.nonlocals.contains(&name))
-                {
+            for s in facts.ancestors(scope) {
+                if facts.kind(s) == SemKind::Function && facts.claims(s, name) {
                     return Err(format!(
                         "`{name}` is also bound in the enclosing function `{}`",
-                        sc.name
+                        facts.name(s)
                     ));
                 }
             }
-            for (i, sc) in facts.scopes.iter().enumerate() {
-                if sc.nonlocals.contains(&name) && facts.ancestors(i).any(|a| a == imp.scope) {
+            for (i, sc) in model.scopes.iter().enumerate() {
+                let nonlocal = sc
+                    .symbol(&model.stored_name(i, name))
+                    .is_some_and(|sym| sym.has(flags::NONLOCAL));
+                if nonlocal
+                    && !matches!(sc.kind, SemKind::Comprehension(_))
+                    && facts.ancestors(i).any(|a| a == scope)
+                {
                     return Err(format!(
-                        "`{name}` is `nonlocal` in `{}`, nested in `{}`",
-                        sc.name, scope.name
+                        "`{name}` is `nonlocal` in `{}`, nested in `{scope_name}`",
+                        sc.name
                     ));
                 }
             }
             // In other functions.
             for other in &facts.imports {
-                if other.scope == 0 || other.scope == imp.scope {
+                if other.scope == 0 || other.scope == scope {
                     continue;
                 }
                 if let Some(s) = other
@@ -1346,7 +1169,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                     let line = crate::diag::line_col(text, other.node.start_byte()).0;
                     return Err(format!(
                         "`{name}` is bound differently in `{}` (line {line}: `{}`)",
-                        facts.scopes[other.scope].name,
+                        facts.name(other.scope),
                         s.render()
                     ));
                 }
@@ -1381,7 +1204,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         let facts = self.facts;
         std::iter::once(scope)
             .chain(facts.ancestors(scope))
-            .take_while(|s| facts.scopes[*s].kind == ScopeKind::Function)
+            .take_while(|s| facts.kind(*s) == SemKind::Function)
             .last()
             .unwrap_or(scope)
     }
@@ -1396,19 +1219,18 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         let imp = &facts.imports[idx];
         let start = imp.node.start_byte();
         for s in std::iter::once(imp.scope).chain(facts.ancestors(imp.scope)) {
-            let sc = &facts.scopes[s];
-            if sc.kind == ScopeKind::Function && sc.name.starts_with("pytest_") {
+            if facts.kind(s) == SemKind::Function && facts.name(s).starts_with("pytest_") {
                 return Err(format!(
                     "inside the pytest hook `{}`, which runs at a set point of the session",
-                    sc.name
+                    facts.name(s)
                 ));
             }
         }
         let outermost = self.outermost(imp.scope);
-        let outer = &facts.scopes[outermost];
+        let outer = facts.node(outermost);
         let modules = module_words(&imp.info);
         // 1. The function before the import (after its docstring).
-        let from = barriers::skip_docstring(text, body_start(outer.node, text)).min(start);
+        let from = barriers::skip_docstring(text, body_start(outer, text)).min(start);
         // A mention of the module after an earlier import of it in the function is a
         // use of that import (which moves with this one or keeps it, see
         // `bind_together`): mentions count up to the first such import.
@@ -1440,12 +1262,11 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         self.check_captures(outermost)?;
         // 3. Markers, through names bound at module level.
         for s in std::iter::once(imp.scope).chain(facts.ancestors(imp.scope)) {
-            let sc = &facts.scopes[s];
-            if let Some(deco) = decorators(sc.node, text) {
+            if let Some(deco) = decorators(facts.node(s), text) {
                 if let Some(why) = skip_marker(text, deco) {
                     return Err(format!(
                         "`{}` has {why}: the import may need what the marker guards against",
-                        sc.name
+                        facts.name(s)
                     ));
                 }
             }
@@ -1471,15 +1292,14 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             return Err(format!(
                 "the string at {} would become the docstring of `{}` once the imports before it go",
                 self.loc(at),
-                facts.scopes[imp.scope].name
+                facts.name(imp.scope)
             ));
         }
         // 7. A test that is nothing but imports tests that they work.
-        let sc = &facts.scopes[imp.scope];
-        if sc.name.starts_with("test") && only_imports(text, sc.node) {
+        let name = facts.name(imp.scope);
+        if name.starts_with("test") && only_imports(text, facts.node(imp.scope)) {
             return Err(format!(
-                "`{}` does nothing but import: the test is the import",
-                sc.name
+                "`{name}` does nothing but import: the test is the import"
             ));
         }
         Ok(())
@@ -1503,11 +1323,11 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
     fn check_setup(&self, scope: usize, modules: &[&str]) -> Result<(), String> {
         let facts = self.facts;
         let text = self.cx.text;
-        let sc = &facts.scopes[scope];
-        let class = sc
+        let node = facts.node(scope);
+        let class = facts.model.scopes[scope]
             .parent
-            .filter(|p| facts.scopes[*p].kind == ScopeKind::Class)
-            .map(|p| facts.scopes[p].node.byte_range());
+            .filter(|p| facts.kind(*p) == SemKind::Class)
+            .map(|p| facts.node(p).byte_range());
         let defs = self.setup_defs();
         let in_class = |d: &SetupDef| class.as_ref().is_some_and(|r| r.contains(&d.at));
         let conftests = self
@@ -1531,13 +1351,19 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         for c in conftests {
             todo.extend(c.defs.iter().filter(|d| d.autouse).map(|d| (Some(&**c), d)));
         }
-        let mut requested: Vec<String> = sc
+        let mut requested: Vec<String> = facts
+            .model
             .bindings
             .iter()
-            .filter(|b| b.kind == BindKind::Parameter && b.name != "self" && b.name != "cls")
-            .map(|b| b.name.to_owned())
+            .filter(|b| {
+                b.scope == scope
+                    && b.kind == BindingKind::Parameter
+                    && b.name != "self"
+                    && b.name != "cls"
+            })
+            .map(|b| b.name.clone())
             .collect();
-        if let Some(deco) = decorators(sc.node, text) {
+        if let Some(deco) = decorators(node, text) {
             requested.extend(usefixtures(deco));
         }
         let mut seen: HashSet<String> = HashSet::new();
@@ -1570,7 +1396,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             }
             let Some(&(file, d)) = todo.get(i) else { break };
             i += 1;
-            if file.is_none() && sc.node.byte_range().contains(&(d.at + d.indent)) {
+            if file.is_none() && node.byte_range().contains(&(d.at + d.indent)) {
                 // The function itself (a `setUp` or fixture with the import in it).
                 continue;
             }
@@ -1631,16 +1457,15 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             "recwarn",
             "caplog",
         ];
-        let sc = &self.facts.scopes[scope];
-        if let Some(b) = sc
-            .bindings
-            .iter()
-            .find(|b| b.kind == BindKind::Parameter && FIXTURES.contains(&b.name))
-        {
+        if let Some(b) = self.facts.model.bindings.iter().find(|b| {
+            b.scope == scope
+                && b.kind == BindingKind::Parameter
+                && FIXTURES.contains(&b.name.as_str())
+        }) {
             return Err(format!(
                 "the test checks what is printed, warned or logged (`{}` at {}): the import's own output would come at collection",
                 b.name,
-                self.loc(b.at)
+                self.loc(b.start)
             ));
         }
         Ok(())
@@ -1981,12 +1806,11 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
     }
 }
 
-fn innermost_function<'s, 't, 'a>(facts: &'s Facts<'t, 'a>, scope: usize) -> &'s Scope<'t, 'a> {
+fn innermost_function(facts: &Facts<'_>, scope: ScopeId) -> ScopeId {
     std::iter::once(scope)
         .chain(facts.ancestors(scope))
-        .map(|s| &facts.scopes[s])
-        .find(|s| s.kind == ScopeKind::Function)
-        .unwrap_or(&facts.scopes[scope])
+        .find(|s| facts.kind(*s) == SemKind::Function)
+        .unwrap_or(scope)
 }
 
 /// `path:line` of an offset in a file's text.
@@ -2176,19 +2000,26 @@ fn only_imports(text: &str, def: Node<'_>) -> bool {
             continue;
         }
         let gap = &text[at.min(child.start_byte())..child.start_byte()];
-        if barriers::blank_comments(gap).trim() != "" {
+        if !only_filler(gap) {
             return false;
         }
         match child.kind() {
             "import_statement" | "import_from_statement" => any = true,
             "comment" | "pass_statement" => {}
+            // A partial parse stands a `0` for statements it elides: read their text.
+            _ if only_filler(&text[child.byte_range()]) => {}
             _ => return false,
         }
         at = child.end_byte();
     }
-    any && barriers::blank_comments(&text[at.min(def.end_byte())..def.end_byte()])
-        .trim()
-        .is_empty()
+    any && only_filler(&text[at.min(def.end_byte())..def.end_byte()])
+}
+
+/// Is this code nothing but blank lines, comments and `pass`?
+fn only_filler(code: &str) -> bool {
+    barriers::blank_comments(code)
+        .split([';', '\n', '\r'])
+        .all(|part| matches!(part.trim(), "" | "pass"))
 }
 
 /// The comments of an import's lines (those above it, on its lines, inside it), as

@@ -10,7 +10,8 @@
 use tree_sitter::{Node, Tree};
 
 use super::{
-    flags, mangle, Binding, BindingKind, Comprehension, Model, Reference, Scope, ScopeId, ScopeKind,
+    flags, mangle, Binding, BindingKind, Comprehension, Declaration, Model, Reference, Scope,
+    ScopeId, ScopeKind,
 };
 
 /// Builds the model of `text`, whose tree is `tree` (a whole parse or a partial one:
@@ -23,6 +24,7 @@ pub fn build(tree: &Tree, text: &str) -> Model {
             scopes: Vec::new(),
             bindings: Vec::new(),
             references: Vec::new(),
+            declarations: Vec::new(),
             future_annotations: false,
         },
         stack: Vec::new(),
@@ -193,7 +195,14 @@ impl<'t> Builder<'t> {
                 for child in named_children(node) {
                     if child.kind() == "identifier" {
                         let scope = self.cur();
-                        self.add(scope, self.text_of(child), flag);
+                        let name = self.add(scope, self.text_of(child), flag);
+                        self.model.declarations.push(Declaration {
+                            name,
+                            scope,
+                            global: flag == flags::GLOBAL,
+                            start: child.start_byte(),
+                            end: child.end_byte(),
+                        });
                     }
                 }
             }
@@ -872,7 +881,7 @@ impl<'t> Builder<'t> {
 }
 
 /// An identifier as the compiler stores it: NFKC-normalized (PEP 3131), so `ｗ` is `w`.
-fn identifier(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn identifier(text: &str) -> std::borrow::Cow<'_, str> {
     use unicode_normalization::UnicodeNormalization;
     if text.is_ascii() {
         text.into()

@@ -207,12 +207,26 @@ pub struct Reference {
     pub end: usize,
 }
 
+/// A `global` or `nonlocal` declaration of one name.
+#[derive(Debug, Clone)]
+pub struct Declaration {
+    pub name: String,
+    pub scope: ScopeId,
+    /// `global` (else `nonlocal`).
+    pub global: bool,
+    /// The name's bytes in the statement.
+    pub start: usize,
+    pub end: usize,
+}
+
 /// The model of one file.
 #[derive(Debug, Clone)]
 pub struct Model {
     pub scopes: Vec<Scope>,
     pub bindings: Vec<Binding>,
     pub references: Vec<Reference>,
+    /// Every `global` and `nonlocal` declaration, in source order.
+    pub declarations: Vec<Declaration>,
     /// `from __future__ import annotations`: annotations are never evaluated.
     pub future_annotations: bool,
 }
@@ -343,6 +357,25 @@ impl Model {
             Some(r) => format!("{base}.{r}"),
             None => base,
         })
+    }
+
+    /// The name the compiler stores for `name` written in `scope`: NFKC-normalized, and
+    /// mangled (`__x` as `_C__x`) under the innermost class around or at `scope`.
+    pub fn stored_name<'n>(&self, scope: ScopeId, name: &'n str) -> std::borrow::Cow<'n, str> {
+        let mut class = None;
+        let mut s = Some(scope);
+        while let Some(id) = s {
+            if self.scopes[id].kind == ScopeKind::Class {
+                class = Some(self.scopes[id].name.as_str());
+                break;
+            }
+            s = self.scopes[id].parent;
+        }
+        let normal = build::identifier(name);
+        match (normal, mangle(class, name)) {
+            (std::borrow::Cow::Borrowed(_), m) => m,
+            (std::borrow::Cow::Owned(n), _) => mangle(class, &n).into_owned().into(),
+        }
     }
 
     /// Every name bound or read anywhere in the file (to choose a fresh one).
