@@ -254,7 +254,12 @@ impl FileAction for HoistImports {
     }
 
     fn run(&self, cx: &FileCx<'_>) -> FileOutcome {
-        let facts = Facts::collect(cx.tree, cx.text);
+        if !has_local_import(cx.tree) {
+            // Indented imports under module-level `if`/`try` pass the prefilter.
+            return FileOutcome::default();
+        }
+        let model = crate::semantic::build(cx.tree, cx.text);
+        let facts = Facts::collect(cx.tree, cx.text, &model);
         if !facts.imports.iter().any(|i| i.scope != 0) {
             return FileOutcome::default();
         }
@@ -421,6 +426,7 @@ fn starts_with_word(s: &[u8], word: &[u8]) -> bool {
             .is_none_or(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
 }
 
+use crate::fast_hash::FastHash;
 use crate::semantic::{flags, Binding, BindingKind, Model, ScopeId, ScopeKind as SemKind, Symbol};
 
 // ---------------------------------------------------------------------------------------
@@ -437,47 +443,33 @@ struct LocalImport<'t> {
 }
 
 struct Facts<'t> {
-    model: Model,
+    model: &'t Model,
     /// Per scope of the model: the `function_definition`/`class_definition` node that
     /// makes it (the root for the module; `None` for lambdas and comprehensions, which
     /// hold no statement).
     nodes: Vec<Option<Node<'t>>>,
     imports: Vec<LocalImport<'t>>,
+    /// Indexes into the model, so each question is a lookup: the bindings of each
+    /// (scope, name), the first read of each (see [`Facts::first_use`]), the import
+    /// statement at each start.
+    bindings: HashMap<(ScopeId, &'t str), Vec<usize>, FastHash>,
+    first_uses: HashMap<(ScopeId, &'t str), usize, FastHash>,
+    statements: HashMap<usize, usize, FastHash>,
 }
 
 impl<'t> Facts<'t> {
-    fn collect(tree: &'t Tree, text: &str) -> Facts<'t> {
-        let model = crate::semantic::build(tree, text);
+    fn collect(tree: &'t Tree, text: &str, model: &'t Model) -> Facts<'t> {
         let root = tree.root_node();
-        let nodes = model
-            .scopes
-            .iter()
-            .map(|s| match s.kind {
-                SemKind::Module => Some(root),
-                SemKind::Function | SemKind::Class => {
-                    let want = if s.kind == SemKind::Class {
-                        "class_definition"
-                    } else {
-                        "function_definition"
-                    };
-                    let mut n = root.descendant_for_byte_range(s.start, s.start);
-                    while let Some(node) = n {
-                        if node.kind() == want && node.end_byte() == s.end {
-                            break;
-                        }
-                        n = node.parent();
-                    }
-                    n
-                }
-                _ => None,
-            })
-            .collect();
+        // The nodes of definitions, by where the model starts their scopes (a
+        // function's at its parameters, a class's at its body).
+        let mut defs: HashMap<usize, Node<'t>, FastHash> = HashMap::default();
         let mut imports = Vec::new();
         let mut cursor = root.walk();
         'walk: loop {
             let node = cursor.node();
+            let kind = node.kind();
             let is_import = matches!(
-                node.kind(),
+                kind,
                 "import_statement" | "import_from_statement" | "future_import_statement"
             );
             if is_import {
@@ -489,6 +481,14 @@ impl<'t> Facts<'t> {
                         guard: guard_of(node, text),
                     });
                 }
+            } else if kind == "function_definition" || kind == "class_definition" {
+                let field = if kind == "class_definition" {
+                    "body"
+                } else {
+                    "parameters"
+                };
+                let at = node.child_by_field_name(field).unwrap_or(node).start_byte();
+                defs.insert(at, node);
             }
             if !is_import && cursor.goto_first_child() {
                 continue;
@@ -502,10 +502,60 @@ impl<'t> Facts<'t> {
                 }
             }
         }
-        Facts {
+        let nodes = model
+            .scopes
+            .iter()
+            .map(|s| match s.kind {
+                SemKind::Module => Some(root),
+                SemKind::Function | SemKind::Class => defs.get(&s.start).copied(),
+                _ => None,
+            })
+            .collect();
+        let mut facts = Facts {
             model,
             nodes,
             imports,
+            bindings: HashMap::default(),
+            first_uses: HashMap::default(),
+            statements: HashMap::default(),
+        };
+        facts.index();
+        facts
+    }
+
+    fn index(&mut self) {
+        let model = self.model;
+        for (i, b) in model.bindings.iter().enumerate() {
+            self.bindings
+                .entry((b.scope, b.name.as_str()))
+                .or_default()
+                .push(i);
+        }
+        let scopes = &model.scopes;
+        for r in &model.references {
+            // A read in a lambda or comprehension counts for the scope it sits in,
+            // when it reads that scope's variable.
+            let mut home = r.scope;
+            while matches!(
+                scopes[home].kind,
+                SemKind::Lambda | SemKind::Comprehension(_)
+            ) {
+                match scopes[home].parent {
+                    Some(p) => home = p,
+                    None => break,
+                }
+            }
+            if home != r.scope && model.defining_scope(r.scope, &r.name) != home {
+                continue;
+            }
+            let at = self
+                .first_uses
+                .entry((home, r.name.as_str()))
+                .or_insert(r.start);
+            *at = (*at).min(r.start);
+        }
+        for (i, imp) in self.imports.iter().enumerate() {
+            self.statements.insert(imp.node.start_byte(), i);
         }
     }
 
@@ -544,48 +594,58 @@ impl<'t> Facts<'t> {
     }
 
     /// The bindings of `name` in `scope`, in source order.
-    fn bindings(&self, scope: ScopeId, name: &str) -> Vec<&Binding> {
+    fn bindings(&self, scope: ScopeId, name: &str) -> Vec<&'t Binding> {
         let stored = self.model.stored_name(scope, name);
-        self.model.bindings_in(scope, &stored).collect()
+        self.bindings
+            .get(&(scope, &*stored))
+            .map_or_else(Vec::new, |ids| {
+                ids.iter().map(|&i| &self.model.bindings[i]).collect()
+            })
     }
 
     /// The first read of `name` in `scope` itself or in the lambdas and comprehensions
     /// in it that read the same variable (they run, or may run, right where they are).
     fn first_use(&self, scope: ScopeId, name: &str) -> Option<usize> {
         let stored = self.model.stored_name(scope, name);
-        self.model
-            .references
-            .iter()
-            .filter(|r| r.name == *stored)
-            .filter(|r| {
-                r.scope == scope
-                    || (self.inline_in(r.scope, scope)
-                        && self.model.defining_scope(r.scope, &r.name) == scope)
-            })
-            .map(|r| r.start)
-            .min()
-    }
-
-    /// Is `inner` a lambda or comprehension nested (through lambdas and comprehensions
-    /// only) in `outer`?
-    fn inline_in(&self, inner: ScopeId, outer: ScopeId) -> bool {
-        let scopes = &self.model.scopes;
-        let mut s = inner;
-        while matches!(scopes[s].kind, SemKind::Lambda | SemKind::Comprehension(_)) {
-            match scopes[s].parent {
-                Some(p) if p == outer => return true,
-                Some(p) => s = p,
-                None => return false,
-            }
-        }
-        false
+        self.first_uses.get(&(scope, &*stored)).copied()
     }
 
     /// The import statement (index into `imports`) a binding comes from.
     fn import_of(&self, b: &Binding) -> Option<usize> {
-        self.imports
-            .iter()
-            .position(|i| i.node.start_byte() == b.statement.0)
+        self.statements.get(&b.statement.0).copied()
+    }
+}
+
+/// Is any import statement of the tree inside a `def` or `class`?
+fn has_local_import(tree: &Tree) -> bool {
+    let mut cursor = tree.root_node().walk();
+    let mut depth = 0usize;
+    // Definitions open at each depth of the walk.
+    let mut defs: Vec<usize> = Vec::new();
+    loop {
+        let node = cursor.node();
+        match node.kind() {
+            "import_statement" | "import_from_statement" if !defs.is_empty() => return true,
+            "function_definition" | "class_definition" => defs.push(depth),
+            _ => {}
+        }
+        let leaf = matches!(node.kind(), "import_statement" | "import_from_statement");
+        if !leaf && cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if defs.last() == Some(&depth) {
+                defs.pop();
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            if !cursor.goto_parent() {
+                return false;
+            }
+            depth -= 1;
+        }
     }
 }
 
@@ -1141,17 +1201,13 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
                     ));
                 }
             }
-            for (i, sc) in model.scopes.iter().enumerate() {
-                let nonlocal = sc
-                    .symbol(&model.stored_name(i, name))
-                    .is_some_and(|sym| sym.has(flags::NONLOCAL));
-                if nonlocal
-                    && !matches!(sc.kind, SemKind::Comprehension(_))
-                    && facts.ancestors(i).any(|a| a == scope)
+            for d in model.declarations.iter().filter(|d| !d.global) {
+                if d.name == *model.stored_name(d.scope, name)
+                    && facts.ancestors(d.scope).any(|a| a == scope)
                 {
                     return Err(format!(
                         "`{name}` is `nonlocal` in `{}`, nested in `{scope_name}`",
-                        sc.name
+                        model.scopes[d.scope].name
                     ));
                 }
             }

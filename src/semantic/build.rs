@@ -58,10 +58,82 @@ struct Builder<'t> {
     iter_target: bool,
 }
 
-fn named_children<'a>(node: Node<'a>) -> impl Iterator<Item = Node<'a>> {
-    let mut cursor = node.walk();
-    let kids: Vec<Node<'a>> = node.named_children(&mut cursor).collect();
-    kids.into_iter()
+/// The grammar's field ids, looked up once (a lookup by name compares strings).
+struct Fields {
+    alias: u16,
+    body: u16,
+    definition: u16,
+    left: u16,
+    module_name: u16,
+    name: u16,
+    object: u16,
+    parameters: u16,
+    return_type: u16,
+    right: u16,
+    superclasses: u16,
+    type_: u16,
+    value: u16,
+}
+
+static FIELDS: std::sync::LazyLock<Fields> = std::sync::LazyLock::new(|| {
+    let language = crate::parse::language();
+    let id = |name: &str| {
+        language
+            .field_id_for_name(name)
+            .map_or(u16::MAX, std::num::NonZeroU16::get)
+    };
+    Fields {
+        alias: id("alias"),
+        body: id("body"),
+        definition: id("definition"),
+        left: id("left"),
+        module_name: id("module_name"),
+        name: id("name"),
+        object: id("object"),
+        parameters: id("parameters"),
+        return_type: id("return_type"),
+        right: id("right"),
+        superclasses: id("superclasses"),
+        type_: id("type"),
+        value: id("value"),
+    }
+});
+
+fn named_children<'a>(node: Node<'a>) -> NamedChildren<'a> {
+    NamedChildren {
+        cursor: (node.child_count() > 0).then(|| node.walk()),
+        started: false,
+    }
+}
+
+/// The named children of a node, walked with a cursor of their own (so the walk
+/// can recurse into the builder while it goes).
+struct NamedChildren<'a> {
+    cursor: Option<tree_sitter::TreeCursor<'a>>,
+    started: bool,
+}
+
+impl<'a> Iterator for NamedChildren<'a> {
+    type Item = Node<'a>;
+
+    fn next(&mut self) -> Option<Node<'a>> {
+        let cursor = self.cursor.as_mut()?;
+        loop {
+            let moved = if self.started {
+                cursor.goto_next_sibling()
+            } else {
+                self.started = true;
+                cursor.goto_first_child()
+            };
+            if !moved {
+                self.cursor = None;
+                return None;
+            }
+            if cursor.node().is_named() {
+                return Some(cursor.node());
+            }
+        }
+    }
 }
 
 impl<'t> Builder<'t> {
@@ -170,7 +242,7 @@ impl<'t> Builder<'t> {
                         self.expressions(child);
                     }
                 }
-                if let Some(def) = node.child_by_field_name("definition") {
+                if let Some(def) = node.child_by_field_id(FIELDS.definition) {
                     self.statement(def);
                 }
             }
@@ -218,10 +290,10 @@ impl<'t> Builder<'t> {
             }
             "else_clause" | "finally_clause" => self.block_children(node),
             "for_statement" => {
-                if let Some(right) = node.child_by_field_name("right") {
+                if let Some(right) = node.child_by_field_id(FIELDS.right) {
                     self.expression(right);
                 }
-                if let Some(left) = node.child_by_field_name("left") {
+                if let Some(left) = node.child_by_field_id(FIELDS.left) {
                     self.target(left, BindingKind::Assignment, node);
                 }
                 self.block_children(node);
@@ -267,10 +339,10 @@ impl<'t> Builder<'t> {
     /// assignment to an attribute of a call of `type`.
     fn type_alias(&mut self, node: Node<'_>) {
         let left = node
-            .child_by_field_name("left")
+            .child_by_field_id(FIELDS.left)
             .and_then(|l| l.named_child(0));
         let right = node
-            .child_by_field_name("right")
+            .child_by_field_id(FIELDS.right)
             .and_then(|r| r.named_child(0));
         match left {
             Some(name) if name.kind() == "identifier" => {
@@ -299,15 +371,15 @@ impl<'t> Builder<'t> {
     }
 
     fn function(&mut self, node: Node<'_>) {
-        let Some(name) = node.child_by_field_name("name") else {
+        let Some(name) = node.child_by_field_id(FIELDS.name) else {
             return;
         };
         self.bind(name, BindingKind::Function, node, flags::ASSIGNED);
-        let params = node.child_by_field_name("parameters");
+        let params = node.child_by_field_id(FIELDS.parameters);
         if let Some(p) = params {
             self.parameter_defaults(p);
         }
-        if let Some(r) = node.child_by_field_name("return_type") {
+        if let Some(r) = node.child_by_field_id(FIELDS.return_type) {
             self.annotation(r);
         }
         let start = params.unwrap_or(node).start_byte();
@@ -322,21 +394,21 @@ impl<'t> Builder<'t> {
         if let Some(p) = params {
             self.parameters(p);
         }
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.child_by_field_id(FIELDS.body) {
             self.block(body);
         }
         self.stack.pop();
     }
 
     fn class(&mut self, node: Node<'_>) {
-        let Some(name) = node.child_by_field_name("name") else {
+        let Some(name) = node.child_by_field_id(FIELDS.name) else {
             return;
         };
         self.bind(name, BindingKind::Class, node, flags::ASSIGNED);
-        if let Some(bases) = node.child_by_field_name("superclasses") {
+        if let Some(bases) = node.child_by_field_id(FIELDS.superclasses) {
             self.expression(bases);
         }
-        let body = node.child_by_field_name("body");
+        let body = node.child_by_field_id(FIELDS.body);
         let text = identifier(self.text_of(name)).into_owned();
         self.open(
             ScopeKind::Class,
@@ -354,10 +426,10 @@ impl<'t> Builder<'t> {
     /// Defaults and annotations of a parameter list: read in the enclosing scope.
     fn parameter_defaults(&mut self, params: Node<'_>) {
         for p in named_children(params) {
-            if let Some(v) = p.child_by_field_name("value") {
+            if let Some(v) = p.child_by_field_id(FIELDS.value) {
                 self.expression(v);
             }
-            if let Some(t) = p.child_by_field_name("type") {
+            if let Some(t) = p.child_by_field_id(FIELDS.type_) {
                 self.annotation(t);
             }
         }
@@ -368,7 +440,7 @@ impl<'t> Builder<'t> {
         for p in named_children(params) {
             let name = match p.kind() {
                 "identifier" => Some(p),
-                "default_parameter" | "typed_default_parameter" => p.child_by_field_name("name"),
+                "default_parameter" | "typed_default_parameter" => p.child_by_field_id(FIELDS.name),
                 "typed_parameter" => p.named_child(0).map(|n| match n.kind() {
                     "list_splat_pattern" | "dictionary_splat_pattern" => {
                         n.named_child(0).unwrap_or(n)
@@ -410,8 +482,8 @@ impl<'t> Builder<'t> {
                 }
                 "aliased_import" => {
                     let (Some(dotted), Some(alias)) = (
-                        name.child_by_field_name("name"),
-                        name.child_by_field_name("alias"),
+                        name.child_by_field_id(FIELDS.name),
+                        name.child_by_field_id(FIELDS.alias),
                     ) else {
                         continue;
                     };
@@ -432,7 +504,7 @@ impl<'t> Builder<'t> {
     }
 
     fn import_from(&mut self, node: Node<'_>) {
-        let module = match node.child_by_field_name("module_name") {
+        let module = match node.child_by_field_id(FIELDS.module_name) {
             Some(m) => self.text_of(m).to_owned(),
             None => "__future__".to_owned(),
         };
@@ -442,8 +514,8 @@ impl<'t> Builder<'t> {
             let (imported, bound) = match name.kind() {
                 "dotted_name" => (name, name),
                 "aliased_import" => match (
-                    name.child_by_field_name("name"),
-                    name.child_by_field_name("alias"),
+                    name.child_by_field_id(FIELDS.name),
+                    name.child_by_field_id(FIELDS.alias),
                 ) {
                     (Some(n), Some(a)) => (n, a),
                     _ => continue,
@@ -497,7 +569,7 @@ impl<'t> Builder<'t> {
     }
 
     fn with_item(&mut self, item: Node<'_>, statement: Node<'_>) {
-        match item.child_by_field_name("value") {
+        match item.child_by_field_id(FIELDS.value) {
             Some(v) => self.with_value(v, statement),
             None => self.expressions(item),
         }
@@ -621,10 +693,10 @@ impl<'t> Builder<'t> {
         match node.kind() {
             "assignment" => self.assignment(node, statement),
             "augmented_assignment" => {
-                if let Some(right) = node.child_by_field_name("right") {
+                if let Some(right) = node.child_by_field_id(FIELDS.right) {
                     self.expression_or_assignment(right, statement);
                 }
-                if let Some(left) = node.child_by_field_name("left") {
+                if let Some(left) = node.child_by_field_id(FIELDS.left) {
                     self.target(left, BindingKind::Assignment, statement);
                 }
             }
@@ -633,12 +705,12 @@ impl<'t> Builder<'t> {
     }
 
     fn assignment(&mut self, node: Node<'_>, statement: Node<'_>) {
-        let left = node.child_by_field_name("left");
-        let right = node.child_by_field_name("right");
+        let left = node.child_by_field_id(FIELDS.left);
+        let right = node.child_by_field_id(FIELDS.right);
         if let Some(r) = right {
             self.expression_or_assignment(r, statement);
         }
-        let Some(ty) = node.child_by_field_name("type") else {
+        let Some(ty) = node.child_by_field_id(FIELDS.type_) else {
             if let Some(l) = left {
                 self.target(l, BindingKind::Assignment, statement);
             }
@@ -700,12 +772,12 @@ impl<'t> Builder<'t> {
         match node.kind() {
             "identifier" => self.use_name(node),
             "attribute" => {
-                if let Some(o) = node.child_by_field_name("object") {
+                if let Some(o) = node.child_by_field_id(FIELDS.object) {
                     self.expression(o);
                 }
             }
             "keyword_argument" => {
-                if let Some(v) = node.child_by_field_name("value") {
+                if let Some(v) = node.child_by_field_id(FIELDS.value) {
                     self.expression(v);
                 }
             }
@@ -758,7 +830,7 @@ impl<'t> Builder<'t> {
     }
 
     fn lambda(&mut self, node: Node<'_>) {
-        let params = node.child_by_field_name("parameters");
+        let params = node.child_by_field_id(FIELDS.parameters);
         if let Some(p) = params {
             self.parameter_defaults(p);
         }
@@ -767,7 +839,7 @@ impl<'t> Builder<'t> {
             "lambda".into(),
             node.start_position().row + 1,
             params
-                .or_else(|| node.child_by_field_name("body"))
+                .or_else(|| node.child_by_field_id(FIELDS.body))
                 .unwrap_or(node)
                 .start_byte(),
             node.end_byte(),
@@ -775,7 +847,7 @@ impl<'t> Builder<'t> {
         if let Some(p) = params {
             self.parameters(p);
         }
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.child_by_field_id(FIELDS.body) {
             self.expression(body);
         }
         self.stack.pop();
@@ -811,13 +883,13 @@ impl<'t> Builder<'t> {
             if Some(i) != first {
                 self.iterables(*clause);
             }
-            if let Some(left) = clause.child_by_field_name("left") {
+            if let Some(left) = clause.child_by_field_id(FIELDS.left) {
                 self.iter_target = true;
                 self.target(left, BindingKind::Assignment, *clause);
                 self.iter_target = false;
             }
         }
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.child_by_field_id(FIELDS.body) {
             self.expression(body);
         }
         self.stack.pop();
@@ -835,10 +907,10 @@ impl<'t> Builder<'t> {
     }
 
     fn walrus(&mut self, node: Node<'_>) {
-        if let Some(v) = node.child_by_field_name("value") {
+        if let Some(v) = node.child_by_field_id(FIELDS.value) {
             self.expression(v);
         }
-        let Some(name) = node.child_by_field_name("name") else {
+        let Some(name) = node.child_by_field_id(FIELDS.name) else {
             return;
         };
         let cur = self.cur();

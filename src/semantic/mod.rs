@@ -132,7 +132,7 @@ pub struct Scope {
     pub children: Vec<ScopeId>,
     /// Names in the order they first occur.
     pub symbols: Vec<(String, Symbol)>,
-    index: HashMap<String, usize>,
+    index: HashMap<String, usize, crate::fast_hash::FastHash>,
 }
 
 impl Scope {
