@@ -1627,7 +1627,7 @@ fn is_written(node: Node<'_>) -> bool {
             "assignment" | "augmented_assignment" | "for_statement" => {
                 return p.child_by_field_name("left") == Some(child)
             }
-            "del_statement" => return true,
+            "delete_statement" => return true,
             _ => return false,
         }
         child = p;
