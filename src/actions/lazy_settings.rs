@@ -70,7 +70,7 @@ use crate::engine::Workspace;
 use crate::imports::{self, ImportSpec};
 use crate::outline::Focus;
 use crate::parse::{self, all_nodes, statement_of, text as node_text};
-use crate::semantic::{Binding, BindingKind, Model, ScopeId};
+use crate::semantic::{Binding, BindingKind, Model, Reference, ScopeId};
 use crate::source::newline_of;
 
 pub struct LazySettings {
@@ -2329,7 +2329,7 @@ impl LazySettings {
 
         let nodes = all_nodes(&p.tree);
         // The reads of the file, by where they start.
-        let reads: HashMap<usize, &crate::semantic::Reference> =
+        let reads: HashMap<usize, &Reference> =
             model.references.iter().map(|r| (r.start, r)).collect();
         let read_at = |node: Node<'_>| {
             reads

@@ -399,17 +399,6 @@ impl Model {
         out
     }
 
-    /// The read recorded at exactly the bytes `start..end` (an identifier's), if the
-    /// name there is read: `None` for a name that is bound or deleted there, an
-    /// attribute's or a keyword argument's name, an import clause, a `global` list, an
-    /// annotation that is never evaluated. A scan of every reference: to ask it of many
-    /// identifiers, index [`Model::references`] by `start` instead.
-    pub fn reference_at(&self, start: usize, end: usize) -> Option<&Reference> {
-        self.references
-            .iter()
-            .find(|r| r.start == start && r.end == end)
-    }
-
     /// Every name bound or read anywhere in the file (to choose a fresh one).
     pub fn all_names(&self) -> impl Iterator<Item = &str> {
         self.scopes
@@ -561,22 +550,6 @@ mod tests {
         let h = m.scopes.iter().position(|s| s.name == "h").expect("h");
         assert_eq!(m.bindings_of(g, "t").len(), 2);
         assert!(m.bindings_of(h, "t").is_empty());
-    }
-
-    #[test]
-    fn reference_at_tells_reads_from_other_names() {
-        let src = "import a.b\nx = a.b\nf(x=x)\ndel x\n";
-        let m = model(src);
-        let at = |needle: &str, skip: usize| {
-            let start = src.find(needle).expect("needle") + skip;
-            m.reference_at(start, start + 1).map(|r| r.name.clone())
-        };
-        assert_eq!(at("import a", 7), None); // the import binds `a`
-        assert_eq!(at("= a.b", 2).as_deref(), Some("a"));
-        assert_eq!(at("= a.b", 4), None); // an attribute's name
-        assert_eq!(at("f(x=x)", 2), None); // a keyword's name
-        assert_eq!(at("f(x=x)", 4).as_deref(), Some("x"));
-        assert_eq!(at("del x", 4), None);
     }
 
     #[test]
