@@ -254,6 +254,36 @@ pub fn field_of(cursor: &tree_sitter::TreeCursor<'_>) -> Option<&'static str> {
     NAMES.fields.get(usize::from(id.get())).copied()
 }
 
+/// Every node of the tree, in document order.
+pub fn all_nodes(tree: &Tree) -> Vec<Node<'_>> {
+    all_nodes_of(tree.root_node())
+}
+
+/// `node` and every node under it, in document order.
+pub fn all_nodes_of(node: Node<'_>) -> Vec<Node<'_>> {
+    let mut out = Vec::new();
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        out.push(n);
+        let mut c = n.walk();
+        let children: Vec<Node<'_>> = n.children(&mut c).collect();
+        stack.extend(children.into_iter().rev());
+    }
+    out
+}
+
+/// The innermost statement containing `node` (a direct child of a block or the module).
+pub fn statement_of(node: Node<'_>) -> Node<'_> {
+    let mut n = node;
+    while let Some(p) = n.parent() {
+        if matches!(kind_of(p), "block" | "module") {
+            return n;
+        }
+        n = p;
+    }
+    n
+}
+
 /// The source text of a node.
 pub fn text<'a>(node: Node<'_>, source: &'a str) -> &'a str {
     &source[node.byte_range()]

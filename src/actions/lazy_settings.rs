@@ -52,7 +52,6 @@
 //! instance in a package `__init__` next to a submodule of its name.
 
 mod delivery;
-mod scope;
 
 use crate::parse::kind_of;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -64,16 +63,14 @@ use rayon::prelude::*;
 use regex::Regex;
 use tree_sitter::{Node, Tree};
 
-use self::scope::{
-    all_nodes, is_reference, scope_of, statement_of, Binding, ScopeInfo, Scopes, Site,
-};
 use super::{Action, ActionArgs, ProjectAction};
 use crate::diag::{line_col, Finding, Severity, UserError};
 use crate::edit::{self, Edit};
 use crate::engine::Workspace;
 use crate::imports::{self, ImportSpec};
 use crate::outline::Focus;
-use crate::parse::{self, text as node_text};
+use crate::parse::{self, all_nodes, statement_of, text as node_text};
+use crate::semantic::{Binding, BindingKind, Model, Reference, ScopeId};
 use crate::source::newline_of;
 
 pub struct LazySettings {
@@ -168,12 +165,13 @@ struct Existing {
     builds: Option<String>,
 }
 
-/// A file that can refer to an instance: its text and its module-level bindings (the
-/// tree is not kept; it is parsed again, one file at a time, to analyze it).
+/// A file that can refer to an instance: its text and the bindings that bind a name of
+/// its module scope (the tree is not kept; it is parsed again, one file at a time, to
+/// analyze it).
 struct Summary {
     path: PathBuf,
     text: Arc<str>,
-    module: ScopeInfo,
+    module: Vec<Binding>,
     /// The dotted names it is imported under ([`crate::project::Project::module_names`]).
     names: Vec<String>,
 }
@@ -183,7 +181,47 @@ struct Parsed {
     path: PathBuf,
     text: Arc<str>,
     tree: Tree,
-    scopes: Scopes,
+    model: Model,
+    /// The model's bindings (their indices), by the scope they bind in at run time
+    /// ([`Model::binding_scope`]) and name, in source order.
+    bound: HashMap<ScopeId, HashMap<String, Vec<usize>>>,
+}
+
+impl Parsed {
+    fn new(path: PathBuf, text: Arc<str>, tree: Tree) -> Parsed {
+        let model = crate::semantic::build(&tree, &text);
+        let mut bound: HashMap<ScopeId, HashMap<String, Vec<usize>>> = HashMap::new();
+        for (i, b) in model.bindings.iter().enumerate() {
+            bound
+                .entry(model.binding_scope(b))
+                .or_default()
+                .entry(b.name.clone())
+                .or_default()
+                .push(i);
+        }
+        for names in bound.values_mut() {
+            for v in names.values_mut() {
+                v.sort_by_key(|&i| model.bindings[i].start);
+            }
+        }
+        Parsed {
+            path,
+            text,
+            tree,
+            model,
+            bound,
+        }
+    }
+
+    /// What binds `name` in `scope` at run time ([`Model::bindings_of`], indexed).
+    fn bindings<'a>(&'a self, scope: ScopeId, name: &str) -> impl Iterator<Item = &'a Binding> {
+        self.bound
+            .get(&scope)
+            .and_then(|names| names.get(name))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.model.bindings[i])
+    }
 }
 
 /// What a binding refers to, for the instances being made lazy.
@@ -499,22 +537,22 @@ fn module_tree(text: &str) -> Option<Tree> {
 /// may take here (`getters`, and `get_ALIAS`), which must not be bound otherwise.
 fn use_focus<'a>(
     text: &'a str,
-    module: &'a ScopeInfo,
+    module: &'a [Binding],
     literals: &'a BTreeSet<String>,
     getters: &[String],
 ) -> Focus<'a> {
     let mut words: Vec<&'a str> = literals.iter().map(String::as_str).collect();
     loop {
         let before = words.len();
-        for (name, bindings) in &module.bindings {
-            let aliases_a_word = bindings.iter().any(|b| {
-                !matches!(b.site, Site::Def | Site::Param)
-                    && text
-                        .get(b.stmt_start..b.stmt_end)
-                        .is_some_and(|stmt| words.iter().any(|w| stmt.contains(w)))
-            });
-            if aliases_a_word && !words.contains(&name.as_str()) {
-                words.push(name);
+        for b in module {
+            let aliases_a_word = !matches!(
+                b.kind,
+                BindingKind::Function | BindingKind::Class | BindingKind::Parameter
+            ) && text
+                .get(b.statement.0..b.statement.1)
+                .is_some_and(|stmt| words.iter().any(|w| stmt.contains(w)));
+            if aliases_a_word && !words.contains(&b.name.as_str()) {
+                words.push(&b.name);
             }
         }
         if words.len() == before {
@@ -738,8 +776,13 @@ impl ProjectAction for LazySettings {
                     let Some(tree) = module_tree(&text) else {
                         return (i, None);
                     };
-                    let mut scopes = Scopes::collect(&tree, &text);
-                    let module = scopes.scopes.remove(&scopes.module_id).unwrap_or_default();
+                    let model = crate::semantic::build(&tree, &text);
+                    let module = model
+                        .bindings
+                        .iter()
+                        .filter(|b| model.binding_scope(b) == 0)
+                        .cloned()
+                        .collect();
                     (
                         i,
                         Some(Summary {
@@ -814,13 +857,7 @@ impl ProjectAction for LazySettings {
                         },
                     );
                 }
-                let scopes = Scopes::collect(&tree, &s.text);
-                let p = Parsed {
-                    path: s.path.clone(),
-                    text: s.text.clone(),
-                    tree,
-                    scopes,
-                };
+                let p = Parsed::new(s.path.clone(), s.text.clone(), tree);
                 (*i, self.analyze(ws, &p, &targets, &sources, recipe))
             })
             .collect();
@@ -1407,6 +1444,37 @@ fn describe_binding(model: &crate::semantic::Model, _text: &str, name: &str, at:
     }
 }
 
+/// A module or import name as written, without the spaces a continuation line leaves.
+fn compact(name: &str) -> String {
+    name.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The node of the definition, lambda or comprehension that makes `scope`.
+fn scope_node<'t>(tree: &'t Tree, scope: &crate::semantic::Scope) -> Option<Node<'t>> {
+    let mut n = tree
+        .root_node()
+        .descendant_for_byte_range(scope.start, scope.start)?;
+    loop {
+        if n.end_byte() == scope.end
+            && n.start_byte() <= scope.start
+            && matches!(
+                kind_of(n),
+                "function_definition"
+                    | "class_definition"
+                    | "lambda"
+                    | "list_comprehension"
+                    | "set_comprehension"
+                    | "dictionary_comprehension"
+                    | "generator_expression"
+                    | "module"
+            )
+        {
+            return Some(n);
+        }
+        n = n.parent()?;
+    }
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     line_col(text, offset).0
 }
@@ -1439,24 +1507,21 @@ impl Sources {
         loop {
             let mut added = Vec::new();
             for p in parsed.values() {
-                let info = &p.module;
-                for (bound, bindings) in &info.bindings {
-                    for b in bindings {
-                        if let Site::From { module, name } = &b.site {
-                            let Some(abs) = absolute(ws, &p.path, module) else {
-                                continue;
-                            };
-                            if let Some(&t) = map.get(&(abs, name.clone())) {
-                                for m in &p.names {
-                                    added.push((m.clone(), bound.clone(), t, p.path.clone()));
-                                }
+                for b in &p.module {
+                    if let BindingKind::FromImport { module, name } = &b.kind {
+                        let Some(abs) = absolute(ws, &p.path, &compact(module)) else {
+                            continue;
+                        };
+                        if let Some(&t) = map.get(&(abs, compact(name))) {
+                            for m in &p.names {
+                                added.push((m.clone(), b.name.clone(), t, p.path.clone()));
                             }
                         }
                     }
                 }
-                for b in info.bindings.get("*").into_iter().flatten() {
-                    if let Site::Star { module } = &b.site {
-                        let Some(abs) = absolute(ws, &p.path, module) else {
+                for b in &p.module {
+                    if let BindingKind::StarImport { module } = &b.kind {
+                        let Some(abs) = absolute(ws, &p.path, &compact(module)) else {
                             continue;
                         };
                         for ((m, a), &t) in &map {
@@ -1489,8 +1554,7 @@ impl Sources {
             let Some(p) = parsed.values().find(|p| p.path == t.path) else {
                 continue;
             };
-            let info = &p.module;
-            let names: HashSet<String> = info.bindings.keys().cloned().collect();
+            let names: HashSet<String> = p.module.iter().map(|b| b.name.clone()).collect();
             for m in ws.project.module_names(&t.path) {
                 toplevel.insert(m, names.clone());
             }
@@ -1563,7 +1627,7 @@ fn is_written(node: Node<'_>) -> bool {
             "assignment" | "augmented_assignment" | "for_statement" => {
                 return p.child_by_field_name("left") == Some(child)
             }
-            "del_statement" => return true,
+            "delete_statement" => return true,
             _ => return false,
         }
         child = p;
@@ -2007,7 +2071,7 @@ impl LazySettings {
     ) -> FileReport {
         let text: &str = &p.text;
         let newline = newline_of(text);
-        let scopes = &p.scopes;
+        let model = &p.model;
         let mut report = FileReport::default();
         let own: Vec<usize> = targets
             .iter()
@@ -2030,12 +2094,13 @@ impl LazySettings {
         };
 
         // What each binding of the file refers to.
-        let classify = |name: &str, b: &Binding| -> Kind {
-            match &b.site {
-                Site::From { module, name: orig } => {
-                    let Some(abs) = absolute(ws, &p.path, module) else {
+        let classify = |b: &Binding| -> Kind {
+            match &b.kind {
+                BindingKind::FromImport { module, name: orig } => {
+                    let Some(abs) = absolute(ws, &p.path, &compact(module)) else {
                         return Kind::Other;
                     };
+                    let orig = compact(orig);
                     if let Some(&t) = sources.map.get(&(abs.clone(), orig.clone())) {
                         return Kind::Instance(t);
                     }
@@ -2046,33 +2111,30 @@ impl LazySettings {
                         Kind::Other
                     }
                 }
-                Site::Import { module, alias } => {
-                    let d = if *alias {
-                        module.clone()
-                    } else {
-                        module.split('.').next().unwrap_or(module).to_owned()
-                    };
+                // `import a.b.c` stands for `a`, `import a.b as m` for `a.b`.
+                BindingKind::Import { module, .. } => {
+                    let d = compact(module);
                     if sources.prefixes.contains(&d) {
                         Kind::Module(d)
                     } else {
                         Kind::Other
                     }
                 }
-                Site::Assign => own
+                BindingKind::Assignment => own
                     .iter()
-                    .find(|&&t| targets[t].name == name && targets[t].stmt.start == b.stmt_start)
+                    .find(|&&t| targets[t].name == b.name && targets[t].stmt.start == b.statement.0)
                     .map_or(Kind::Other, |&t| Kind::Instance(t)),
                 _ => Kind::Other,
             }
         };
         // Names a star import brings in as an instance, at module level.
         let mut star: HashMap<String, (usize, usize)> = HashMap::new();
-        for b in scopes.module_bindings("*").unwrap_or(&[]) {
-            if let Site::Star { module } = &b.site {
-                if let Some(abs) = absolute(ws, &p.path, module) {
+        for b in p.bindings(0, "*") {
+            if let BindingKind::StarImport { module } = &b.kind {
+                if let Some(abs) = absolute(ws, &p.path, &compact(module)) {
                     for ((m, a), &t) in &sources.map {
                         if *m == abs && !a.starts_with('_') {
-                            star.insert(a.clone(), (t, b.stmt_start));
+                            star.insert(a.clone(), (t, b.statement.0));
                         }
                     }
                 }
@@ -2082,16 +2144,15 @@ impl LazySettings {
         // Scope by scope: a name bound to an instance must be bound to nothing else there,
         // and the getter's name must be free where it will be imported or defined.
         let mut interesting: HashSet<String> = star.keys().cloned().collect();
-        let mut instance_scopes: HashMap<(usize, String), usize> = HashMap::new();
-        for (scope_id, info) in &scopes.scopes {
-            for (name, bindings) in &info.bindings {
+        let mut instance_scopes: HashMap<(ScopeId, String), usize> = HashMap::new();
+        for (&scope_id, names) in &p.bound {
+            for name in names.keys() {
                 if name == "*" {
                     continue;
                 }
-                let kinds: Vec<Kind> = bindings.iter().map(|b| classify(name, b)).collect();
-                let star_here = (*scope_id == scopes.module_id)
-                    .then(|| star.get(name))
-                    .flatten();
+                let bindings: Vec<&Binding> = p.bindings(scope_id, name).collect();
+                let kinds: Vec<Kind> = bindings.iter().map(|b| classify(b)).collect();
+                let star_here = (scope_id == 0).then(|| star.get(name)).flatten();
                 let inst = kinds
                     .iter()
                     .find_map(|k| match k {
@@ -2106,7 +2167,7 @@ impl LazySettings {
                     continue;
                 };
                 interesting.insert(name.clone());
-                instance_scopes.insert((*scope_id, name.clone()), t);
+                instance_scopes.insert((scope_id, name.clone()), t);
                 // Every instance the name is bound to here (its own and an imported
                 // one, say), each refused when the name is bound to anything else too.
                 let mut others: Vec<usize> = kinds
@@ -2120,8 +2181,8 @@ impl LazySettings {
                 for t in std::iter::once(t).chain(others) {
                     let Some(b) = kinds
                         .iter()
-                        .zip(bindings)
-                        .find_map(|(k, b)| (*k != Kind::Instance(t)).then_some(b))
+                        .zip(&bindings)
+                        .find_map(|(k, b)| (*k != Kind::Instance(t)).then_some(*b))
                     else {
                         continue;
                     };
@@ -2143,25 +2204,22 @@ impl LazySettings {
             }
         }
         for (name, (t, _)) in &star {
-            let key = (scopes.module_id, name.clone());
-            instance_scopes.entry(key).or_insert(*t);
+            instance_scopes.entry((0, name.clone())).or_insert(*t);
         }
         // The getter's name in each scope that binds an instance: its own name, or, where
         // that name is taken (a function of the file, another instance's getter), an alias
         // for an imported instance: `get_ALIAS` for `import settings as ALIAS`, else
         // `_GETTER`.
-        let mut local_getter: HashMap<(usize, String), String> = HashMap::new();
-        let mut order: Vec<(usize, String, usize, usize, bool)> = instance_scopes
+        let mut local_getter: HashMap<(ScopeId, String), String> = HashMap::new();
+        let mut order: Vec<(ScopeId, String, usize, usize, bool)> = instance_scopes
             .iter()
             .map(|((scope_id, name), &t)| {
-                let bindings = scopes
-                    .scopes
-                    .get(scope_id)
-                    .and_then(|s| s.bindings.get(name))
-                    .map_or(&[][..], Vec::as_slice);
+                let bindings: Vec<&Binding> = p.bindings(*scope_id, name).collect();
                 let start = bindings.first().map_or(0, |b| b.start);
                 let imported = !bindings.is_empty()
-                    && bindings.iter().all(|b| matches!(b.site, Site::From { .. }));
+                    && bindings
+                        .iter()
+                        .all(|b| matches!(b.kind, BindingKind::FromImport { .. }));
                 (*scope_id, name.clone(), t, start, imported)
             })
             .collect();
@@ -2169,20 +2227,18 @@ impl LazySettings {
         order.sort_by_key(|(scope_id, name, _, start, imported)| {
             (*imported, *scope_id, *start, name.clone())
         });
-        let bound_otherwise = |scope_id: usize, t: usize, cand: &str| -> Option<usize> {
-            let bindings = scopes.scopes.get(&scope_id)?.bindings.get(cand)?;
-            bindings
-                .iter()
-                .find(|b| !match &b.site {
+        let bound_otherwise = |scope_id: ScopeId, t: usize, cand: &str| -> Option<usize> {
+            p.bindings(scope_id, cand)
+                .find(|b| !match &b.kind {
                     // The getter imported already, from the instance's module or one
                     // that re-exports it; a `get_settings` from elsewhere is a clash.
-                    Site::From { module, name } => {
-                        *name == targets[t].getter
-                            && absolute(ws, &p.path, module).is_some_and(|abs| {
+                    BindingKind::FromImport { module, name } => {
+                        compact(name) == targets[t].getter
+                            && absolute(ws, &p.path, &compact(module)).is_some_and(|abs| {
                                 sources.map.iter().any(|((m, _), &o)| o == t && *m == abs)
                             })
                     }
-                    Site::Def => targets[t]
+                    BindingKind::Function | BindingKind::Class => targets[t]
                         .existing
                         .as_ref()
                         .is_some_and(|e| e.def.contains(&b.start)),
@@ -2257,24 +2313,30 @@ impl LazySettings {
         // A star-imported instance: the getter comes in by the same star import.
         for (name, (t, at)) in &star {
             let g = &targets[*t].getter;
-            if let Some(b) = scopes.module_bindings(g) {
-                if let Some(b) = b.first() {
-                    refuse(
-                        &mut report,
-                        *t,
-                        b.start,
-                        format!(
-                            "`{name}` comes from a star import at line {}, but `{g}` is bound at line {} too; rename it and run again",
-                            line_of(text, *at),
-                            line_of(text, b.start)
-                        ),
-                    );
-                }
+            if let Some(b) = p.bindings(0, g).next() {
+                refuse(
+                    &mut report,
+                    *t,
+                    b.start,
+                    format!(
+                        "`{name}` comes from a star import at line {}, but `{g}` is bound at line {} too; rename it and run again",
+                        line_of(text, *at),
+                        line_of(text, b.start)
+                    ),
+                );
             }
         }
 
         let nodes = all_nodes(&p.tree);
-        let by_id: crate::fast_hash::IdMap<Node<'_>> = nodes.iter().map(|n| (n.id(), *n)).collect();
+        // The reads of the file, by where they start.
+        let reads: HashMap<usize, &Reference> =
+            model.references.iter().map(|r| (r.start, r)).collect();
+        let read_at = |node: Node<'_>| {
+            reads
+                .get(&node.start_byte())
+                .copied()
+                .filter(|r| r.end == node.end_byte())
+        };
         let skip: Vec<(usize, Range<usize>)> = own
             .iter()
             .flat_map(|&t| {
@@ -2292,25 +2354,26 @@ impl LazySettings {
             if kind_of(node) != "identifier" {
                 continue;
             }
-            let name = node_text(node, text);
-            if !interesting.contains(name) || !is_reference(node, scopes) {
+            if !interesting.contains(node_text(node, text)) {
                 continue;
             }
-            let kinds: Vec<Kind> = match scopes.resolve(node, name) {
-                Some((s, bindings)) => {
-                    let mut k: Vec<Kind> = bindings.iter().map(|b| classify(name, b)).collect();
-                    if s.id() == scopes.module_id {
-                        if let Some((t, _)) = star.get(name) {
-                            k.push(Kind::Instance(*t));
-                        }
-                    }
-                    k
-                }
-                None => match star.get(name) {
-                    Some((t, _)) => vec![Kind::Instance(*t)],
-                    None => continue,
-                },
+            let Some(read) = read_at(node) else {
+                continue;
             };
+            // A value pattern (`case settings.X:`) reads the name, but no call can
+            // stand in a pattern.
+            if node.parent().is_some_and(|p| kind_of(p) == "dotted_name") {
+                continue;
+            }
+            let name = read.name.as_str();
+            // The scope whose binding of the name this read sees.
+            let home = model.resolve(read);
+            let mut kinds: Vec<Kind> = p.bindings(home, name).map(classify).collect();
+            if home == 0 {
+                if let Some((t, _)) = star.get(name) {
+                    kinds.push(Kind::Instance(*t));
+                }
+            }
             let Some(first) = kinds.first().cloned() else {
                 continue;
             };
@@ -2368,9 +2431,6 @@ impl LazySettings {
             }
             // The getter's name here: that of the scope binding the instance's name.
             let getter = if replaced == node {
-                let home = scopes
-                    .resolve(node, name)
-                    .map_or(scopes.module_id, |(h, _)| h.id());
                 local_getter
                     .get(&(home, name.to_owned()))
                     .unwrap_or(&target.getter)
@@ -2378,20 +2438,24 @@ impl LazySettings {
                 &target.getter
             };
             // The getter must be visible at the use: not shadowed by a nearer binding.
-            if let Some((s, _)) = scopes.resolve(node, getter).filter(|_| replaced == node) {
-                let home = scopes.resolve(node, name).map(|(h, _)| h.id());
-                if Some(s.id()) != home && s.id() != scopes.module_id {
-                    refuse(
-                        &mut report,
-                        t,
-                        s.start_byte(),
-                        format!(
-                            "`{getter}` is a local name in the function at line {}, where `{name}` is used; rename it and run again",
-                            line_of(text, s.start_byte())
-                        ),
-                    );
-                    continue;
-                }
+            let seen = model.lookup(read.scope, getter, read.start);
+            if replaced == node
+                && seen != home
+                && seen != 0
+                && p.bindings(seen, getter).next().is_some()
+            {
+                let at = scope_node(&p.tree, &model.scopes[seen])
+                    .map_or(model.scopes[seen].start, |n| n.start_byte());
+                refuse(
+                    &mut report,
+                    t,
+                    at,
+                    format!(
+                        "`{getter}` is a local name in the function at line {}, where `{name}` is used; rename it and run again",
+                        line_of(text, at)
+                    ),
+                );
+                continue;
             }
             report.edits.push((
                 t,
@@ -2446,24 +2510,24 @@ impl LazySettings {
         // Imports of an instance import the getter instead.
         let mut replaced_in_stmt: HashMap<usize, Vec<String>> = HashMap::new();
         let mut imported_once: HashSet<(usize, String, String)> = HashSet::new();
-        let mut from_bindings: Vec<(usize, &str, &Binding)> = scopes
-            .scopes
+        let mut from_bindings: Vec<&Binding> = model
+            .bindings
             .iter()
-            .flat_map(|(id, info)| {
-                info.bindings
-                    .iter()
-                    .flat_map(move |(n, bs)| bs.iter().map(move |b| (*id, n.as_str(), b)))
-            })
+            .filter(|b| matches!(b.kind, BindingKind::FromImport { .. }))
             .collect();
-        from_bindings.sort_by_key(|(_, _, b)| b.start);
-        for (scope_id, name, b) in from_bindings {
-            let Site::From { .. } = &b.site else {
+        from_bindings.sort_by_key(|b| b.start);
+        for b in from_bindings {
+            let Kind::Instance(t) = classify(b) else {
                 continue;
             };
-            let Kind::Instance(t) = classify(name, b) else {
-                continue;
-            };
-            let Some(ident) = by_id.get(&b.node_id) else {
+            let scope_id = model.binding_scope(b);
+            let name = b.name.as_str();
+            let Some(ident) = p
+                .tree
+                .root_node()
+                .descendant_for_byte_range(b.start, b.end)
+                .filter(|n| kind_of(n) == "identifier")
+            else {
                 continue;
             };
             let Some(clause) = ident.parent() else {
@@ -2486,7 +2550,7 @@ impl LazySettings {
             let module = stmt
                 .child_by_field_name("module_name")
                 .map_or("", |m| node_text(m, text));
-            let key = (scope_of(stmt).id(), module.to_owned(), new_clause.clone());
+            let key = (b.scope, module.to_owned(), new_clause.clone());
             let single = stmt.named_child_count() == 2;
             let done = replaced_in_stmt.entry(stmt.id()).or_default();
             if already || done.contains(&new_clause) {
@@ -2516,7 +2580,7 @@ impl LazySettings {
             let names: Vec<Node<'_>> = node.named_children(&mut c).collect();
             for n in &names {
                 let name = node_text(*n, text);
-                let Some(t) = instance_scopes.get(&(scopes.module_id, name.to_owned())) else {
+                let Some(t) = instance_scopes.get(&(0, name.to_owned())) else {
                     continue;
                 };
                 let e = if names.len() > 1 {
@@ -2545,13 +2609,13 @@ impl LazySettings {
             for (attr, t) in exported.iter().filter(|_| self.compat) {
                 // Re-exporters: packages, and modules that list the name in `__all__`.
                 let is_init = p.path.file_name().is_some_and(|f| f == "__init__.py");
-                let in_all = scopes.module_bindings("__all__").is_some()
+                let in_all = p.bindings(0, "__all__").next().is_some()
                     && (text.contains(&format!("\"{attr}\""))
                         || text.contains(&format!("'{attr}'")));
                 if own.contains(t) || !(is_init || in_all) {
                     continue;
                 }
-                let Some(b) = scopes.module_bindings(attr).and_then(|b| b.first()) else {
+                let Some(b) = p.bindings(0, attr).next() else {
                     continue;
                 };
                 let here = ws.project.module_names(&p.path);
@@ -2593,11 +2657,10 @@ impl LazySettings {
             if kind_of(cur) != "identifier" {
                 return None;
             }
-            let name = node_text(cur, text);
-            let (_, bindings) = scopes.resolve(cur, name)?;
+            let read = read_at(cur)?;
             let mut module: Option<String> = None;
-            for b in bindings {
-                let Kind::Module(d) = classify(name, b) else {
+            for b in p.bindings(model.resolve(read), &read.name) {
+                let Kind::Module(d) = classify(b) else {
                     return None;
                 };
                 if module.get_or_insert_with(|| d.clone()) != &d {
@@ -2611,7 +2674,6 @@ impl LazySettings {
             Some(d)
         };
         // String references that `mock.patch` and friends would no longer find.
-        let model: std::cell::OnceCell<crate::semantic::Model> = std::cell::OnceCell::new();
         for &node in &nodes {
             if kind_of(node) != "string" {
                 continue;
@@ -2650,7 +2712,6 @@ impl LazySettings {
             if let Some((t, m)) = hit {
                 let g = &targets[t].getter;
                 let rest = &parts[m.split('.').count() + 1..];
-                let model = model.get_or_init(|| crate::semantic::build(&p.tree, text));
                 let message = match patch_rewrite(node, text, model, &m, g, rest, recipe) {
                     Patch::Rewrite(needs_import, edits) => {
                         report.edits.extend(edits.into_iter().map(|e| (t, e)));
@@ -2695,7 +2756,6 @@ impl LazySettings {
             };
             if let Some(&t) = sources.map.get(&(m.clone(), s.to_owned())) {
                 let g = &targets[t].getter;
-                let model = model.get_or_init(|| crate::semantic::build(&p.tree, text));
                 if let Some(edits) = patch_object_rewrite(node, text, model, g, recipe) {
                     report.edits.extend(edits.into_iter().map(|e| (t, e)));
                     continue;
@@ -2866,11 +2926,7 @@ impl LazySettings {
             ))?;
         let mut edits = Vec::new();
         if self.compat {
-            if let Some(b) = p
-                .scopes
-                .module_bindings("__getattr__")
-                .and_then(|b| b.first())
-            {
+            if let Some(b) = p.bindings(0, "__getattr__").next() {
                 return Err((
                     b.start,
                     format!(
@@ -2897,11 +2953,11 @@ impl LazySettings {
             .join(newline)
         });
         // `from functools import lru_cache` already there: use it, else `functools.`.
-        let imported_lru = p.scopes.module_bindings("lru_cache").is_some_and(|b| {
-            b.iter().all(|b| {
-                matches!(&b.site, Site::From { module, name } if module == "functools" && name == "lru_cache")
-            })
-        });
+        let lru: Vec<&Binding> = p.bindings(0, "lru_cache").collect();
+        let imported_lru = !lru.is_empty()
+            && lru.iter().all(|b| {
+                matches!(&b.kind, BindingKind::FromImport { module, name } if module == "functools" && name == "lru_cache")
+            });
         let (decorator, needs_import) = if imported_lru {
             ("@lru_cache(maxsize=None)".to_owned(), false)
         } else {
@@ -3366,7 +3422,7 @@ fn factory_getter(top: Node<'_>, text: &str, name: &str) -> Option<Existing> {
         return None;
     }
     let body = def.child_by_field_name("body")?;
-    if scope::all_nodes_of(body)
+    if parse::all_nodes_of(body)
         .iter()
         .any(|n| kind_of(n) == "identifier" && node_text(*n, text) == name)
     {

@@ -378,6 +378,60 @@ impl Model {
         }
     }
 
+    /// The scope whose bindings a read of `name` in `scope` at `offset` sees at run
+    /// time: [`Self::defining_scope`], except that in a class body a read that comes
+    /// before (or inside) the statement of every binding of the name there sees the
+    /// module's (`settings = settings` in a class reads the global: the class namespace
+    /// does not hold the name yet, and `LOAD_NAME` falls through to the globals). A
+    /// compound statement that binds (`for`, `with`) counts as a whole.
+    pub fn lookup(&self, scope: ScopeId, name: &str, offset: usize) -> ScopeId {
+        let s = &self.scopes[scope];
+        if s.kind == ScopeKind::Class
+            && matches!(
+                s.symbol(name).map(|sym| sym.resolution),
+                Some(Resolution::Local | Resolution::Cell)
+            )
+        {
+            let mut bindings = self.bindings_in(scope, name).peekable();
+            if bindings.peek().is_some() && bindings.all(|b| b.statement.1 > offset) {
+                return 0;
+            }
+        }
+        self.defining_scope(scope, name)
+    }
+
+    /// [`Self::lookup`] for a recorded read.
+    pub fn resolve(&self, reference: &Reference) -> ScopeId {
+        self.lookup(reference.scope, &reference.name, reference.start)
+    }
+
+    /// The scope a binding binds its name in at run time: where it is written, or the
+    /// module for a name declared `global` there, or the enclosing function for one
+    /// declared `nonlocal`.
+    pub fn binding_scope(&self, binding: &Binding) -> ScopeId {
+        match self.scopes[binding.scope]
+            .symbol(&binding.name)
+            .map(|sym| sym.resolution)
+        {
+            Some(Resolution::GlobalExplicit) => 0,
+            Some(Resolution::Free) => self.defining_scope(binding.scope, &binding.name),
+            _ => binding.scope,
+        }
+    }
+
+    /// Every binding that binds `name` in `scope` at run time, in source order: those of
+    /// [`Self::bindings_in`] and those of the nested scopes that declare the name
+    /// `global` (for the module) or `nonlocal` (see [`Self::binding_scope`]).
+    pub fn bindings_of(&self, scope: ScopeId, name: &str) -> Vec<&Binding> {
+        let mut out: Vec<&Binding> = self
+            .bindings
+            .iter()
+            .filter(|b| b.name == name && self.binding_scope(b) == scope)
+            .collect();
+        out.sort_by_key(|b| b.start);
+        out
+    }
+
     /// Every name bound or read anywhere in the file (to choose a fresh one).
     pub fn all_names(&self) -> impl Iterator<Item = &str> {
         self.scopes
@@ -498,6 +552,37 @@ mod tests {
             m.qualified_name(end, "len").as_deref(),
             Some("builtins.len")
         );
+    }
+
+    #[test]
+    fn class_body_reads_before_its_binding_see_the_module() {
+        let src =
+            "from m import s\nclass C:\n    s = s\n    t = s\n    def k(self):\n        return s\n";
+        let m = model(src);
+        let reads: Vec<(usize, ScopeId)> = m
+            .references
+            .iter()
+            .filter(|r| r.name == "s")
+            .map(|r| (r.start, m.resolve(r)))
+            .collect();
+        let class = m.scopes.iter().position(|s| s.name == "C").expect("C");
+        let first = src.find("= s").expect("s = s") + 2;
+        let second = src.find("t = s").expect("t = s") + 4;
+        let method = src.rfind('s').expect("return s");
+        assert_eq!(reads, vec![(first, 0), (second, class), (method, 0)]);
+    }
+
+    #[test]
+    fn global_and_nonlocal_bindings_bind_in_the_scope_they_name() {
+        let src = "s = 1\ndef f():\n    global s\n    s = 2\n\
+                   def g():\n    t = 1\n    def h():\n        nonlocal t\n        t = 2\n";
+        let m = model(src);
+        assert_eq!(m.bindings_in(0, "s").count(), 1);
+        assert_eq!(m.bindings_of(0, "s").len(), 2);
+        let g = m.scopes.iter().position(|s| s.name == "g").expect("g");
+        let h = m.scopes.iter().position(|s| s.name == "h").expect("h");
+        assert_eq!(m.bindings_of(g, "t").len(), 2);
+        assert!(m.bindings_of(h, "t").is_empty());
     }
 
     #[test]
