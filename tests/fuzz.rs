@@ -2198,3 +2198,50 @@ fn regression_lazy_settings_refuses_a_name_bound_to_two_instances() {
         false,
     );
 }
+
+/// Runs the recipe of `toml` on a project of `files` as the recipe-loader property does
+/// (in a thread with the time limit; every property of an outcome checked).
+fn regression_recipe(toml: &str, files: &[(&str, &[u8])]) {
+    let recipe = Recipe::parse(toml, Path::new("fuzz-recipe.toml"), false).unwrap();
+    let params = recipe.params(&BTreeMap::new()).unwrap();
+    let compiled = recipe.compile(&params).unwrap();
+    let files: Vec<(PathBuf, Vec<u8>)> = files
+        .iter()
+        .map(|(p, b)| (PathBuf::from(p), b.to_vec()))
+        .collect();
+    let result = guarded(
+        "regression",
+        || {},
+        move |_| {
+            let tmp = tempfile::tempdir().map_err(|e| e.to_string())?;
+            write_tree(tmp.path(), &files);
+            let before: BTreeMap<PathBuf, Vec<u8>> = files.into_iter().collect();
+            let mut outcome = run_recipe(tmp.path(), &compiled)?;
+            outcome
+                .findings
+                .retain(|f| !f.message.contains("did not converge"));
+            check_outcome("regression", tmp.path(), &before, &outcome)
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// The statements of a block replaced by `\r\n` (or a blank line, a comment) left an
+/// empty block that the verification of the pass did not judge: the changed range was
+/// in no statement (seed 30048).
+#[test]
+fn regression_a_block_emptied_to_a_blank_line_is_refused() {
+    for with in ["\\r\\n", "", "# gone"] {
+        regression_recipe(
+            &format!(
+                "id = \"fuzz-recipe\"\ndescription = \"\"\n\n[[rewrite]]\nquery = \"(block (_)* @stmts)\"\nreplace = \"stmts\"\nwith = \"{with}\"\n"
+            ),
+            &[(
+                "test_strings.py",
+                b"def test_a():\n    import json\n    \"\"\"Not the docstring.\"\"\"\n    assert json\n\n\ndef test_b():\n    import os\n\n    assert os\n",
+            )],
+        );
+    }
+}
