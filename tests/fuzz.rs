@@ -2245,3 +2245,17 @@ fn regression_a_block_emptied_to_a_blank_line_is_refused() {
         );
     }
 }
+
+/// A rewrite of every node to itself twice (`(_) @any` with `$any$any`) doubles the
+/// module each pass, and every other edit conflicts with it: each conflict held a copy
+/// of the module's edit, gigabytes by the tenth pass, which hung the run (seed 30031).
+#[test]
+fn regression_a_rewrite_doubling_the_module_does_not_hang() {
+    regression_recipe(
+        "id = \"fuzz-recipe\"\ndescription = \"\"\n\n[[rewrite]]\nquery = \"(_) @any\"\nreplace = \"any\"\nwith = \"$any$any\"\n",
+        &[(
+            "tests/conftest.py",
+            b"import pytest\n\n\n# The same settings as everywhere else.\n@pytest.fixture\ndef settings():\n    return {\n        \"debug\": True,  # verbose errors\n        \"tz\": \"UTC\",\n    }\n",
+        )],
+    );
+}
