@@ -61,14 +61,17 @@ impl Edit {
 /// An edit that could not be applied because it overlaps one that was.
 #[derive(Debug, Clone)]
 pub struct Conflict {
-    pub kept: Edit,
+    /// Shared by every conflict with the same kept edit: a large edit (a whole module
+    /// rewritten) overlaps every edit inside it, and a copy for each of them took memory
+    /// as the product of their number and its size (found by the fuzzer, seed 30031).
+    pub kept: std::sync::Arc<Edit>,
     pub dropped: Edit,
 }
 
 /// Splits `edits` (in the order they were made) into those that can be applied together
 /// and those that overlap an earlier one. Identical duplicates are applied once.
 pub fn resolve(edits: Vec<Edit>) -> (Vec<Edit>, Vec<Conflict>) {
-    let mut accepted: Vec<Edit> = Vec::with_capacity(edits.len());
+    let mut accepted: Vec<std::sync::Arc<Edit>> = Vec::with_capacity(edits.len());
     let mut conflicts = Vec::new();
     for edit in edits {
         if accepted
@@ -82,9 +85,13 @@ pub fn resolve(edits: Vec<Edit>) -> (Vec<Edit>, Vec<Conflict>) {
                 kept: kept.clone(),
                 dropped: edit,
             }),
-            None => accepted.push(edit),
+            None => accepted.push(std::sync::Arc::new(edit)),
         }
     }
+    let mut accepted: Vec<Edit> = accepted
+        .into_iter()
+        .map(|e| std::sync::Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone()))
+        .collect();
     // Stable by start: insertions at one point keep the order they were made in.
     accepted.sort_by_key(|e| (e.range.start, e.range.end));
     (accepted, conflicts)
@@ -157,6 +164,21 @@ mod tests {
         assert_eq!(conflicts.len(), 1);
         assert_eq!(conflicts[0].dropped.origin, "second");
         assert_eq!(apply("abcdefgh", &ok), "xfgh");
+    }
+
+    #[test]
+    fn the_conflicts_with_one_kept_edit_share_it() {
+        // A whole text rewritten, and an edit of each byte inside it (seed 30031).
+        let text = "x".repeat(1000);
+        let mut edits = vec![Edit::replace(0..1000, text.repeat(2), "r")];
+        edits.extend((0..1000).map(|i| Edit::replace(i..i + 1, "yy", "r")));
+        let (ok, conflicts) = resolve(edits);
+        assert_eq!(ok.len(), 1);
+        assert_eq!(conflicts.len(), 1000);
+        assert!(conflicts
+            .iter()
+            .all(|c| std::sync::Arc::ptr_eq(&c.kept, &conflicts[0].kept)));
+        assert_eq!(*conflicts[0].kept, ok[0]);
     }
 
     #[test]

@@ -415,6 +415,30 @@ fn run_project_action(
             Some((p.clone(), old, c.current.clone()?))
         })
         .collect();
+    // A file with a lone `\r` is not rewritten (see [`crate::source::lone_cr`]): the
+    // action's changes belong together, so none is made.
+    let lone_cr = touched.iter().find_map(|(p, old, new)| {
+        let text = old.as_deref().unwrap_or(new);
+        crate::source::lone_cr(text).map(|at| (p, text, at))
+    });
+    if let Some((path, text, at)) = lone_cr {
+        let (line, column) = line_col(text, at);
+        let finding = Finding {
+            path: path.clone(),
+            line,
+            column,
+            recipe: recipe.id.clone(),
+            severity: Severity::Warning,
+            message: format!(
+                "{}; no file was changed by `{}`",
+                crate::source::LONE_CR,
+                recipe.id
+            ),
+        };
+        *ws.lock_changes() = before;
+        ws.report([finding]);
+        return Ok(());
+    }
     let mut broken: Vec<(PathBuf, verify::SyntaxBreak)> = touched
         .par_iter()
         .filter_map(|(p, old, new)| {
@@ -488,6 +512,11 @@ fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) -> FileOut
     }
     match fix_file(ws, recipe, path, &text) {
         FileResult::Unparsable(reason) => FileOutcome::Skip(reason),
+        FileResult::Done { text: new, .. }
+            if *new != *text && crate::source::lone_cr(&text).is_some() =>
+        {
+            FileOutcome::Skip(crate::source::LONE_CR.to_owned())
+        }
         FileResult::Done {
             text: new,
             edits,

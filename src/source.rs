@@ -140,6 +140,23 @@ pub fn newline_of(text: &str) -> &'static str {
     }
 }
 
+/// The offset of the first lone `\r` (one not followed by `\n`) of `text`, if any.
+///
+/// For CPython a lone `\r` ends a line (old Mac newlines); for tree-sitter-python it
+/// ends none inside a comment (`# c\rimport os` is all comment), and fixer's own line
+/// handling (line starts, the newline it writes, [`newline_of`]) knows only `\n` and
+/// `\r\n`. So what fixer reads in such a file is not always what Python runs, and a
+/// rewrite of it could change code fixer did not see: such a file is never rewritten
+/// (see [`LONE_CR`]).
+pub fn lone_cr(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    memchr::memchr_iter(b'\r', b).find(|&i| b.get(i + 1) != Some(&b'\n'))
+}
+
+/// Why a file with a lone `\r` is left as it is (see [`lone_cr`]).
+pub const LONE_CR: &str =
+    "a lone \\r ends a line in it (old Mac newlines), which fixer does not rewrite; convert its newlines to \\n or \\r\\n first";
+
 /// The encoding named by a PEP 263 cookie on line 1 or 2, lowercased.
 fn coding_cookie(bytes: &[u8]) -> Option<String> {
     let re = cookie_regex();
@@ -219,6 +236,14 @@ mod tests {
         let src = Source::decode(bytes).unwrap();
         assert!(src.text.contains('\u{20ac}'));
         assert_eq!(src.encode(&src.text).unwrap(), bytes);
+    }
+
+    #[test]
+    fn finds_a_lone_cr() {
+        assert_eq!(lone_cr("a\r\nb\n"), None);
+        assert_eq!(lone_cr("a\rb\r\n"), Some(1));
+        assert_eq!(lone_cr("a\r\nb\r"), Some(4));
+        assert_eq!(lone_cr(""), None);
     }
 
     #[test]

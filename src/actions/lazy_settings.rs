@@ -889,7 +889,7 @@ impl ProjectAction for LazySettings {
                 let (ok, conflicts) = edit::resolve(edits);
                 if let Some(c) = conflicts.first() {
                     for (t, e) in &r.edits {
-                        if e == &c.kept || e == &c.dropped {
+                        if e == &*c.kept || e == &c.dropped {
                             refused.insert(*t);
                         }
                     }

@@ -101,6 +101,7 @@ pub fn check_rules(
     elided: &[Range<usize>],
     changed: &[Range<usize>],
 ) -> Result<(), SyntaxBreak> {
+    let changed = &widen(new, changed);
     let found = match compile_rules::check(new, tree, changed, elided) {
         compile_rules::Verdict::Found(v) => v,
         // What was found without the elided parts stands (a statement's own fault).
@@ -165,6 +166,44 @@ pub fn check_rules(
     Ok(())
 }
 
+/// `changed` with each range that starts a line (after its indentation) reaching back
+/// over the lines without code before it (blank, comments) to the end of the last line
+/// with code: a change there (the statements of a block made a blank line) belongs to
+/// no statement, and what it did is seen in the one before it (an empty block sits at
+/// the end of its header).
+fn widen(text: &str, changed: &[Range<usize>]) -> Vec<Range<usize>> {
+    let b = text.as_bytes();
+    let mut out: Vec<Range<usize>> = changed.to_vec();
+    out.sort_by_key(|r| r.start);
+    let blank = |line: &[u8]| {
+        let code = line
+            .iter()
+            .position(|c| !matches!(c, b' ' | b'\t' | b'\x0c' | b'\r'));
+        code.is_none_or(|i| line[i] == b'#')
+    };
+    // No range reaches back past the one before it: each byte is walked once.
+    let mut floor = 0;
+    for r in &mut out {
+        let start = r.start.min(b.len());
+        let mut cur = memchr::memrchr(b'\n', &b[..start]).map_or(0, |i| i + 1);
+        if cur < floor || !blank(&b[cur..start]) {
+            floor = floor.max(r.end);
+            continue;
+        }
+        while cur > floor {
+            // `cur - 1` is the newline ending the line before.
+            let prev = memchr::memrchr(b'\n', &b[..cur - 1]).map_or(0, |i| i + 1);
+            if !blank(&b[prev..cur - 1]) {
+                r.start = cur - 1;
+                break;
+            }
+            cur = prev;
+        }
+        floor = floor.max(r.end);
+    }
+    out
+}
+
 /// Each anchor (the first byte of a changed line) to the end of its line.
 fn line_ranges(text: &str, anchors: &[usize]) -> Vec<Range<usize>> {
     let b = text.as_bytes();
@@ -179,18 +218,51 @@ fn line_ranges(text: &str, anchors: &[usize]) -> Vec<Range<usize>> {
 
 /// The first byte after the indentation of every line of `new` that differs from `old`,
 /// and of the lines on both sides of a deletion (inside the statement the line belongs
-/// to: the indentation before a block's first statement is outside the block).
+/// to: the indentation before a block's first statement is outside the block). A
+/// deletion, or a changed line without code (blank, a comment: no statement holds it,
+/// so its own anchor reaches none), also anchors the nearest lines with code before
+/// and after it: what the change did is seen in the statements around it (a block
+/// whose statements all became a blank line is empty).
 fn changed_lines(old: &str, new: &str) -> Vec<usize> {
     let b = new.as_bytes();
     let mut starts = vec![0];
     starts.extend(memchr::memchr_iter(b'\n', b).map(|i| i + 1));
+    let indent = |start: usize, also_cr: bool| {
+        b[start.min(b.len())..]
+            .iter()
+            .take_while(|&&c| matches!(c, b' ' | b'\t' | b'\x0c') || (also_cr && c == b'\r'))
+            .count()
+    };
     let at = |line: usize| {
         let start = starts.get(line).copied().unwrap_or(b.len());
-        start
-            + b[start..]
-                .iter()
-                .take_while(|c| matches!(c, b' ' | b'\t' | b'\x0c'))
-                .count()
+        start + indent(start, false)
+    };
+    let has_code = |line: usize| {
+        let start = starts.get(line).copied().unwrap_or(b.len());
+        !matches!(
+            b.get(start + indent(start, true)),
+            None | Some(b'\n' | b'#')
+        )
+    };
+    // For each line, the nearest line with code before it, and at or after it.
+    let code: Vec<bool> = (0..starts.len()).map(has_code).collect();
+    let mut before = Vec::with_capacity(code.len());
+    let mut last = None;
+    for (i, &c) in code.iter().enumerate() {
+        before.push(last);
+        if c {
+            last = Some(i);
+        }
+    }
+    let mut from = vec![None; code.len() + 1];
+    for (i, &c) in code.iter().enumerate().rev() {
+        from[i] = if c { Some(i) } else { from[i + 1] };
+    }
+    // The lines with code next to the lines `range` of `new` (outside it).
+    let around = |range: std::ops::Range<usize>, anchors: &mut Vec<usize>| {
+        let prev = before.get(range.start).copied().flatten();
+        let next = from.get(range.end).copied().flatten();
+        anchors.extend(prev.into_iter().chain(next).map(at));
     };
     let mut anchors = Vec::new();
     let diff = similar::TextDiff::from_lines(old, new);
@@ -201,8 +273,14 @@ fn changed_lines(old: &str, new: &str) -> Vec<usize> {
             similar::DiffTag::Delete => {
                 anchors.push(at(lines.start.saturating_sub(1)));
                 anchors.push(at(lines.start));
+                around(lines.start..lines.start, &mut anchors);
             }
-            _ => anchors.extend(lines.map(at)),
+            _ => {
+                if lines.clone().any(|l| !code.get(l).copied().unwrap_or(true)) {
+                    around(lines.clone(), &mut anchors);
+                }
+                anchors.extend(lines.map(at));
+            }
         }
     }
     anchors.sort_unstable();
@@ -248,6 +326,41 @@ mod tests {
         // An opened string swallows the rest of the file: found.
         let broken = OLD.replace("return os.sep", "return '''os.sep");
         assert!(check_change(OLD, &broken).is_err());
+    }
+
+    #[test]
+    fn a_block_emptied_to_a_line_without_code_is_refused() {
+        // Found by the fuzzer (seed 30048): the statements of a body replaced by `\r\n`
+        // (or a blank line, a comment) left the changed range in no statement, and the
+        // empty block was not judged.
+        let old = "import os\n\n\ndef f():\n    import json\n    assert json\n\n\ndef g():\n    return 1\n";
+        for body in [
+            "    \r\n",
+            "    \n",
+            "",
+            "    # c\n",
+            "    \x0c\n",
+            "\r\n",
+            "  \r  \n",
+        ] {
+            let new = old.replace("    import json\n    assert json\n", body);
+            assert!(check(&new).is_err(), "{body:?}");
+            assert!(check_change(old, &new).is_err(), "{body:?}");
+        }
+        // As the engine verifies a pass: the tree of the new text, and the range of the
+        // edit that replaced the statements (from the first one's start).
+        let at = old.find("import json").unwrap();
+        for with in ["\r\n", "", "# c", "\x0c", "\n    \n"] {
+            let new = old.replace("import json\n    assert json", with);
+            let tree = parse::parse(&new).unwrap();
+            let changed = at..at + with.len();
+            assert!(
+                check_rules(Some(old), &new, &tree, &[], std::slice::from_ref(&changed)).is_err(),
+                "{with:?}"
+            );
+        }
+        let comment = old.replace("    import json\n", "    # c\n");
+        assert_eq!(check_change(old, &comment), Ok(()));
     }
 
     const LOOPS: &str = "import os\n\n\ndef f(xs):\n    total = 0\n    for x in xs:\n        total += x\n        print(x)\n    print(total)\n    return total\n\n\nasync def g():\n    value = 1\n    print(value)\n\n    def h():\n        print(2)\n\n    return h\n";
