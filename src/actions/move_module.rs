@@ -537,6 +537,9 @@ impl Plan<'_, '_> {
         if crate::parse::first_error(&tree).is_some() {
             return (None, Vec::new());
         }
+        // What each name means here (a chain `pkg.mod.X` is the module's only when
+        // `pkg` is the import's binding, not a parameter or a local of that name).
+        let model = crate::semantic::build(&tree, text);
         let old_dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let new_dir = self
             .moved
@@ -619,7 +622,13 @@ impl Plan<'_, '_> {
                                 let root = written.split('.').next().unwrap_or("");
                                 if let Some((parent, _)) = old_prefix.rsplit_once('.') {
                                     if root != new_name.split('.').next().unwrap_or("")
-                                        && uses_root_elsewhere(&tree, text, root, &old_prefix)
+                                        && uses_root_elsewhere(
+                                            &tree,
+                                            text,
+                                            &model,
+                                            root,
+                                            &old_prefix,
+                                        )
                                     {
                                         replacement = format!("{new_name}, {parent}");
                                     }
@@ -718,6 +727,28 @@ impl Plan<'_, '_> {
                     .filter(|c| !c.is_whitespace())
                     .collect();
                 if let Some(cr) = chains.iter().find(|c| c.old == written) {
+                    let head = chain_head(n);
+                    let name = node_text(head, text);
+                    let reaching = model.reaching(head.start_byte(), name);
+                    let imported = |b: &&crate::semantic::Binding| {
+                        matches!(
+                            b.kind,
+                            crate::semantic::BindingKind::Import { .. }
+                                | crate::semantic::BindingKind::FromImport { .. }
+                        )
+                    };
+                    if !reaching.iter().all(imported) || reaching.is_empty() {
+                        if let Some(other) = reaching.iter().find(|b| !imported(b)) {
+                            let line = line_col(text, other.start).0;
+                            warn(
+                                n.start_byte(),
+                                format!(
+                                    "kept: `{written}` is not the module here: `{name}` is also bound at line {line}, so the chain may not mean the module; fix it by hand if it does"
+                                ),
+                            );
+                        }
+                        break;
+                    }
                     edits.push(Edit::replace(n.byte_range(), cr.new.clone(), origin));
                     if cr.import_needed {
                         imports_needed.insert(cr.new.clone());
@@ -1105,44 +1136,61 @@ pub fn rewrite_token(s: &str, map: impl Fn(&str) -> Option<String>) -> Option<St
     Some(format!("{}{new}{}", &cap[1], &cap[3]))
 }
 
-/// Does the file use the name `root` other than through `old_prefix...` chains and
-/// import statements?
-fn uses_root_elsewhere(tree: &tree_sitter::Tree, text: &str, root: &str, old_prefix: &str) -> bool {
-    let mut stack = vec![tree.root_node()];
-    while let Some(n) = stack.pop() {
-        match n.kind() {
-            "import_statement" | "import_from_statement" => {
-                // Another import binding the root keeps it bound.
-                let t = node_text(n, text);
-                if n.kind() == "import_statement"
-                    && t.split(|c: char| c == ',' || c.is_whitespace()).any(|w| {
-                        w == root
-                            || (w.starts_with(&format!("{root}.")) && !w.starts_with(old_prefix))
-                    })
-                {
-                    return false;
-                }
-                continue;
-            }
-            "attribute" => {
-                let t: String = node_text(n, text)
-                    .chars()
-                    .filter(|c| !c.is_whitespace())
-                    .collect();
-                if t.starts_with(&format!("{root}.")) {
-                    if t == old_prefix || t.starts_with(&format!("{old_prefix}.")) {
-                        continue;
-                    }
-                    if !old_prefix.starts_with(&format!("{t}.")) {
-                        return true;
-                    }
-                }
-            }
-            "identifier" if node_text(n, text) == root => return true,
-            _ => {}
-        }
-        let mut c = n.walk();
-        stack.extend(n.children(&mut c));
+/// Does the file read the name `root` other than through `old_prefix...` chains? (Asked
+/// of the semantic model: reads of a local or parameter of that name do not count; an
+/// import of another `root.x` keeps the root bound anyway.)
+fn uses_root_elsewhere(
+    tree: &tree_sitter::Tree,
+    text: &str,
+    model: &crate::semantic::Model,
+    root: &str,
+    old_prefix: &str,
+) -> bool {
+    use crate::semantic::BindingKind;
+    let keeps_root = model.bindings.iter().any(|b| {
+        b.name == root
+            && matches!(&b.kind, BindingKind::Import { full, .. }
+                if full == root || !(full == old_prefix || full.starts_with(&format!("{old_prefix}."))))
+    });
+    if keeps_root {
+        return false;
     }
-    false
+    model.references.iter().filter(|r| r.name == root).any(|r| {
+        // Only reads that see the import (somewhere, an `import` binds what they see).
+        let sees_import = model
+            .reaching(r.start, root)
+            .iter()
+            .any(|b| matches!(b.kind, BindingKind::Import { .. }));
+        if !sees_import {
+            return false;
+        }
+        let Some(mut n) = tree.root_node().descendant_for_byte_range(r.start, r.end) else {
+            return true;
+        };
+        while let Some(p) = n.parent() {
+            let is_object = p.kind() == "attribute"
+                && p.child_by_field_name("object")
+                    .is_some_and(|o| o.id() == n.id());
+            if !is_object {
+                break;
+            }
+            n = p;
+        }
+        let t: String = node_text(n, text)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        !(t == old_prefix || t.starts_with(&format!("{old_prefix}.")))
+    })
+}
+
+/// The identifier a chain `a.b.c` starts with (the node itself when it is not one).
+fn chain_head(mut n: Node<'_>) -> Node<'_> {
+    while n.kind() == "attribute" {
+        match n.child_by_field_name("object") {
+            Some(o) => n = o,
+            None => break,
+        }
+    }
+    n
 }
