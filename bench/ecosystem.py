@@ -816,7 +816,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=CACHE / "results.json",
                     help="where the raw results go (default bench/.cache/ecosystem/results.json)")
     ap.add_argument("--merge", type=Path, action="append", default=[],
-                    help="with --rerender: results files of later runs whose projects replace "
+                    help="with --rerender: results files of later runs whose rows (per project and recipe) replace "
                          "those of the main one")
     ap.add_argument("--rerender", action="store_true",
                     help="rewrite ECOSYSTEM.md from the last run's results.json, running nothing")
@@ -831,8 +831,19 @@ def main(argv: list[str] | None = None) -> int:
         meta = json.loads(meta_file.read_text())
         done = json.loads(args.results.read_text())
         for extra in args.merge:
+            # A later run replaces the rows of the recipes it ran, project by project.
             later = {r["project"]: r for r in json.loads(extra.read_text())}
-            done = [later.pop(r["project"], r) for r in done] + list(later.values())
+            merged = []
+            for r in done:
+                new = later.pop(r["project"], None)
+                if new is not None:
+                    ran = {row["recipe"] for row in new["rows"]}
+                    kept = [row for row in r["rows"] if row["recipe"] not in ran]
+                    new = dict(new, rows=kept + new["rows"])
+                    order = {row["recipe"]: i for i, row in enumerate(r["rows"])}
+                    new["rows"].sort(key=lambda row: order.get(row["recipe"], len(order)))
+                merged.append(new if new is not None else r)
+            done = merged + list(later.values())
             emeta = json.loads(extra.with_name(extra.stem + "-meta.json").read_text())
             meta["argv"] = meta["argv"] + ["&&", *emeta["argv"]]
             meta["wall"] += emeta["wall"]

@@ -2211,12 +2211,32 @@ fn late_environment(tree: &Tree, text: &str) -> Option<usize> {
         ) {
             continue;
         }
+        if is_main_guard(child, text) {
+            // Runs only when the file is run as a script, never on import.
+            continue;
+        }
         let t = node_text(child, text);
         if MODULE_ENVIRONMENT.iter().any(|m| t.contains(m)) {
             return Some(child.start_position().row + 1);
         }
     }
     None
+}
+
+/// Is this `if __name__ == "__main__":` (either way round, either quotes)?
+fn is_main_guard(node: Node<'_>, text: &str) -> bool {
+    if node.kind() != "if_statement" {
+        return false;
+    }
+    let Some(cond) = node.child_by_field_name("condition") else {
+        return false;
+    };
+    let compact: String = node_text(cond, text)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| if c == '\'' { '"' } else { c })
+        .collect();
+    compact == "__name__==\"__main__\"" || compact == "\"__main__\"==__name__"
 }
 
 /// Where hoisted imports go: after the docstring, `from __future__` imports and the
