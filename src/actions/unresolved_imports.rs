@@ -191,6 +191,11 @@ fn module_problem(
             Some(m)
         }
         Unresolved::Missing { module, parent } => {
+            if parent.as_ref().is_some_and(|p| installs_import_hook(r, p)) {
+                // Its submodules come from an import hook (`tlz` maps `tlz.x` to
+                // `cytoolz.x` or `toolz.x`): nothing to judge by reading files.
+                return None;
+            }
             let mut m = format!("cannot import '{shown}': no module named '{module}'");
             if let Some(p) = parent {
                 let last = module.rsplit('.').next().unwrap_or(module);
@@ -205,6 +210,25 @@ fn module_problem(
             r.layout.show(r.layout.root_of(&r.layout.abs(file)))
         )),
     }
+}
+
+/// Does the package `p` make its own submodules at import time: its `__init__.py` (or a
+/// module beside it) installs an import hook (`sys.meta_path`, `sys.path_hooks`) or
+/// rewrites its `__path__`?
+fn installs_import_hook(r: &Resolver<'_>, p: &Loc) -> bool {
+    let Loc::Package { dir, .. } = p else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir(r.layout.abs(dir)) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let path = e.path();
+        path.extension().is_some_and(|x| x == "py")
+            && r.read(&path).is_some_and(|t| {
+                t.contains("meta_path") || t.contains("path_hooks") || t.contains("__path__ =")
+            })
+    })
 }
 
 /// The closest name a module has (binding or submodule), for "did you mean".
@@ -308,7 +332,14 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], jobs: usize, recipe: &str) -> Vec
         if !entries.contains(&fid) {
             continue;
         }
-        let base = r.package_base(f);
+        // Up to the import root the module is named from: a directory without an
+        // `__init__.py` inside a package (a namespace portion, `flask/sansio/`) does
+        // not stop the walk, since `import flask.sansio.scaffold` still runs
+        // `flask/__init__.py` first.
+        let base = r
+            .module_name(f)
+            .map(|(_, root)| root)
+            .unwrap_or_else(|| r.package_base(f));
         let mut inits: Vec<PathBuf> = f
             .ancestors()
             .skip(1)
