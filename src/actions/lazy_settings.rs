@@ -2361,10 +2361,8 @@ impl LazySettings {
                 continue;
             };
             // A value pattern (`case settings.X:`) reads the name, but no call can
-            // stand in a pattern.
-            if node.parent().is_some_and(|p| kind_of(p) == "dotted_name") {
-                continue;
-            }
+            // stand in a pattern (see below: refused when it reads an instance).
+            let in_pattern = node.parent().is_some_and(|p| kind_of(p) == "dotted_name");
             let name = read.name.as_str();
             // The scope whose binding of the name this read sees.
             let home = model.resolve(read);
@@ -2379,6 +2377,20 @@ impl LazySettings {
             };
             if kinds.iter().any(|k| *k != first) {
                 continue; // refused above, or a name that is not only a module
+            }
+            if in_pattern {
+                if let Kind::Instance(t) = first {
+                    let pattern = node.parent().map_or(name, |p| node_text(p, text));
+                    refuse(
+                        &mut report,
+                        t,
+                        node.start_byte(),
+                        format!(
+                            "`case {pattern}:` reads the settings instance, and no call can stand in a pattern; read the value before the `match` and compare it in a guard (`case _ if ... == value:`), then run again"
+                        ),
+                    );
+                }
+                continue;
             }
             let (t, use_node, replaced) = match first {
                 Kind::Instance(t) => (t, node, node),
