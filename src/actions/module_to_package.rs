@@ -5,7 +5,9 @@
 //! package deeper), and writes `pkg/mod/__init__.py` re-exporting the module's public
 //! names: `__all__` when the module defines it literally, else every top-level name that
 //! does not start with `_` (functions, classes, constants, names it imports with
-//! `from`), plus the private names other project files import from it. So `import
+//! `from`), plus the private names other project files import from it; every
+//! top-level name, private ones too, when the module defines pytest fixtures or hooks
+//! (pytest reads a plugin's whole namespace, which `__getattr__` does not extend). So `import
 //! pkg.mod`, `from pkg.mod import X` and `pkg.mod.X` keep working, and
 //! `pkg.mod.NAME` now exists. String literals that name something the module defines
 //! (`mock.patch("pkg.mod.X")`) are pointed at `pkg.mod.NAME.X`, where the code now
@@ -197,6 +199,16 @@ impl ProjectAction for ModuleToPackage {
                 }
             }
         }
+        // A pytest plugin is read through its namespace (`dir(module)`: fixtures and
+        // hooks, private names included), which `__getattr__` does not extend: the
+        // package re-exports every name the module binds at top level.
+        if is_pytest_plugin(&text) {
+            for (n, kind) in &info.top_level {
+                if *kind != ImportKind::PlainImport && n != "__getattr__" {
+                    add(n, &mut names);
+                }
+            }
+        }
         // Private names that other project files import from the module.
         let files: Vec<_> = ws.python_files().iter().map(|p| r.layout.abs(p)).collect();
         let wanted: BTreeSet<String> = files
@@ -378,4 +390,19 @@ fn retarget_strings(text: &str, module: &str, sub: &str, info: &ModInfo) -> Opti
     }
     let (edits, _) = crate::edit::resolve(edits);
     Some(crate::edit::apply(text, &edits))
+}
+
+/// Does the module define pytest fixtures or hooks (so pytest, once it loads it as a
+/// plugin or conftest, reads its whole namespace)?
+fn is_pytest_plugin(text: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("def pytest_")
+            || l.starts_with("async def pytest_")
+            || l.starts_with("@pytest.fixture")
+            || l.starts_with("@fixture")
+            || l.starts_with("@pytest_asyncio.fixture")
+            || l.starts_with("@pytest.hookimpl")
+            || l.starts_with("@hookimpl")
+    })
 }
