@@ -7,7 +7,9 @@
 //! does not start with `_` (functions, classes, constants, names it imports with
 //! `from`), plus the private names other project files import from it; every
 //! top-level name, private ones too, when the module defines pytest fixtures or hooks
-//! (pytest reads a plugin's whole namespace, which `__getattr__` does not extend). So `import
+//! (pytest reads a plugin's whole namespace, which `__getattr__` does not extend);
+//! `DocTestSuite("pkg.mod")` becomes `DocTestSuite("pkg.mod.NAME")`, where the code
+//! and its doctests now are. So `import
 //! pkg.mod`, `from pkg.mod import X` and `pkg.mod.X` keep working, and
 //! `pkg.mod.NAME` now exists. String literals that name something the module defines
 //! (`mock.patch("pkg.mod.X")`) are pointed at `pkg.mod.NAME.X`, where the code now
@@ -281,7 +283,7 @@ impl ProjectAction for ModuleToPackage {
                     Some(t) => t.clone(),
                     None => r.read(f)?.to_string(),
                 };
-                if !text.contains(&prefix) {
+                if !text.contains(&prefix) && !text.contains("DocTestSuite") {
                     return None;
                 }
                 let new = retarget_strings(&text, module, sub, &info)?;
@@ -367,6 +369,16 @@ fn retarget_strings(text: &str, module: &str, sub: &str, info: &ModInfo) -> Opti
                 .named_children(&mut c)
                 .find(|n| n.kind() == "string_content");
             let Some(content) = content else { continue };
+            if value == module && is_doctest_target(node, text) {
+                // `DocTestSuite("pkg.mod")` finds the doctests of the objects whose
+                // `__module__` is that module: they now live in the submodule.
+                edits.push(crate::edit::Edit::replace(
+                    content.byte_range(),
+                    format!("{module}.{sub}"),
+                    "module-to-package",
+                ));
+                continue;
+            }
             let new = crate::actions::move_module::rewrite_token(&value, |d| {
                 let rest = d.strip_prefix(module)?.strip_prefix('.')?;
                 let first = rest.split('.').next()?;
@@ -390,6 +402,25 @@ fn retarget_strings(text: &str, module: &str, sub: &str, info: &ModInfo) -> Opti
     }
     let (edits, _) = crate::edit::resolve(edits);
     Some(crate::edit::apply(text, &edits))
+}
+
+/// Is the string `node` the first argument of `DocTestSuite(...)` (or
+/// `doctest.DocTestSuite(...)`), which reads the doctests of that module's own code?
+fn is_doctest_target(node: tree_sitter::Node<'_>, text: &str) -> bool {
+    let Some(args) = node.parent().filter(|p| p.kind() == "argument_list") else {
+        return false;
+    };
+    if args.named_child(0).map(|n| n.id()) != Some(node.id()) {
+        return false;
+    }
+    let Some(call) = args.parent().filter(|p| p.kind() == "call") else {
+        return false;
+    };
+    let Some(function) = call.child_by_field_name("function") else {
+        return false;
+    };
+    let name = crate::parse::text(function, text);
+    name.rsplit('.').next() == Some("DocTestSuite")
 }
 
 /// Does the module define pytest fixtures or hooks (so pytest, once it loads it as a
