@@ -177,12 +177,38 @@ impl ProjectAction for ModuleToPackage {
         let moved = deepen_relative_imports(&text, 1)
             .ok_or_else(|| UserError::new(format!("{} does not parse", r.layout.show(&file))))?;
 
+        // What the module binds when its code has run, as the semantic model sees it:
+        // a name whose last module-level binding is a `del` (six's loop variable,
+        // `del attr`) is gone, and re-exporting it would fail the package's import.
+        let model = crate::parse::parse(&text).map(|t| crate::semantic::build(&t, &text));
+        let deleted: BTreeSet<String> = model
+            .as_ref()
+            .map(|m| {
+                let mut last: std::collections::HashMap<&str, bool> = Default::default();
+                for b in m.bindings.iter().filter(|b| b.scope == 0) {
+                    last.insert(
+                        b.name.as_str(),
+                        b.kind == crate::semantic::BindingKind::Deletion,
+                    );
+                }
+                last.into_iter()
+                    .filter(|(_, gone)| *gone)
+                    .map(|(n, _)| n.to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Reads of `__name__` at module level, outside `if __name__ == "__main__":`.
+        let reads_name = model.as_ref().is_some_and(|m| {
+            m.references
+                .iter()
+                .any(|r| r.scope == 0 && r.name == "__name__" && !in_main_guard(&text, r.start))
+        });
         // The names the package re-exports.
         let mut names: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
         // Only names an import can name: `__all__` may list any string.
         let mut add = |n: &str, names: &mut Vec<String>| {
-            if is_word(n) && seen.insert(n.to_owned()) {
+            if is_word(n) && !deleted.contains(n) && seen.insert(n.to_owned()) {
                 names.push(n.to_owned());
             }
         };
@@ -341,6 +367,11 @@ impl ProjectAction for ModuleToPackage {
                 "the module runs as a script: `python -m {module}` now needs `{module}/__main__.py` (or run `python -m {module}.{sub}`)"
             )));
         }
+        if reads_name {
+            findings.push(warn(format!(
+                "the code reads `__name__` at module level (a logger's name, an import hook's prefix): it is now `{module}.{sub}`, not `{module}`"
+            )));
+        }
         if info.bound.contains_key(sub.as_str()) {
             findings.push(warn(format!(
                 "the module defines `{sub}` itself: `{module}.{sub}` is that name, not the new submodule, once the package re-exports it"
@@ -402,6 +433,18 @@ fn retarget_strings(text: &str, module: &str, sub: &str, info: &ModInfo) -> Opti
     }
     let (edits, _) = crate::edit::resolve(edits);
     Some(crate::edit::apply(text, &edits))
+}
+
+/// Is `offset` in an `if __name__ == "__main__":` at column 0 (its condition, or a
+/// line after it: the block that runs only as a script ends a module, by custom)?
+fn in_main_guard(text: &str, offset: usize) -> bool {
+    let is_guard = |l: &str| {
+        let c: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+        l.starts_with("if") && (c == "if__name__==\"__main__\":" || c == "if__name__=='__main__':")
+    };
+    let offset = offset.min(text.len());
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    text[..line_end].lines().any(is_guard)
 }
 
 /// Is the string `node` the first argument of `DocTestSuite(...)` (or
