@@ -698,6 +698,12 @@ impl Plan<'_, '_> {
                 }
                 "string" => {
                     strings.push(node);
+                    // An f-string's replacement fields are code: `f"{pkg.mod.X}"`.
+                    let mut c = node.walk();
+                    stack.extend(
+                        node.children(&mut c)
+                            .filter(|n| n.kind() == "interpolation"),
+                    );
                     continue;
                 }
                 "attribute" => {
