@@ -2,7 +2,8 @@
 //! conftest.py, without changing which fixture any test gets.
 //!
 //! What it does: the target is the conftest.py of the lowest common directory of every
-//! test file (`test_*.py`, `*_test.py`) under PATH (created if missing; the `target`
+//! test file pytest collects under PATH (`python_files`, default `test_*.py`,
+//! `*_test.py`; every module with `--doctest-modules`; created if missing; the `target`
 //! parameter names another directory). Every conftest.py between PATH and the target, and
 //! every one below the target, is merged into it: identical fixtures (comments and layout
 //! aside) become one; hooks (`pytest_*` functions) become one function per hook, bodies
@@ -11,6 +12,22 @@
 //! once, parameters unified; module-level imports are merged; other module code is carried
 //! over in order. A conftest left empty is deleted (`keep = "disabled"`: renamed to
 //! `conftest.py.disabled`).
+//!
+//! Verified by pytest (`verify.rs`): when a Python that can import pytest is found (the
+//! `python` parameter, else `$VIRTUAL_ENV`'s, else the rootdir's `.venv`/`venv`), the
+//! suite is collected in the rootdir (`pytest --collect-only` with a plugin fixer writes
+//! to a temporary directory) recording, per collected item, the definition (file, line)
+//! of each fixture it gets; the plan is applied to a temporary copy of the tree and
+//! collected again. A conftest whose move changes any item's definitions, or the set of
+//! collected items, is kept as it is and the plan made again (at most 3 rounds, then
+//! nothing merges). Without such a Python the static analysis decides alone, with a
+//! warning that the plan was not verified.
+//!
+//! What pytest collects (`collection.rs`): the rootdir's `norecursedirs`, `testpaths`,
+//! `python_files`, `addopts` and the conftests' `collect_ignore*`: a conftest pytest never
+//! loads takes no part (`kept: pytest does not collect ...`). A directory with its own
+//! pytest configuration (a nested rootdir) is a boundary nothing merges across. Only the
+//! selected files (`--include`/`--exclude`) change.
 //!
 //! Why: several conftests that repeat fixtures and setup hooks run that setup twice (a
 //! model registry that raises "index already exists" on the second registration) and
@@ -26,8 +43,11 @@
 //! once, one `db_session` and `strategy`; `backend/conftest.py` is deleted; the backtest
 //! conftest keeps only its overriding `db_session`.
 //!
-//! What stays, and why (each reported as a note): a fixture that overrides a same-named
-//! fixture with a different body (pytest picks the closest conftest, so moving it would
+//! What stays, and why (each reported as a note): a fixture that overrides pytest's own
+//! (`tmp_path`, ...) or a plugin's (`pytest_plugins`, installed `pytest11` entry points);
+//! a fixture of the rootdir conftest when the target is below it; a conftest whose
+//! fixture a module looks up by name where it is not visible (`getfixturevalue`); a
+//! fixture that overrides a same-named fixture with a different body (pytest picks the closest conftest, so moving it would
 //! change what some tests get); any fixture or hook whose move would change the fixture
 //! chain some test resolves (checked for every test module and every name it mentions,
 //! autouse fixtures included); startup hooks (`pytest_addoption`, ...) above the target;
@@ -685,7 +705,16 @@ impl ConsolidateConftest {
 
         // Fixtures pytest itself or a plugin defines: a conftest fixture of that name
         // overrides it for the tests below, and stays there.
-        let mut python = self.python.as_ref().map(PathBuf::from);
+        // A path with a directory in it is taken from the current directory (not made
+        // canonical: a virtualenv's python is a link, and must stay the venv's).
+        let mut python = self.python.as_ref().map(|p| {
+            let p = PathBuf::from(p.trim());
+            if p.is_relative() && p.components().count() > 1 {
+                cwd.join(p)
+            } else {
+                p
+            }
+        });
         if python.is_none() {
             python = std::env::var_os("VIRTUAL_ENV")
                 .map(|v| venv_python(Path::new(&v)))
@@ -810,7 +839,8 @@ impl ConsolidateConftest {
 
         // The plan, checked by pytest when a Python with pytest is at hand: a conftest
         // whose move changes what some item gets is kept as it is, and the plan made again.
-        let python = python.filter(|p| verify::has_pytest(p));
+        // Whether it can import pytest is asked once something is to be verified.
+        let mut python_ok: Option<Result<PathBuf, String>> = None;
         let mut baseline: Option<Result<verify::Collected, String>> = None;
         let collect_args: Vec<String> = match root_abs.strip_prefix(&rootdir) {
             Ok(r) if r.as_os_str().is_empty() => Vec::new(),
@@ -837,18 +867,29 @@ impl ConsolidateConftest {
                 findings.extend(round_findings);
                 return Ok(());
             };
-            let Some(python) = &python else {
-                round_findings.push(Finding {
-                    path: root.to_path_buf(),
-                    line: 0,
-                    column: 0,
-                    recipe: recipe.to_owned(),
-                    severity: Severity::Warning,
-                    message: "the plan was not verified by pytest (no Python with pytest found; help: --set python=PATH)".to_owned(),
-                });
-                findings.extend(round_findings);
-                return commit(ws, recipe, out);
+            let checked = python_ok.get_or_insert_with(|| match &python {
+                None => Err("no Python with pytest found".to_owned()),
+                Some(p) if verify::has_pytest(p) => Ok(p.clone()),
+                Some(p) => Err(format!("`{}` cannot import pytest", p.display())),
+            });
+            let python = match checked {
+                Ok(p) => p.clone(),
+                Err(why) => {
+                    round_findings.push(Finding {
+                        path: root.to_path_buf(),
+                        line: 0,
+                        column: 0,
+                        recipe: recipe.to_owned(),
+                        severity: Severity::Warning,
+                        message: format!(
+                            "the plan was not verified by pytest ({why}; help: --set python=PATH)"
+                        ),
+                    });
+                    findings.extend(round_findings);
+                    return commit(ws, recipe, out);
+                }
             };
+            let python = &python;
             let before =
                 baseline.get_or_insert_with(|| verify::collect(python, &rootdir, &collect_args));
             let before = match before {
@@ -2604,7 +2645,9 @@ fn check_plan(
         })
         .collect();
     let mut blamed: BTreeMap<usize, String> = BTreeMap::new();
+    let mut differs = false;
     let mut blame = |list: &[usize], why: &str| {
+        differs = true;
         for &s in list {
             blamed.entry(s).or_insert_with(|| why.to_owned());
         }
@@ -2726,6 +2769,10 @@ fn check_plan(
                 blame(&moved_sources, &why);
             }
         }
+    }
+    if differs && blamed.is_empty() {
+        // A difference no moved conftest explains: nothing may merge.
+        blamed.insert(usize::MAX, String::new());
     }
     Ok(blamed.into_iter().collect())
 }
