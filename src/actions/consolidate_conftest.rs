@@ -376,12 +376,7 @@ fn find_rootdir(dir: &Path, cwd: &Path) -> PathBuf {
             && section.is_none_or(|s| std::fs::read_to_string(&p).is_ok_and(|t| t.contains(s)))
     };
     for d in dir.ancestors() {
-        if has(d, "pytest.ini", None)
-            || has(d, ".pytest.ini", None)
-            || has(d, "pyproject.toml", Some("[tool.pytest.ini_options]"))
-            || has(d, "tox.ini", Some("[pytest]"))
-            || has(d, "setup.cfg", Some("[tool:pytest]"))
-        {
+        if collection::config_of(d).is_some() {
             return d.to_path_buf();
         }
     }
@@ -523,11 +518,11 @@ impl ConsolidateConftest {
             .iter()
             .filter(|(_, r)| {
                 let name = r.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                let test = config.is_test_file(name)
-                    || (config.doctest_modules && name != "conftest.py" && name != "setup.py");
-                test && from_rootdir(r).is_some_and(|f| {
+                from_rootdir(r).is_some_and(|f| {
+                    let test = config.is_test_file(&f)
+                        || (config.doctest_modules && name != "conftest.py" && name != "setup.py");
                     let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
-                    collection::uncollected_dir(&dir, &config, &ignores).is_none()
+                    test && collection::uncollected_dir(&dir, &config, &ignores).is_none()
                         && collection::ignored(&f, &ignores).is_none()
                         && collection::in_testpaths(&dir, &config)
                 })

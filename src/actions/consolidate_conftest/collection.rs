@@ -70,16 +70,17 @@ impl PytestConfig {
         }
     }
 
-    /// Is `name` (a file name) a test module by `python_files`?
-    pub fn is_test_file(&self, name: &str) -> bool {
+    /// Is the file `rel` (relative to the rootdir) a test module by `python_files`?
+    pub fn is_test_file(&self, rel: &Path) -> bool {
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if self.python_files.is_empty() {
             return (name.starts_with("test_") && name.ends_with(".py"))
                 || name.ends_with("_test.py");
         }
-        self.python_files.iter().any(|p| {
-            let p = p.rsplit('/').next().unwrap_or(p);
-            fnmatch(p, name)
-        })
+        self.python_files.iter().any(|p| path_match(p, rel, &name))
     }
 }
 
@@ -168,43 +169,44 @@ fn from_pyproject(file: &Path, text: &str) -> Option<PytestConfig> {
     })
 }
 
-/// Python's `fnmatch` (case-sensitive): `*`, `?`, `[seq]`, `[!seq]`; braces are literal.
-pub fn fnmatch(pat: &str, name: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    fn go(p: &[char], n: &[char]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some('*') => (0..=n.len()).any(|k| go(&p[1..], &n[k..])),
-            Some('?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some('[') => {
-                let Some(close) = p.iter().skip(2).position(|&c| c == ']').map(|i| i + 2) else {
-                    return n.first() == Some(&'[') && go(&p[1..], &n[1..]);
-                };
-                let Some(&c) = n.first() else {
-                    return false;
-                };
-                let (neg, set) = match p[1] {
-                    '!' => (true, &p[2..close]),
-                    _ => (false, &p[1..close]),
-                };
-                let mut hit = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == '-' {
-                        hit |= set[i] <= c && c <= set[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= set[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != neg && go(&p[close + 1..], &n[1..])
-            }
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
-        }
+/// pytest's `fnmatch_ex`: a pattern without `/` matches the last component (`name`), one
+/// with `/` the whole path (`rel`, relative to the rootdir), as `*/PATTERN`.
+fn path_match(pat: &str, rel: &Path, name: &str) -> bool {
+    if pat.contains('/') {
+        fnmatch(&format!("*/{pat}"), &format!("/{}", rel.to_string_lossy()))
+    } else {
+        fnmatch(pat, name)
     }
-    go(&p, &n)
+}
+
+/// Python's `fnmatch` (case-sensitive, as on POSIX): `*` (which matches `/` too), `?`,
+/// `[seq]`, `[!seq]`; braces are literal (`{arch}`), so they are escaped for globset.
+pub fn fnmatch(pat: &str, name: &str) -> bool {
+    static CACHE: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, Option<globset::GlobMatcher>>>,
+    > = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = match cache.lock() {
+        Ok(c) => c,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let matcher = cache.entry(pat.to_owned()).or_insert_with(|| {
+        let escaped: String = pat
+            .chars()
+            .map(|c| match c {
+                '{' => "[{]".to_owned(),
+                '}' => "[}]".to_owned(),
+                c => c.to_string(),
+            })
+            .collect();
+        globset::GlobBuilder::new(&escaped)
+            .literal_separator(false)
+            .backslash_escape(false)
+            .build()
+            .ok()
+            .map(|g| g.compile_matcher())
+    });
+    matcher.as_ref().is_some_and(|m| m.is_match(name))
 }
 
 /// Why pytest, run in `rootdir` with `config`, never collects (nor loads the conftest
@@ -221,13 +223,10 @@ pub fn uncollected_dir(
     for comp in rel.components() {
         let name = comp.as_os_str().to_string_lossy();
         so_far.push(comp.as_os_str());
-        if norecurse.iter().any(|p| {
-            if p.contains('/') {
-                fnmatch(p.trim_end_matches('/'), &so_far.to_string_lossy())
-            } else {
-                fnmatch(p, &name)
-            }
-        }) {
+        if norecurse
+            .iter()
+            .any(|p| path_match(p.trim_end_matches('/'), &so_far, &name))
+        {
             return Some(format!(
                 "pytest does not collect {} (norecursedirs = {}{})",
                 so_far.display(),
@@ -506,6 +505,26 @@ mod tests {
         assert!(fnmatch("test_*.py", "test_a.py"));
         assert!(fnmatch("[!_]*", "a"));
         assert!(!fnmatch("[!_]*", "_a"));
+    }
+
+    #[test]
+    fn pytest_nine_toml_and_path_patterns() {
+        // pytest's own pyproject.toml: `[tool.pytest]`, patterns with a `/`.
+        let text = "[tool.pytest]\naddopts = [\"-p\", \"pytester\"]\npython_files = [\"test_*.py\", \"testing/python/*.py\"]\ntestpaths = [\"testing\"]\nnorecursedirs = [\"testing/example_scripts\", \".*\"]\n";
+        let c = from_pyproject(Path::new("pyproject.toml"), text).unwrap_or_default();
+        assert_eq!(c.testpaths, ["testing"]);
+        assert!(!c.doctest_modules);
+        assert!(c.is_test_file(Path::new("testing/python/fixtures.py")));
+        assert!(c.is_test_file(Path::new("testing/test_main.py")));
+        assert!(!c.is_test_file(Path::new("testing/helpers.py")));
+        assert!(uncollected_dir(Path::new("testing/example_scripts/a"), &c, &[]).is_some());
+        assert!(uncollected_dir(Path::new("testing/python"), &c, &[]).is_none());
+        let ini = from_pyproject(
+            Path::new("pyproject.toml"),
+            "[tool.pytest.ini_options]\naddopts = \"-ra --doctest-modules\"\n",
+        )
+        .unwrap_or_default();
+        assert!(ini.doctest_modules);
     }
 
     #[test]
