@@ -1758,8 +1758,9 @@ fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
     for &(p, h) in hooks {
         if h.decorators_key != h0.decorators_key {
             return Err(format!(
-                "its decorators differ from those of `{name}` in {}; the definitions cannot become one function",
-                p0.display()
+                "the decorators of `{name}` differ between {} and {}; the definitions cannot become one function",
+                p0.display(),
+                p.display()
             ));
         }
         if h.decorators_key.contains("wrapper") {
@@ -1826,11 +1827,14 @@ fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
 /// statements skipped.
 fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
     let h0 = hooks[0];
+    // One parameter per name; an annotated spelling wins over a bare one.
     let mut params: Vec<&(String, String)> = Vec::new();
     for h in hooks {
         for p in &h.params {
-            if !params.iter().any(|q| q.0 == p.0) {
-                params.push(p);
+            match params.iter().position(|q| q.0 == p.0) {
+                None => params.push(p),
+                Some(k) if !params[k].1.contains(':') && p.1.contains(':') => params[k] = p,
+                Some(_) => {}
             }
         }
     }
@@ -1847,7 +1851,7 @@ fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    if let Some(r) = &h0.ret {
+    if let Some(r) = hooks.iter().find_map(|h| h.ret.as_ref()) {
         out.push_str(&format!(" -> {r}"));
     }
     out.push(':');
@@ -1855,9 +1859,17 @@ fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
     // statement that is kept.
     let mut body: Vec<(&str, String)> = Vec::new();
     let mut dropped = Vec::new();
-    for (k, h) in hooks.iter().enumerate() {
+    // The first docstring, whichever body it was in, opens the merged body.
+    if let Some(doc) = hooks
+        .iter()
+        .flat_map(|h| h.body.iter())
+        .find(|s| s.docstring)
+    {
+        body.push((doc.key.as_str(), unix(&doc.text)));
+    }
+    for h in hooks {
         for s in &h.body {
-            if s.docstring && k > 0 {
+            if s.docstring {
                 continue;
             }
             let text = unix(&s.text);
