@@ -348,7 +348,8 @@ fn literal_strings(node: tree_sitter::Node<'_>, text: &str, out: &mut Vec<String
 }
 
 /// The names of the fixtures a Python module defines (`@pytest.fixture` functions at
-/// module level), and the modules it star-imports (`from x import *`, as written).
+/// module level), and the modules it star-imports (`from x import *`, as written) or
+/// names in its own `pytest_plugins` (which pytest loads too).
 pub fn module_fixtures(text: &str) -> (BTreeSet<String>, Vec<String>) {
     let mut names = BTreeSet::new();
     let mut stars = Vec::new();
@@ -357,8 +358,12 @@ pub fn module_fixtures(text: &str) -> (BTreeSet<String>, Vec<String>) {
     };
     if let Some(s) = super::scan::scan(text) {
         for it in &s.items {
-            if let super::scan::Kind::Fixture(f) = &it.kind {
-                names.insert(f.name.clone());
+            match &it.kind {
+                super::scan::Kind::Fixture(f) => {
+                    names.insert(f.name.clone());
+                }
+                super::scan::Kind::Plugins(Some(v)) => stars.extend(v.iter().cloned()),
+                _ => {}
             }
         }
     }
