@@ -2129,17 +2129,34 @@ impl ConsolidateConftest {
         for (n, keys) in &bound {
             if keys.len() > 1 && n != "pytest_plugins" {
                 blamed.extend(culprits(n));
-                let where_: Vec<String> = std::iter::once(t)
-                    .chain(plan.sources.iter().map(|&s| &cs[s]))
-                    .filter(|c| c.items.iter().any(|it| it.binds.contains(n)))
-                    .map(|c| c.path.display().to_string())
+                // The files grouped by what they bind the name to: identical bindings
+                // are one meaning.
+                let mut groups: Vec<(BTreeSet<String>, Vec<String>)> = Vec::new();
+                for c in std::iter::once(t).chain(plan.sources.iter().map(|&s| &cs[s])) {
+                    if !c.items.iter().any(|it| it.binds.contains(n)) {
+                        continue;
+                    }
+                    let b = c.bindings(n);
+                    let path = c.path.display().to_string();
+                    match groups.iter_mut().find(|g| g.0 == b) {
+                        Some(g) => g.1.push(path),
+                        None => groups.push((b, vec![path])),
+                    }
+                }
+                let meanings: Vec<String> = groups
+                    .iter()
+                    .map(|(b, paths)| {
+                        let what: Vec<String> =
+                            b.iter().map(|k| format!("`{}`", short(k))).collect();
+                        format!("{} in {}", what.join(" or "), paths.join(" and "))
+                    })
                     .collect();
                 clashes.push((
                     t.path.clone(),
                     0,
                     format!(
-                        "name clash: `{n}` is bound to different things in {}",
-                        where_.join(" and ")
+                        "name clash: `{n}` is bound to different things: {}",
+                        meanings.join("; ")
                     ),
                 ));
             }
@@ -2552,6 +2569,14 @@ impl ConsolidateConftest {
                 ));
             }
         }
+    }
+}
+
+/// A binding as shown in a message: its first 60 characters.
+fn short(key: &str) -> String {
+    match key.char_indices().nth(60) {
+        Some((i, _)) => format!("{} ...", &key[..i]),
+        None => key.to_owned(),
     }
 }
 
