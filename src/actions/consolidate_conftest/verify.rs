@@ -186,8 +186,8 @@ const NOT_COPIED: &[&str] = &[
     ".ruff_cache",
 ];
 
-/// Copies the tree at `from` to `to` (hard links where it can: files that change are
-/// replaced, never written through).
+/// Copies the tree at `from` to `to`. Copies, not hard links: code pytest runs in the
+/// copy while collecting may write to a file of the tree, which must not be the user's.
 pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
@@ -208,7 +208,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
                 continue;
             }
             copy_tree(&src, &dst)?;
-        } else if std::fs::hard_link(&src, &dst).is_err() {
+        } else {
             std::fs::copy(&src, &dst)?;
         }
     }
