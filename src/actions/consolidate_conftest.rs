@@ -808,7 +808,7 @@ impl ConsolidateConftest {
                 root,
                 0,
                 recipe,
-                format!("nothing merged: the target {why}"),
+                format!("nothing merged: {why}, and it holds the target"),
             ));
             return Ok(());
         }
