@@ -2714,20 +2714,26 @@ fn check_plan(
     // Where a definition is, the same before and after: a conftest fixture by its name
     // and text, any other by its file (relative to the tree) and line.
     let mut scans: BTreeMap<PathBuf, Option<scan::Scan>> = BTreeMap::new();
-    let mut key = |file: &str, line: usize, base: &Path| -> (String, String) {
+    // A conftest the copy's run imported from the original tree: the check is void.
+    let mut from_original: Option<String> = None;
+    // `bases`: the trees a definition may come from, as it is read (the copy's run may
+    // still import a module from the original tree: an editable install of the project).
+    let mut key = |file: &str, line: usize, bases: &[&Path]| -> (String, String) {
         let p = Path::new(file);
-        let rel = p
-            .strip_prefix(base)
-            .ok()
-            .map(Path::to_path_buf)
-            .or_else(|| {
-                p.canonicalize()
-                    .ok()
-                    .and_then(|c| c.strip_prefix(base).ok().map(Path::to_path_buf))
-            });
-        let Some(rel) = rel else {
+        let canon = p.canonicalize().ok();
+        let found = bases.iter().find_map(|b| {
+            p.strip_prefix(b)
+                .ok()
+                .or_else(|| canon.as_deref().and_then(|c| c.strip_prefix(b).ok()))
+                .map(|r| (b.to_path_buf(), r.to_path_buf()))
+        });
+        let Some((base, rel)) = found else {
             return (format!("{file}:{line}"), format!("{file}:{line}"));
         };
+        let base = base.as_path();
+        if base != bases[0] && rel.file_name().is_some_and(|n| n == "conftest.py") {
+            from_original.get_or_insert_with(|| rel.display().to_string());
+        }
         let shown = format!("{}:{line}", rel.display());
         if rel.file_name().is_some_and(|n| n == "conftest.py") {
             let s = scans.entry(base.join(&rel)).or_insert_with(|| {
@@ -2761,13 +2767,13 @@ fn check_plan(
                 .get(name)
                 .unwrap_or(&empty)
                 .iter()
-                .map(|(f, l)| key(f, *l, rootdir))
+                .map(|(f, l)| key(f, *l, &[rootdir]))
                 .collect();
             let a: Vec<(String, String)> = chains_a
                 .get(name)
                 .unwrap_or(&empty)
                 .iter()
-                .map(|(f, l)| key(f, *l, &copy))
+                .map(|(f, l)| key(f, *l, &[copy.as_path(), rootdir]))
                 .collect();
             let kb: Vec<&String> = b.iter().map(|x| &x.0).collect();
             let ka: Vec<&String> = a.iter().map(|x| &x.0).collect();
@@ -2801,6 +2807,11 @@ fn check_plan(
                 blame(&moved_sources, &why);
             }
         }
+    }
+    if let Some(c) = from_original {
+        return Err(format!(
+            "collecting the merged copy, pytest imported {c} of the original tree (is the project on `sys.path` another way, such as an editable install of its tests?)"
+        ));
     }
     if differs && blamed.is_empty() {
         // A difference no moved conftest explains: nothing may merge.
