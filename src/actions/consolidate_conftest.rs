@@ -47,8 +47,8 @@
 //! (`tmp_path`, ...) or a plugin's (`pytest_plugins`, installed `pytest11` entry points);
 //! a fixture of the rootdir conftest when the target is below it; a conftest whose
 //! fixture a module looks up by name where it is not visible (`getfixturevalue`); a
-//! fixture that overrides a same-named fixture with a different body (pytest picks the closest conftest, so moving it would
-//! change what some tests get); any fixture or hook whose move would change the fixture
+//! fixture that overrides a same-named fixture with a different body (pytest picks the
+//! closest conftest, so moving it would change what some tests get); any fixture or hook whose move would change the fixture
 //! chain some test resolves (checked for every test module and every name it mentions,
 //! autouse fixtures included); startup hooks (`pytest_addoption`, ...) above the target;
 //! per-directory hooks that would apply to other tests; hooks that return, yield, wrap or
@@ -404,7 +404,6 @@ fn note(path: &Path, line: usize, recipe: &str, message: String) -> Finding {
 }
 
 impl ConsolidateConftest {
-    #[allow(clippy::too_many_arguments)]
     fn run_root(
         &self,
         ws: &Workspace,
