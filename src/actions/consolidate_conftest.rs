@@ -2818,3 +2818,25 @@ fn check_plan(
     }
     Ok(blamed.into_iter().collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_finds_getfixturevalue_names() {
+        let text = "def test(request):\n    request.getfixturevalue('secret')\n    request.getfixturevalue(\"other\")\n    request.getfixturevalue(name)\n";
+        assert_eq!(lookups(text), ["secret", "other"]);
+        assert!(lookups("x = 1\n").is_empty());
+    }
+
+    #[test]
+    fn side_effect_is_a_call_or_an_item_assignment() {
+        assert!(side_effect("os . environ [ \"MODE\" ] = \"test\""));
+        assert!(side_effect("register_models ( )"));
+        assert!(side_effect("settings . DEBUG = True"));
+        assert!(!side_effect("DEFAULT_USER = \"ada\""));
+        assert!(!side_effect("def make_user ( ) : return { }"));
+        assert!(!side_effect("import os"));
+    }
+}
