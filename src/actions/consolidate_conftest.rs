@@ -884,8 +884,15 @@ impl ConsolidateConftest {
                 }
             };
             let python = &python;
-            let before =
-                baseline.get_or_insert_with(|| verify::collect(python, &rootdir, &collect_args));
+            let before = baseline.get_or_insert_with(|| {
+                verify::collect(python, &rootdir, &collect_args).and_then(|c| {
+                    if c.items.is_empty() {
+                        Err("`pytest --collect-only` collected no items".to_owned())
+                    } else {
+                        Ok(c)
+                    }
+                })
+            });
             let before = match before {
                 Ok(b) => b,
                 Err(why) => {
