@@ -384,7 +384,11 @@ pub fn run(
         for action in &recipe.actions {
             if let Action::Project(action) = action {
                 // In the run's pool, so that `--jobs` bounds the action's own parallel work.
-                pool.install(|| run_project_action(ws, recipe, action.as_ref()))?;
+                let selection = crate::actions::Selection {
+                    globs: &globs,
+                    only: recipe.only.as_deref().map(Vec::as_slice),
+                };
+                pool.install(|| run_project_action(ws, recipe, action.as_ref(), &selection))?;
             }
         }
     }
@@ -395,9 +399,10 @@ fn run_project_action(
     ws: &Workspace,
     recipe: &CompiledRecipe,
     action: &dyn crate::actions::ProjectAction,
+    selection: &crate::actions::Selection<'_>,
 ) -> Result<(), UserError> {
     let before = ws.lock_changes().clone();
-    let findings = action.run(ws, &recipe.id)?;
+    let findings = action.run_selected(ws, &recipe.id, selection)?;
     // Verify every Python file the action touched; one break refuses the whole action,
     // since its changes across files belong together.
     let touched: Vec<(PathBuf, Option<Arc<str>>, Arc<str>)> = ws

@@ -143,3 +143,161 @@ fn consolidate_conftest_refuses_to_hide_a_fixture_from_tests_outside_the_target(
     assert!(dir.join("tests/conftest.py").exists());
     assert!(!dir.join("tests/unit/conftest.py").exists());
 }
+
+/// Each test's outcome (`node id PASSED`), from `pytest -vv` (`-q` comes first).
+fn outcomes(dir: &Path) -> Vec<String> {
+    let (_, out) = common::pytest_args(dir, &["-vv"]);
+    let mut v: Vec<String> = out
+        .lines()
+        .filter(|l| l.contains("::"))
+        .filter_map(|l| {
+            let mut words = l.split_whitespace();
+            let id = words.next()?;
+            let outcome = words.next()?;
+            Some(format!("{id} {outcome}"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A project where the static analysis alone would change outcomes: a plugin (named in
+/// the root conftest's `pytest_plugins`) re-exports its fixtures from a submodule, which
+/// fixer's static analysis does not follow, and two sibling conftests override its
+/// `port` identically; plus a conftest under `norecursedirs` that pytest never loads.
+fn plugin_project(dir: &Path) {
+    let write = |rel: &str, text: &str| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "pytest.ini",
+        "[pytest]\nnorecursedirs = example_scripts .*\n",
+    );
+    write("conftest.py", "pytest_plugins = [\"myplugin\"]\n");
+    write(
+        "myplugin/__init__.py",
+        "from myplugin.fixtures import port, server  # noqa: F401\n",
+    );
+    write(
+        "myplugin/fixtures.py",
+        "import pytest\n\n\n@pytest.fixture\ndef port():\n    return 8000\n\n\n@pytest.fixture\ndef server(port):\n    return f\"http://localhost:{port}\"\n",
+    );
+    let port = "import pytest\n\n\n@pytest.fixture\ndef port():\n    return 9000\n";
+    let token = "import pytest\n\n\n@pytest.fixture\ndef token():\n    return \"t\"\n";
+    for d in ["a", "b"] {
+        write(&format!("tests/{d}/conftest.py"), port);
+        write(
+            &format!("tests/{d}/test_{d}.py"),
+            &format!("def test_{d}(server):\n    assert server == \"http://localhost:9000\"\n"),
+        );
+    }
+    write(
+        "tests/c/test_c.py",
+        "def test_c(server):\n    assert server == \"http://localhost:8000\"\n",
+    );
+    for d in ["d", "e"] {
+        write(&format!("tests/{d}/conftest.py"), token);
+        write(
+            &format!("tests/{d}/test_{d}.py"),
+            &format!("def test_{d}(token):\n    assert token == \"t\"\n"),
+        );
+    }
+    write(
+        "tests/example_scripts/conftest.py",
+        &format!(
+            "{token}\n\ndef pytest_configure(config):\n    raise pytest.UsageError(\"only pytester loads this conftest\")\n"
+        ),
+    );
+    write(
+        "tests/example_scripts/test_example.py",
+        "def test_example(token):\n    assert token == \"t\"\n",
+    );
+}
+
+#[test]
+fn consolidate_conftest_is_verified_by_pytest() {
+    let python = common::python();
+    let python = python.to_string_lossy().into_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    plugin_project(dir);
+    let before = outcomes(dir);
+    assert_eq!(before.len(), 5, "{before:?}");
+    assert!(before.iter().all(|o| o.ends_with("PASSED")), "{before:?}");
+    let ids_before = collected(dir, false);
+    let original = |rel: &str| read(dir, rel);
+    let (a, b, example) = (
+        original("tests/a/conftest.py"),
+        original("tests/b/conftest.py"),
+        original("tests/example_scripts/conftest.py"),
+    );
+
+    // The static analysis alone (no Python): it would merge the `port` overrides, and
+    // says the plan is not verified, without failing the run.
+    let static_copy = tempfile::tempdir().unwrap();
+    plugin_project(static_copy.path());
+    let (code, diff, err) = common::fixer(
+        static_copy.path(),
+        &["apply", "consolidate-conftest", ".", "--dry-run"],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("the plan was not verified by pytest (no Python with pytest found; help: --set python=PATH)"),
+        "{err}"
+    );
+    assert!(diff.contains("--- a/tests/a/conftest.py"), "{diff}");
+    assert!(
+        err.contains("kept: pytest does not collect tests/example_scripts (norecursedirs = example_scripts .*)"),
+        "{err}"
+    );
+
+    // Verified: pytest shows that `tests/c` would get the override; the conftests that
+    // bring it are kept, the rest merges.
+    let (code, _, err) = common::fixer(
+        dir,
+        &[
+            "apply",
+            "consolidate-conftest",
+            ".",
+            "--set",
+            &format!("python={python}"),
+        ],
+    );
+    assert_eq!(code, 0, "apply failed:\n{err}");
+    assert!(
+        err.contains("with the merge, pytest gives `tests/c/test_c.py::test_c` the `port` of tests/conftest.py"),
+        "{err}"
+    );
+    assert!(err.contains("verified by pytest: the 5 items"), "{err}");
+    assert!(!err.contains("not verified"), "{err}");
+    assert!(
+        err.contains("kept: pytest does not collect tests/example_scripts"),
+        "{err}"
+    );
+    assert_eq!(read(dir, "tests/a/conftest.py"), a);
+    assert_eq!(read(dir, "tests/b/conftest.py"), b);
+    assert_eq!(read(dir, "tests/example_scripts/conftest.py"), example);
+    assert!(!dir.join("tests/d/conftest.py").exists());
+    assert!(!dir.join("tests/e/conftest.py").exists());
+    let merged = read(dir, "tests/conftest.py");
+    assert!(merged.contains("def token"), "{merged}");
+    assert!(!merged.contains("def port"), "{merged}");
+
+    assert_eq!(outcomes(dir), before);
+    assert_eq!(collected(dir, false), ids_before);
+    let (code, diff, err) = common::fixer(
+        dir,
+        &[
+            "apply",
+            "consolidate-conftest",
+            ".",
+            "--dry-run",
+            "--set",
+            &format!("python={python}"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(diff.is_empty(), "a second run changes more:\n{diff}");
+}

@@ -2,7 +2,8 @@
 //! conftest.py, without changing which fixture any test gets.
 //!
 //! What it does: the target is the conftest.py of the lowest common directory of every
-//! test file (`test_*.py`, `*_test.py`) under PATH (created if missing; the `target`
+//! test file pytest collects under PATH (`python_files`, default `test_*.py`,
+//! `*_test.py`; every module with `--doctest-modules`; created if missing; the `target`
 //! parameter names another directory). Every conftest.py between PATH and the target, and
 //! every one below the target, is merged into it: identical fixtures (comments and layout
 //! aside) become one; hooks (`pytest_*` functions) become one function per hook, bodies
@@ -11,6 +12,22 @@
 //! once, parameters unified; module-level imports are merged; other module code is carried
 //! over in order. A conftest left empty is deleted (`keep = "disabled"`: renamed to
 //! `conftest.py.disabled`).
+//!
+//! Verified by pytest (`verify.rs`): when a Python that can import pytest is found (the
+//! `python` parameter, else `$VIRTUAL_ENV`'s, else the rootdir's `.venv`/`venv`), the
+//! suite is collected in the rootdir (`pytest --collect-only` with a plugin fixer writes
+//! to a temporary directory) recording, per collected item, the definition (file, line)
+//! of each fixture it gets; the plan is applied to a temporary copy of the tree and
+//! collected again. A conftest whose move changes any item's definitions, or the set of
+//! collected items, is kept as it is and the plan made again (at most 3 rounds, then
+//! nothing merges). Without such a Python the static analysis decides alone, with a
+//! warning that the plan was not verified.
+//!
+//! What pytest collects (`collection.rs`): the rootdir's `norecursedirs`, `testpaths`,
+//! `python_files`, `addopts` and the conftests' `collect_ignore*`: a conftest pytest never
+//! loads takes no part (`kept: pytest does not collect ...`). A directory with its own
+//! pytest configuration (a nested rootdir) is a boundary nothing merges across. Only the
+//! selected files (`--include`/`--exclude`) change.
 //!
 //! Why: several conftests that repeat fixtures and setup hooks run that setup twice (a
 //! model registry that raises "index already exists" on the second registration) and
@@ -26,9 +43,12 @@
 //! once, one `db_session` and `strategy`; `backend/conftest.py` is deleted; the backtest
 //! conftest keeps only its overriding `db_session`.
 //!
-//! What stays, and why (each reported as a note): a fixture that overrides a same-named
-//! fixture with a different body (pytest picks the closest conftest, so moving it would
-//! change what some tests get); any fixture or hook whose move would change the fixture
+//! What stays, and why (each reported as a note): a fixture that overrides pytest's own
+//! (`tmp_path`, ...) or a plugin's (`pytest_plugins`, installed `pytest11` entry points);
+//! a fixture of the rootdir conftest when the target is below it; a conftest whose
+//! fixture a module looks up by name where it is not visible (`getfixturevalue`); a
+//! fixture that overrides a same-named fixture with a different body (pytest picks the
+//! closest conftest, so moving it would change what some tests get); any fixture or hook whose move would change the fixture
 //! chain some test resolves (checked for every test module and every name it mentions,
 //! autouse fixtures included); startup hooks (`pytest_addoption`, ...) above the target;
 //! per-directory hooks that would apply to other tests; hooks that return, yield, wrap or
@@ -45,14 +65,16 @@
 //! target, or a name a moved fixture uses that means something else there, leaves the
 //! conftest that brings it as it is (reported as warnings); the others still merge.
 
+mod collection;
 mod scan;
+mod verify;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
-use super::{Action, ActionArgs, ProjectAction};
+use super::{Action, ActionArgs, ProjectAction, Selection};
 use crate::diag::{Finding, Severity, UserError};
 use crate::edit;
 use crate::engine::Workspace;
@@ -64,6 +86,8 @@ use scan::{Hook, Item, Kind};
 pub struct ConsolidateConftest {
     target: Option<String>,
     keep_disabled: bool,
+    /// The Python that verifies the plan (`python` parameter).
+    python: Option<String>,
 }
 
 pub fn build(mut args: ActionArgs) -> Result<Action, String> {
@@ -78,10 +102,12 @@ pub fn build(mut args: ActionArgs) -> Result<Action, String> {
             ))
         }
     };
+    let python = args.string("python")?.filter(|s| !s.trim().is_empty());
     args.finish("consolidate-conftest")?;
     Ok(Action::Project(Box::new(ConsolidateConftest {
         target,
         keep_disabled,
+        python,
     })))
 }
 
@@ -180,6 +206,8 @@ struct Conftest {
     /// Its directory relative to the PATH root; `None` above the root (read only).
     rel: Option<PathBuf>,
     depth: i64,
+    /// Its directory, absolute.
+    dir_abs: PathBuf,
     text: String,
     exists: bool,
     items: Vec<Item>,
@@ -247,6 +275,8 @@ fn spec_key(spec: &ImportSpec) -> String {
 struct TestFile {
     path: PathBuf,
     dir: PathBuf,
+    /// Counts for the lowest common directory (not under a nested rootdir).
+    counts: bool,
     /// Names it may request, directly or through fixtures, plus every autouse name.
     relevant: BTreeSet<String>,
 }
@@ -277,6 +307,26 @@ struct Plan {
 
 impl ProjectAction for ConsolidateConftest {
     fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError> {
+        self.run_in(ws, recipe, None)
+    }
+
+    fn run_selected(
+        &self,
+        ws: &Workspace,
+        recipe: &str,
+        selection: &Selection<'_>,
+    ) -> Result<Vec<Finding>, UserError> {
+        self.run_in(ws, recipe, Some(&selection.files(ws)))
+    }
+}
+
+impl ConsolidateConftest {
+    fn run_in(
+        &self,
+        ws: &Workspace,
+        recipe: &str,
+        selected: Option<&HashSet<PathBuf>>,
+    ) -> Result<Vec<Finding>, UserError> {
         let roots: Vec<PathBuf> = ws
             .roots
             .iter()
@@ -291,7 +341,7 @@ impl ProjectAction for ConsolidateConftest {
         }
         let mut findings = Vec::new();
         for root in roots {
-            self.run_root(ws, recipe, &root, &mut findings)?;
+            self.run_root(ws, recipe, &root, selected, &mut findings)?;
         }
         Ok(findings)
     }
@@ -313,12 +363,6 @@ fn ws_path(root: &Path, rel: &Path) -> PathBuf {
     clean(&root.join(rel))
 }
 
-fn is_test_file(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| (n.starts_with("test_") && n.ends_with(".py")) || n.ends_with("_test.py"))
-}
-
 fn shown(root: &Path, rel: &Path) -> String {
     ws_path(root, rel).display().to_string()
 }
@@ -332,12 +376,7 @@ fn find_rootdir(dir: &Path, cwd: &Path) -> PathBuf {
             && section.is_none_or(|s| std::fs::read_to_string(&p).is_ok_and(|t| t.contains(s)))
     };
     for d in dir.ancestors() {
-        if has(d, "pytest.ini", None)
-            || has(d, ".pytest.ini", None)
-            || has(d, "pyproject.toml", Some("[tool.pytest.ini_options]"))
-            || has(d, "tox.ini", Some("[pytest]"))
-            || has(d, "setup.cfg", Some("[tool:pytest]"))
-        {
+        if collection::config_of(d).is_some() {
             return d.to_path_buf();
         }
     }
@@ -370,6 +409,7 @@ impl ConsolidateConftest {
         ws: &Workspace,
         recipe: &str,
         root: &Path,
+        selected: Option<&HashSet<PathBuf>>,
         findings: &mut Vec<Finding>,
     ) -> Result<(), UserError> {
         let files: Vec<(PathBuf, PathBuf)> = ws
@@ -377,20 +417,6 @@ impl ConsolidateConftest {
             .into_iter()
             .filter_map(|p| rel_to(&p, root).map(|r| (p, r)))
             .collect();
-        let tests: Vec<&(PathBuf, PathBuf)> =
-            files.iter().filter(|(_, r)| is_test_file(r)).collect();
-        if tests.is_empty() {
-            findings.push(note(
-                root,
-                0,
-                recipe,
-                format!(
-                    "no test files (test_*.py, *_test.py) under {}: nothing to consolidate",
-                    root.display()
-                ),
-            ));
-            return Ok(());
-        }
         let cwd = std::env::current_dir()
             .and_then(|d| d.canonicalize())
             .map_err(|e| UserError::new(format!("cannot read the current directory: {e}")))?;
@@ -398,16 +424,28 @@ impl ConsolidateConftest {
             .canonicalize()
             .map_err(|e| UserError::new(format!("cannot resolve `{}`: {e}", root.display())))?;
         let rootdir = find_rootdir(&root_abs, &cwd);
+        let config = collection::config_of(&rootdir).unwrap_or_default();
+        // A path under the PATH root, relative to the rootdir.
+        let from_rootdir = |rel: &Path| -> Option<PathBuf> {
+            root_abs
+                .join(rel)
+                .strip_prefix(&rootdir)
+                .ok()
+                .map(Path::to_path_buf)
+        };
 
         // Every conftest that decides what a test under the root gets.
         let mut conftests: Vec<Conftest> = Vec::new();
         let mut unreadable: Vec<(PathBuf, String)> = Vec::new();
-        let mut load = |path: PathBuf, rel: Option<PathBuf>, depth: i64| match ws.read(&path) {
+        let mut load = |path: PathBuf, rel: Option<PathBuf>, depth: i64, dir_abs: PathBuf| match ws
+            .read(&path)
+        {
             Ok(Some(text)) => match scan::scan(&text) {
                 Some(s) => conftests.push(Conftest {
                     path,
                     rel,
                     depth,
+                    dir_abs,
                     text: text.to_string(),
                     exists: true,
                     frozen: s.frozen.or_else(|| duplicate_names(&s.items)),
@@ -427,14 +465,14 @@ impl ConsolidateConftest {
             let p = d.join("conftest.py");
             if p.is_file() {
                 let shown = p.strip_prefix(&cwd).map_or(p.clone(), Path::to_path_buf);
-                load(shown, None, -(k as i64) - 1);
+                load(shown, None, -(k as i64) - 1, d.to_path_buf());
             }
         }
         for (p, r) in &files {
             if r.file_name().is_some_and(|n| n == "conftest.py") {
                 let dir = r.parent().map(Path::to_path_buf).unwrap_or_default();
                 let depth = dir.components().count() as i64;
-                load(p.clone(), Some(dir), depth);
+                load(p.clone(), Some(dir.clone()), depth, root_abs.join(&dir));
             }
         }
         if !unreadable.is_empty() {
@@ -450,6 +488,85 @@ impl ConsolidateConftest {
             }
             return Ok(());
         }
+
+        // What pytest collects: a conftest it never loads takes no part, nor do the tests
+        // it never collects.
+        let mut ignores: Vec<(PathBuf, String, bool)> = Vec::new();
+        for c in &conftests {
+            if let Ok(d) = c.dir_abs.strip_prefix(&rootdir) {
+                for (entry, glob) in collection::collect_ignores(&c.text) {
+                    ignores.push((d.to_path_buf(), entry, glob));
+                }
+            }
+        }
+        conftests.retain(|c| {
+            let why = c
+                .dir_abs
+                .strip_prefix(&rootdir)
+                .ok()
+                .and_then(|d| collection::uncollected_dir(d, &config, &ignores));
+            match why {
+                Some(why) => {
+                    findings.push(note(&c.path, 0, recipe, format!("kept: {why}")));
+                    false
+                }
+                None => true,
+            }
+        });
+        let tests: Vec<&(PathBuf, PathBuf)> = files
+            .iter()
+            .filter(|(_, r)| {
+                let name = r.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                from_rootdir(r).is_some_and(|f| {
+                    let test = config.is_test_file(&f)
+                        || (config.doctest_modules && name != "conftest.py" && name != "setup.py");
+                    let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+                    test && collection::uncollected_dir(&dir, &config, &ignores).is_none()
+                        && collection::ignored(&f, &ignores).is_none()
+                        && collection::in_testpaths(&dir, &config)
+                })
+            })
+            .collect();
+        if tests.is_empty() {
+            findings.push(note(
+                root,
+                0,
+                recipe,
+                format!(
+                    "no test files ({}) that pytest collects under {}: nothing to consolidate",
+                    if config.python_files.is_empty() {
+                        "test_*.py, *_test.py".to_owned()
+                    } else {
+                        config.python_files.join(", ")
+                    },
+                    root.display()
+                ),
+            ));
+            return Ok(());
+        }
+
+        // Directories below the rootdir with a pytest configuration of their own.
+        let mut boundaries: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+        {
+            let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
+            for (_, r) in &files {
+                for d in r.ancestors().skip(1) {
+                    if d.as_os_str().is_empty() || !seen.insert(d.to_path_buf()) {
+                        continue;
+                    }
+                    if let Some(file) =
+                        collection::config_of(&root_abs.join(d)).and_then(|c| c.file)
+                    {
+                        boundaries.insert(d.to_path_buf(), file);
+                    }
+                }
+            }
+        }
+        let side = |rel: &Path| -> Option<PathBuf> {
+            rel.ancestors()
+                .find(|a| boundaries.contains_key(*a))
+                .map(Path::to_path_buf)
+        };
 
         // Nothing that could merge (no conftest, or just the one at the tests' lowest
         // common directory, and no `target`): done before reading the tests.
@@ -474,6 +591,17 @@ impl ConsolidateConftest {
         // A conftest that other code imports stays where it is. (This reads every file
         // of the project: only once something could merge.)
         freeze_imported(ws, &mut conftests);
+        // A conftest outside the selection (`--include`/`--exclude`) is not changed.
+        if let Some(sel) = selected {
+            for c in conftests.iter_mut().filter(|c| c.rel.is_some()) {
+                if c.frozen.is_none() && !sel.contains(&c.path) {
+                    c.frozen = Some(
+                        "it is not among the selected files (--include/--exclude); it is left as it is"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
 
         // The tests, and every name each may request.
         let mut all_autouse = BTreeSet::new();
@@ -497,7 +625,8 @@ impl ConsolidateConftest {
         // joins a test's names through that fixture, whatever the test's text.)
         let fixtures: Vec<&str> = deps_of.keys().map(String::as_str).collect();
         let named = aho_corasick::AhoCorasick::new(&fixtures).ok();
-        let mentions: Vec<(&PathBuf, &PathBuf, BTreeSet<String>)> = tests
+        type Mentions<'a> = (&'a PathBuf, &'a PathBuf, BTreeSet<String>, Vec<String>);
+        let mentions: Vec<Mentions> = tests
             .par_iter()
             .filter_map(|(p, r)| {
                 let text = ws.read(p).ok().flatten()?;
@@ -506,11 +635,24 @@ impl ConsolidateConftest {
                     true => scan::mentions(&text).unwrap_or_default(),
                     false => BTreeSet::new(),
                 };
-                Some((p, r, mentions))
+                Some((p, r, mentions, lookups(&text)))
             })
             .collect();
         let mut test_files = Vec::new();
-        for (p, r, mut relevant) in mentions {
+        // (the directory of a file, relative to the root; a fixture name it looks up).
+        let mut looked_up: Vec<(PathBuf, PathBuf, String)> = Vec::new();
+        for c in &conftests {
+            if let Some(r) = &c.rel {
+                for n in lookups(&c.text) {
+                    looked_up.push((c.path.clone(), r.clone(), n));
+                }
+            }
+        }
+        for (p, r, mut relevant, names) in mentions {
+            let dir = r.parent().map(Path::to_path_buf).unwrap_or_default();
+            for n in names {
+                looked_up.push((p.clone(), dir.clone(), n));
+            }
             relevant.extend(all_autouse.iter().cloned());
             let mut todo: Vec<String> = relevant.iter().cloned().collect();
             while let Some(n) = todo.pop() {
@@ -524,9 +666,95 @@ impl ConsolidateConftest {
             }
             test_files.push(TestFile {
                 path: p.clone(),
-                dir: r.parent().map(Path::to_path_buf).unwrap_or_default(),
+                counts: side(&dir).is_none(),
+                dir,
                 relevant,
             });
+        }
+        if !test_files.iter().any(|t| t.counts) {
+            for t in &mut test_files {
+                t.counts = true;
+            }
+        }
+        // A fixture looked up by name (`request.getfixturevalue("x")`) where it is not
+        // visible now: the lookup tests visibility, and a move could make it succeed.
+        for (file, dir, name) in &looked_up {
+            for c in conftests.iter_mut() {
+                let Some(r) = &c.rel else { continue };
+                if c.frozen.is_some() || under(dir, r) {
+                    continue;
+                }
+                let defines = c
+                    .items
+                    .iter()
+                    .any(|it| matches!(&it.kind, Kind::Fixture(f) if &f.name == name));
+                if defines {
+                    c.frozen = Some(format!(
+                        "{} looks `{name}` up by name (getfixturevalue), which it does not see now; it is left as it is",
+                        file.display()
+                    ));
+                }
+            }
+        }
+
+        // Fixtures pytest itself or a plugin defines: a conftest fixture of that name
+        // overrides it for the tests below, and stays there.
+        // A path with a directory in it is taken from the current directory (not made
+        // canonical: a virtualenv's python is a link, and must stay the venv's).
+        let mut python = self.python.as_ref().map(|p| {
+            let p = PathBuf::from(p.trim());
+            if p.is_relative() && p.components().count() > 1 {
+                cwd.join(p)
+            } else {
+                p
+            }
+        });
+        if python.is_none() {
+            python = std::env::var_os("VIRTUAL_ENV")
+                .map(|v| venv_python(Path::new(&v)))
+                .filter(|p| p.is_file());
+        }
+        if python.is_none() {
+            python = [".venv", "venv"]
+                .iter()
+                .map(|n| venv_python(&rootdir.join(n)))
+                .find(|p| p.is_file());
+        }
+        let mut external: BTreeMap<String, String> = collection::BUILTIN_FIXTURES
+            .iter()
+            .map(|n| ((*n).to_owned(), "pytest".to_owned()))
+            .collect();
+        {
+            let mut modules: Vec<String> = Vec::new();
+            for c in &conftests {
+                for it in &c.items {
+                    if let Kind::Plugins(Some(v)) = &it.kind {
+                        modules.extend(v.iter().cloned());
+                    }
+                }
+            }
+            let mut dirs = vec![rootdir.clone(), rootdir.join("src"), root_abs.clone()];
+            let mut sites = Vec::new();
+            if let Some(env) = python
+                .as_deref()
+                .and_then(Path::parent)
+                .and_then(Path::parent)
+            {
+                sites = collection::site_packages(env);
+            }
+            dirs.extend(sites.iter().cloned());
+            let mut installed = collection::installed_plugins(&sites);
+            installed.retain(|m| !modules.contains(m));
+            for (n, p) in collection::plugin_fixtures(&modules, &dirs) {
+                external
+                    .entry(n)
+                    .or_insert(format!("plugin `{p}` (pytest_plugins)"));
+            }
+            for (n, p) in collection::plugin_fixtures(&installed, &dirs) {
+                external
+                    .entry(n)
+                    .or_insert(format!("installed plugin `{p}`"));
+            }
         }
 
         // The target: the lowest common directory of the tests, or `target`.
@@ -559,7 +787,10 @@ impl ConsolidateConftest {
             }
         };
         let first_target = explicit.clone().unwrap_or_else(|| {
-            let mut dirs = test_files.iter().map(|t| t.dir.clone());
+            let mut dirs = test_files
+                .iter()
+                .filter(|t| t.counts)
+                .map(|t| t.dir.clone());
             let first = dirs.next().unwrap_or_default();
             dirs.fold(first, |acc, d| {
                 acc.components()
@@ -569,15 +800,216 @@ impl ConsolidateConftest {
                     .collect()
             })
         });
+        if let Some(why) = from_rootdir(&first_target)
+            .and_then(|d| collection::uncollected_dir(&d, &config, &ignores))
+        {
+            findings.push(note(
+                root,
+                0,
+                recipe,
+                format!("nothing merged: {why}, and it holds the target"),
+            ));
+            return Ok(());
+        }
+        let target_path = ws_path(root, &first_target.join("conftest.py"));
+        if let Some(sel) = selected {
+            let walked = ws.files.iter().any(|f| f.path() == target_path);
+            if walked && !sel.contains(&target_path) {
+                findings.push(note(
+                    &target_path,
+                    0,
+                    recipe,
+                    "nothing merged: the target is not among the selected files (--include/--exclude)".to_owned(),
+                ));
+                return Ok(());
+            }
+        }
+        let ctx = Ctx {
+            rootdir: rootdir.clone(),
+            root_abs: root_abs.clone(),
+            boundaries: boundaries.clone(),
+            external,
+        };
+
+        // The plan, checked by pytest when a Python with pytest is at hand: a conftest
+        // whose move changes what some item gets is kept as it is, and the plan made again.
+        // Whether it can import pytest is asked once something is to be verified.
+        let mut python_ok: Option<Result<PathBuf, String>> = None;
+        let mut baseline: Option<Result<verify::Collected, String>> = None;
+        let collect_args: Vec<String> = match root_abs.strip_prefix(&rootdir) {
+            Ok(r) if r.as_os_str().is_empty() => Vec::new(),
+            Ok(r) => vec![r.display().to_string()],
+            Err(_) => vec![root_abs.display().to_string()],
+        };
+        let mut round = 0;
+        loop {
+            let mut out = Vec::new();
+            let mut round_findings = Vec::new();
+            let result = self.attempt(
+                ws,
+                recipe,
+                root,
+                &mut conftests.clone(),
+                &test_files,
+                &first_target,
+                explicit.is_some(),
+                &ctx,
+                &mut round_findings,
+                &mut out,
+            )?;
+            let Some((plan, cs)) = result.filter(|_| !out.is_empty()) else {
+                findings.extend(round_findings);
+                return Ok(());
+            };
+            let checked = python_ok.get_or_insert_with(|| match &python {
+                None => Err("no Python with pytest found".to_owned()),
+                Some(p) if verify::has_pytest(p) => Ok(p.clone()),
+                Some(p) => Err(format!("`{}` cannot import pytest", p.display())),
+            });
+            let python = match checked {
+                Ok(p) => p.clone(),
+                Err(why) => {
+                    round_findings.push(Finding {
+                        path: root.to_path_buf(),
+                        line: 0,
+                        column: 0,
+                        recipe: recipe.to_owned(),
+                        severity: Severity::Warning,
+                        message: format!(
+                            "the plan was not verified by pytest ({why}; help: --set python=PATH)"
+                        ),
+                    });
+                    findings.extend(round_findings);
+                    return commit(ws, recipe, out);
+                }
+            };
+            let python = &python;
+            let before = baseline.get_or_insert_with(|| {
+                verify::collect(python, &rootdir, &collect_args).and_then(|c| {
+                    if c.items.is_empty() {
+                        Err("`pytest --collect-only` collected no items".to_owned())
+                    } else {
+                        Ok(c)
+                    }
+                })
+            });
+            let before = match before {
+                Ok(b) => b,
+                Err(why) => {
+                    round_findings.push(Finding {
+                        path: root.to_path_buf(),
+                        line: 0,
+                        column: 0,
+                        recipe: recipe.to_owned(),
+                        severity: Severity::Warning,
+                        message: format!(
+                            "the plan was not verified by pytest: {why} (in {}, with {})",
+                            display_abs(&rootdir),
+                            python.display()
+                        ),
+                    });
+                    findings.extend(round_findings);
+                    return commit(ws, recipe, out);
+                }
+            };
+            let check = check_plan(
+                python,
+                &rootdir,
+                &cwd,
+                &collect_args,
+                before,
+                &conftests,
+                &cs,
+                &plan,
+                &out,
+            );
+            let blamed = match check {
+                Ok(b) => b,
+                Err(why) => {
+                    round_findings.push(Finding {
+                        path: root.to_path_buf(),
+                        line: 0,
+                        column: 0,
+                        recipe: recipe.to_owned(),
+                        severity: Severity::Warning,
+                        message: format!("the plan was not verified by pytest: {why}"),
+                    });
+                    findings.extend(round_findings);
+                    return commit(ws, recipe, out);
+                }
+            };
+            if blamed.is_empty() {
+                round_findings.push(note(
+                    root,
+                    0,
+                    recipe,
+                    format!(
+                        "verified by pytest: the {} items it collects get the same fixtures after the merge",
+                        before.items.len()
+                    ),
+                ));
+                findings.extend(round_findings);
+                return commit(ws, recipe, out);
+            }
+            round += 1;
+            if round >= 3 {
+                findings.push(Finding {
+                    path: root.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                    recipe: recipe.to_owned(),
+                    severity: Severity::Warning,
+                    message: "the merge still changed what pytest collects after 3 rounds of keeping conftests out; nothing was merged".to_owned(),
+                });
+                return Ok(());
+            }
+            let mut progress = false;
+            for (k, why) in blamed {
+                if k < conftests.len() && conftests[k].frozen.is_none() {
+                    conftests[k].frozen = Some(format!("{why}; it is left as it is"));
+                    progress = true;
+                }
+            }
+            if !progress {
+                findings.push(Finding {
+                    path: root.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                    recipe: recipe.to_owned(),
+                    severity: Severity::Warning,
+                    message: "the merge changed what pytest collects, and no conftest to keep out explains it; nothing was merged".to_owned(),
+                });
+                return Ok(());
+            }
+        }
+    }
+
+    /// One plan, assembled into `out` (nothing written to the workspace); the plan and
+    /// its conftests when something merges.
+    #[allow(clippy::too_many_arguments)]
+    fn attempt(
+        &self,
+        ws: &Workspace,
+        recipe: &str,
+        root: &Path,
+        conftests: &mut [Conftest],
+        test_files: &[TestFile],
+        first_target: &Path,
+        explicit: bool,
+        ctx: &Ctx,
+        findings: &mut Vec<Finding>,
+        out: &mut Vec<Write>,
+    ) -> Result<Option<(Plan, Vec<Conftest>)>, UserError> {
         // A clash freezes the conftests that bring it, and the plan starts again.
         let mut clash_notes: Vec<(PathBuf, usize, String)> = Vec::new();
+        let mut result = None;
         loop {
-            let mut target_rel = first_target.clone();
+            let mut target_rel = first_target.to_path_buf();
             let (plan, cs) = loop {
-                let mut cs = conftests.clone();
-                let plan = plan(&mut cs, &test_files, root, &target_rel, &rootdir, &root_abs);
+                let mut cs = conftests.to_vec();
+                let plan = plan(&mut cs, test_files, root, &target_rel, ctx);
                 if !plan.lost.is_empty() {
-                    if explicit.is_some() {
+                    if explicit {
                         let list: Vec<String> = plan
                             .lost
                             .iter()
@@ -611,10 +1043,12 @@ impl ConsolidateConftest {
                 &target_rel,
                 &cs,
                 &plan,
-                explicit.is_some(),
+                explicit,
                 findings,
+                out,
             )?
             else {
+                result = Some((plan, cs));
                 break;
             };
             let mut progress = false;
@@ -652,7 +1086,7 @@ impl ConsolidateConftest {
                 message,
             });
         }
-        Ok(())
+        Ok(result)
     }
 }
 
@@ -739,14 +1173,91 @@ fn under(dir: &Path, base: &Path) -> bool {
     dir.starts_with(base)
 }
 
+/// What the plan needs to know of the project besides its conftests and tests.
+struct Ctx {
+    rootdir: PathBuf,
+    root_abs: PathBuf,
+    /// Nested rootdirs (relative to the PATH root) -> their pytest configuration file.
+    boundaries: BTreeMap<PathBuf, PathBuf>,
+    /// Fixture names pytest or a plugin defines -> who defines them.
+    external: BTreeMap<String, String>,
+}
+
+impl Ctx {
+    /// The nested rootdir a directory (relative to the PATH root) is in, if any.
+    fn side<'a>(&self, rel: &'a Path) -> Option<&'a Path> {
+        rel.ancestors().find(|a| self.boundaries.contains_key(*a))
+    }
+}
+
+/// What a run writes, kept until the plan is verified.
+#[derive(Debug, Clone)]
+enum Write {
+    /// (path, text, edits)
+    Text(PathBuf, String, usize),
+    Delete(PathBuf),
+}
+
+fn commit(ws: &Workspace, recipe: &str, out: Vec<Write>) -> Result<(), UserError> {
+    for w in out {
+        match w {
+            Write::Text(p, t, n) => ws
+                .write(&p, t, recipe, n)
+                .map_err(|e| UserError::new(format!("{}: {e}", p.display())))?,
+            Write::Delete(p) => ws.delete(&p, recipe).map_err(UserError::new)?,
+        }
+    }
+    Ok(())
+}
+
+/// Does a module-level statement (its normalized tokens) do something when run, beyond
+/// defining a function, a class or a name: a call, or an assignment to an item or
+/// attribute?
+fn side_effect(key: &str) -> bool {
+    if ["def ", "async ", "class ", "@ ", "import ", "from "]
+        .iter()
+        .any(|p| key.starts_with(p))
+    {
+        return false;
+    }
+    let target = key.split(" = ").next().unwrap_or(key);
+    key.contains(" (")
+        || (key.contains(" = ") && (target.contains(" [ ") || target.contains(" . ")))
+}
+
+/// The Python of a virtualenv.
+fn venv_python(venv: &Path) -> PathBuf {
+    if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    }
+}
+
+/// The fixture names a module looks up by string: `getfixturevalue("x")`.
+fn lookups(text: &str) -> Vec<String> {
+    static RE: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let Some(re) = RE.get_or_init(|| {
+        regex::Regex::new(r#"getfixture(?:value)?\(\s*["']([A-Za-z_][A-Za-z0-9_]*)["']"#).ok()
+    }) else {
+        return Vec::new();
+    };
+    if !text.contains("getfixture") {
+        return Vec::new();
+    }
+    re.captures_iter(text)
+        .filter_map(|c| c.get(1).map(|m| m.as_str().to_owned()))
+        .collect()
+}
+
 fn plan(
     cs: &mut Vec<Conftest>,
     tests: &[TestFile],
     root: &Path,
     target_rel: &Path,
-    rootdir: &Path,
-    root_abs: &Path,
+    ctx: &Ctx,
 ) -> Plan {
+    let (rootdir, root_abs) = (ctx.rootdir.as_path(), ctx.root_abs.as_path());
     // Which conftests merge: those on the way from the root down to the target, and all
     // below it.
     for c in cs.iter_mut() {
@@ -762,6 +1273,7 @@ fn plan(
                 path: ws_path(root, &target_rel.join("conftest.py")),
                 rel: Some(target_rel.to_path_buf()),
                 depth: target_rel.components().count() as i64,
+                dir_abs: root_abs.join(target_rel),
                 text: String::new(),
                 exists: false,
                 items: Vec::new(),
@@ -799,6 +1311,26 @@ fn plan(
             ));
         }
     }
+    // Nothing merges across a nested rootdir.
+    let target_side = ctx.side(target_rel).map(Path::to_path_buf);
+    for &s in &sources {
+        let Some(rel) = cs[s].rel.clone() else {
+            continue;
+        };
+        let side = ctx.side(&rel).map(Path::to_path_buf);
+        if cs[s].frozen.is_none() && side != target_side {
+            let (dir, file) = match (&side, &target_side) {
+                (Some(d), _) | (None, Some(d)) => (d.clone(), ctx.boundaries[d].clone()),
+                (None, None) => continue,
+            };
+            cs[s].frozen = Some(format!(
+                "{} has a pytest configuration of its own ({}), a rootdir when pytest runs there: nothing merges across it",
+                shown(root, &dir),
+                display_abs(&file)
+            ));
+        }
+    }
+    let target_is_rootdir = plan.target_is_rootdir;
 
     // Reasons that pin an item where it is, whatever the others do.
     let mut pins: BTreeMap<(usize, usize), String> = BTreeMap::new();
@@ -824,7 +1356,22 @@ fn plan(
                     "a relative import would import from another package in the target".into(),
                 );
             } else if let Kind::Fixture(f) = &it.kind {
-                if let Some(why) = &f.unreadable {
+                let in_rootdir = c.dir_abs == rootdir;
+                if let Some(who) = ctx.external.get(&f.name) {
+                    pins.insert(
+                        (s, i),
+                        format!(
+                            "it overrides the `{}` of {who} for the tests under {}; moved, it would override it for others",
+                            f.name,
+                            shown(root, c.rel.as_deref().unwrap_or(Path::new("")))
+                        ),
+                    );
+                } else if in_rootdir && !target_is_rootdir {
+                    pins.insert(
+                        (s, i),
+                        "it is in the rootdir conftest, which every item pytest collects sees (doctests, other `python_files` too); it does not move down".into(),
+                    );
+                } else if let Some(why) = &f.unreadable {
                     pins.insert((s, i), why.clone());
                 } else if f.package_scope {
                     pins.insert(
@@ -1217,8 +1764,9 @@ fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
     for &(p, h) in hooks {
         if h.decorators_key != h0.decorators_key {
             return Err(format!(
-                "its decorators differ from those of `{name}` in {}; the definitions cannot become one function",
-                p0.display()
+                "the decorators of `{name}` differ between {} and {}; the definitions cannot become one function",
+                p0.display(),
+                p.display()
             ));
         }
         if h.decorators_key.contains("wrapper") {
@@ -1285,11 +1833,14 @@ fn mergeable(hooks: &[(&Path, &Hook)]) -> Result<(), String> {
 /// statements skipped.
 fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
     let h0 = hooks[0];
+    // One parameter per name; an annotated spelling wins over a bare one.
     let mut params: Vec<&(String, String)> = Vec::new();
     for h in hooks {
         for p in &h.params {
-            if !params.iter().any(|q| q.0 == p.0) {
-                params.push(p);
+            match params.iter().position(|q| q.0 == p.0) {
+                None => params.push(p),
+                Some(k) if !params[k].1.contains(':') && p.1.contains(':') => params[k] = p,
+                Some(_) => {}
             }
         }
     }
@@ -1306,7 +1857,7 @@ fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    if let Some(r) = &h0.ret {
+    if let Some(r) = hooks.iter().find_map(|h| h.ret.as_ref()) {
         out.push_str(&format!(" -> {r}"));
     }
     out.push(':');
@@ -1314,9 +1865,17 @@ fn render_hook(hooks: &[&Hook]) -> (String, Vec<String>) {
     // statement that is kept.
     let mut body: Vec<(&str, String)> = Vec::new();
     let mut dropped = Vec::new();
-    for (k, h) in hooks.iter().enumerate() {
+    // The first docstring, whichever body it was in, opens the merged body.
+    if let Some(doc) = hooks
+        .iter()
+        .flat_map(|h| h.body.iter())
+        .find(|s| s.docstring)
+    {
+        body.push((doc.key.as_str(), unix(&doc.text)));
+    }
+    for h in hooks {
         for s in &h.body {
-            if s.docstring && k > 0 {
+            if s.docstring {
                 continue;
             }
             let text = unix(&s.text);
@@ -1402,6 +1961,7 @@ impl ConsolidateConftest {
         plan: &Plan,
         explicit: bool,
         findings: &mut Vec<Finding>,
+        out: &mut Vec<Write>,
     ) -> Result<Option<Clashes>, UserError> {
         let target = plan.target;
         let t = &cs[target];
@@ -1411,6 +1971,8 @@ impl ConsolidateConftest {
 
         // What the target receives.
         let mut specs: Vec<ImportSpec> = Vec::new();
+        let mut late_specs: Vec<ImportSpec> = Vec::new();
+        let mut early_specs: BTreeSet<ImportSpec> = BTreeSet::new();
         let mut outer: Vec<Chunk> = Vec::new();
         let mut tail: Vec<Chunk> = Vec::new();
         let mut plugins: Vec<String> = Vec::new();
@@ -1453,6 +2015,19 @@ impl ConsolidateConftest {
                                     .push((s, spec_key(spec)));
                                 if !specs.contains(spec) {
                                     specs.push(spec.clone());
+                                }
+                                // Loaded after the target's module code (an inner
+                                // conftest) or before it (an outer one).
+                                if is_outer {
+                                    late_specs.retain(|x| x != spec);
+                                } else if !late_specs.contains(spec)
+                                    && specs.iter().filter(|x| *x == spec).count() == 1
+                                    && !early_specs.contains(spec)
+                                {
+                                    late_specs.push(spec.clone());
+                                }
+                                if is_outer {
+                                    early_specs.insert(spec.clone());
                                 }
                             }
                         }
@@ -1560,17 +2135,34 @@ impl ConsolidateConftest {
         for (n, keys) in &bound {
             if keys.len() > 1 && n != "pytest_plugins" {
                 blamed.extend(culprits(n));
-                let where_: Vec<String> = std::iter::once(t)
-                    .chain(plan.sources.iter().map(|&s| &cs[s]))
-                    .filter(|c| c.items.iter().any(|it| it.binds.contains(n)))
-                    .map(|c| c.path.display().to_string())
+                // The files grouped by what they bind the name to: identical bindings
+                // are one meaning.
+                let mut groups: Vec<(BTreeSet<String>, Vec<String>)> = Vec::new();
+                for c in std::iter::once(t).chain(plan.sources.iter().map(|&s| &cs[s])) {
+                    if !c.items.iter().any(|it| it.binds.contains(n)) {
+                        continue;
+                    }
+                    let b = c.bindings(n);
+                    let path = c.path.display().to_string();
+                    match groups.iter_mut().find(|g| g.0 == b) {
+                        Some(g) => g.1.push(path),
+                        None => groups.push((b, vec![path])),
+                    }
+                }
+                let meanings: Vec<String> = groups
+                    .iter()
+                    .map(|(b, paths)| {
+                        let what: Vec<String> =
+                            b.iter().map(|k| format!("`{}`", short(k))).collect();
+                        format!("{} in {}", what.join(" or "), paths.join(" and "))
+                    })
                     .collect();
                 clashes.push((
                     t.path.clone(),
                     0,
                     format!(
-                        "name clash: `{n}` is bound to different things in {}",
-                        where_.join(" and ")
+                        "name clash: `{n}` is bound to different things: {}",
+                        meanings.join("; ")
                     ),
                 ));
             }
@@ -1722,8 +2314,41 @@ impl ConsolidateConftest {
         let (edits, _) = edit::resolve(edits);
         text = edit::apply(&text, &edits);
         if !specs.is_empty() {
+            // The imports of inner conftests ran after the target's module code: after
+            // its last statement that does something (`os.environ["MODE"] = ...`), they
+            // come after it, not in the first import block.
+            let after_code = scan::scan(&text).and_then(|sc| {
+                sc.items
+                    .iter()
+                    .rev()
+                    .find(|it| matches!(it.kind, Kind::Code) && side_effect(&it.key))
+                    .map(|it| it.span_end)
+            });
+            let mut top = specs.clone();
+            if let (Some(at), Some(tree)) = (after_code, crate::parse::parse(&text)) {
+                top.retain(|x| !late_specs.contains(x));
+                let needed: Vec<String> = late_specs
+                    .iter()
+                    .filter(|x| {
+                        !imports::ensure(&text, &tree, &[(*x).clone()], nl, recipe).is_empty()
+                    })
+                    .map(ImportSpec::render)
+                    .collect();
+                if !needed.is_empty() {
+                    let mut ins = String::new();
+                    if !text[..at].ends_with('\n') {
+                        ins.push_str(nl);
+                    }
+                    ins.push_str(nl);
+                    for line in &needed {
+                        ins.push_str(line);
+                        ins.push_str(nl);
+                    }
+                    text.insert_str(at, &ins);
+                }
+            }
             if let Some(tree) = crate::parse::parse(&text) {
-                let (e, _) = edit::resolve(imports::ensure(&text, &tree, &specs, nl, recipe));
+                let (e, _) = edit::resolve(imports::ensure(&text, &tree, &top, nl, recipe));
                 text = edit::apply(&text, &e);
             }
         }
@@ -1769,15 +2394,14 @@ impl ConsolidateConftest {
             };
         }
         if text != t.text {
-            ws.write(&t.path, text, recipe, incoming.len().max(1))
-                .map_err(|e| UserError::new(format!("{tshown}: {e}")))?;
+            out.push(Write::Text(t.path.clone(), text, incoming.len().max(1)));
         }
 
         // The sources: emptied ones go; the others lose what moved.
         for &s in &plan.sources {
             let c = &cs[s];
             if plan.emptied.contains(&s) {
-                ws.delete(&c.path, recipe).map_err(UserError::new)?;
+                out.push(Write::Delete(c.path.clone()));
                 if self.keep_disabled {
                     let disabled = c.path.with_file_name("conftest.py.disabled");
                     if ws.exists(&disabled) {
@@ -1788,8 +2412,7 @@ impl ConsolidateConftest {
                         ))
                         .help("remove it, or use `--set keep=delete`"));
                     }
-                    ws.write(&disabled, c.text.clone(), recipe, 1)
-                        .map_err(UserError::new)?;
+                    out.push(Write::Text(disabled, c.text.clone(), 1));
                 }
                 continue;
             }
@@ -1831,8 +2454,7 @@ impl ConsolidateConftest {
                 let n = edits.len();
                 let (edits, _) = edit::resolve(edits);
                 let new = edit::apply(&c.text, &edits);
-                ws.write(&c.path, new, recipe, n)
-                    .map_err(|e| UserError::new(format!("{}: {e}", c.path.display())))?;
+                out.push(Write::Text(c.path.clone(), new, n));
             }
         }
         if !t.exists {
@@ -1956,10 +2578,19 @@ impl ConsolidateConftest {
     }
 }
 
+/// A binding as shown in a message: its first 60 characters.
+fn short(key: &str) -> String {
+    match key.char_indices().nth(60) {
+        Some((i, _)) => format!("{} ...", &key[..i]),
+        None => key.to_owned(),
+    }
+}
+
 /// An absolute path as the user sees it: relative to the current directory when under it.
 fn display_abs(p: &Path) -> String {
     let cwd = std::env::current_dir().and_then(|d| d.canonicalize()).ok();
     match cwd.as_deref().and_then(|c| p.strip_prefix(c).ok()) {
+        Some(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
         Some(rel) => rel.display().to_string(),
         None => p.display().to_string(),
     }
@@ -1968,4 +2599,251 @@ fn display_abs(p: &Path) -> String {
 fn render_plugins(values: &[String]) -> String {
     let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
     format!("pytest_plugins = [{}]", quoted.join(", "))
+}
+
+/// Applies the plan (`out`) to a copy of the rootdir's tree, collects it with pytest and
+/// compares with `before`: the conftests (indices into `conftests`) to keep out of the
+/// merge, each with why. Empty: every item gets the same definitions.
+#[allow(clippy::too_many_arguments)]
+fn check_plan(
+    python: &Path,
+    rootdir: &Path,
+    cwd: &Path,
+    args: &[String],
+    before: &verify::Collected,
+    conftests: &[Conftest],
+    cs: &[Conftest],
+    plan: &Plan,
+    out: &[Write],
+) -> Result<Vec<(usize, String)>, String> {
+    let tmp =
+        tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let copy = tmp
+        .path()
+        .canonicalize()
+        .map_err(|e| format!("cannot resolve the temporary directory: {e}"))?
+        .join("tree");
+    verify::copy_tree(rootdir, &copy).map_err(|e| {
+        format!(
+            "cannot copy {} to a temporary directory: {e}",
+            display_abs(rootdir)
+        )
+    })?;
+    for w in out {
+        let (p, text) = match w {
+            Write::Text(p, t, _) => (p, Some(t)),
+            Write::Delete(p) => (p, None),
+        };
+        let abs = clean(&cwd.join(p));
+        let rel = abs.strip_prefix(rootdir).map_err(|_| {
+            format!(
+                "{} is outside the rootdir {}",
+                p.display(),
+                display_abs(rootdir)
+            )
+        })?;
+        let dst = copy.join(rel);
+        let _ = std::fs::remove_file(&dst);
+        if let Some(t) = text {
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("cannot write the copy of {}: {e}", p.display()))?;
+            }
+            std::fs::write(&dst, t)
+                .map_err(|e| format!("cannot write the copy of {}: {e}", p.display()))?;
+        }
+    }
+
+    // The sources whose move changes something, and what each moved.
+    let moved_sources: Vec<usize> = plan
+        .sources
+        .iter()
+        .copied()
+        .filter(|&s| {
+            s < conftests.len()
+                && (plan.emptied.contains(&s)
+                    || plan
+                        .fates
+                        .iter()
+                        .any(|(d, f)| d.0 == s && matches!(f, Fate::Move | Fate::Same(_))))
+        })
+        .collect();
+    let moved = |s: usize, pred: &dyn Fn(&Item) -> bool| -> bool {
+        cs[s].items.iter().enumerate().any(|(i, it)| {
+            pred(it) && matches!(plan.fates.get(&(s, i)), Some(Fate::Move | Fate::Same(_)))
+        })
+    };
+    let hook_or_code: Vec<usize> = moved_sources
+        .iter()
+        .copied()
+        .filter(|&s| {
+            moved(s, &|it| {
+                matches!(it.kind, Kind::Hook(_) | Kind::Code | Kind::Plugins(_))
+            })
+        })
+        .collect();
+    let mut blamed: BTreeMap<usize, String> = BTreeMap::new();
+    let mut differs = false;
+    let mut blame = |list: &[usize], why: &str| {
+        differs = true;
+        for &s in list {
+            blamed.entry(s).or_insert_with(|| why.to_owned());
+        }
+    };
+
+    let after = match verify::collect(python, &copy, args) {
+        Ok(a) => a,
+        Err(why) => {
+            blame(
+                &moved_sources,
+                &format!("with the merge, pytest no longer collects the suite ({why})"),
+            );
+            return Ok(blamed.into_iter().collect());
+        }
+    };
+    let (ids_before, ids_after) = (before.ids(), after.ids());
+    if ids_before != ids_after {
+        let gone = ids_before.difference(&ids_after).next();
+        let new = ids_after.difference(&ids_before).next();
+        let why = match (gone, new) {
+            (Some(g), _) => format!("with the merge, pytest no longer collects `{g}`"),
+            (None, Some(n)) => format!("with the merge, pytest collects `{n}`, which it did not"),
+            (None, None) => String::new(),
+        };
+        if hook_or_code.is_empty() {
+            blame(&moved_sources, &why);
+        } else {
+            blame(&hook_or_code, &why);
+        }
+    }
+
+    // Where a definition is, the same before and after: a conftest fixture by its name
+    // and text, any other by its file (relative to the tree) and line.
+    let mut scans: BTreeMap<PathBuf, Option<scan::Scan>> = BTreeMap::new();
+    // A conftest the copy's run imported from the original tree: the check is void.
+    let mut from_original: Option<String> = None;
+    // `bases`: the trees a definition may come from, as it is read (the copy's run may
+    // still import a module from the original tree: an editable install of the project).
+    let mut key = |file: &str, line: usize, bases: &[&Path]| -> (String, String) {
+        let p = Path::new(file);
+        let canon = p.canonicalize().ok();
+        let found = bases.iter().find_map(|b| {
+            p.strip_prefix(b)
+                .ok()
+                .or_else(|| canon.as_deref().and_then(|c| c.strip_prefix(b).ok()))
+                .map(|r| (b.to_path_buf(), r.to_path_buf()))
+        });
+        let Some((base, rel)) = found else {
+            return (format!("{file}:{line}"), format!("{file}:{line}"));
+        };
+        let base = base.as_path();
+        if base != bases[0] && rel.file_name().is_some_and(|n| n == "conftest.py") {
+            from_original.get_or_insert_with(|| rel.display().to_string());
+        }
+        let shown = format!("{}:{line}", rel.display());
+        if rel.file_name().is_some_and(|n| n == "conftest.py") {
+            let s = scans.entry(base.join(&rel)).or_insert_with(|| {
+                std::fs::read_to_string(base.join(&rel))
+                    .ok()
+                    .and_then(|t| scan::scan(&t))
+            });
+            if let Some(s) = s {
+                // The item that contains the line: the last to start at or before it.
+                let hit = s.items.iter().rev().find(|it| it.line <= line);
+                if let Some(Item {
+                    kind: Kind::Fixture(f),
+                    key,
+                    ..
+                }) = hit
+                {
+                    return (format!("fixture {} {key}", f.name), shown);
+                }
+            }
+        }
+        (shown.clone(), shown)
+    };
+    for (id, chains_b) in &before.items {
+        let Some(chains_a) = after.items.get(id) else {
+            continue;
+        };
+        let names: BTreeSet<&String> = chains_b.keys().chain(chains_a.keys()).collect();
+        for name in names {
+            let empty = Vec::new();
+            let b: Vec<(String, String)> = chains_b
+                .get(name)
+                .unwrap_or(&empty)
+                .iter()
+                .map(|(f, l)| key(f, *l, &[rootdir]))
+                .collect();
+            let a: Vec<(String, String)> = chains_a
+                .get(name)
+                .unwrap_or(&empty)
+                .iter()
+                .map(|(f, l)| key(f, *l, &[copy.as_path(), rootdir]))
+                .collect();
+            let kb: Vec<&String> = b.iter().map(|x| &x.0).collect();
+            let ka: Vec<&String> = a.iter().map(|x| &x.0).collect();
+            if kb == ka {
+                continue;
+            }
+            let at = |v: &[(String, String)]| {
+                v.last()
+                    .map_or_else(|| "nowhere".to_owned(), |x| x.1.clone())
+            };
+            let why = format!(
+                "with the merge, pytest gives `{id}` the `{name}` of {} instead of {}",
+                at(&a),
+                at(&b)
+            );
+            let of_name: Vec<usize> = moved_sources
+                .iter()
+                .copied()
+                .filter(|&s| {
+                    moved(
+                        s,
+                        &|it| matches!(&it.kind, Kind::Fixture(f) if &f.name == name),
+                    )
+                })
+                .collect();
+            if !of_name.is_empty() {
+                blame(&of_name, &why);
+            } else if !hook_or_code.is_empty() {
+                blame(&hook_or_code, &why);
+            } else {
+                blame(&moved_sources, &why);
+            }
+        }
+    }
+    if let Some(c) = from_original {
+        return Err(format!(
+            "collecting the merged copy, pytest imported {c} of the original tree (is the project on `sys.path` another way, such as an editable install of its tests?)"
+        ));
+    }
+    if differs && blamed.is_empty() {
+        // A difference no moved conftest explains: nothing may merge.
+        blamed.insert(usize::MAX, String::new());
+    }
+    Ok(blamed.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_finds_getfixturevalue_names() {
+        let text = "def test(request):\n    request.getfixturevalue('secret')\n    request.getfixturevalue(\"other\")\n    request.getfixturevalue(name)\n";
+        assert_eq!(lookups(text), ["secret", "other"]);
+        assert!(lookups("x = 1\n").is_empty());
+    }
+
+    #[test]
+    fn side_effect_is_a_call_or_an_item_assignment() {
+        assert!(side_effect("os . environ [ \"MODE\" ] = \"test\""));
+        assert!(side_effect("register_models ( )"));
+        assert!(side_effect("settings . DEBUG = True"));
+        assert!(!side_effect("DEFAULT_USER = \"ada\""));
+        assert!(!side_effect("def make_user ( ) : return { }"));
+        assert!(!side_effect("import os"));
+    }
 }

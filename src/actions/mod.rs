@@ -74,6 +74,38 @@ pub trait ProjectAction: Send + Sync {
     /// Changes the workspace (through its write/create/delete methods) and returns
     /// findings. An `Err` is a refusal: nothing the action wrote is kept.
     fn run(&self, ws: &Workspace, recipe: &str) -> Result<Vec<Finding>, UserError>;
+
+    /// [`ProjectAction::run`] for an action that honours the recipe's file selection
+    /// (`--include`/`--exclude`, the recipe's globs, a configured package's files): the
+    /// default ignores it.
+    fn run_selected(
+        &self,
+        ws: &Workspace,
+        recipe: &str,
+        _selection: &Selection<'_>,
+    ) -> Result<Vec<Finding>, UserError> {
+        self.run(ws, recipe)
+    }
+}
+
+/// The walked files a recipe runs on: its globs (with `--include`/`--exclude`) and, when
+/// set, its file set.
+pub struct Selection<'a> {
+    pub globs: &'a crate::select::Globs,
+    pub only: Option<&'a [bool]>,
+}
+
+impl Selection<'_> {
+    /// The selected walked files.
+    pub fn files(&self, ws: &Workspace) -> std::collections::HashSet<std::path::PathBuf> {
+        ws.files
+            .iter()
+            .filter(|f| {
+                self.only.is_none_or(|o| o[f.index]) && self.globs.matches(&f.rel(), f.explicit())
+            })
+            .map(|f| f.path())
+            .collect()
+    }
 }
 
 pub enum Action {
