@@ -701,7 +701,9 @@ impl ConsolidateConftest {
         // overrides it for the tests below, and stays there.
         // A path with a directory in it is taken from the current directory (not made
         // canonical: a virtualenv's python is a link, and must stay the venv's).
-        let mut python = self.python.as_ref().map(|p| {
+        // `python=none`: no Python is asked (no verification, no installed plugins).
+        let no_python = self.python.as_deref().map(str::trim) == Some("none");
+        let mut python = self.python.as_ref().filter(|_| !no_python).map(|p| {
             let p = PathBuf::from(p.trim());
             if p.is_relative() && p.components().count() > 1 {
                 cwd.join(p)
@@ -709,12 +711,12 @@ impl ConsolidateConftest {
                 p
             }
         });
-        if python.is_none() {
+        if python.is_none() && !no_python {
             python = std::env::var_os("VIRTUAL_ENV")
                 .map(|v| venv_python(Path::new(&v)))
                 .filter(|p| p.is_file());
         }
-        if python.is_none() {
+        if python.is_none() && !no_python {
             python = [".venv", "venv"]
                 .iter()
                 .map(|n| venv_python(&rootdir.join(n)))
@@ -862,6 +864,7 @@ impl ConsolidateConftest {
                 return Ok(());
             };
             let checked = python_ok.get_or_insert_with(|| match &python {
+                None if no_python => Err("python=none".to_owned()),
                 None => Err("no Python with pytest found".to_owned()),
                 Some(p) if verify::has_pytest(p) => Ok(p.clone()),
                 Some(p) => Err(format!("`{}` cannot import pytest", p.display())),
