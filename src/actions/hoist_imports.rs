@@ -926,7 +926,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             merges: Vec::new(),
             new: Vec::new(),
             added: HashSet::new(),
-            module_skip: module_skip_mark(cx.tree, cx.text),
+            module_skip: module_skip_mark(cx.tree, cx.text, facts.model),
             setup: OnceCell::new(),
             conftests: OnceCell::new(),
             absolute: OnceCell::new(),
@@ -1319,7 +1319,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         // 3. Markers, through names bound at module level.
         for s in std::iter::once(imp.scope).chain(facts.ancestors(imp.scope)) {
             if let Some(deco) = decorators(facts.node(s), text) {
-                if let Some(why) = skip_marker(text, deco) {
+                if let Some(why) = skip_marker(text, deco, facts.model) {
                     return Err(format!(
                         "`{}` has {why}: the import may need what the marker guards against",
                         facts.name(s)
@@ -1909,7 +1909,7 @@ fn body_start(def: Node<'_>, text: &str) -> usize {
 /// The skip or xfail a decorator list carries: directly (`@pytest.mark.skipif(...)`,
 /// `@unittest.skipIf`) or through a module-level name bound to one
 /// (`requires_numpy = pytest.mark.skipif(...)`, then `@requires_numpy`).
-fn skip_marker(text: &str, decorators: &str) -> Option<String> {
+fn skip_marker(text: &str, decorators: &str, model: &Model) -> Option<String> {
     if decorators.contains("skip") || decorators.contains("xfail") {
         return Some("a skip marker".into());
     }
@@ -1921,7 +1921,7 @@ fn skip_marker(text: &str, decorators: &str) -> Option<String> {
             .split(|c: char| !(c.is_alphanumeric() || c == '_'))
             .next()
             .unwrap_or("");
-        if let Some((at, value)) = module_assignment(text, name) {
+        if let Some((at, value)) = marker_value(text, model, name) {
             if value.contains("skip") || value.contains("xfail") {
                 return Some(format!(
                     "the marker `@{name}`, bound to a skip at line {}",
@@ -1933,8 +1933,23 @@ fn skip_marker(text: &str, decorators: &str) -> Option<String> {
     None
 }
 
-/// A module-level `NAME = value` (its offset and its text up to the next line at column
-/// 0 that does not close a bracket), read from the lines.
+/// What the module-level name `name` is bound to, for a marker: the semantic model's
+/// last module-level assignment of it (its statement); when the model has none (a
+/// partial parse elides module-level code it does not need), the lines' `NAME = value`.
+fn marker_value<'a>(text: &'a str, model: &Model, name: &str) -> Option<(usize, &'a str)> {
+    if name.is_empty() {
+        return None;
+    }
+    model
+        .bindings_in(0, name)
+        .filter(|b| b.kind == BindingKind::Assignment)
+        .last()
+        .map(|b| (b.start, &text[b.statement.0..b.statement.1]))
+        .or_else(|| module_assignment(text, name))
+}
+
+/// A module-level `NAME = value` or `NAME: T = value` (its offset and its text up to the
+/// next line at column 0 that does not close a bracket), read from the lines.
 fn module_assignment<'a>(text: &'a str, name: &str) -> Option<(usize, &'a str)> {
     if name.is_empty() {
         return None;
@@ -1946,7 +1961,15 @@ fn module_assignment<'a>(text: &'a str, name: &str) -> Option<(usize, &'a str)> 
         if at > 0 && b[at - 1] != b'\n' {
             continue;
         }
-        let rest = text[at + name.len()..].trim_start_matches([' ', '\t']);
+        let mut rest = text[at + name.len()..].trim_start_matches([' ', '\t']);
+        if let Some(annotated) = rest.strip_prefix(':') {
+            // `NAME: T = value`: the `=` on the same line, after the annotation.
+            let line = annotated.split('\n').next().unwrap_or("");
+            match line.find('=').filter(|&i| !line[i..].starts_with("==")) {
+                Some(i) => rest = &annotated[i..],
+                None => continue,
+            }
+        }
         let Some(value) = rest.strip_prefix('=').filter(|v| !v.starts_with('=')) else {
             continue;
         };
@@ -2147,7 +2170,7 @@ fn decorators<'a>(def: Node<'_>, text: &'a str) -> Option<&'a str> {
 }
 
 /// A module-level `pytestmark = ...skip...` or module-level skip call, as written.
-fn module_skip_mark(tree: &Tree, text: &str) -> Option<String> {
+fn module_skip_mark(tree: &Tree, text: &str, model: &Model) -> Option<String> {
     let root = tree.root_node();
     let mut c = root.walk();
     for child in root.named_children(&mut c) {
@@ -2161,7 +2184,7 @@ fn module_skip_mark(tree: &Tree, text: &str) -> Option<String> {
         // `pytestmark = requires_numpy` or `[requires_numpy, ...]`: through the names.
         let value = t.split_once('=').map_or("", |(_, v)| v);
         for name in value.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
-            if let Some((at, v)) = module_assignment(text, name) {
+            if let Some((at, v)) = marker_value(text, model, name) {
                 if v.contains("skip") || v.contains("xfail") {
                     return Some(format!(
                         "`pytestmark` holds `{name}`, bound to a skip at line {}",
