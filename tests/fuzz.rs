@@ -2079,6 +2079,29 @@ fn regression_hoist_imports_reads_an_elided_pass_as_pass() {
     );
 }
 
+/// hoist-imports read the conftests above a file up to the current directory when the
+/// project has no root marker: run from elsewhere (the fuzzer's in-process run), it
+/// missed `tests/conftest.py`'s fixture and moved the import its binary run kept
+/// (seed 70001).
+#[test]
+fn regression_hoist_imports_reads_conftests_up_to_the_given_root() {
+    regression(
+        &[
+            (
+                "tests/conftest.py",
+                b"import os\n\nimport pytest\n\n\n@pytest.fixture\ndef mode():\n    return os.environ[\"APP_MODE\"]\n",
+            ),
+            (
+                "tests/a/test_a.py",
+                b"def test_mode(mode):\n    from app.config.settings import settings\n    assert settings\n",
+            ),
+        ],
+        "tests/a/test_a.py",
+        &["hoist-imports"],
+        false,
+    );
+}
+
 /// consolidate-conftest trimmed the trailing whitespace of the last line of the
 /// conftest it appends to.
 #[test]

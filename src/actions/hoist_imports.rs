@@ -1482,11 +1482,18 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         let Some(dir) = file.parent() else {
             return Vec::new();
         };
-        let stop = self
-            .action
-            .project_root(dir)
-            .or_else(|| std::env::current_dir().ok().filter(|c| dir.starts_with(c)))
-            .unwrap_or_else(|| dir.to_path_buf());
+        // Up to the project root; without one, up to the outermost of the current
+        // directory and the path given that hold the file (where pytest would be run:
+        // the answer must not depend on which of the two the run started from).
+        let stop = self.action.project_root(dir).unwrap_or_else(|| {
+            std::env::current_dir()
+                .ok()
+                .into_iter()
+                .chain(ws.roots.iter().map(|r| crate::git::absolute(r)))
+                .filter(|c| dir.starts_with(c))
+                .min_by_key(|c| c.components().count())
+                .unwrap_or_else(|| dir.to_path_buf())
+        });
         let mut out = Vec::new();
         for d in dir.ancestors() {
             if let Some(c) = self.action.conftest(ws, d) {
