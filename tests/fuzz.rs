@@ -2340,3 +2340,30 @@ fn regression_a_file_with_a_lone_cr_is_not_rewritten() {
         true,
     );
 }
+
+/// lazy-settings refused a module's own instance whose getter would clash with the
+/// getter a star import brings in for another instance, then, once that other instance
+/// was lazy, defined its getter over the star-imported one on a second run: a name a
+/// star import of a project module binds counts as bound (found by the fuzzer, seed
+/// 80025).
+#[test]
+fn regression_lazy_settings_getter_never_shadows_a_star_import() {
+    regression(
+        &[
+            ("proj/__init__.py", b""),
+            ("proj/core/__init__.py", b""),
+            (
+                "proj/core/config.py",
+                b"class AppSettings:\n    url = \"\"\n\n\napp_settings = AppSettings()\n",
+            ),
+            ("proj/web/__init__.py", b""),
+            (
+                "proj/web/i_star.py",
+                b"from proj.core.config import *\nfrom proj.core.config import AppSettings\n\nsettings: AppSettings = AppSettings()\ntest_settings = AppSettings()\n",
+            ),
+        ],
+        "proj/core/config.py",
+        &["lazy-settings"],
+        false,
+    );
+}

@@ -1912,20 +1912,45 @@ impl LazySettings {
         // instance instead (`get_NAME`), or refused when that name is bound too. An
         // existing getter that is reused keeps its own name (it is the binding).
         let model = crate::semantic::build(tree, text);
+        // A name a star import of a project module brings in counts as bound too: a
+        // getter defined after it would shadow it (and one made lazy before this run
+        // would make a second run rename or refuse what the first left).
+        let star_binds = |g: &str| -> Option<(usize, String)> {
+            model.bindings_in(0, "*").find_map(|b| {
+                let crate::semantic::BindingKind::StarImport { module } = &b.kind else {
+                    return None;
+                };
+                let abs = absolute(ws, path, &compact(module))?;
+                let file = ws.project.resolve(&abs, Some(path))?;
+                let source = ws.read(&file).ok().flatten()?;
+                let tree = parse::parse(&source)?;
+                let theirs = crate::semantic::build(&tree, &source);
+                (!g.starts_with('_') && theirs.bindings_in(0, g).next().is_some()).then(|| {
+                    (
+                        b.start,
+                        format!("a name the star import of `{abs}` brings in"),
+                    )
+                })
+            })
+        };
         let bound_at = |g: &str| model.bindings_in(0, g).next().map(|b| b.start);
+        let bound = |g: &str| -> Option<(usize, String)> {
+            bound_at(g)
+                .map(|at| (at, describe_binding(&model, text, g, at)))
+                .or_else(|| star_binds(g))
+        };
         let mut renamed: Vec<Finding> = Vec::new();
         let chosen: Vec<String> = found.iter().map(|t| t.getter.clone()).collect();
         for (i, t) in found.iter_mut().enumerate() {
             if t.existing.is_some() {
                 continue;
             }
-            let Some(at) = bound_at(&t.getter) else {
+            let Some((at, what)) = bound(&t.getter) else {
                 continue;
             };
-            let what = describe_binding(&model, text, &t.getter, at);
             let alt = format!("get_{}", t.name.trim_start_matches('_'));
             let alt_free = alt != t.getter
-                && bound_at(&alt).is_none()
+                && bound(&alt).is_none()
                 && chosen.iter().enumerate().all(|(j, g)| j == i || *g != alt);
             if alt_free {
                 renamed.push(finding(
