@@ -2367,3 +2367,25 @@ fn regression_lazy_settings_getter_never_shadows_a_star_import() {
         false,
     );
 }
+
+/// module-to-package removed each name of `from a.b import (c, c)` that names the moved
+/// module from the list and left it empty, which does not parse: when every name of a
+/// list is the moved module, the whole statement is replaced (found by the fuzzer,
+/// seed 80029).
+#[test]
+fn regression_module_to_package_import_list_of_only_the_module() {
+    regression(
+        &[
+            ("a/__init__.py", b""),
+            ("a/b/__init__.py", b""),
+            ("a/b/c.py", b"X = 1\n"),
+            (
+                "u.py",
+                b"from a.b import (  # why c\n    c,  # the moved one\n    c,\n)\nfrom a.b import c, c as cc\n\nprint(c.X, cc.X)\n",
+            ),
+        ],
+        "a/b/c.py",
+        &["module-to-package", "move-module"],
+        false,
+    );
+}

@@ -888,6 +888,24 @@ impl Plan<'_, '_> {
         // `from a.b import c [as m]`: the moved module as a name.
         let mut c = node.walk();
         let names: Vec<Node<'_>> = node.children_by_field_name("name", &mut c).collect();
+        // Every name of a list is the moved module (`from a.b import (c, c as d)`): the
+        // whole statement becomes the new ones, as removing each name from the list
+        // would leave it empty.
+        let imported = |name: &Node<'_>| {
+            if name.kind() == "aliased_import" {
+                name.child_by_field_name("name")
+                    .map_or("", |x| node_text(x, text))
+            } else {
+                node_text(*name, text)
+            }
+        };
+        let all_moved = names.len() > 1
+            && names
+                .iter()
+                .all(|n| imported(n) == old_last && module_stem.join(old_last) == self.old)
+            && !(self.keep_from
+                && self.old.parent().map(|p| p.join("__init__.py")).as_deref() == Some(file));
+        let mut whole: Vec<String> = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let (n, alias) = if name.kind() == "aliased_import" {
                 (
@@ -939,7 +957,11 @@ impl Plan<'_, '_> {
                     continue;
                 };
                 let comments = comments_in(node, text);
-                if names.len() == 1 && !comments.is_empty() {
+                if all_moved {
+                    if !whole.contains(&new_stmt) {
+                        whole.push(new_stmt);
+                    }
+                } else if names.len() == 1 && !comments.is_empty() {
                     // Keep the comments: in place when the statement stays a `from`
                     // import, else after the new statement.
                     match new_stmt
@@ -1047,6 +1069,19 @@ impl Plan<'_, '_> {
                     }
                 }
             }
+        }
+        if all_moved && !whole.is_empty() {
+            let start = crate::imports::line_start(text, node.start_byte());
+            let indent: String = text[start..node.start_byte()]
+                .chars()
+                .take_while(|c| c.is_whitespace())
+                .collect();
+            let mut stmts = whole.join(&format!("{nl}{indent}"));
+            let comments = comments_in(node, text);
+            if !comments.is_empty() {
+                stmts = format!("{stmts}  {}", comments.join(" "));
+            }
+            edits.push(Edit::replace(node.byte_range(), stmts, origin));
         }
     }
 
