@@ -681,8 +681,8 @@ fn first_tree(
         return Ok((trees.tree.clone(), Some(Shadow { masked, trees })));
     }
     let tree = parse::parse(text).ok_or_else(|| "tree-sitter could not parse it".to_owned())?;
-    if let Some(err) = parse::first_error(&tree) {
-        let (line, col) = line_col(text, err.start_byte());
+    if let Some(at) = parse::error_offset(&tree) {
+        let (line, col) = line_col(text, at);
         return Err(format!("does not parse (syntax error at {line}:{col})"));
     }
     Ok((tree, None))

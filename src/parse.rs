@@ -194,8 +194,20 @@ pub fn first_error(tree: &Tree) -> Option<Node<'_>> {
         if node.is_error() || node.is_missing() {
             return Some(node);
         }
-        if node.has_error() && cursor.goto_first_child() {
-            continue;
+        if node.has_error() {
+            // A hidden token the parser had to invent (`MISSING _newline` between two
+            // statements on one line, `x = 'a'from b import c`) is no child a cursor
+            // visits: the node that holds it is the error.
+            let mut c = node.walk();
+            if !node
+                .children(&mut c)
+                .any(|ch| ch.is_error() || ch.is_missing() || ch.has_error())
+            {
+                return Some(node);
+            }
+            if cursor.goto_first_child() {
+                continue;
+            }
         }
         loop {
             if cursor.goto_next_sibling() {
@@ -206,6 +218,46 @@ pub fn first_error(tree: &Tree) -> Option<Node<'_>> {
             }
         }
     }
+}
+
+/// Where the first syntax error of `tree` is: the start of the first error or missing
+/// node, or, for a hidden token the parser invented (a missing newline between two
+/// statements), the end of the named child it follows.
+pub fn error_offset(tree: &Tree) -> Option<usize> {
+    let node = first_error(tree)?;
+    if node.is_error() || node.is_missing() {
+        return Some(node.start_byte());
+    }
+    // The hidden token shows only in the S-expression: its place among the named
+    // children at depth one.
+    let sexp = node.to_sexp();
+    let (mut depth, mut named, mut quoted) = (0usize, 0usize, false);
+    let mut chars = sexp.char_indices().peekable();
+    while let Some((i, ch)) = chars.next() {
+        match ch {
+            '"' => quoted = !quoted,
+            '\\' if quoted => {
+                chars.next();
+            }
+            '(' if !quoted => {
+                depth += 1;
+                if depth == 2 {
+                    if sexp[i + 1..].starts_with("MISSING") {
+                        return Some(match named.checked_sub(1) {
+                            Some(k) => node
+                                .named_child(k)
+                                .map_or(node.start_byte(), |c| c.end_byte()),
+                            None => node.start_byte(),
+                        });
+                    }
+                    named += 1;
+                }
+            }
+            ')' if !quoted => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Some(node.start_byte())
 }
 
 /// Node kind and field names by id, read from the grammar once: `Node::kind` and

@@ -60,8 +60,8 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
             warn(err_style, &shown, "does not parse");
             continue;
         };
-        if let Some(node) = crate::parse::first_error(&tree) {
-            let (line, col) = crate::diag::line_col(&text, node.start_byte());
+        if let Some(at) = crate::parse::error_offset(&tree) {
+            let (line, col) = crate::diag::line_col(&text, at);
             warn(
                 err_style,
                 &format!("{shown}:{line}:{col}"),

@@ -57,9 +57,9 @@ pub fn check(text: &str) -> Result<(), SyntaxBreak> {
 
 /// Like [`check`], with the tree of `text` already parsed.
 pub fn check_tree(text: &str, tree: &tree_sitter::Tree) -> Result<(), SyntaxBreak> {
-    match parse::first_error(tree) {
+    match parse::error_offset(tree) {
         None => Ok(()),
-        Some(node) => Err(SyntaxBreak::at(text, node.start_byte(), None)),
+        Some(at) => Err(SyntaxBreak::at(text, at, None)),
     }
 }
 
@@ -326,6 +326,20 @@ mod tests {
         // An opened string swallows the rest of the file: found.
         let broken = OLD.replace("return os.sep", "return '''os.sep");
         assert!(check_change(OLD, &broken).is_err());
+    }
+
+    #[test]
+    fn two_statements_on_one_line_without_a_semicolon_are_refused() {
+        // Found by the fuzzer (seed 70010): tree-sitter invents a hidden `_newline`
+        // between `'x'` and `from`, which no cursor visits; CPython rejects the line.
+        let broken = "import os\nNAME = 'x'from os import sep\n";
+        let err = check(broken).unwrap_err();
+        assert_eq!((err.line, err.column), (2, 11));
+        let old = "import os\nNAME = 'x'\nfrom os import sep\n";
+        assert_eq!(check(old), Ok(()));
+        assert!(check_change(old, broken).is_err());
+        let tree = crate::parse::parse(broken).unwrap();
+        assert_eq!(crate::parse::error_offset(&tree), Some(20));
     }
 
     #[test]
