@@ -6,8 +6,11 @@ use std::collections::BTreeSet;
 
 use tree_sitter::Node;
 
+use std::ops::Range;
+
 use crate::imports::{self, ImportSpec};
 use crate::parse::{self, text as node_text};
+use crate::semantic::{self, Model, ScopeId};
 
 #[derive(Debug, Clone)]
 pub struct Fixture {
@@ -139,6 +142,7 @@ pub fn scan(text: &str) -> Option<Scan> {
         return None;
     }
     let root = tree.root_node();
+    let model = semantic::build(&tree, text);
     let mut items: Vec<Item> = Vec::new();
     let mut pending: Option<usize> = None;
     let mut frozen = None;
@@ -218,7 +222,7 @@ pub fn scan(text: &str) -> Option<Scan> {
             }
             "expression_statement" if plugins_assignment(node, text).is_some() => {
                 item.kind = Kind::Plugins(plugins_assignment(node, text).flatten());
-                item.free = idents(node, text);
+                item.free = module_reads(&model, node.byte_range());
                 item.free.remove("pytest_plugins");
             }
             "decorated_definition" | "function_definition" => {
@@ -228,11 +232,11 @@ pub fn scan(text: &str) -> Option<Scan> {
                     Some(node)
                 };
                 match def.filter(|d| d.kind() == "function_definition") {
-                    Some(def) => classify_function(node, def, text, &mut item),
+                    Some(def) => classify_function(node, def, text, &model, &mut item),
                     None => {
                         code_seen = true;
-                        item.binds = top_binds(node, text);
-                        item.free = minus(&idents(node, text), &item.binds);
+                        item.binds = module_binds(&model, node.byte_range());
+                        item.free = minus(&module_reads(&model, node.byte_range()), &item.binds);
                     }
                 }
                 if matches!(item.kind, Kind::Code) {
@@ -241,8 +245,8 @@ pub fn scan(text: &str) -> Option<Scan> {
             }
             _ => {
                 code_seen = true;
-                item.binds = top_binds(node, text);
-                item.free = minus(&idents(node, text), &item.binds);
+                item.binds = module_binds(&model, node.byte_range());
+                item.free = minus(&module_reads(&model, node.byte_range()), &item.binds);
             }
         }
         if matches!(item.kind, Kind::Import(_)) || item.relative_import {
@@ -352,7 +356,7 @@ fn minus(a: &BTreeSet<String>, b: &BTreeSet<String>) -> BTreeSet<String> {
     a.difference(b).cloned().collect()
 }
 
-fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item) {
+fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, model: &Model, item: &mut Item) {
     let name = def
         .child_by_field_name("name")
         .map(|n| node_text(n, text).to_owned())
@@ -360,17 +364,13 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
     let params_node = def.child_by_field_name("parameters");
     let params = params_node.map(|p| parameters(p, text)).unwrap_or_default();
     let body = def.child_by_field_name("body");
-    let locals = body.map(|b| bound_in(b, text)).unwrap_or_default();
-    let mut free = idents(node, text);
-    for (p, _) in &params {
-        free.remove(p);
-    }
-    for l in &locals {
-        free.remove(l);
-    }
-    free.remove(&name);
-    item.binds = [name.clone()].into();
-    item.free = free;
+    // What the function reads from the module (its decorators, defaults and
+    // annotations too), and what it binds there: its name, and any name its body
+    // declares `global` and assigns.
+    item.binds = module_binds(model, node.byte_range());
+    item.binds.insert(name.clone());
+    item.free = minus(&module_reads(model, node.byte_range()), &item.binds);
+    let scope = body.map(|b| model.scope_at(b.start_byte()));
     let mut decorators = Vec::new();
     if node.kind() == "decorated_definition" {
         let mut c = node.walk();
@@ -453,7 +453,8 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
             body_stmts.push(Stmt {
                 text: text[from..s.end_byte()].to_owned(),
                 key: norm_key(s, text),
-                binds: top_binds(s, text),
+                binds: scope
+                    .map_or_else(BTreeSet::new, |sc| scope_binds(model, sc, s.byte_range())),
                 docstring: body_stmts.is_empty() && is_string_statement(s),
             });
             last_end = Some(s.end_byte());
@@ -472,6 +473,10 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, item: &mut Item)
         }
     }
     let mentions = body.map(|b| idents(b, text)).unwrap_or_default();
+    let locals = body
+        .zip(scope)
+        .map(|(b, sc)| scope_binds(model, sc, b.byte_range()))
+        .unwrap_or_default();
     item.kind = Kind::Hook(Box::new(Hook {
         name,
         decorators_key,
@@ -710,76 +715,38 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
-/// Names a statement binds in its scope: assignment targets, loop and `with` targets,
-/// imports, nested `def`/`class` names; not what nested functions bind.
-pub fn bound_in(node: Node<'_>, text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![node];
-    let mut cursor = node.walk();
-    while let Some(n) = stack.pop() {
-        match n.kind() {
-            "function_definition" | "class_definition" => {
-                if let Some(name) = n.child_by_field_name("name") {
-                    out.insert(node_text(name, text).to_owned());
-                }
-                continue;
-            }
-            "lambda"
-            | "list_comprehension"
-            | "set_comprehension"
-            | "dictionary_comprehension"
-            | "generator_expression" => continue,
-            "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
-                if let Some(left) = n.child_by_field_name("left") {
-                    target_names(left, text, &mut out);
-                }
-            }
-            "as_pattern" => {
-                if let Some(alias) = n.child_by_field_name("alias") {
-                    target_names(alias, text, &mut out);
-                }
-            }
-            "except_clause" => {
-                if let Some(alias) = n.child_by_field_name("alias") {
-                    target_names(alias, text, &mut out);
-                }
-            }
-            "named_expression" => {
-                if let Some(name) = n.child_by_field_name("name") {
-                    out.insert(node_text(name, text).to_owned());
-                }
-            }
-            "import_statement" | "import_from_statement" => {
-                if let Some(imp) = imports::read_import(n, text) {
-                    out.extend(imp.specs.iter().map(|s| s.bound_name().to_owned()));
-                }
-                continue;
-            }
-            _ => {}
-        }
-        stack.extend(n.children(&mut cursor).collect::<Vec<_>>());
-    }
-    out
+/// The names the statement at `range` binds in the module at run time: its
+/// assignments, definitions and imports, and those of its functions that declare the
+/// name `global` (asked of the semantic model).
+fn module_binds(model: &Model, range: Range<usize>) -> BTreeSet<String> {
+    model
+        .bindings
+        .iter()
+        .filter(|b| range.contains(&b.start) && model.binding_scope(b) == 0)
+        .map(|b| b.name.clone())
+        .collect()
 }
 
-/// Module-level names a top-level statement binds.
-pub fn top_binds(node: Node<'_>, text: &str) -> BTreeSet<String> {
-    bound_in(node, text)
+/// The names the code at `range` reads from the module (or the builtins) at run time,
+/// in any scope of it: a name a function binds itself, or a comprehension, is not one.
+fn module_reads(model: &Model, range: Range<usize>) -> BTreeSet<String> {
+    model
+        .references
+        .iter()
+        .filter(|r| range.contains(&r.start) && model.resolve(r) == 0)
+        .map(|r| r.name.clone())
+        .collect()
 }
 
-fn target_names(node: Node<'_>, text: &str, out: &mut BTreeSet<String>) {
-    match node.kind() {
-        "identifier" => {
-            out.insert(node_text(node, text).to_owned());
-        }
-        "attribute" | "subscript" => {}
-        _ => {
-            let mut c = node.walk();
-            for ch in node.named_children(&mut c) {
-                target_names(ch, text, out);
-            }
-        }
-    }
+/// The names the statement at `range` binds in `scope` (a hook's body), nested
+/// functions' and comprehensions' own names left out.
+fn scope_binds(model: &Model, scope: ScopeId, range: Range<usize>) -> BTreeSet<String> {
+    model
+        .bindings
+        .iter()
+        .filter(|b| range.contains(&b.start) && model.binding_scope(b) == scope)
+        .map(|b| b.name.clone())
+        .collect()
 }
 
 fn returns_or_yields(node: Node<'_>) -> bool {
