@@ -279,6 +279,13 @@ fn changed_lines(old: &str, new: &str) -> Vec<usize> {
                 if lines.clone().any(|l| !code.get(l).copied().unwrap_or(true)) {
                     around(lines.clone(), &mut anchors);
                 }
+                // A decorator belongs to the statement after it: a line changed
+                // below one is judged with it (a mask would stand in for it alone).
+                if let Some(prev) = before.get(lines.start).copied().flatten() {
+                    if b.get(at(prev)) == Some(&b'@') {
+                        anchors.push(at(prev));
+                    }
+                }
                 anchors.extend(lines.map(at));
             }
         }
@@ -326,6 +333,17 @@ mod tests {
         // An opened string swallows the rest of the file: found.
         let broken = OLD.replace("return os.sep", "return '''os.sep");
         assert!(check_change(OLD, &broken).is_err());
+    }
+
+    #[test]
+    fn a_line_changed_below_a_decorator_is_judged_with_it() {
+        // Found by bench/compile_check.py: a statement inserted between a decorator
+        // and its `def` was accepted, the decorator masked as a statement of its own.
+        let old = "def f():\n    @dec\n    def g(self):\n        pass\n    return g\n";
+        let new = old.replace("    @dec\n", "    @dec\n    nonlocal x\n");
+        assert!(check_change(old, &new).is_err());
+        let fine = old.replace("def g(self)", "def g(self, x)");
+        assert_eq!(check_change(old, &fine), Ok(()));
     }
 
     #[test]
