@@ -13,6 +13,10 @@ pub struct Edit {
     /// What it counts for in the summary's edits per recipe: 1, unless the action says
     /// otherwise (hoist-imports counts the imports an edit moves: an insertion counts 0).
     pub weight: usize,
+    /// Edits of one change that stand or fall together (hoist-imports' insertion at
+    /// the top and the deletions of the imports it holds): when verification refuses
+    /// one, every edit of its group is dropped with it.
+    pub group: Option<u32>,
 }
 
 impl Edit {
@@ -26,7 +30,14 @@ impl Edit {
             content: content.into(),
             origin: origin.into(),
             weight: 1,
+            group: None,
         }
+    }
+
+    /// The same edit, in `group` (see [`Edit::group`]).
+    pub fn grouped(mut self, group: u32) -> Edit {
+        self.group = Some(group);
+        self
     }
 
     /// The same edit, counting `weight` in the summary (see [`Edit::weight`]).

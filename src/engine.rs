@@ -898,12 +898,22 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
                 .filter(|(_, r)| r.start <= statement.end && statement.start <= r.end)
                 .map(|(i, _)| i)
                 .collect();
-            let dropped: Vec<usize> = if offending.is_empty() {
+            let mut dropped: Vec<usize> = if offending.is_empty() {
                 (0..edits.len()).collect()
             } else {
                 offending
             };
             let place = edits.get(dropped[0]).map_or(0, |e| e.range.start);
+            // The edits that stand or fall with a dropped one go too.
+            let groups: Vec<u32> = dropped.iter().filter_map(|&i| edits[i].group).collect();
+            if !groups.is_empty() {
+                for (i, e) in edits.iter().enumerate() {
+                    if e.group.is_some_and(|g| groups.contains(&g)) && !dropped.contains(&i) {
+                        dropped.push(i);
+                    }
+                }
+                dropped.sort_unstable();
+            }
             let (line, column) = line_col(&current, place);
             refusals.push(Finding {
                 path: path.to_path_buf(),

@@ -224,7 +224,7 @@ pub fn mask(text: &str, focus: &Focus<'_>) -> Option<Masked> {
         text.as_bytes(),
         focus.bindings_only.then_some(&mut comments),
     )?;
-    if lines.first().is_some_and(|l| l.indent != 0) {
+    if lines.first().is_some_and(|l| l.indent != 0) || dedent_mismatch(&lines) {
         return None;
     }
     let mut first_bytes = [false; 256];
@@ -708,6 +708,29 @@ pub(crate) fn lone_string(b: &[u8], line: &Line) -> Option<Range<usize>> {
     let end = skip_string(b, quote, 0)?;
     let rest = b[end..line.end].trim_ascii();
     ((rest.is_empty() || rest.starts_with(b"#")) && end >= quote + 2).then_some(line.start..end)
+}
+
+/// A line dedented to a column no enclosing line has. CPython refuses the file
+/// ("unindent does not match any outer indentation level"); tree-sitter reads it
+/// leniently, but one way whole and another once parts are masked, so such a file is
+/// parsed whole.
+fn dedent_mismatch(lines: &[Line]) -> bool {
+    let mut stack = vec![0usize];
+    for l in lines {
+        let mut top = stack.last().copied().unwrap_or(0);
+        if l.indent > top {
+            stack.push(l.indent);
+            continue;
+        }
+        while l.indent < top {
+            stack.pop();
+            top = stack.last().copied().unwrap_or(0);
+        }
+        if l.indent != top {
+            return true;
+        }
+    }
+    false
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

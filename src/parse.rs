@@ -101,6 +101,7 @@ pub fn reparse_masked(
             content: e.content.clone(),
             origin: String::new(),
             weight: e.weight,
+            group: e.group,
         })
         .collect();
     let compact_text = new.compact();

@@ -965,8 +965,12 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         }
         let mut edits = Vec::new();
         if !self.moves.is_empty() {
+            // The imports added at the top and the local ones they replace stand or
+            // fall together: verification refusing one removal drops them all, so no
+            // half-moved import is left (found by the fuzzer, seed 91003).
             edits = self.removal_edits();
             edits.extend(self.insertion_edits());
+            edits = edits.into_iter().map(|e| e.grouped(0)).collect();
         }
         FileOutcome {
             edits,
