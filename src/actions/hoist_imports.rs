@@ -121,7 +121,7 @@ use crate::diag::Severity;
 use crate::edit::Edit;
 use crate::import_graph::ImportGraph;
 use crate::imports::{self, line_start, ImportSpec, InsertPoint, TopImport};
-use crate::parse::text as node_text;
+use crate::parse::{kind_of, text as node_text};
 
 pub const NAME: &str = "hoist-imports";
 
@@ -467,7 +467,7 @@ impl<'t> Facts<'t> {
         let mut cursor = root.walk();
         'walk: loop {
             let node = cursor.node();
-            let kind = node.kind();
+            let kind = kind_of(node);
             let is_import = matches!(
                 kind,
                 "import_statement" | "import_from_statement" | "future_import_statement"
@@ -624,12 +624,12 @@ fn has_local_import(tree: &Tree) -> bool {
     let mut defs: Vec<usize> = Vec::new();
     loop {
         let node = cursor.node();
-        match node.kind() {
+        match kind_of(node) {
             "import_statement" | "import_from_statement" if !defs.is_empty() => return true,
             "function_definition" | "class_definition" => defs.push(depth),
             _ => {}
         }
-        let leaf = matches!(node.kind(), "import_statement" | "import_from_statement");
+        let leaf = matches!(kind_of(node), "import_statement" | "import_from_statement");
         if !leaf && cursor.goto_first_child() {
             depth += 1;
             continue;
@@ -654,7 +654,7 @@ fn has_local_import(tree: &Tree) -> bool {
 fn guard_of<'t>(node: Node<'t>, text: &str) -> Option<(Node<'t>, &'static str)> {
     let mut n = node.parent();
     while let Some(g) = n {
-        let what = match g.kind() {
+        let what = match kind_of(g) {
             "try_statement" => "under `try`: the import may be optional",
             "if_statement" => {
                 let cond = g
@@ -1048,7 +1048,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         if let Some((guard, what)) = imp.guard {
             let function = innermost_function(facts, imp.scope);
             if guard.start_byte() < facts.node(function).start_byte() {
-                let kind = guard.kind().trim_end_matches("_statement");
+                let kind = kind_of(guard).trim_end_matches("_statement");
                 return Err(format!(
                     "`{}` is defined conditionally (under `{kind}`): the import may not work everywhere",
                     facts.name(function)
@@ -1734,7 +1734,7 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
             let mut c = block.walk();
             let emptied = block
                 .named_children(&mut c)
-                .filter(|n| n.kind() != "comment")
+                .filter(|n| kind_of(n) != "comment")
                 .all(|n| removed.contains(&n.id()));
             // Runs of moves separated by nothing but blank lines.
             let mut runs: Vec<(usize, usize, &str, usize)> = Vec::new();
@@ -2050,14 +2050,14 @@ fn deliberate_comment(text: &str, node: Node<'_>) -> Option<(usize, &'static str
 fn string_would_become_docstring(text: &str, node: Node<'_>) -> Option<usize> {
     let is_import = |n: Node<'_>| {
         matches!(
-            n.kind(),
+            kind_of(n),
             "import_statement" | "import_from_statement" | "comment"
         )
     };
-    let block = node.parent().filter(|b| b.kind() == "block")?;
+    let block = node.parent().filter(|b| kind_of(b) == "block")?;
     let def = block
         .parent()
-        .filter(|d| d.kind() == "function_definition")?;
+        .filter(|d| kind_of(d) == "function_definition")?;
     // Only imports (and comments) from the body's start to this import.
     let mut first = node;
     while let Some(p) = first.prev_sibling().filter(|p| is_import(*p)) {
@@ -2093,7 +2093,7 @@ fn only_imports(text: &str, def: Node<'_>) -> bool {
         if !only_filler(gap) {
             return false;
         }
-        match child.kind() {
+        match kind_of(child) {
             "import_statement" | "import_from_statement" => any = true,
             "comment" | "pass_statement" => {}
             // A partial parse stands a `0` for statements it elides: read their text.
@@ -2177,7 +2177,8 @@ fn keep_marker(lines: &str) -> Option<&'static str> {
 /// The decorators of a def or class, as text.
 fn decorators<'a>(def: Node<'_>, text: &'a str) -> Option<&'a str> {
     let parent = def.parent()?;
-    (parent.kind() == "decorated_definition").then(|| &text[parent.start_byte()..def.start_byte()])
+    (kind_of(parent) == "decorated_definition")
+        .then(|| &text[parent.start_byte()..def.start_byte()])
 }
 
 /// A module-level `pytestmark = ...skip...` or module-level skip call, as written.
@@ -2234,7 +2235,7 @@ fn late_environment(tree: &Tree, text: &str) -> Option<usize> {
             continue;
         }
         if matches!(
-            child.kind(),
+            kind_of(child),
             "function_definition"
                 | "class_definition"
                 | "decorated_definition"
@@ -2259,7 +2260,7 @@ fn late_environment(tree: &Tree, text: &str) -> Option<usize> {
 
 /// Is this `if __name__ == "__main__":` (either way round, either quotes)?
 fn is_main_guard(node: Node<'_>, text: &str) -> bool {
-    if node.kind() != "if_statement" {
+    if kind_of(node) != "if_statement" {
         return false;
     }
     let Some(cond) = node.child_by_field_name("condition") else {
@@ -2285,7 +2286,7 @@ fn hoist_point(tree: &Tree, text: &str, top: &[TopImport]) -> (InsertPoint, bool
     let mut c = root.walk();
     let mut env_end: Option<usize> = None;
     for child in root.named_children(&mut c) {
-        match child.kind() {
+        match kind_of(child) {
             "function_definition" | "class_definition" | "decorated_definition" => break,
             "comment"
             | "import_statement"
@@ -2307,7 +2308,7 @@ fn hoist_point(tree: &Tree, text: &str, top: &[TopImport]) -> (InsertPoint, bool
             if child.start_byte() < env {
                 continue;
             }
-            match child.kind() {
+            match kind_of(child) {
                 "import_statement" | "import_from_statement" | "comment" => end = child.end_byte(),
                 _ => break,
             }
@@ -2393,12 +2394,15 @@ fn count_blank_lines(text: &str) -> usize {
 /// Does the block open with a docstring that ends on the line before `at`?
 fn docstring_ends_before(block: Node<'_>, text: &str, at: usize) -> bool {
     let mut c = block.walk();
-    let Some(first) = block.named_children(&mut c).find(|n| n.kind() != "comment") else {
+    let Some(first) = block
+        .named_children(&mut c)
+        .find(|n| kind_of(n) != "comment")
+    else {
         return false;
     };
-    first.kind() == "expression_statement"
+    kind_of(first) == "expression_statement"
         && first.named_child_count() == 1
-        && first.named_child(0).is_some_and(|s| s.kind() == "string")
+        && first.named_child(0).is_some_and(|s| kind_of(s) == "string")
         && at > 0
         && line_start(text, at - 1) <= first.end_byte()
         && first.end_byte() < at

@@ -7,6 +7,7 @@
 //! a comprehension's first iterable is read outside it, a walrus inside one binds in
 //! the nearest function or the module.
 
+use crate::parse::kind_of;
 use tree_sitter::{Node, Tree};
 
 use super::{
@@ -233,12 +234,12 @@ impl<'t> Builder<'t> {
     }
 
     fn statement(&mut self, node: Node<'_>) {
-        match node.kind() {
+        match kind_of(node) {
             "comment" | "pass_statement" | "break_statement" | "continue_statement" => {}
             "block" | "module" => self.block(node),
             "decorated_definition" => {
                 for child in named_children(node) {
-                    if child.kind() == "decorator" {
+                    if kind_of(child) == "decorator" {
                         self.expressions(child);
                     }
                 }
@@ -259,13 +260,13 @@ impl<'t> Builder<'t> {
                 }
             }
             "global_statement" | "nonlocal_statement" => {
-                let flag = if node.kind() == "global_statement" {
+                let flag = if kind_of(node) == "global_statement" {
                     flags::GLOBAL
                 } else {
                     flags::NONLOCAL
                 };
                 for child in named_children(node) {
-                    if child.kind() == "identifier" {
+                    if kind_of(child) == "identifier" {
                         let scope = self.cur();
                         let name = self.add(scope, self.text_of(child), flag);
                         self.model.declarations.push(Declaration {
@@ -282,7 +283,7 @@ impl<'t> Builder<'t> {
             "import_from_statement" | "future_import_statement" => self.import_from(node),
             "if_statement" | "elif_clause" | "while_statement" => {
                 for child in named_children(node) {
-                    match child.kind() {
+                    match kind_of(child) {
                         "block" | "elif_clause" | "else_clause" => self.statement(child),
                         _ => self.expression(child),
                     }
@@ -300,7 +301,7 @@ impl<'t> Builder<'t> {
             }
             "try_statement" => {
                 for child in named_children(node) {
-                    match child.kind() {
+                    match kind_of(child) {
                         "except_clause" | "except_group_clause" => self.except_clause(child),
                         _ => self.statement(child),
                     }
@@ -308,7 +309,7 @@ impl<'t> Builder<'t> {
             }
             "with_statement" => {
                 for child in named_children(node) {
-                    if child.kind() == "with_clause" {
+                    if kind_of(child) == "with_clause" {
                         for item in named_children(child) {
                             self.with_item(item, node);
                         }
@@ -319,7 +320,7 @@ impl<'t> Builder<'t> {
             }
             "match_statement" => {
                 for child in named_children(node) {
-                    if child.kind() == "block" {
+                    if kind_of(child) == "block" {
                         for case in named_children(child) {
                             self.case_clause(case);
                         }
@@ -345,10 +346,10 @@ impl<'t> Builder<'t> {
             .child_by_field_id(FIELDS.right)
             .and_then(|r| r.named_child(0));
         match left {
-            Some(name) if name.kind() == "identifier" => {
+            Some(name) if kind_of(name) == "identifier" => {
                 self.bind(name, BindingKind::Assignment, node, flags::ASSIGNED);
             }
-            Some(target) if matches!(target.kind(), "attribute" | "subscript") => {
+            Some(target) if matches!(kind_of(target), "attribute" | "subscript") => {
                 if let Some(keyword) = node.child(0) {
                     self.use_name(keyword);
                 }
@@ -364,7 +365,7 @@ impl<'t> Builder<'t> {
     /// The `block`s among `node`'s children (a loop's body and `else`...).
     fn block_children(&mut self, node: Node<'_>) {
         for child in named_children(node) {
-            if matches!(child.kind(), "block" | "else_clause") {
+            if matches!(kind_of(child), "block" | "else_clause") {
                 self.statement(child);
             }
         }
@@ -438,10 +439,10 @@ impl<'t> Builder<'t> {
     /// The names a parameter list binds, in the new scope.
     fn parameters(&mut self, params: Node<'_>) {
         for p in named_children(params) {
-            let name = match p.kind() {
+            let name = match kind_of(p) {
                 "identifier" => Some(p),
                 "default_parameter" | "typed_default_parameter" => p.child_by_field_id(FIELDS.name),
-                "typed_parameter" => p.named_child(0).map(|n| match n.kind() {
+                "typed_parameter" => p.named_child(0).map(|n| match kind_of(n) {
                     "list_splat_pattern" | "dictionary_splat_pattern" => {
                         n.named_child(0).unwrap_or(n)
                     }
@@ -450,7 +451,7 @@ impl<'t> Builder<'t> {
                 "list_splat_pattern" | "dictionary_splat_pattern" => p.named_child(0),
                 _ => None,
             };
-            if let Some(n) = name.filter(|n| n.kind() == "identifier") {
+            if let Some(n) = name.filter(|n| kind_of(n) == "identifier") {
                 self.bind(n, BindingKind::Parameter, p, flags::PARAMETER);
             }
         }
@@ -466,7 +467,7 @@ impl<'t> Builder<'t> {
         let mut cursor = node.walk();
         let names: Vec<Node<'_>> = node.children_by_field_name("name", &mut cursor).collect();
         for name in names {
-            match name.kind() {
+            match kind_of(name) {
                 "dotted_name" => {
                     let full = self.text_of(name).to_owned();
                     let Some(first) = name.named_child(0) else {
@@ -511,7 +512,7 @@ impl<'t> Builder<'t> {
         let mut cursor = node.walk();
         let names: Vec<Node<'_>> = node.children_by_field_name("name", &mut cursor).collect();
         for name in names {
-            let (imported, bound) = match name.kind() {
+            let (imported, bound) = match kind_of(name) {
                 "dotted_name" => (name, name),
                 "aliased_import" => match (
                     name.child_by_field_id(FIELDS.name),
@@ -537,7 +538,7 @@ impl<'t> Builder<'t> {
             );
         }
         for child in named_children(node) {
-            if child.kind() == "wildcard_import" {
+            if kind_of(child) == "wildcard_import" {
                 self.model.bindings.push(Binding {
                     name: "*".into(),
                     scope: self.cur(),
@@ -554,7 +555,7 @@ impl<'t> Builder<'t> {
 
     fn except_clause(&mut self, node: Node<'_>) {
         for child in named_children(node) {
-            match child.kind() {
+            match kind_of(child) {
                 "block" => self.block(child),
                 "as_pattern" => self.as_pattern(child, BindingKind::ExceptAs, node),
                 _ => {
@@ -578,10 +579,10 @@ impl<'t> Builder<'t> {
     /// `with (m() as x):` and `with (a() as x, b() as y,):` read to tree-sitter as a
     /// parenthesized `as` pattern or a tuple of them: each is an item of its own.
     fn with_value(&mut self, value: Node<'_>, statement: Node<'_>) {
-        match value.kind() {
+        match kind_of(value) {
             "as_pattern" => self.as_pattern(value, BindingKind::Assignment, statement),
             "tuple" | "parenthesized_expression"
-                if named_children(value).any(|c| c.kind() == "as_pattern") =>
+                if named_children(value).any(|c| kind_of(c) == "as_pattern") =>
             {
                 for child in named_children(value) {
                     self.with_value(child, statement);
@@ -594,7 +595,7 @@ impl<'t> Builder<'t> {
     /// `value as target` of a `with` item or an `except` clause.
     fn as_pattern(&mut self, node: Node<'_>, kind: BindingKind, statement: Node<'_>) {
         for child in named_children(node) {
-            if child.kind() == "as_pattern_target" {
+            if kind_of(child) == "as_pattern_target" {
                 for t in named_children(child) {
                     self.target(t, kind.clone(), statement);
                 }
@@ -606,7 +607,7 @@ impl<'t> Builder<'t> {
 
     fn case_clause(&mut self, case: Node<'_>) {
         for child in named_children(case) {
-            match child.kind() {
+            match kind_of(child) {
                 "block" => self.block(child),
                 "if_clause" => self.expressions(child),
                 "comment" => {}
@@ -617,7 +618,7 @@ impl<'t> Builder<'t> {
 
     /// A `case` pattern: captures bind, value patterns and class names are read.
     fn pattern(&mut self, node: Node<'_>, case: Node<'_>) {
-        match node.kind() {
+        match kind_of(node) {
             "dotted_name" => {
                 let Some(first) = node.named_child(0) else {
                     return;
@@ -636,7 +637,7 @@ impl<'t> Builder<'t> {
             }
             "class_pattern" => {
                 for (i, child) in named_children(node).enumerate() {
-                    if i == 0 && child.kind() == "dotted_name" {
+                    if i == 0 && kind_of(child) == "dotted_name" {
                         if let Some(first) = child.named_child(0) {
                             self.use_name(first);
                         }
@@ -660,7 +661,7 @@ impl<'t> Builder<'t> {
                     }
                     let field = node.field_name_for_child(i as u32);
                     if field == Some("key") {
-                        if child.kind() == "dotted_name" {
+                        if kind_of(child) == "dotted_name" {
                             if let Some(first) = child.named_child(0) {
                                 self.use_name(first);
                             }
@@ -690,7 +691,7 @@ impl<'t> Builder<'t> {
 
     /// An expression statement's child: an assignment form, or an expression.
     fn expression_or_assignment(&mut self, node: Node<'_>, statement: Node<'_>) {
-        match node.kind() {
+        match kind_of(node) {
             "assignment" => self.assignment(node, statement),
             "augmented_assignment" => {
                 if let Some(right) = node.child_by_field_id(FIELDS.right) {
@@ -719,7 +720,7 @@ impl<'t> Builder<'t> {
         // Annotated: a plain name is declared (and bound with a value); a name in
         // parentheses only with a value; an attribute or subscript target is read.
         match left {
-            Some(l) if l.kind() == "identifier" => {
+            Some(l) if kind_of(l) == "identifier" => {
                 let kind = if right.is_some() {
                     BindingKind::Assignment
                 } else {
@@ -740,7 +741,7 @@ impl<'t> Builder<'t> {
 
     /// A target in a store (or `del`) context.
     fn target(&mut self, node: Node<'_>, kind: BindingKind, statement: Node<'_>) {
-        match node.kind() {
+        match kind_of(node) {
             "identifier" => self.bind(node, kind, statement, flags::ASSIGNED),
             "tuple"
             | "list"
@@ -769,7 +770,7 @@ impl<'t> Builder<'t> {
     }
 
     fn expression(&mut self, node: Node<'_>) {
-        match node.kind() {
+        match kind_of(node) {
             "identifier" => self.use_name(node),
             "attribute" => {
                 if let Some(o) = node.child_by_field_id(FIELDS.object) {
@@ -813,10 +814,10 @@ impl<'t> Builder<'t> {
     /// The expressions inside an f-string's replacement fields.
     fn string(&mut self, node: Node<'_>) {
         for child in named_children(node) {
-            match child.kind() {
+            match kind_of(child) {
                 "interpolation" | "format_expression" => {
                     for part in named_children(child) {
-                        match part.kind() {
+                        match kind_of(part) {
                             "format_specifier" => self.string(part),
                             "type_conversion" => {}
                             _ => self.expression(part),
@@ -855,10 +856,10 @@ impl<'t> Builder<'t> {
 
     fn comprehension(&mut self, node: Node<'_>, kind: Comprehension) {
         let clauses: Vec<Node<'_>> = named_children(node)
-            .filter(|c| matches!(c.kind(), "for_in_clause" | "if_clause"))
+            .filter(|c| matches!(kind_of(c), "for_in_clause" | "if_clause"))
             .collect();
         // The first iterable is evaluated in the enclosing scope.
-        let first = clauses.iter().position(|c| c.kind() == "for_in_clause");
+        let first = clauses.iter().position(|c| kind_of(c) == "for_in_clause");
         if let Some(f) = first {
             self.iterables(clauses[f]);
         }
@@ -876,7 +877,7 @@ impl<'t> Builder<'t> {
             node.end_byte(),
         );
         for (i, clause) in clauses.iter().enumerate() {
-            if clause.kind() == "if_clause" {
+            if kind_of(clause) == "if_clause" {
                 self.expressions(*clause);
                 continue;
             }
@@ -964,14 +965,14 @@ pub(super) fn identifier(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// `(x)` as an annotated target: a name in parentheses.
 fn is_parenthesized_name(node: Node<'_>) -> bool {
-    matches!(node.kind(), "tuple_pattern" | "parenthesized_expression")
+    matches!(kind_of(node), "tuple_pattern" | "parenthesized_expression")
         && node.named_child_count() == 1
         && node
             .named_child(0)
-            .is_some_and(|n| n.kind() == "identifier")
+            .is_some_and(|n| kind_of(n) == "identifier")
         && !node
             .children(&mut node.walk())
-            .any(|c| !c.is_named() && c.kind() == ",")
+            .any(|c| !c.is_named() && kind_of(c) == ",")
 }
 
 fn node_field_is(parent: Node<'_>, child: Node<'_>, field: &str) -> bool {
