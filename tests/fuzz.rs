@@ -2424,3 +2424,20 @@ fn regression_hoist_imports_refused_removal_drops_its_insertion() {
         false,
     );
 }
+
+/// A function elided by the partial parse (no local import) before a main guard that
+/// changes `sys.path` was not read as a definition: the partial parse put the hoisted
+/// imports after the guard, the whole parse at the top. A placeholder that stands for a
+/// definition counts as one (found by the fuzzer, seed 92001).
+#[test]
+fn regression_hoist_imports_elided_definition_before_a_main_guard() {
+    regression(
+        &[(
+            "test_m.py",
+            b"import pytest\n\n\ndef test_parenthesised():\n    assert json.loads(\"1\") == 1\n\n\nif __name__ == \"__main__\":\n    import os\n    import sys\n\n    sys.path.insert(0, os.path.dirname(__file__))\n\n\ndef test_trailing_comment():\n    import fractions  # for Fraction\n    assert fractions.Fraction(1, 2)\n",
+        )],
+        "test_m.py",
+        &["hoist-imports"],
+        false,
+    );
+}

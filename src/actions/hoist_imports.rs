@@ -2231,18 +2231,12 @@ fn late_environment(tree: &Tree, text: &str) -> Option<usize> {
         })
         .map(|(start, _)| start)?;
     for child in root.named_children(&mut c) {
-        if child.start_byte() < first_definition {
+        if child.start_byte() < first_definition || is_definition(child, text) {
             continue;
         }
         if matches!(
             kind_of(child),
-            "function_definition"
-                | "class_definition"
-                | "decorated_definition"
-                | "comment"
-                | "import_statement"
-                | "import_from_statement"
-                | "future_import_statement"
+            "comment" | "import_statement" | "import_from_statement" | "future_import_statement"
         ) {
             continue;
         }
@@ -2256,6 +2250,25 @@ fn late_environment(tree: &Tree, text: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// Is this module-level statement a definition: a `def`, `class` or decorated one, or
+/// the placeholder a partial parse leaves for one it elides (an expression statement
+/// cannot start with `def`, `class`, `async def` or `@`), so that whole and partial
+/// parses read the module alike (found by the fuzzer, seed 92001).
+fn is_definition(node: Node<'_>, text: &str) -> bool {
+    match kind_of(node) {
+        "function_definition" | "class_definition" | "decorated_definition" => true,
+        "expression_statement" => {
+            let t = node_text(node, text);
+            t.starts_with('@')
+                || ["def", "class", "async"].iter().any(|k| {
+                    t.strip_prefix(k)
+                        .is_some_and(|rest| rest.starts_with([' ', '\t']))
+                })
+        }
+        _ => false,
+    }
 }
 
 /// Is this `if __name__ == "__main__":` (either way round, either quotes)?
@@ -2286,8 +2299,10 @@ fn hoist_point(tree: &Tree, text: &str, top: &[TopImport]) -> (InsertPoint, bool
     let mut c = root.walk();
     let mut env_end: Option<usize> = None;
     for child in root.named_children(&mut c) {
+        if is_definition(child, text) {
+            break;
+        }
         match kind_of(child) {
-            "function_definition" | "class_definition" | "decorated_definition" => break,
             "comment"
             | "import_statement"
             | "import_from_statement"
