@@ -125,3 +125,23 @@ fn module_name_under(base: &Path, file: &Path) -> Option<String> {
     }
     Some(parts.join("."))
 }
+
+/// The site-packages directories of a virtualenv (or of the environment of `python`).
+pub fn site_packages(venv: &Path) -> Vec<PathBuf> {
+    let mut sites = Vec::new();
+    for lib in ["lib", "lib64"] {
+        if let Ok(entries) = std::fs::read_dir(venv.join(lib)) {
+            for e in entries.flatten() {
+                let site = e.path().join("site-packages");
+                if e.file_name().to_string_lossy().starts_with("python") && site.is_dir() {
+                    sites.push(site);
+                }
+            }
+        }
+    }
+    let win = venv.join("Lib").join("site-packages");
+    if win.is_dir() {
+        sites.push(win);
+    }
+    sites
+}

@@ -403,6 +403,18 @@ fn note(path: &Path, line: usize, recipe: &str, message: String) -> Finding {
     }
 }
 
+/// A warning about a whole root (the plan as pytest saw it).
+fn warning(path: &Path, recipe: &str, message: String) -> Finding {
+    Finding {
+        path: path.to_path_buf(),
+        line: 0,
+        column: 0,
+        recipe: recipe.to_owned(),
+        severity: Severity::Warning,
+        message,
+    }
+}
+
 impl ConsolidateConftest {
     fn run_root(
         &self,
@@ -742,7 +754,7 @@ impl ConsolidateConftest {
                 .and_then(Path::parent)
                 .and_then(Path::parent)
             {
-                sites = collection::site_packages(env);
+                sites = crate::project::site_packages(env);
             }
             dirs.extend(sites.iter().cloned());
             let mut installed = collection::installed_plugins(&sites);
@@ -872,16 +884,13 @@ impl ConsolidateConftest {
             let python = match checked {
                 Ok(p) => p.clone(),
                 Err(why) => {
-                    round_findings.push(Finding {
-                        path: root.to_path_buf(),
-                        line: 0,
-                        column: 0,
-                        recipe: recipe.to_owned(),
-                        severity: Severity::Warning,
-                        message: format!(
+                    round_findings.push(warning(
+                        root,
+                        recipe,
+                        format!(
                             "the plan was not verified by pytest ({why}; help: --set python=PATH)"
                         ),
-                    });
+                    ));
                     findings.extend(round_findings);
                     return commit(ws, recipe, out);
                 }
@@ -899,18 +908,15 @@ impl ConsolidateConftest {
             let before = match before {
                 Ok(b) => b,
                 Err(why) => {
-                    round_findings.push(Finding {
-                        path: root.to_path_buf(),
-                        line: 0,
-                        column: 0,
-                        recipe: recipe.to_owned(),
-                        severity: Severity::Warning,
-                        message: format!(
+                    round_findings.push(warning(
+                        root,
+                        recipe,
+                        format!(
                             "the plan was not verified by pytest: {why} (in {}, with {})",
                             display_abs(&rootdir),
                             python.display()
                         ),
-                    });
+                    ));
                     findings.extend(round_findings);
                     return commit(ws, recipe, out);
                 }
@@ -929,14 +935,11 @@ impl ConsolidateConftest {
             let blamed = match check {
                 Ok(b) => b,
                 Err(why) => {
-                    round_findings.push(Finding {
-                        path: root.to_path_buf(),
-                        line: 0,
-                        column: 0,
-                        recipe: recipe.to_owned(),
-                        severity: Severity::Warning,
-                        message: format!("the plan was not verified by pytest: {why}"),
-                    });
+                    round_findings.push(warning(
+                        root,
+                        recipe,
+                        format!("the plan was not verified by pytest: {why}"),
+                    ));
                     findings.extend(round_findings);
                     return commit(ws, recipe, out);
                 }
@@ -956,14 +959,7 @@ impl ConsolidateConftest {
             }
             round += 1;
             if round >= 3 {
-                findings.push(Finding {
-                    path: root.to_path_buf(),
-                    line: 0,
-                    column: 0,
-                    recipe: recipe.to_owned(),
-                    severity: Severity::Warning,
-                    message: "the merge still changed what pytest collects after 3 rounds of keeping conftests out; nothing was merged".to_owned(),
-                });
+                findings.push(warning(root, recipe, "the merge still changed what pytest collects after 3 rounds of keeping conftests out; nothing was merged".to_owned()));
                 return Ok(());
             }
             let mut progress = false;
@@ -974,14 +970,7 @@ impl ConsolidateConftest {
                 }
             }
             if !progress {
-                findings.push(Finding {
-                    path: root.to_path_buf(),
-                    line: 0,
-                    column: 0,
-                    recipe: recipe.to_owned(),
-                    severity: Severity::Warning,
-                    message: "the merge changed what pytest collects, and no conftest to keep out explains it; nothing was merged".to_owned(),
-                });
+                findings.push(warning(root, recipe, "the merge changed what pytest collects, and no conftest to keep out explains it; nothing was merged".to_owned()));
                 return Ok(());
             }
         }

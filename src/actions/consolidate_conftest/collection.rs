@@ -439,26 +439,6 @@ pub fn plugin_fixtures(modules: &[String], dirs: &[PathBuf]) -> BTreeMap<String,
     out
 }
 
-/// The site-packages directories of a virtualenv (or of the environment of `python`).
-pub fn site_packages(venv: &Path) -> Vec<PathBuf> {
-    let mut sites = Vec::new();
-    for lib in ["lib", "lib64"] {
-        if let Ok(entries) = std::fs::read_dir(venv.join(lib)) {
-            for e in entries.flatten() {
-                let site = e.path().join("site-packages");
-                if e.file_name().to_string_lossy().starts_with("python") && site.is_dir() {
-                    sites.push(site);
-                }
-            }
-        }
-    }
-    let win = venv.join("Lib").join("site-packages");
-    if win.is_dir() {
-        sites.push(win);
-    }
-    sites
-}
-
 /// The modules of the installed pytest plugins (`pytest11` entry points).
 pub fn installed_plugins(sites: &[PathBuf]) -> Vec<String> {
     let mut out = Vec::new();

@@ -35,21 +35,7 @@ pub fn find(root: Option<&Path>) -> Option<Installed> {
                 .map(|n| root.join(n))
                 .find(|p| p.join("pyvenv.cfg").is_file() || p.join("lib").is_dir())
         })?;
-    let mut sites = Vec::new();
-    for lib in ["lib", "lib64"] {
-        if let Ok(entries) = std::fs::read_dir(venv.join(lib)) {
-            for e in entries.flatten() {
-                let site = e.path().join("site-packages");
-                if e.file_name().to_string_lossy().starts_with("python") && site.is_dir() {
-                    sites.push(site);
-                }
-            }
-        }
-    }
-    let win = venv.join("Lib").join("site-packages");
-    if win.is_dir() {
-        sites.push(win);
-    }
+    let sites = crate::project::site_packages(&venv);
     if sites.is_empty() {
         return None;
     }
