@@ -235,7 +235,7 @@ pub fn scan(text: &str) -> Option<Scan> {
                     Some(def) => classify_function(node, def, text, &model, &mut item),
                     None => {
                         code_seen = true;
-                        item.binds = module_binds(&model, node.byte_range());
+                        item.binds = scope_binds(&model, 0, node.byte_range());
                         item.free = minus(&module_reads(&model, node.byte_range()), &item.binds);
                     }
                 }
@@ -245,7 +245,7 @@ pub fn scan(text: &str) -> Option<Scan> {
             }
             _ => {
                 code_seen = true;
-                item.binds = module_binds(&model, node.byte_range());
+                item.binds = scope_binds(&model, 0, node.byte_range());
                 item.free = minus(&module_reads(&model, node.byte_range()), &item.binds);
             }
         }
@@ -367,7 +367,7 @@ fn classify_function(node: Node<'_>, def: Node<'_>, text: &str, model: &Model, i
     // What the function reads from the module (its decorators, defaults and
     // annotations too), and what it binds there: its name, and any name its body
     // declares `global` and assigns.
-    item.binds = module_binds(model, node.byte_range());
+    item.binds = scope_binds(model, 0, node.byte_range());
     item.binds.insert(name.clone());
     item.free = minus(&module_reads(model, node.byte_range()), &item.binds);
     let scope = body.map(|b| model.scope_at(b.start_byte()));
@@ -715,18 +715,6 @@ pub fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_alphanumeric())
 }
 
-/// The names the statement at `range` binds in the module at run time: its
-/// assignments, definitions and imports, and those of its functions that declare the
-/// name `global` (asked of the semantic model).
-fn module_binds(model: &Model, range: Range<usize>) -> BTreeSet<String> {
-    model
-        .bindings
-        .iter()
-        .filter(|b| range.contains(&b.start) && model.binding_scope(b) == 0)
-        .map(|b| b.name.clone())
-        .collect()
-}
-
 /// The names the code at `range` reads from the module (or the builtins) at run time,
 /// in any scope of it: a name a function binds itself, or a comprehension, is not one.
 fn module_reads(model: &Model, range: Range<usize>) -> BTreeSet<String> {
@@ -738,8 +726,10 @@ fn module_reads(model: &Model, range: Range<usize>) -> BTreeSet<String> {
         .collect()
 }
 
-/// The names the statement at `range` binds in `scope` (a hook's body), nested
-/// functions' and comprehensions' own names left out.
+/// The names the statement at `range` binds in `scope` at run time (the module: 0, or
+/// a hook's body): its assignments, definitions and imports, and those of nested
+/// functions that declare the name `global` (or `nonlocal`); what nested functions and
+/// comprehensions bind for themselves is left out.
 fn scope_binds(model: &Model, scope: ScopeId, range: Range<usize>) -> BTreeSet<String> {
     model
         .bindings
