@@ -857,7 +857,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
                         .as_ref()
                         .map(|m| m.masked.regions.iter().map(|r| r.whole.clone()).collect())
                         .unwrap_or_default();
-                    verify::check_rules(Some(&current), &next, t, &elided, &changed)
+                    verify::check_rules(Some(&current), &next, t, &elided, &changed, &changed)
                 }),
                 None => verify::check(&next),
             };

@@ -29,11 +29,17 @@
 //!   Python 2 syntax (`print x`, `exec x`, `<>`, `1L`, `0777`), `await`/`async` as names.
 //!
 //! Judging only what a change reaches keeps the pass cheap (verification runs on
-//! every rewritten file) and leaves a file's pre-existing faults alone. Rules that need
+//! every rewritten file) and leaves a file's pre-existing faults alone. A compound
+//! statement whose header bytes changed is judged with all it holds (a `def` made
+//! `async def`, a loop made an `if`, change what its body may do); one only next to a
+//! change (the blank line after an inserted import, the header above a removed first
+//! statement) keeps its bytes and its context, so its header is judged and what it holds
+//! is not, and needs no elided part of the file. Rules that need
 //! a whole scope (`global`, `nonlocal`, async generators, `__future__`) read that scope
 //! only when its text holds the keyword (`global` and `nonlocal` ask the semantic
-//! model, [`crate::semantic`], built then, what the scope binds, reads and declares); on a masked tree (see [`crate::outline`]) with
-//! part of that scope elided they ask for the whole tree ([`Verdict::NeedsWholeTree`]).
+//! model, [`crate::semantic`], built then, what the scope binds, reads and declares);
+//! on a masked tree (see [`crate::outline`]) with part of that scope elided they ask
+//! for the whole tree ([`Verdict::NeedsWholeTree`]).
 
 use std::ops::Range;
 
@@ -61,17 +67,21 @@ pub enum Verdict {
 
 /// Judges the statements of `tree` (the tree of `text`, possibly masked: `elided` are
 /// the byte ranges its elided parts stand for) that `changed` (byte ranges of `text`;
-/// `0..text.len()` for all) reaches.
+/// `0..text.len()` for all) reaches; `modified` (within `changed`) are the bytes that
+/// differ from what they were, an empty range where something was deleted: a statement
+/// only next to a change keeps its bytes and what it holds need not be judged.
 pub fn check(
     text: &str,
     tree: &Tree,
     changed: &[Range<usize>],
+    modified: &[Range<usize>],
     elided: &[Range<usize>],
 ) -> Verdict {
     let mut w = Walker {
         text,
         b: text.as_bytes(),
         changed,
+        modified,
         elided,
         out: Vec::new(),
         scopes: Vec::new(),
@@ -142,6 +152,9 @@ struct Walker<'a, 't> {
     text: &'a str,
     b: &'a [u8],
     changed: &'a [Range<usize>],
+    /// The bytes that differ from what they were (`changed` also holds what is next
+    /// to a change); an empty range is where something was deleted.
+    modified: &'a [Range<usize>],
     elided: &'a [Range<usize>],
     out: Vec<Violation>,
     /// Scopes whose whole-scope rules must run (function or class nodes; `None` for the
@@ -153,6 +166,27 @@ struct Walker<'a, 't> {
     /// The semantic model of the tree, built when a `global` or `nonlocal` rule needs
     /// it (most checked files have neither).
     model: std::cell::OnceCell<Model>,
+}
+
+/// Where the header of a compound statement ends: past the `:` before its first block,
+/// and where that block starts (a decorated definition's: its definition's).
+fn header_end(node: Node<'_>) -> (usize, usize) {
+    if kind_of(node) == "decorated_definition" {
+        if let Some(d) = node.child_by_field_name("definition") {
+            return header_end(d);
+        }
+    }
+    let kids = children(node);
+    let Some(i) = kids.iter().position(|c| kind_of(*c) == "block") else {
+        return (node.end_byte(), node.end_byte());
+    };
+    let block = kids[i].start_byte();
+    let colon = kids[..i]
+        .iter()
+        .rev()
+        .find(|c| kind_of(**c) == ":")
+        .map_or(block, |c| c.end_byte());
+    (colon, block)
 }
 
 fn overlaps(r: &Range<usize>, start: usize, end: usize) -> bool {
@@ -370,13 +404,30 @@ impl<'a, 't> Walker<'a, 't> {
         }
     }
 
-    /// Where the header of a compound statement ends: its first block.
+    /// Does a change reach the header of a compound statement (up to its first block;
+    /// a decorated definition's, up to the definition's)?
     fn header_touched(&self, node: Node<'_>) -> bool {
-        let end = children(node)
-            .iter()
-            .find(|c| kind_of(**c) == "block")
-            .map_or(node.end_byte(), |b| b.start_byte());
-        self.touched(node.start_byte(), end)
+        let (_, block) = header_end(node);
+        self.touched(node.start_byte(), block)
+    }
+
+    /// Do the bytes of the header of a compound statement (up to the `:` before its
+    /// first block) differ from what they were?
+    fn header_modified(&self, node: Node<'_>) -> bool {
+        let (colon, _) = header_end(node);
+        self.modified(node.start_byte(), colon)
+    }
+
+    /// Do the bytes `start..end` differ from what they were: a changed range overlaps
+    /// them, or a deletion is at or inside them (not at their end)?
+    fn modified(&self, start: usize, end: usize) -> bool {
+        self.modified.iter().any(|m| {
+            if m.is_empty() {
+                start <= m.start && m.start < end
+            } else {
+                m.start < end && start < m.end
+            }
+        })
     }
 
     fn statement(&mut self, s: Node<'t>, cx: Cx<'t>, full: bool) {
@@ -393,28 +444,40 @@ impl<'a, 't> Walker<'a, 't> {
                 | "decorated_definition"
                 | "match_statement"
         );
-        let full = full || !compound || self.header_touched(s);
-        // A compound statement judged whole, or a simple statement whose text is elided
-        // (a docstring's), needs the tree of all of it.
+        // `head`: judge the statement's header (all of a simple statement); `full`:
+        // judge all it holds too. A statement reached only by a change next to it
+        // (`touched`) has the bytes and the context it had: its header is judged (an
+        // indentation, an emptied block), what it holds need not be.
+        let head = full || !compound || self.header_touched(s);
+        let full = full
+            || if compound {
+                self.header_modified(s)
+            } else {
+                self.modified(s.start_byte(), s.end_byte())
+            };
+        // A compound statement judged whole, or a changed simple statement whose text
+        // is elided (a docstring's), needs the tree of all of it.
         if full && self.holds_elided(s.start_byte(), s.end_byte()) {
             self.whole = true;
             return;
         }
-        if full && !compound {
-            self.simple(s, cx);
-            self.note_scope(cx.owner);
+        if !compound {
+            if head {
+                self.simple(s, cx);
+                self.note_scope(cx.owner);
+            }
             return;
         }
-        self.compound(s, cx, full);
+        self.compound(s, cx, full, head);
     }
 
-    fn compound(&mut self, s: Node<'t>, cx: Cx<'t>, full: bool) {
+    fn compound(&mut self, s: Node<'t>, cx: Cx<'t>, full: bool, head: bool) {
         match kind_of(s) {
             "decorated_definition" => {
                 for c in named_children(s) {
                     match kind_of(c) {
                         "decorator" => {
-                            if full {
+                            if head {
                                 for e in named_children(c) {
                                     self.expr(e, cx);
                                     // Any assignment expression may follow `@`.
@@ -424,13 +487,13 @@ impl<'a, 't> Walker<'a, 't> {
                                 }
                             }
                         }
-                        _ => self.compound(c, cx, full),
+                        _ => self.compound(c, cx, full, head),
                     }
                 }
             }
             "function_definition" => {
                 let is_async = has_token(s, "async");
-                if full {
+                if head {
                     self.debug_name(s.child_by_field_name("name"));
                     if let Some(p) = s.child_by_field_name("parameters") {
                         self.parameters(p, cx);
@@ -448,7 +511,7 @@ impl<'a, 't> Walker<'a, 't> {
                 }
             }
             "class_definition" => {
-                if full {
+                if head {
                     self.debug_name(s.child_by_field_name("name"));
                     if let Some(a) = s.child_by_field_name("superclasses") {
                         self.expr(a, cx);
@@ -464,7 +527,7 @@ impl<'a, 't> Walker<'a, 't> {
                 }
             }
             "if_statement" => {
-                if full {
+                if head {
                     if let Some(c) = s.child_by_field_name("condition") {
                         self.expr(c, cx);
                     }
@@ -480,7 +543,7 @@ impl<'a, 't> Walker<'a, 't> {
             }
             "while_statement" | "for_statement" => {
                 let is_for = kind_of(s) == "for_statement";
-                if full {
+                if head {
                     if is_for {
                         if has_token(s, "async") {
                             self.async_context(s, cx, "'async for' outside async function");
@@ -509,7 +572,7 @@ impl<'a, 't> Walker<'a, 't> {
                 }
             }
             "try_statement" => {
-                if full || self.clause_headers_touched(s) {
+                if head || self.clause_headers_touched(s) {
                     let star = children(s)
                         .iter()
                         .filter(|c| kind_of(**c) == "except_clause")
@@ -546,7 +609,7 @@ impl<'a, 't> Walker<'a, 't> {
                 }
             }
             "with_statement" => {
-                if full {
+                if head {
                     if has_token(s, "async") {
                         self.async_context(s, cx, "'async with' outside async function");
                     }
@@ -595,8 +658,7 @@ impl<'a, 't> Walker<'a, 't> {
                 }
             }
             "match_statement" => {
-                let full_cases = full;
-                if full {
+                if head {
                     for subj in s.children_by_field_name("subject", &mut s.walk()) {
                         self.expr(subj, cx);
                     }
@@ -608,12 +670,11 @@ impl<'a, 't> Walker<'a, 't> {
                         .collect();
                     let n = cases.len();
                     for (i, case) in cases.into_iter().enumerate() {
-                        let touched = full_cases || self.header_touched(case);
-                        if touched {
+                        if head || self.header_touched(case) {
                             self.case_header(case, cx, i + 1 == n);
                         }
                         if let Some(b) = case.child_by_field_name("consequence") {
-                            self.block(b, cx, touched);
+                            self.block(b, cx, full || self.header_modified(case));
                         }
                     }
                 }
@@ -631,14 +692,15 @@ impl<'a, 't> Walker<'a, 't> {
 
     /// An `elif`/`else`/`except`/`finally` clause.
     fn clause(&mut self, c: Node<'t>, cx: Cx<'t>, full: bool) {
-        let full = full || self.header_touched(c);
+        let head = full || self.header_touched(c);
+        let full = full || self.header_modified(c);
         if full && self.holds_elided(c.start_byte(), c.end_byte()) {
             self.whole = true;
             return;
         }
         let mut cx = cx;
         if kind_of(c) == "except_clause" {
-            if full {
+            if head {
                 for v in named_children(c) {
                     match kind_of(v) {
                         "block" => {}
@@ -671,7 +733,7 @@ impl<'a, 't> Walker<'a, 't> {
                 cx.star_loop = true;
                 cx.star_fn = true;
             }
-        } else if full {
+        } else if head {
             if let Some(cond) = c.child_by_field_name("condition") {
                 self.expr(cond, cx);
             }
@@ -1851,7 +1913,11 @@ impl<'a, 't> Walker<'a, 't> {
                 }
                 continue;
             }
-            if self.holds_elided(s.start_byte(), s.end_byte()) {
+            // An elided part may hold a `from __future__` import the tree does not show
+            // (a run of statements is one `0`; a docstring keeps its kind).
+            if self.holds_elided(s.start_byte(), s.end_byte())
+                && has_word(&self.b[s.byte_range()], b"__future__")
+            {
                 self.whole = true;
                 return;
             }
@@ -2086,7 +2152,13 @@ mod tests {
             // Refused before this pass runs.
             return Some("tree-sitter does not parse it".to_owned());
         }
-        match check(text, &tree, std::slice::from_ref(&(0..text.len())), &[]) {
+        match check(
+            text,
+            &tree,
+            std::slice::from_ref(&(0..text.len())),
+            std::slice::from_ref(&(0..text.len())),
+            &[],
+        ) {
             Verdict::Found(v) => v.into_iter().next().map(|v| v.message),
             Verdict::NeedsWholeTree(_) => panic!("whole tree asked for"),
         }
@@ -2441,11 +2513,17 @@ mod tests {
         let tree = crate::parse::parse(text).expect("parses");
         let at = text.find("return").unwrap_or(0);
         assert_eq!(
-            check(text, &tree, std::slice::from_ref(&(at..at + 8)), &[]),
+            check(
+                text,
+                &tree,
+                std::slice::from_ref(&(at..at + 8)),
+                std::slice::from_ref(&(at..at + 8)),
+                &[]
+            ),
             Verdict::Found(Vec::new())
         );
         assert!(
-            matches!(check(text, &tree, std::slice::from_ref(&(0..6)), &[]), Verdict::Found(v) if v.len() == 1)
+            matches!(check(text, &tree, std::slice::from_ref(&(0..6)), std::slice::from_ref(&(0..6)), &[]), Verdict::Found(v) if v.len() == 1)
         );
     }
 

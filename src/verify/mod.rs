@@ -46,13 +46,9 @@ pub fn check(text: &str) -> Result<(), SyntaxBreak> {
         return Err(SyntaxBreak::at(text, 0, None));
     };
     check_tree(text, &tree)?;
-    check_rules(
-        None,
-        text,
-        &tree,
-        &[],
-        std::slice::from_ref(&(0..text.len())),
-    )
+    let all = 0..text.len();
+    let all = std::slice::from_ref(&all);
+    check_rules(None, text, &tree, &[], all, all)
 }
 
 /// Like [`check`], with the tree of `text` already parsed.
@@ -70,8 +66,9 @@ pub fn check_tree(text: &str, tree: &tree_sitter::Tree) -> Result<(), SyntaxBrea
 /// for each run of statements around it, so a change that breaks the statements
 /// around it (an opened bracket or string, an indentation, a removed header) is seen.
 pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
+    let (anchors, modified) = changed_lines(old, new);
     let focus = crate::outline::Focus {
-        anchors: changed_lines(old, new),
+        anchors,
         words: Default::default(),
         keep: crate::outline::Keep::Focused,
         bindings_only: false,
@@ -80,18 +77,20 @@ pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
     // A masked parse is returned only when what it parsed is clean.
     if let Some((masked, trees)) = parse::parse_partial(new, &focus) {
         let elided: Vec<Range<usize>> = masked.regions.iter().map(|r| r.whole.clone()).collect();
-        return check_rules(Some(old), new, &trees.tree, &elided, &changed);
+        return check_rules(Some(old), new, &trees.tree, &elided, &changed, &modified);
     }
     let Some(tree) = parse::parse(new) else {
         return Err(SyntaxBreak::at(new, 0, None));
     };
     check_tree(new, &tree)?;
-    check_rules(Some(old), new, &tree, &[], &changed)
+    check_rules(Some(old), new, &tree, &[], &changed, &modified)
 }
 
 /// The compile rules ([`compile_rules`]) on the statements of `new` that `changed`
 /// reaches; `tree` is the tree of `new` (masked: `elided` are the runs its elided parts
-/// stand for). A fault outside the changed ranges counts only when `old` (the text
+/// stand for); `modified` are the bytes that differ from `old` (`changed` also holds
+/// the lines next to them), an empty range where something was deleted. A fault
+/// outside the changed ranges counts only when `old` (the text
 /// before the change, if any) does not have it as often: a file CPython already
 /// rejected is not held against the rewrite.
 pub fn check_rules(
@@ -100,9 +99,10 @@ pub fn check_rules(
     tree: &tree_sitter::Tree,
     elided: &[Range<usize>],
     changed: &[Range<usize>],
+    modified: &[Range<usize>],
 ) -> Result<(), SyntaxBreak> {
     let changed = &widen(new, changed);
-    let found = match compile_rules::check(new, tree, changed, elided) {
+    let found = match compile_rules::check(new, tree, changed, modified, elided) {
         compile_rules::Verdict::Found(v) => v,
         // What was found without the elided parts stands (a statement's own fault).
         compile_rules::Verdict::NeedsWholeTree(partial) if !partial.is_empty() => partial,
@@ -121,7 +121,7 @@ pub fn check_rules(
                 // not to be trusted, and what the partial tree shows was judged.
                 return Ok(());
             }
-            match compile_rules::check(new, &whole, changed, &[]) {
+            match compile_rules::check(new, &whole, changed, modified, &[]) {
                 compile_rules::Verdict::Found(v) => v,
                 compile_rules::Verdict::NeedsWholeTree(v) => v,
             }
@@ -147,7 +147,9 @@ pub fn check_rules(
     // Outside the changed lines: new only if the old text has it fewer times.
     let before: Vec<compile_rules::Violation> = match parse::parse(old) {
         Some(t) => {
-            match compile_rules::check(old, &t, std::slice::from_ref(&(0..old.len())), &[]) {
+            let all = 0..old.len();
+            let all = std::slice::from_ref(&all);
+            match compile_rules::check(old, &t, all, all, &[]) {
                 compile_rules::Verdict::Found(v) => v,
                 compile_rules::Verdict::NeedsWholeTree(v) => v,
             }
@@ -222,8 +224,10 @@ fn line_ranges(text: &str, anchors: &[usize]) -> Vec<Range<usize>> {
 /// deletion, or a changed line without code (blank, a comment: no statement holds it,
 /// so its own anchor reaches none), also anchors the nearest lines with code before
 /// and after it: what the change did is seen in the statements around it (a block
-/// whose statements all became a blank line is empty).
-fn changed_lines(old: &str, new: &str) -> Vec<usize> {
+/// whose statements all became a blank line is empty). Also the bytes of `new` that
+/// differ from `old`: the lines inserted or replaced, and an empty range at the start of
+/// the line after each deletion.
+fn changed_lines(old: &str, new: &str) -> (Vec<usize>, Vec<Range<usize>>) {
     let b = new.as_bytes();
     let mut starts = vec![0];
     starts.extend(memchr::memchr_iter(b'\n', b).map(|i| i + 1));
@@ -265,17 +269,21 @@ fn changed_lines(old: &str, new: &str) -> Vec<usize> {
         anchors.extend(prev.into_iter().chain(next).map(at));
     };
     let mut anchors = Vec::new();
+    let mut modified = Vec::new();
+    let line_start = |line: usize| starts.get(line).copied().unwrap_or(b.len());
     let diff = similar::TextDiff::from_lines(old, new);
     for op in diff.ops() {
         let lines = op.new_range();
         match op.tag() {
             similar::DiffTag::Equal => {}
             similar::DiffTag::Delete => {
+                modified.push(line_start(lines.start)..line_start(lines.start));
                 anchors.push(at(lines.start.saturating_sub(1)));
                 anchors.push(at(lines.start));
                 around(lines.start..lines.start, &mut anchors);
             }
             _ => {
+                modified.push(line_start(lines.start)..line_start(lines.end));
                 if lines.clone().any(|l| !code.get(l).copied().unwrap_or(true)) {
                     around(lines.clone(), &mut anchors);
                 }
@@ -292,7 +300,7 @@ fn changed_lines(old: &str, new: &str) -> Vec<usize> {
     }
     anchors.sort_unstable();
     anchors.dedup();
-    anchors
+    (anchors, modified)
 }
 
 #[cfg(test)]
@@ -333,6 +341,70 @@ mod tests {
         // An opened string swallows the rest of the file: found.
         let broken = OLD.replace("return os.sep", "return '''os.sep");
         assert!(check_change(OLD, &broken).is_err());
+    }
+
+    /// The compile rules' verdict on `new` as [`check_change`] judges it: masked.
+    fn masked_verdict(old: &str, new: &str) -> compile_rules::Verdict {
+        let (anchors, modified) = changed_lines(old, new);
+        let focus = crate::outline::Focus {
+            anchors,
+            words: Default::default(),
+            keep: crate::outline::Keep::Focused,
+            bindings_only: false,
+        };
+        let changed = widen(new, &line_ranges(new, &focus.anchors));
+        let (masked, trees) = parse::parse_partial(new, &focus).expect("a masked parse");
+        let elided: Vec<Range<usize>> = masked.regions.iter().map(|r| r.whole.clone()).collect();
+        compile_rules::check(new, &trees.tree, &changed, &modified, &elided)
+    }
+
+    #[test]
+    fn a_statement_only_next_to_a_change_needs_no_whole_tree() {
+        // What hoist-imports does: an import added at the top (and a blank line after
+        // it, which anchors the docstring before and the definition after), and a
+        // function's first statement removed (which anchors its header and docstring).
+        let old = "\"\"\"Module.\n\nMore.\n\"\"\"\nimport os\n\n\n@dec\nasync def f():\n    \"\"\"Doc.\n\n    More.\n    \"\"\"\n    import json\n    x = await json.g()\n    for y in x:\n        print(y)\n\n\nclass C:\n    \"\"\"Doc.\"\"\"\n\n    def m(self):\n        return 1\n";
+        let new = old
+            .replace("import os\n\n", "import os\n\nimport json\n\n")
+            .replace("    import json\n", "");
+        assert_eq!(check_change(old, &new), Ok(()));
+        assert!(
+            matches!(masked_verdict(old, &new), compile_rules::Verdict::Found(v) if v.is_empty())
+        );
+        // A changed header still judges all it holds, elided or not: the whole tree.
+        for (from, to, rule) in [
+            (
+                "async def f():",
+                "def f():",
+                "'await' outside async function",
+            ),
+            ("class C:", "def C():", ""),
+        ] {
+            let bad = new.replace(from, to);
+            let verdict = masked_verdict(old, &bad);
+            assert!(
+                matches!(verdict, compile_rules::Verdict::NeedsWholeTree(_)),
+                "{to}"
+            );
+            if !rule.is_empty() {
+                assert_eq!(
+                    check_change(old, &bad)
+                        .err()
+                        .and_then(|b| b.rule)
+                        .as_deref(),
+                    Some(rule)
+                );
+            }
+        }
+        // A docstring's text changed is judged whole too.
+        let bad = new.replace(
+            "    \"\"\"Doc.\n\n    More.",
+            "    b\"\"\"Doc.\n\n    Mor\u{e9}.",
+        );
+        assert!(matches!(
+            masked_verdict(old, &bad),
+            compile_rules::Verdict::NeedsWholeTree(_)
+        ));
     }
 
     #[test]
@@ -387,7 +459,15 @@ mod tests {
             let tree = parse::parse(&new).unwrap();
             let changed = at..at + with.len();
             assert!(
-                check_rules(Some(old), &new, &tree, &[], std::slice::from_ref(&changed)).is_err(),
+                check_rules(
+                    Some(old),
+                    &new,
+                    &tree,
+                    &[],
+                    std::slice::from_ref(&changed),
+                    std::slice::from_ref(&changed)
+                )
+                .is_err(),
                 "{with:?}"
             );
         }
