@@ -1922,10 +1922,8 @@ impl LazySettings {
                 };
                 let abs = absolute(ws, path, &compact(module))?;
                 let file = ws.project.resolve(&abs, Some(path))?;
-                let source = ws.read(&file).ok().flatten()?;
-                let tree = parse::parse(&source)?;
-                let theirs = crate::semantic::build(&tree, &source);
-                (!g.starts_with('_') && theirs.bindings_in(0, g).next().is_some()).then(|| {
+                let theirs = modules.star_names(ws, &file)?;
+                theirs.contains(g).then(|| {
                     (
                         b.start,
                         format!("a name the star import of `{abs}` brings in"),
@@ -3301,31 +3299,64 @@ fn clause_with_comma(node: Node<'_>) -> Range<usize> {
 /// Class name -> the texts of its bases.
 type Classes = HashMap<String, Vec<String>>;
 
-/// The top-level classes and imports of the modules a class comes from, each module read
-/// and parsed once per run however many instances' classes it is asked about.
+/// The top-level classes and imports of the modules a class comes from, and the names a
+/// star import of a module brings in, each module read and parsed once per run however
+/// many instances it is asked about.
 #[derive(Default)]
-struct ModuleCache(Mutex<HashMap<PathBuf, Option<Arc<ModuleClasses>>>>);
+struct ModuleCache {
+    classes: Mutex<HashMap<PathBuf, Option<Arc<ModuleClasses>>>>,
+    star_names: Mutex<HashMap<PathBuf, Option<Arc<HashSet<String>>>>>,
+}
 
 /// A module's top-level classes (with their bases) and imported names.
 type ModuleClasses = (Classes, Imported);
 
 impl ModuleCache {
     fn get(&self, ws: &Workspace, file: &Path) -> Option<Arc<ModuleClasses>> {
-        if let Some(hit) = self.lock().get(file) {
-            return hit.clone();
-        }
-        // Parsed outside the lock; two threads may both parse it, with the same result.
-        let summary = ws.read(file).ok().flatten().and_then(|text| {
+        cached(&self.classes, file, || {
+            let text = ws.read(file).ok().flatten()?;
             let tree = parse::parse(&text)?;
             Some(Arc::new(top_classes_and_imports(&tree, &text)))
-        });
-        self.lock().insert(file.to_path_buf(), summary.clone());
-        summary
+        })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, Option<Arc<ModuleClasses>>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    /// What `from M import *` binds, for the module in `file`: the names of its
+    /// `__all__` when that is a literal, else every name it binds at module level (in
+    /// any branch) that does not start with `_`. (A star import in `M` is not followed.)
+    fn star_names(&self, ws: &Workspace, file: &Path) -> Option<Arc<HashSet<String>>> {
+        cached(&self.star_names, file, || {
+            let text = ws.read(file).ok().flatten()?;
+            let info = crate::project_imports::ModInfo::from_text(&text);
+            if !info.parsed {
+                return None;
+            }
+            let names: HashSet<String> = match info.all {
+                Some(all) if !info.all_dynamic => all.into_iter().collect(),
+                _ => info
+                    .bound
+                    .into_keys()
+                    .filter(|n| !n.starts_with('_'))
+                    .collect(),
+            };
+            Some(Arc::new(names))
+        })
     }
+}
+
+/// The entry of `map` for `file`, made by `make` on a miss (outside the lock: two
+/// threads may both make it, with the same result).
+fn cached<T>(
+    map: &Mutex<HashMap<PathBuf, Option<Arc<T>>>>,
+    file: &Path,
+    make: impl FnOnce() -> Option<Arc<T>>,
+) -> Option<Arc<T>> {
+    let lock = || map.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(hit) = lock().get(file) {
+        return hit.clone();
+    }
+    let made = make();
+    lock().insert(file.to_path_buf(), made.clone());
+    made
 }
 /// Bound name -> (module as written, imported name).
 type Imported = HashMap<String, (String, String)>;
