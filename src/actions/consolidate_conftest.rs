@@ -535,6 +535,7 @@ impl ConsolidateConftest {
                     let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
                     test && collection::uncollected_dir(&dir, &config, &ignores).is_none()
                         && collection::ignored(&f, &ignores).is_none()
+                        && config.ignored_by_addopts(&f).is_none()
                         && collection::in_testpaths(&dir, &config)
                 })
             })

@@ -1,5 +1,6 @@
 //! What pytest collects, read from its configuration without running it: the rootdir's
-//! `norecursedirs`, `testpaths`, `python_files` and `addopts` (`--doctest-modules`), from
+//! `norecursedirs`, `testpaths`, `python_files` and `addopts` (`--doctest-modules`,
+//! `--ignore`, `--ignore-glob`), from
 //! pytest.ini / .pytest.ini / pyproject.toml `[tool.pytest.ini_options]` (or pytest 9's
 //! `[tool.pytest]`) / tox.ini `[pytest]` / setup.cfg `[tool:pytest]`; `collect_ignore`
 //! and `collect_ignore_glob` of the conftests; nested rootdirs (a directory with a
@@ -60,9 +61,54 @@ pub struct PytestConfig {
     pub testpaths: Vec<String>,
     pub python_files: Vec<String>,
     pub doctest_modules: bool,
+    /// `--ignore PATH` / `--ignore-glob GLOB` of `addopts` (relative to the rootdir,
+    /// where pytest is run): (the path or glob, is a glob).
+    pub ignore: Vec<(String, bool)>,
 }
 
 impl PytestConfig {
+    /// Reads what matters of `addopts`, split into words.
+    fn addopts(&mut self, words: &[String]) {
+        let mut it = words.iter();
+        while let Some(w) = it.next() {
+            self.doctest_modules |= w == "--doctest-modules";
+            for (flag, glob) in [("--ignore", false), ("--ignore-glob", true)] {
+                let value = match w.strip_prefix(flag) {
+                    Some("") => it.next().map(String::as_str),
+                    Some(v) => v.strip_prefix('='),
+                    None => None,
+                };
+                if let Some(v) = value {
+                    let v = v.trim_matches(|c| c == '"' || c == '\'');
+                    let v = v.strip_prefix("./").unwrap_or(v).trim_end_matches('/');
+                    self.ignore.push((v.to_owned(), glob));
+                }
+            }
+        }
+    }
+
+    /// Is `rel` (relative to the rootdir) ignored by `--ignore`/`--ignore-glob` in
+    /// `addopts`?
+    pub fn ignored_by_addopts(&self, rel: &Path) -> Option<String> {
+        let s = rel.to_string_lossy();
+        let (entry, glob) = self.ignore.iter().find(|(e, glob)| {
+            if *glob {
+                fnmatch(e, &s)
+            } else {
+                rel == Path::new(e)
+            }
+        })?;
+        Some(format!(
+            "pytest does not collect {} (addopts {}{entry}{})",
+            rel.display(),
+            if *glob { "--ignore-glob=" } else { "--ignore=" },
+            self.file
+                .as_ref()
+                .map(|f| format!(" in {}", f.display()))
+                .unwrap_or_default()
+        ))
+    }
+
     pub fn norecurse(&self) -> Vec<String> {
         match &self.norecursedirs {
             Some(v) => v.clone(),
@@ -128,9 +174,7 @@ fn from_pairs(file: PathBuf, pairs: Option<&[(String, String)]>) -> PytestConfig
             "norecursedirs" => c.norecursedirs = Some(words()),
             "testpaths" => c.testpaths = words(),
             "python_files" => c.python_files = words(),
-            "addopts" => {
-                c.doctest_modules |= v.split_whitespace().any(|w| w == "--doctest-modules")
-            }
+            "addopts" => c.addopts(&words()),
             _ => {}
         }
     }
@@ -157,16 +201,15 @@ fn from_pyproject(file: &Path, text: &str) -> Option<PytestConfig> {
             _ => None,
         }
     };
-    Some(PytestConfig {
+    let mut c = PytestConfig {
         file: Some(file.to_path_buf()),
         norecursedirs: words("norecursedirs"),
         testpaths: words("testpaths").unwrap_or_default(),
         python_files: words("python_files").unwrap_or_default(),
-        doctest_modules: words("addopts")
-            .unwrap_or_default()
-            .iter()
-            .any(|w| w == "--doctest-modules"),
-    })
+        ..PytestConfig::default()
+    };
+    c.addopts(&words("addopts").unwrap_or_default());
+    Some(c)
 }
 
 /// pytest's `fnmatch_ex`: a pattern without `/` matches the last component (`name`), one
@@ -238,7 +281,8 @@ pub fn uncollected_dir(
                 }
             ));
         }
-        if let Some(why) = ignored(&so_far, ignores) {
+        if let Some(why) = ignored(&so_far, ignores).or_else(|| config.ignored_by_addopts(&so_far))
+        {
             return Some(why);
         }
     }
@@ -528,5 +572,30 @@ mod tests {
         let ig = [(PathBuf::from("tests"), "legacy".to_owned(), false)];
         assert!(uncollected_dir(Path::new("tests/legacy/a"), &d, &ig).is_some());
         assert!(uncollected_dir(Path::new("tests/legacy2"), &d, &ig).is_none());
+    }
+
+    #[test]
+    fn ignore_options_in_addopts() {
+        let ini = from_pairs(
+            PathBuf::from("pytest.ini"),
+            Some(&[(
+                "addopts".to_owned(),
+                "-ra --ignore=tests/legacy --ignore ./tests/old/ --ignore-glob=*/gen_*".to_owned(),
+            )]),
+        );
+        let toml = from_pyproject(
+            Path::new("pyproject.toml"),
+            "[tool.pytest.ini_options]\naddopts = [\"--ignore\", \"tests/legacy\", \"--ignore-glob=*/gen_*\"]\n",
+        )
+        .unwrap();
+        for c in [&ini, &toml] {
+            let why = uncollected_dir(Path::new("tests/legacy/a"), c, &[]).unwrap();
+            assert!(why.contains("addopts --ignore=tests/legacy"), "{why}");
+            assert!(uncollected_dir(Path::new("tests/legacy2"), c, &[]).is_none());
+            assert!(c.ignored_by_addopts(Path::new("tests/gen_x.py")).is_some());
+            assert!(c.ignored_by_addopts(Path::new("tests/test_x.py")).is_none());
+            assert!(!c.doctest_modules);
+        }
+        assert!(uncollected_dir(Path::new("tests/old"), &ini, &[]).is_some());
     }
 }
