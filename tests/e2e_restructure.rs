@@ -197,6 +197,39 @@ fn move_module_rewrites_every_reference() {
     );
 }
 
+/// A move whose target needs a package where a module of that name is
+/// (`shop.cart.money` while `shop/cart.py` exists) is refused: the new `shop/cart/`
+/// would shadow `shop/cart.py` and `from shop.cart import ...` would fail. Nothing is
+/// written and the suite still passes.
+#[test]
+fn move_module_refuses_a_target_that_would_shadow_a_module() {
+    let tmp = project("move_everywhere");
+    let dir = tmp.path();
+    let (code, out, err) = common::fixer(
+        dir,
+        &[
+            "apply",
+            "move-module",
+            "--set",
+            "from=shop.utils.money",
+            "--set",
+            "to=shop.cart.money",
+        ],
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains(
+            "error: the target `shop.cart.money` needs a package `shop.cart`, but `shop.cart` is the module shop/cart.py"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("help: turn `shop.cart` into a package first"), "{err}");
+    assert!(!dir.join("shop/cart").exists());
+    assert!(dir.join("shop/utils/money.py").is_file());
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "the suite still passes:\n{out}");
+}
+
 /// A moved file keeps its encoding: a latin-1 module (with its coding cookie) moved by
 /// `move-module` or split by `module-to-package` is still latin-1 on disk, CRLF kept,
 /// and still imports.

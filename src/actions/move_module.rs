@@ -31,7 +31,9 @@
 //! project.
 //!
 //! When it refuses (exit 2): the old module is not in the project, the target exists,
-//! the target is inside the moved package, a moved file is not text. A reference that
+//! the target is inside the moved package, a package the target needs is a module
+//! (`to=pkg.other.mod` with `pkg/other.py`: `pkg/other/` would shadow it), a moved file
+//! is not text. A reference that
 //! cannot be expressed from where it is written is reported and left as it is.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -213,6 +215,26 @@ impl ProjectAction for MoveModule {
             return Err(UserError::new(format!(
                 "`{to}` is inside `{from}`: a package cannot move into itself"
             )));
+        }
+        // A package the move would create where a module of that name is: the new
+        // directory would shadow the module (`from pkg.other import g` would fail).
+        let parts: Vec<&str> = to.split('.').collect();
+        let mut dir = frame.clone();
+        for (i, part) in parts.iter().enumerate().take(parts.len() - 1) {
+            dir = dir.join(part);
+            let module = dir.with_extension("py");
+            if r.is_file(&module) && !r.is_file(&dir.join("__init__.py")) {
+                let name = parts[..=i].join(".");
+                return Err(UserError::new(format!(
+                    "the target `{to}` needs a package `{name}`, but `{name}` is the module {}: \
+                     the new directory would shadow it",
+                    r.layout.show(&module)
+                ))
+                .help(format!(
+                    "turn `{name}` into a package first (`fixer apply module-to-package --set \
+                     module={name} --set submodule=...`), or choose another `to`"
+                )));
+            }
         }
         // Files to move.
         let mut moved = BTreeMap::new();
