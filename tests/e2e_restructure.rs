@@ -223,7 +223,10 @@ fn move_module_refuses_a_target_that_would_shadow_a_module() {
         ),
         "{err}"
     );
-    assert!(err.contains("help: turn `shop.cart` into a package first"), "{err}");
+    assert!(
+        err.contains("help: turn `shop.cart` into a package first"),
+        "{err}"
+    );
     assert!(!dir.join("shop/cart").exists());
     assert!(dir.join("shop/utils/money.py").is_file());
     let (code, out) = common::pytest(dir, &[], &[]);

@@ -4,8 +4,9 @@
 //! `submodule` argument), adds one dot to each of its relative imports (it now sits one
 //! package deeper), and writes `pkg/mod/__init__.py` re-exporting the module's public
 //! names: `__all__` when the module defines it literally, else every top-level name that
-//! does not start with `_` (functions, classes, constants, names it imports with
-//! `from`), plus the private names other project files import from it; every
+//! does not start with `_` and that the module defines (functions, classes, constants;
+//! the names it only imports too when a project file star-imports it), plus the names
+//! other project files import from it, private ones too; every
 //! top-level name, private ones too, when the module defines pytest fixtures or hooks
 //! (pytest reads a plugin's whole namespace, which `__getattr__` does not extend);
 //! `DocTestSuite("pkg.mod")` becomes `DocTestSuite("pkg.mod.NAME")`, where the code
@@ -203,6 +204,41 @@ impl ProjectAction for ModuleToPackage {
                 .iter()
                 .any(|r| r.scope == 0 && r.name == "__name__" && !in_main_guard(&text, r.start))
         });
+        // The names other project files import from the module (`from pkg.mod import
+        // X`), and whether one star-imports it (which, without `__all__`, takes every
+        // public name, its imports' too: `__getattr__` does not serve `*`).
+        let files: Vec<_> = ws.python_files().iter().map(|p| r.layout.abs(p)).collect();
+        let imported_by_others: Vec<(Vec<String>, bool)> = files
+            .par_iter()
+            .filter(|f| **f != file)
+            .flat_map_iter(|f| {
+                let fi = r.module_info(f);
+                let mut out = Vec::new();
+                for site in fi.imports.iter().filter(|s| s.from) {
+                    let target = if site.level == 0 {
+                        if site.module != *module {
+                            continue;
+                        }
+                        r.resolve(&site.module, Some(f))
+                    } else {
+                        r.resolve_relative(f, site.level, &site.module)
+                    };
+                    if target.ok().as_ref().and_then(Loc::file) == Some(file.as_path()) {
+                        out.push((
+                            site.names.iter().map(|(n, _)| n.clone()).collect(),
+                            site.star,
+                        ));
+                    }
+                }
+                out
+            })
+            .collect();
+        let star_imported = imported_by_others.iter().any(|(_, star)| *star);
+        let wanted: BTreeSet<String> = imported_by_others
+            .into_iter()
+            .filter(|(_, star)| !star)
+            .flat_map(|(names, _)| names)
+            .collect();
         // The names the package re-exports.
         let mut names: Vec<String> = Vec::new();
         let mut seen = BTreeSet::new();
@@ -219,9 +255,15 @@ impl ProjectAction for ModuleToPackage {
                     add(n, &mut names);
                 }
             }
+            // What the module defines; the names it only imports come through
+            // `__getattr__` (or below, when another file imports them from it), unless a
+            // star import of the module takes them.
             _ => {
                 for (n, kind) in &info.top_level {
-                    if !n.starts_with('_') && *kind != ImportKind::PlainImport {
+                    let imported = matches!(kind, ImportKind::FromImport { .. });
+                    if !n.starts_with('_')
+                        && (*kind == ImportKind::Defined || (imported && star_imported))
+                    {
                         add(n, &mut names);
                     }
                 }
@@ -237,30 +279,7 @@ impl ProjectAction for ModuleToPackage {
                 }
             }
         }
-        // Private names that other project files import from the module.
-        let files: Vec<_> = ws.python_files().iter().map(|p| r.layout.abs(p)).collect();
-        let wanted: BTreeSet<String> = files
-            .par_iter()
-            .filter(|f| **f != file)
-            .flat_map_iter(|f| {
-                let fi = r.module_info(f);
-                let mut out = Vec::new();
-                for site in fi.imports.iter().filter(|s| s.from && !s.star) {
-                    let target = if site.level == 0 {
-                        if site.module != *module {
-                            continue;
-                        }
-                        r.resolve(&site.module, Some(f))
-                    } else {
-                        r.resolve_relative(f, site.level, &site.module)
-                    };
-                    if target.ok().as_ref().and_then(Loc::file) == Some(file.as_path()) {
-                        out.extend(site.names.iter().map(|(n, _)| n.clone()));
-                    }
-                }
-                out
-            })
-            .collect();
+        // Names other project files import from the module, private ones too.
         for n in wanted {
             if info.bound.contains_key(&n) {
                 add(&n, &mut names);
