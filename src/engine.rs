@@ -476,8 +476,34 @@ fn run_project_action(
         }]);
         return Ok(());
     }
-    ws.report(findings);
+    ws.report(suppressed_out(ws, &recipe.id, findings));
     Ok(())
+}
+
+/// The findings of a project-wide action but those a suppression comment of their file
+/// covers (`# fixer: ignore[...]` on the line or the statement it starts, `# fixer:
+/// ignore-file[...]` in the file's head), as the per-file stage honours them.
+fn suppressed_out(ws: &Workspace, recipe: &str, findings: Vec<Finding>) -> Vec<Finding> {
+    let mut files: BTreeMap<PathBuf, Option<(bool, crate::suppress::Suppressions)>> =
+        BTreeMap::new();
+    findings
+        .into_iter()
+        .filter(|f| {
+            let read = files.entry(f.path.clone()).or_insert_with(|| {
+                let text = ws.read(&f.path).ok().flatten()?;
+                if memchr::memmem::find(text.as_bytes(), b"fixer:").is_none() {
+                    return None;
+                }
+                let whole = crate::suppress::file_ignored(&text, recipe);
+                let tree = parse::parse(&text)?;
+                Some((whole, crate::suppress::Suppressions::read(&text, &tree)))
+            });
+            match read {
+                None => true,
+                Some((whole, lines)) => !(*whole || (f.line > 0 && lines.covers(recipe, f.line))),
+            }
+        })
+        .collect()
 }
 
 /// What the per-file stage of a recipe came to on one file, before it is recorded.
