@@ -420,13 +420,13 @@ fn run_project_action(
             Some((p.clone(), old, c.current.clone()?))
         })
         .collect();
-    // A file with a lone `\r` is not rewritten (see [`crate::source::lone_cr`]): the
-    // action's changes belong together, so none is made.
-    let lone_cr = touched.iter().find_map(|(p, old, new)| {
+    // A file fixer may misread is not rewritten (see [`crate::source::unreadable`]):
+    // the action's changes belong together, so none is made.
+    let unreadable = touched.iter().find_map(|(p, old, new)| {
         let text = old.as_deref().unwrap_or(new);
-        crate::source::lone_cr(text).map(|at| (p, text, at))
+        crate::source::unreadable(text).map(|(at, why)| (p, text, at, why))
     });
-    if let Some((path, text, at)) = lone_cr {
+    if let Some((path, text, at, why)) = unreadable {
         let (line, column) = line_col(text, at);
         let finding = Finding {
             path: path.clone(),
@@ -434,11 +434,7 @@ fn run_project_action(
             column,
             recipe: recipe.id.clone(),
             severity: Severity::Warning,
-            message: format!(
-                "{}; no file was changed by `{}`",
-                crate::source::LONE_CR,
-                recipe.id
-            ),
+            message: format!("{why}; no file was changed by `{}`", recipe.id),
         };
         *ws.lock_changes() = before;
         ws.report([finding]);
@@ -542,10 +538,12 @@ fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) -> FileOut
     }
     match fix_file(ws, recipe, path, &text) {
         FileResult::Unparsable(reason) => FileOutcome::Skip(reason),
+        // A file fixer may misread is not rewritten (see [`crate::source::unreadable`]).
         FileResult::Done { text: new, .. }
-            if *new != *text && crate::source::lone_cr(&text).is_some() =>
+            if *new != *text && crate::source::unreadable(&text).is_some() =>
         {
-            FileOutcome::Skip(crate::source::LONE_CR.to_owned())
+            let why = crate::source::unreadable(&text).map_or("", |(_, why)| why);
+            FileOutcome::Skip(why.to_owned())
         }
         FileResult::Done {
             text: new,

@@ -157,6 +157,36 @@ pub fn lone_cr(text: &str) -> Option<usize> {
 pub const LONE_CR: &str =
     "a lone \\r ends a line in it (old Mac newlines), which fixer does not rewrite; convert its newlines to \\n or \\r\\n first";
 
+/// Why a file with a line that holds only a backslash continuation is left as it is
+/// (see [`unreadable`]).
+pub const LONE_BACKSLASH: &str =
+    "a line in it holds only a backslash continuation, where tree-sitter-python can misread the indentation of the block (CPython does not), so fixer does not rewrite it; join the line with the next first";
+
+/// Where and why fixer must not rewrite `text`, because what it reads there is not
+/// always what Python runs: a lone `\r` (see [`lone_cr`]), or a line that holds only
+/// indentation and a backslash continuation (`    \` before `    return x`): at the
+/// start of a block tree-sitter-python ends the block after the next line and reads the
+/// lines after it one level out, without an error (CPython joins the lines and reads
+/// one block). Such a line inside a string counts too (the scan does not follow
+/// strings): such a file is left as it is, never misread.
+pub fn unreadable(text: &str) -> Option<(usize, &'static str)> {
+    if let Some(at) = lone_cr(text) {
+        return Some((at, LONE_CR));
+    }
+    let b = text.as_bytes();
+    memchr::memchr_iter(b'\\', b)
+        .find(|&i| {
+            let start = memchr::memrchr(b'\n', &b[..i]).map_or(0, |j| j + 1);
+            let blank_before = b[start..i]
+                .iter()
+                .all(|c| matches!(c, b' ' | b'\t' | b'\x0c'));
+            let ends_line = matches!(b.get(i + 1), Some(b'\n'))
+                || (b.get(i + 1) == Some(&b'\r') && b.get(i + 2) == Some(&b'\n'));
+            blank_before && ends_line
+        })
+        .map(|at| (at, LONE_BACKSLASH))
+}
+
 /// The encoding named by a PEP 263 cookie on line 1 or 2, lowercased.
 fn coding_cookie(bytes: &[u8]) -> Option<String> {
     let re = cookie_regex();

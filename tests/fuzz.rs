@@ -2341,6 +2341,43 @@ fn regression_a_file_with_a_lone_cr_is_not_rewritten() {
     );
 }
 
+/// hoist-imports removed a function's first statement, leaving a line that holds only
+/// a backslash continuation first in the block: tree-sitter then ends the block after
+/// the next line and reads the rest one level out (CPython reads one block), so the
+/// whole-file check refused what the changed-lines check had accepted. A file with such
+/// a line is never rewritten (found by the fuzzer, seed 94001).
+#[test]
+fn regression_a_file_with_a_lone_backslash_line_is_not_rewritten() {
+    regression(
+        &[
+            ("pkg/__init__.py", b""),
+            ("pkg/util.py", b"A = 1\n"),
+            (
+                "pkg/tests/helpers.py",
+                b"def make():\n    from pkg.util import A\n\n    \\\n    return A\n    return A\n",
+            ),
+        ],
+        "pkg/util.py",
+        &["hoist-imports"],
+        false,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "def test_make():\n    from os import sep\n\n    \\\n    return sep\n";
+    std::fs::write(tmp.path().join("test_m.py"), text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fixer"))
+        .args(["apply", "hoist-imports", "."])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("test_m.py")).unwrap(),
+        text,
+        "{err}"
+    );
+    assert!(err.contains("holds only a backslash continuation"), "{err}");
+}
+
 /// lazy-settings refused a module's own instance whose getter would clash with the
 /// getter a star import brings in for another instance, then, once that other instance
 /// was lazy, defined its getter over the star-imported one on a second run: a name a
