@@ -735,6 +735,8 @@ impl ConsolidateConftest {
                 .map(|n| venv_python(&rootdir.join(n)))
                 .find(|p| p.is_file());
         }
+        // Plugins named in `pytest_plugins` (or by those) that fixer cannot read.
+        let unread_plugins: Vec<String>;
         let mut external: BTreeMap<String, String> = collection::BUILTIN_FIXTURES
             .iter()
             .map(|n| ((*n).to_owned(), "pytest".to_owned()))
@@ -760,12 +762,14 @@ impl ConsolidateConftest {
             dirs.extend(sites.iter().cloned());
             let mut installed = collection::installed_plugins(&sites);
             installed.retain(|m| !modules.contains(m));
-            for (n, p) in collection::plugin_fixtures(&modules, &dirs) {
+            let (listed, unread) = collection::plugin_fixtures(&modules, &dirs);
+            for (n, p) in listed {
                 external
                     .entry(n)
                     .or_insert(format!("plugin `{p}` (pytest_plugins)"));
             }
-            for (n, p) in collection::plugin_fixtures(&installed, &dirs) {
+            unread_plugins = unread;
+            for (n, p) in collection::plugin_fixtures(&installed, &dirs).0 {
                 external
                     .entry(n)
                     .or_insert(format!("installed plugin `{p}`"));
@@ -844,6 +848,7 @@ impl ConsolidateConftest {
             root_abs: root_abs.clone(),
             boundaries: boundaries.clone(),
             external,
+            unread_plugins,
         };
 
         // The plan, checked by pytest when a Python with pytest is at hand: a conftest
@@ -1174,6 +1179,8 @@ struct Ctx {
     boundaries: BTreeMap<PathBuf, PathBuf>,
     /// Fixture names pytest or a plugin defines -> who defines them.
     external: BTreeMap<String, String>,
+    /// `pytest_plugins` modules fixer cannot read: any fixture name may be theirs.
+    unread_plugins: Vec<String>,
 }
 
 impl Ctx {
@@ -1357,6 +1364,13 @@ fn plan(
                             "it overrides the `{}` of {who} for the tests under {}; moved, it would override it for others",
                             f.name,
                             shown(root, c.rel.as_deref().unwrap_or(Path::new("")))
+                        ),
+                    );
+                } else if let Some(p) = ctx.unread_plugins.first() {
+                    pins.insert(
+                        (s, i),
+                        format!(
+                            "it may override a fixture of plugin `{p}` (pytest_plugins), which fixer cannot read; moved, it would override it for others (help: --set python=PATH of a Python that has the plugin installed)"
                         ),
                     );
                 } else if in_rootdir && !target_is_rootdir {

@@ -427,10 +427,17 @@ pub fn module_fixtures(text: &str) -> (BTreeSet<String>, Vec<String>) {
     (names, stars)
 }
 
-/// Fixture names defined by plugins fixer can see: (name -> the plugin that defines it).
-/// `modules` are dotted names (`pytest_plugins` entries); `dirs` the directories they
-/// import from (the rootdir, its `src/`, site-packages).
-pub fn plugin_fixtures(modules: &[String], dirs: &[PathBuf]) -> BTreeMap<String, String> {
+/// Fixture names defined by plugins fixer can see: (name -> the plugin that defines it),
+/// and the plugin modules it could not find (the fixtures they define are unknown).
+/// `modules` are dotted names (`pytest_plugins` entries, followed through the plugins'
+/// own `pytest_plugins` and star imports); `dirs` the directories they import from (the
+/// rootdir, its `src/`, site-packages). pytest's own plugins (`pytester`, `_pytest.*`)
+/// are known by [`BUILTIN_FIXTURES`].
+pub fn plugin_fixtures(
+    modules: &[String],
+    dirs: &[PathBuf],
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let mut unread = Vec::new();
     let mut out = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut todo: Vec<(String, String)> = modules.iter().map(|m| (m.clone(), m.clone())).collect();
@@ -444,10 +451,13 @@ pub fn plugin_fixtures(modules: &[String], dirs: &[PathBuf]) -> BTreeMap<String,
             let init = d.join(&rel).join("__init__.py");
             [f, init].into_iter().find(|p| p.is_file())
         });
-        let Some(file) = file else {
-            continue;
-        };
-        let Ok(text) = std::fs::read_to_string(&file) else {
+        let builtin = module == "pytester" || module == "_pytest" || module.starts_with("_pytest.");
+        let Some((file, text)) =
+            file.and_then(|f| std::fs::read_to_string(&f).ok().map(|t| (f, t)))
+        else {
+            if !builtin {
+                unread.push(module);
+            }
             continue;
         };
         let (names, stars) = module_fixtures(&text);
@@ -480,7 +490,8 @@ pub fn plugin_fixtures(modules: &[String], dirs: &[PathBuf]) -> BTreeMap<String,
             todo.push((abs, plugin.clone()));
         }
     }
-    out
+    unread.sort();
+    (out, unread)
 }
 
 /// The modules of the installed pytest plugins (`pytest11` entry points).
