@@ -233,6 +233,38 @@ fn move_module_refuses_a_target_that_would_shadow_a_module() {
     assert_eq!(code, 0, "the suite still passes:\n{out}");
 }
 
+/// A pytest plugin that makes fixtures as it runs (`globals()[f"_{scope}_runner"] =
+/// ...`, as pytest-asyncio 1.5 makes its runner fixtures) keeps them when it becomes a
+/// package: pytest reads the plugin's namespace, which the package fills from the moved
+/// module (before, every test that used one errored with "fixture not found").
+#[test]
+fn module_to_package_keeps_a_plugins_runtime_fixtures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    common::copy_tree(
+        &common::fixture("fixtures/module-to-package/pytest-plugin-dynamic"),
+        dir,
+    );
+    std::fs::remove_file(dir.join("case.toml")).unwrap();
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "the suite passes before:\n{out}");
+    ok(
+        dir,
+        &[
+            "apply",
+            "module-to-package",
+            "--set",
+            "module=myplugin.plugin",
+            "--set",
+            "submodule=impl",
+        ],
+    );
+    assert!(dir.join("myplugin/plugin/impl.py").is_file());
+    let (code, out) = common::pytest(dir, &[], &[]);
+    assert_eq!(code, 0, "the suite passes after:\n{out}");
+    assert!(out.contains("1 passed"), "{out}");
+}
+
 /// A moved file keeps its encoding: a latin-1 module (with its coding cookie) moved by
 /// `move-module` or split by `module-to-package` is still latin-1 on disk, CRLF kept,
 /// and still imports.

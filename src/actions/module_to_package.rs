@@ -8,7 +8,8 @@
 //! the names it only imports too when a project file star-imports it), plus the names
 //! other project files import from it, private ones too; every
 //! top-level name, private ones too, when the module defines pytest fixtures or hooks
-//! (pytest reads a plugin's whole namespace, which `__getattr__` does not extend);
+//! (pytest reads a plugin's whole namespace, which `__getattr__` does not extend; a
+//! plugin that binds names as it runs has the package copy its namespace on import);
 //! `DocTestSuite("pkg.mod")` becomes `DocTestSuite("pkg.mod.NAME")`, where the code
 //! and its doctests now are. So `import
 //! pkg.mod`, `from pkg.mod import X` and `pkg.mod.X` keep working, and
@@ -303,6 +304,14 @@ impl ProjectAction for ModuleToPackage {
                 }
                 init.push_str(&format!("){nl}"));
             }
+        }
+        // A pytest plugin that binds names at run time (`globals()[f"_{scope}_runner"] =
+        // ...`, as pytest-asyncio makes its runner fixtures): pytest reads the plugin's
+        // namespace, so the package takes every name the module has once it has run.
+        if is_pytest_plugin(&text) && info.dynamic {
+            init.push_str(&format!(
+                "{nl}from . import {sub} as _{sub}{nl}{nl}# pytest reads a plugin's whole namespace, which `{module}.{sub}` builds as it runs.{nl}globals().update({{{nl}    k: v{nl}    for k, v in vars(_{sub}).items(){nl}    if not (k.startswith(\"__\") and k.endswith(\"__\")){nl}}}){nl}"
+            ));
         }
         // Every other name of the module (private ones, its imports) stays reachable as
         // `pkg.mod.NAME` too, as code generated at run time or other projects may use it.
