@@ -635,6 +635,10 @@ impl<'a, 't> Walker<'a, 't> {
                                 values.push(v);
                             }
                         }
+                        // `with (a(), y := b()):` with no `as` is, to CPython, one
+                        // parenthesized expression (a tuple), where `:=` and `*` may stand.
+                        let tuple = children(clause).first().is_some_and(|c| kind_of(*c) == "(")
+                            && values.iter().all(|v| kind_of(*v) != "as_pattern");
                         for v in values {
                             if kind_of(v) == "as_pattern" {
                                 let parts = named_children(v);
@@ -648,7 +652,9 @@ impl<'a, 't> Walker<'a, 't> {
                                 }
                             } else {
                                 self.expr(v, cx);
-                                self.walrus_or_star(v, "in a with statement");
+                                if !tuple {
+                                    self.walrus_or_star(v, "in a with statement");
+                                }
                             }
                         }
                     }
@@ -2203,6 +2209,10 @@ mod tests {
         ),
         ("x: int = y := 1\n", "x: int = (y := 1)\n"),
         ("with y := f():\n    pass\n", "with (y := f()):\n    pass\n"),
+        (
+            "with (a() as x, y := b()):\n    pass\n",
+            "with (a(), y := b()):\n    pass\n",
+        ),
         ("a, x := 1\n", "a, (x := 1)\n"),
         ("[x for x in y if z := 1]\n", "[x for x in y if (z := 1)]\n"),
         ("lambda: x := 1\n", "lambda: (x := 1)\n"),
