@@ -539,19 +539,16 @@ fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) -> FileOut
     match fix_file(ws, recipe, path, &text) {
         FileResult::Unparsable(reason) => FileOutcome::Skip(reason),
         // A file fixer may misread is not rewritten (see [`crate::source::unreadable`]).
-        FileResult::Done { text: new, .. }
-            if *new != *text && crate::source::unreadable(&text).is_some() =>
-        {
-            let why = crate::source::unreadable(&text).map_or("", |(_, why)| why);
-            FileOutcome::Skip(why.to_owned())
-        }
         FileResult::Done {
             text: new,
             edits,
             findings,
-        } => FileOutcome::Done {
-            change: (*new != *text).then_some((new, edits.max(1))),
-            findings,
+        } => match (*new != *text).then(|| crate::source::unreadable(&text)) {
+            Some(Some((_, why))) => FileOutcome::Skip(why.to_owned()),
+            changed => FileOutcome::Done {
+                change: changed.is_some().then_some((new, edits.max(1))),
+                findings,
+            },
         },
     }
 }

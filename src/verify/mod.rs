@@ -66,13 +66,7 @@ pub fn check_tree(text: &str, tree: &tree_sitter::Tree) -> Result<(), SyntaxBrea
 /// for each run of statements around it, so a change that breaks the statements
 /// around it (an opened bracket or string, an indentation, a removed header) is seen.
 pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
-    let (anchors, modified) = changed_lines(old, new);
-    let focus = crate::outline::Focus {
-        anchors,
-        words: Default::default(),
-        keep: crate::outline::Keep::Focused,
-        bindings_only: false,
-    };
+    let (focus, modified) = change_focus(old, new);
     let changed = line_ranges(new, &focus.anchors);
     // A masked parse is returned only when what it parsed is clean.
     if let Some((masked, trees)) = parse::parse_partial(new, &focus) {
@@ -84,6 +78,19 @@ pub fn check_change(old: &str, new: &str) -> Result<(), SyntaxBreak> {
     };
     check_tree(new, &tree)?;
     check_rules(Some(old), new, &tree, &[], &changed, &modified)
+}
+
+/// What [`check_change`] parses of `new`: the lines that differ from `old` and those
+/// next to them (see [`changed_lines`]), and the bytes that differ.
+fn change_focus(old: &str, new: &str) -> (crate::outline::Focus<'static>, Vec<Range<usize>>) {
+    let (anchors, modified) = changed_lines(old, new);
+    let focus = crate::outline::Focus {
+        anchors,
+        words: Default::default(),
+        keep: crate::outline::Keep::Focused,
+        bindings_only: false,
+    };
+    (focus, modified)
 }
 
 /// The compile rules ([`compile_rules`]) on the statements of `new` that `changed`
@@ -345,13 +352,7 @@ mod tests {
 
     /// The compile rules' verdict on `new` as [`check_change`] judges it: masked.
     fn masked_verdict(old: &str, new: &str) -> compile_rules::Verdict {
-        let (anchors, modified) = changed_lines(old, new);
-        let focus = crate::outline::Focus {
-            anchors,
-            words: Default::default(),
-            keep: crate::outline::Keep::Focused,
-            bindings_only: false,
-        };
+        let (focus, modified) = change_focus(old, new);
         let changed = widen(new, &line_ranges(new, &focus.anchors));
         let (masked, trees) = parse::parse_partial(new, &focus).expect("a masked parse");
         let elided: Vec<Range<usize>> = masked.regions.iter().map(|r| r.whole.clone()).collect();
