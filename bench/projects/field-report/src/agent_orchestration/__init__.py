@@ -1,0 +1,1 @@
+from .performance import get_response_time_monitor  # noqa: F401

@@ -1,0 +1,3 @@
+class TherapeuticValidator:
+    def validate(self, text):
+        return bool(text)

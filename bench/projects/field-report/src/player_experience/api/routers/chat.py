@@ -1,0 +1,5 @@
+router = object()
+
+
+def routes():
+    return ["/chat"]
