@@ -43,7 +43,7 @@ pub struct Workspace {
     pub roots: Vec<PathBuf>,
     pub files: Files,
     changes: Mutex<BTreeMap<PathBuf, Change>>,
-    skipped: Mutex<BTreeMap<PathBuf, String>>,
+    skipped: Mutex<BTreeMap<PathBuf, Skipped>>,
     findings: Mutex<Vec<Finding>>,
     pub project: crate::project::Project,
     /// Report findings at their lines in the files as they are on disk (for `check` and
@@ -74,7 +74,12 @@ impl Workspace {
         let skipped = walk
             .skipped_links
             .iter()
-            .map(|p| (p.clone(), "symbolic link, not followed".to_owned()))
+            .map(|p| {
+                (
+                    p.clone(),
+                    Skipped::new("symbolic link, not followed".to_owned()),
+                )
+            })
             .collect();
         let project = crate::project::Project::new(&roots);
         Workspace {
@@ -226,8 +231,20 @@ impl Workspace {
     }
 
     pub fn skip(&self, path: &Path, reason: String) {
+        self.skip_with(path, Skipped::new(reason));
+    }
+
+    /// A file skipped for `skip`'s reasons, with where and why (see [`Skipped`]).
+    pub fn skip_with(&self, path: &Path, skipped: Skipped) {
         if let Ok(mut s) = self.skipped.lock() {
-            s.entry(path.to_path_buf()).or_insert(reason);
+            let entry = s
+                .entry(path.to_path_buf())
+                .or_insert_with(|| skipped.clone());
+            // A file some recipe could not read although it may refer to what it
+            // changes stays marked so, whichever recipe skipped it first.
+            if skipped.may_refer && !entry.may_refer {
+                *entry = skipped;
+            }
         }
     }
 
@@ -265,9 +282,52 @@ impl Workspace {
     }
 }
 
+/// A file a run did not read, or read but did not touch because it does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub reason: String,
+    /// The line of the syntax error (0: none or not known).
+    pub line: usize,
+    /// The recipe that skipped it, if one did (not the walk).
+    pub recipe: Option<String>,
+    /// A project-wide recipe could not read it although its text may refer to what the
+    /// recipe changes (the moved module, the settings object): a reference there may be
+    /// left stale, so `check` exits 1 while it is there.
+    pub may_refer: bool,
+}
+
+impl Skipped {
+    pub fn new(reason: String) -> Skipped {
+        Skipped {
+            reason,
+            line: 0,
+            recipe: None,
+            may_refer: false,
+        }
+    }
+
+    /// `text` does not parse: skipped by `recipe`, at the first syntax error's line;
+    /// `None` when it parses.
+    pub fn unparsable(text: &str, recipe: &str, may_refer: bool) -> Option<Skipped> {
+        let (reason, line) = parse::syntax_error(text)?;
+        Some(Skipped {
+            reason,
+            line,
+            recipe: Some(recipe.to_owned()),
+            may_refer,
+        })
+    }
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
 pub struct Outcome {
     pub changes: BTreeMap<PathBuf, Change>,
-    pub skipped: BTreeMap<PathBuf, String>,
+    pub skipped: BTreeMap<PathBuf, Skipped>,
     pub findings: Vec<Finding>,
 }
 
@@ -510,7 +570,8 @@ struct FileReport {
 enum FileOutcome {
     /// Nothing to do (no match, not there, already skipped).
     Nothing,
-    Skip(String),
+    /// Not rewritten: why, and the line of the syntax error (0: none).
+    Skip(String, usize),
     Done {
         /// The new text and the number of edits, if it changed.
         change: Option<(String, usize)>,
@@ -531,20 +592,20 @@ fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) -> FileOut
     let text = match ws.read(path) {
         Ok(Some(t)) => t,
         Ok(None) => return FileOutcome::Nothing,
-        Err(reason) => return FileOutcome::Skip(reason),
+        Err(reason) => return FileOutcome::Skip(reason, 0),
     };
     if !recipe.may_match(&text) || crate::suppress::file_ignored(&text, &recipe.id) {
         return FileOutcome::Nothing;
     }
     match fix_file(ws, recipe, path, &text) {
-        FileResult::Unparsable(reason) => FileOutcome::Skip(reason),
+        FileResult::Unparsable(reason, line) => FileOutcome::Skip(reason, line),
         // A file fixer may misread is not rewritten (see [`crate::source::unreadable`]).
         FileResult::Done {
             text: new,
             edits,
             findings,
         } => match (*new != *text).then(|| crate::source::unreadable(&text)) {
-            Some(Some((_, why))) => FileOutcome::Skip(why.to_owned()),
+            Some(Some((_, why))) => FileOutcome::Skip(why.to_owned(), 0),
             changed => FileOutcome::Done {
                 change: changed.is_some().then_some((new, edits.max(1))),
                 findings,
@@ -558,7 +619,14 @@ fn commit(ws: &Workspace, recipe: &CompiledRecipe, report: FileReport, progress:
     let path = &report.path;
     match report.outcome {
         FileOutcome::Nothing => {}
-        FileOutcome::Skip(reason) => ws.skip(path, reason),
+        FileOutcome::Skip(reason, line) => ws.skip_with(
+            path,
+            Skipped {
+                line,
+                recipe: Some(recipe.id.clone()),
+                ..Skipped::new(reason)
+            },
+        ),
         FileOutcome::Done {
             change,
             mut findings,
@@ -633,7 +701,8 @@ fn sort_findings(findings: &mut Vec<Finding>) {
 }
 
 pub enum FileResult {
-    Unparsable(String),
+    /// Why, and the line of the syntax error (0: not known).
+    Unparsable(String, usize),
     Done {
         text: String,
         edits: usize,
@@ -693,17 +762,17 @@ fn run_pass(
 fn first_tree(
     recipe: &CompiledRecipe,
     text: &str,
-) -> Result<(tree_sitter::Tree, Option<Shadow>), String> {
+) -> Result<(tree_sitter::Tree, Option<Shadow>), (String, usize)> {
     if let Some((masked, trees)) = recipe
         .focus(text)
         .and_then(|focus| parse::parse_partial(text, &focus))
     {
         return Ok((trees.tree.clone(), Some(Shadow { masked, trees })));
     }
-    let tree = parse::parse(text).ok_or_else(|| "tree-sitter could not parse it".to_owned())?;
-    if let Some(at) = parse::error_offset(&tree) {
-        let (line, col) = line_col(text, at);
-        return Err(format!("does not parse (syntax error at {line}:{col})"));
+    let tree =
+        parse::parse(text).ok_or_else(|| ("tree-sitter could not parse it".to_owned(), 0))?;
+    if let Some(error) = parse::syntax_error_in(&tree, text) {
+        return Err(error);
     }
     Ok((tree, None))
 }
@@ -737,11 +806,11 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
                     masked = m;
                     t
                 }
-                Err(reason) => return FileResult::Unparsable(reason),
+                Err((reason, line)) => return FileResult::Unparsable(reason, line),
             },
             None => match parse::parse(&current) {
                 Some(t) => t,
-                None => return FileResult::Unparsable("tree-sitter could not parse it".into()),
+                None => return FileResult::Unparsable("tree-sitter could not parse it".into(), 0),
             },
         };
         let mut found = run_pass(ws, recipe, path, &current, &tree, newline);
@@ -756,6 +825,7 @@ pub fn fix_file(ws: &Workspace, recipe: &CompiledRecipe, path: &Path, text: &str
                 _ => {
                     return FileResult::Unparsable(
                         "does not parse (a syntax error outside the parts first parsed)".into(),
+                        0,
                     )
                 }
             };

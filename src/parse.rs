@@ -224,6 +224,24 @@ pub fn first_error(tree: &Tree) -> Option<Node<'_>> {
 /// Where the first syntax error of `tree` is: the start of the first error or missing
 /// node, or, for a hidden token the parser invented (a missing newline between two
 /// statements), the end of the named child it follows.
+/// `text` does not parse: `does not parse (syntax error at L:C)` and the line L.
+pub fn syntax_error(text: &str) -> Option<(String, usize)> {
+    match parse(text) {
+        Some(tree) => syntax_error_in(&tree, text),
+        None => Some(("tree-sitter could not parse it".to_owned(), 0)),
+    }
+}
+
+/// [`syntax_error`] of `text` parsed as `tree`.
+pub fn syntax_error_in(tree: &Tree, text: &str) -> Option<(String, usize)> {
+    let at = error_offset(tree)?;
+    let (line, col) = crate::diag::line_col(text, at);
+    Some((
+        format!("does not parse (syntax error at {line}:{col})"),
+        line,
+    ))
+}
+
 pub fn error_offset(tree: &Tree) -> Option<usize> {
     let node = first_error(tree)?;
     if node.is_error() || node.is_missing() {

@@ -113,7 +113,42 @@ pub struct Layout {
     keep_absolute: bool,
 }
 
-const ROOT_MARKERS: &[&str] = &["pyproject.toml", "setup.cfg", "setup.py", ".git"];
+/// Files that mark the root of a Python project (pytest's rootdir files among them).
+const PROJECT_MARKERS: &[&str] = &[
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "manage.py",
+    "pytest.ini",
+];
+
+/// The project root for a run given `start`, and the repository root above it when that
+/// is another directory: the nearest directory with a project marker inside the
+/// repository; else (a project in a subdirectory of a repository, or no repository)
+/// the directory above the packages holding `start`, which is `start` itself unless it
+/// is inside a package.
+fn project_root(start: &Path) -> (PathBuf, Option<PathBuf>) {
+    let repo = start.ancestors().find(|d| d.join(".git").exists());
+    let marked = start
+        .ancestors()
+        .find(|d| PROJECT_MARKERS.iter().any(|m| d.join(m).is_file()))
+        .filter(|m| repo.is_none_or(|g| m.starts_with(g)));
+    let root = match marked {
+        Some(m) => m.to_path_buf(),
+        None => {
+            let mut dir = start.to_path_buf();
+            while dir.join("__init__.py").is_file() {
+                match dir.parent() {
+                    Some(p) => dir = p.to_path_buf(),
+                    None => break,
+                }
+            }
+            dir
+        }
+    };
+    let repo = repo.map(Path::to_path_buf).filter(|g| *g != root);
+    (root, repo)
+}
 
 impl Layout {
     pub fn discover(ws: &Workspace) -> Layout {
@@ -137,21 +172,22 @@ impl Layout {
             })
             .collect();
         let mut projects: Vec<PathBuf> = Vec::new();
+        let mut repos: Vec<PathBuf> = Vec::new();
         for start in if starts.is_empty() {
             vec![cwd.clone()]
         } else {
             starts
         } {
-            let root = start
-                .ancestors()
-                .find(|d| ROOT_MARKERS.iter().any(|m| d.join(m).exists()))
-                .map_or(start.clone(), Path::to_path_buf);
+            let (root, repo) = project_root(&start);
             if !projects.contains(&root) {
                 projects.push(root);
             }
+            repos.extend(repo);
         }
         let mut roots: Vec<PathBuf> = Vec::new();
-        for root in &projects {
+        // A repository above a project without markers is searched too, after it (a
+        // run on a subdirectory still finds the packages at the repository's top).
+        for root in projects.iter().chain(&repos) {
             roots.extend(
                 config_roots(root)
                     .into_iter()
@@ -402,6 +438,10 @@ pub enum Unresolved {
     Missing { module: String, parent: Option<Loc> },
     /// A relative import that climbs above the project root.
     BeyondRoot,
+    /// A relative import that climbs above the top-level package `package`, which sits
+    /// directly in an import root (Python: "attempted relative import beyond top-level
+    /// package").
+    BeyondTopLevel { package: String },
 }
 
 /// A snapshot of the files as the run sees them, with directory listings cached.
@@ -577,6 +617,62 @@ impl<'w> Resolver<'w> {
 
     /// The `sys.path` a file's imports see: its package base first (pytest's and a
     /// script's own directory), then the import roots.
+    /// The project's modules whose dotted names come closest to `name`, best first:
+    /// those ending in `.name` (the module under another root, `projA.pkg.mod` for
+    /// `pkg.mod`), then those with its last part, then the most alike.
+    pub fn closest_modules(&self, ws: &Workspace, name: &str) -> Vec<String> {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for p in ws.python_files() {
+            let abs = self.layout.abs(&p);
+            let stem = if abs.file_name().is_some_and(|n| n == "__init__.py") {
+                abs.parent().map(Path::to_path_buf).unwrap_or_default()
+            } else {
+                abs.with_extension("")
+            };
+            if let Some(dotted) = self
+                .layout
+                .roots
+                .iter()
+                .chain(std::iter::once(&self.layout.cwd))
+                .filter_map(|r| stem.strip_prefix(r).ok())
+                .map(|rel| {
+                    rel.components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join(".")
+                })
+                .filter(|d| is_dotted(d))
+                .min_by_key(|d| d.len())
+            {
+                names.insert(dotted);
+            }
+        }
+        let last = name.rsplit('.').next().unwrap_or(name);
+        let suffix = format!(".{name}");
+        let mut out: Vec<String> = names
+            .iter()
+            .filter(|n| n.ends_with(&suffix))
+            .cloned()
+            .collect();
+        let same_last = |n: &&String| n.rsplit('.').next() == Some(last);
+        out.extend(
+            names
+                .iter()
+                .filter(same_last)
+                .filter(|n| !out.contains(n))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        if out.is_empty() {
+            out = crate::diag::closest(name, names.iter().map(String::as_str))
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+        }
+        out.truncate(3);
+        out
+    }
+
     pub fn roots_for(&self, file: Option<&Path>) -> Vec<PathBuf> {
         let mut roots = Vec::with_capacity(self.layout.roots.len() + 1);
         if let Some(f) = file {
@@ -704,6 +800,26 @@ impl<'w> Resolver<'w> {
     pub fn relative_base(&self, file: &Path, level: usize) -> Result<PathBuf, Unresolved> {
         let mut dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let root = self.layout.root_of(file);
+        // The file's `__package__` is the chain of regular packages above it. When the
+        // outermost of them sits in an import root (not inside a namespace package,
+        // whose name would lengthen the chain), `level` dots may climb no higher.
+        let base = self.package_base(file);
+        let chain: Vec<String> = dir
+            .strip_prefix(&base)
+            .map(|p| {
+                p.components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !chain.is_empty()
+            && level > chain.len()
+            && (base == root || self.layout.roots.contains(&base))
+        {
+            return Err(Unresolved::BeyondTopLevel {
+                package: chain[0].clone(),
+            });
+        }
         for _ in 1..level {
             if dir == root || !dir.starts_with(root) {
                 return Err(Unresolved::BeyondRoot);
@@ -1155,6 +1271,13 @@ impl ModInfo {
         }
     }
 
+    /// `name` deleted by a module-level `del`: not bound once the module has run, until
+    /// bound again.
+    fn unbind(&mut self, name: &str) {
+        self.bound.remove(name);
+        self.top_level.retain(|(n, _)| n != name);
+    }
+
     /// An import site found where `ctx` is: an event when it runs on import, and the
     /// names it binds (a plain import's first name or alias; a `from` import's names,
     /// or its module as a star import).
@@ -1262,6 +1385,29 @@ impl Walker<'_> {
                             ..ctx
                         },
                     );
+                }
+            }
+            "delete_statement" if ctx.top => {
+                // `del name` at module level (not in a branch) unbinds it for every
+                // importer after the module has run.
+                let mut names = Vec::new();
+                let mut cursor = node.walk();
+                for n in node.named_children(&mut cursor) {
+                    match kind_of(n) {
+                        "identifier" => names.push(node_text(n, text)),
+                        "expression_list" => {
+                            let mut c = n.walk();
+                            names.extend(
+                                n.named_children(&mut c)
+                                    .filter(|m| kind_of(*m) == "identifier")
+                                    .map(|m| node_text(m, text)),
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+                for name in names {
+                    self.info.unbind(name);
                 }
             }
             "global_statement" => {

@@ -71,7 +71,34 @@ pub fn entries(outcome: &Outcome) -> Vec<Entry> {
             diff: None,
         });
     }
+    // Every skipped file, in every format: a warning at its syntax error's line.
+    for (path, why) in &outcome.skipped {
+        let recipe = why.recipe.clone().unwrap_or_else(|| "fixer".to_owned());
+        out.push(Entry {
+            kind: "skipped",
+            recipes: vec![recipe.clone()],
+            recipe,
+            file: display_path(path).display().to_string(),
+            start_line: why.line.max(1),
+            end_line: why.line.max(1),
+            severity: Severity::Warning,
+            message: skipped_message(why),
+            diff: None,
+        });
+    }
     out
+}
+
+/// `skipped: <reason>`, and what it means when the file may refer to what changed.
+pub fn skipped_message(why: &crate::engine::Skipped) -> String {
+    if why.may_refer {
+        format!(
+            "skipped: {}; it may refer to what the recipe changes, and was not updated (fix it and run again)",
+            why.reason
+        )
+    } else {
+        format!("skipped: {}", why.reason)
+    }
 }
 
 /// First and last line (1-based, of the old text) that the change touches.
@@ -102,7 +129,13 @@ pub fn json(outcome: &Outcome) -> String {
             "files_changed": changes,
             "edits": edits_per_recipe(outcome),
             "errors": outcome.findings.iter().filter(|f| f.severity == Severity::Error).count(),
-            "skipped": outcome.skipped.iter().map(|(p, why)| json!({"file": display_path(p).display().to_string(), "reason": why})).collect::<Vec<_>>(),
+            "skipped": outcome.skipped.iter().map(|(p, why)| json!({
+                "file": display_path(p).display().to_string(),
+                "reason": why.reason,
+                "line": (why.line > 0).then_some(why.line),
+                "recipe": why.recipe,
+                "may_refer": why.may_refer,
+            })).collect::<Vec<_>>(),
         }
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"

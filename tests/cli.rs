@@ -473,6 +473,154 @@ fn unparsable_file_is_skipped_with_a_warning_and_others_proceed() {
     );
 }
 
+/// A project-wide recipe reports a file it could not parse that may refer to what it
+/// changes, in every format, at the syntax error's line; `check` stays pending while
+/// it is there, and the other files proceed.
+#[test]
+fn project_recipes_report_unparsable_files_that_may_refer_to_the_change() {
+    let dir = project(&[
+        ("pyproject.toml", "[project]\nname = \"x\"\n"),
+        ("pkg/__init__.py", ""),
+        ("pkg/mod.py", "def f():\n    return 1\n"),
+        ("pkg/ok.py", "from pkg.mod import f\n"),
+        ("pkg/broken.py", "from pkg.mod import f\nx = (\n"),
+        ("pkg/other_broken.py", "y = (\n"),
+        ("pkg/user.py", "import os\n\nfrom .ok import f\n"),
+    ]);
+    let args = ["--set", "from=pkg.mod", "--set", "to=pkg.new"];
+    let skipped = "warning: skipped pkg/broken.py: does not parse (syntax error at 2:1); it may refer to what the recipe changes, and was not updated";
+    fixer(dir.path())
+        .args(["check", "move-module", "--format", "json"])
+        .args(args)
+        .assert()
+        .code(1)
+        .stdout(contains(
+            r#""file": "pkg/broken.py",
+        "line": 2,
+        "may_refer": true,"#,
+        ))
+        .stdout(contains(r#""kind": "skipped""#))
+        // A file that cannot name the module is not reported by move-module.
+        .stdout(contains("other_broken").not());
+    fixer(dir.path())
+        .args(["check", "move-module", "--format", "github"])
+        .args(args)
+        .assert()
+        .code(1)
+        .stdout(contains(
+            "::warning file=pkg/broken.py,line=2,endLine=2,title=fixer (move-module)::skipped: does not parse",
+        ));
+    fixer(dir.path())
+        .args(["apply", "move-module"])
+        .args(args)
+        .assert()
+        .success()
+        .stderr(contains(skipped))
+        .stderr(contains(
+            "3 files changed (move-module: 3 edits), 1 skipped",
+        ));
+    assert_eq!(read(&dir, "pkg/ok.py"), "from pkg.new import f\n");
+    assert_eq!(
+        read(&dir, "pkg/broken.py"),
+        "from pkg.mod import f\nx = (\n"
+    );
+    // Applied, but a reference may be stale: `check` still exits 1, and says why.
+    fixer(dir.path())
+        .args(["check", "move-module"])
+        .args(args)
+        .assert()
+        .code(1)
+        .stderr(contains(skipped));
+    // unresolved-imports cannot check the imports of a file that does not parse: it
+    // says so, and that alone does not fail the check.
+    fixer(dir.path())
+        .args(["check", "unresolved-imports"])
+        .assert()
+        .success()
+        .stderr(contains(
+            "warning: skipped pkg/broken.py: does not parse (syntax error at 2:1)\n",
+        ))
+        .stderr(contains("other_broken").not());
+}
+
+/// lazy-settings skips a file that names the settings but does not parse, as one whose
+/// uses were not rewritten.
+#[test]
+fn lazy_settings_reports_an_unparsable_user_of_the_settings() {
+    let dir = project(&[
+        ("pyproject.toml", "[project]\nname = \"x\"\n"),
+        ("app/__init__.py", ""),
+        (
+            "app/config.py",
+            "from pydantic_settings import BaseSettings\n\n\nclass Settings(BaseSettings):\n    debug: bool = False\n\n\nsettings = Settings()\n",
+        ),
+        ("app/use.py", "from app.config import settings\n\n\ndef f():\n    return settings.debug\n"),
+        ("app/broken.py", "from app.config import settings\nif settings.debug\n    pass\n"),
+    ]);
+    fixer(dir.path())
+        .args(["check", "lazy-settings"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "warning: skipped app/broken.py: does not parse (syntax error at 2:",
+        ))
+        .stderr(contains("it may refer to what the recipe changes"));
+}
+
+/// A project without pyproject.toml in a subdirectory of a repository is found from
+/// the path given (or a manage.py / pytest.ini above its packages); a module that is
+/// not found gets the closest ones as help.
+#[test]
+fn a_project_in_a_subdirectory_of_a_repository_is_found_from_the_path_given() {
+    let dir = project(&[
+        ("projA/pkg/__init__.py", ""),
+        ("projA/pkg/mod.py", "def f():\n    return 1\n"),
+        ("projA/use.py", "from pkg.mod import f\n"),
+        ("site/manage.py", "import app\n"),
+        ("site/app/__init__.py", ""),
+        ("site/app/models.py", "class M:\n    pass\n"),
+        ("site/app/views.py", "from app.models import M\n"),
+    ]);
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let args = ["--set", "from=pkg.mod", "--set", "to=pkg.new"];
+    fixer(dir.path())
+        .args(["check", "move-module", "projA"])
+        .args(args)
+        .assert()
+        .code(1)
+        .stdout(contains("projA/use.py: would be changed by move-module"));
+    fixer(&dir.path().join("projA"))
+        .args(["check", "move-module", "."])
+        .args(args)
+        .assert()
+        .code(1)
+        .stdout(contains("use.py: would be changed by move-module"));
+    // From the repository root, `pkg.mod` is `projA.pkg.mod`: the help says so.
+    fixer(dir.path())
+        .args(["check", "move-module", "."])
+        .args(args)
+        .assert()
+        .code(2)
+        .stderr(contains("error: no module `pkg.mod` in the project (looked under .)"))
+        .stderr(contains(
+            "help: the closest modules: `projA.pkg.mod` (to name it `pkg.mod`, give the path of its project: projA)",
+        ));
+    // manage.py marks the project root even when the run is given a package in it.
+    fixer(dir.path())
+        .args(["apply", "move-module", "site/app"])
+        .args(["--set", "from=app.models", "--set", "to=app.db.models"])
+        .assert()
+        .success();
+    assert_eq!(
+        read(&dir, "site/app/views.py"),
+        "from app.db.models import M\n"
+    );
+    fixer(dir.path())
+        .args(["check", "unresolved-imports", "site", "projA"])
+        .assert()
+        .success();
+}
+
 #[test]
 fn latin1_file_is_decoded_by_its_cookie_and_written_back_in_latin1() {
     let dir = project(&[]);
@@ -985,12 +1133,12 @@ fn two_projects_in_one_run_resolve_relative_imports_each_within_its_own() {
         ),
         ("two/beta/util.py", "def helper():\n    pass\n"),
     ]);
-    // `....gone` climbs above the second project, and the error names that project.
+    // `....gone` climbs above the second project's top-level package, as Python says.
     fixer(dir.path())
         .args(["check", "unresolved-imports", "one", "two"])
         .assert()
         .code(1)
-        .stdout(contains("core.py:2:1: error[unresolved-imports]: cannot import '....gone': the relative import climbs above the project root two"))
+        .stdout(contains("core.py:2:1: error[unresolved-imports]: cannot import '....gone': attempted relative import beyond top-level package 'beta'"))
         .stderr(contains("1 error"))
         .stdout(contains("helper").not());
 }

@@ -2331,7 +2331,7 @@ fn regression_a_file_with_a_lone_cr_is_not_rewritten() {
     let outcome = run_recipe(tmp.path(), &compiled).unwrap();
     assert!(outcome.changes.is_empty());
     let why = &outcome.skipped[&tmp.path().join("a.py")];
-    assert!(why.contains("lone \\r"), "{why}");
+    assert!(why.reason.contains("lone \\r"), "{why}");
     // An action: move-module of a module with a lone `\r` changes nothing either.
     regression(
         &[("m.py", b"import sys\rX = 1\n"), ("n.py", b"import m\n")],

@@ -606,8 +606,18 @@ fn as_names(text: &str) -> Vec<&str> {
     out
 }
 
-const UNPARSABLE: &str =
-    "does not parse, so its uses of the settings (if any) were not rewritten; fix it and run again";
+/// A file that names an instance but does not parse: skipped, as one that may refer to
+/// it (its uses were not rewritten, and `check` stays pending while it is so).
+fn skip_unparsable(ws: &Workspace, path: &Path, text: &str, recipe: &str) {
+    let skipped = crate::engine::Skipped::unparsable(text, recipe, true).unwrap_or_else(|| {
+        crate::engine::Skipped {
+            recipe: Some(recipe.to_owned()),
+            may_refer: true,
+            ..crate::engine::Skipped::new("does not parse".to_owned())
+        }
+    });
+    ws.skip_with(path, skipped);
+}
 
 /// Every class header of `text` with its bases, `class NAME(BASES)` at the start of a
 /// line (after indentation), BASES up to the first `)`: the regex
@@ -774,6 +784,7 @@ impl ProjectAction for LazySettings {
                 .map(|(i, text)| {
                     let path = &files.paths[i];
                     let Some(tree) = module_tree(&text) else {
+                        skip_unparsable(ws, path, &text, recipe);
                         return (i, None);
                     };
                     let model = crate::semantic::build(&tree, &text);
@@ -799,15 +810,9 @@ impl ProjectAction for LazySettings {
                     Some(p) => {
                         parsed.insert(i, p);
                     }
-                    None if unparsable.insert(i) => findings.push(Finding {
-                        path: files.paths[i].clone(),
-                        line: 0,
-                        column: 0,
-                        recipe: recipe.to_owned(),
-                        severity: Severity::Warning,
-                        message: UNPARSABLE.to_owned(),
-                    }),
-                    None => {}
+                    None => {
+                        unparsable.insert(i);
+                    }
                 }
             }
             sources = Sources::compute(ws, &targets, &parsed);
@@ -841,21 +846,8 @@ impl ProjectAction for LazySettings {
                     return (*i, FileReport::default());
                 };
                 if parse::first_error(&tree).is_some() {
-                    let f = Finding {
-                        path: s.path.clone(),
-                        line: 0,
-                        column: 0,
-                        recipe: recipe.to_owned(),
-                        severity: Severity::Warning,
-                        message: UNPARSABLE.to_owned(),
-                    };
-                    return (
-                        *i,
-                        FileReport {
-                            notes: vec![(usize::MAX, f)],
-                            ..FileReport::default()
-                        },
-                    );
+                    skip_unparsable(ws, &s.path, &s.text, recipe);
+                    return (*i, FileReport::default());
                 }
                 let p = Parsed::new(s.path.clone(), s.text.clone(), tree);
                 (*i, self.analyze(ws, &p, &targets, &sources, recipe))

@@ -145,16 +145,9 @@ impl ProjectAction for ModuleToPackage {
                 )))
             }
             Err(_) => {
-                return Err(UserError::new(format!(
-                    "no module `{module}` in the project (looked under {})",
-                    r.layout
-                        .roots
-                        .iter()
-                        .map(|p| r.layout.show(p))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                return Err(crate::actions::move_module::no_module(
+                    ws, &r, module, "module",
                 ))
-                .help("give the dotted name as it is imported, e.g. --set module=pkg.mod"))
             }
         };
         let dir = file.with_extension("");
@@ -325,7 +318,7 @@ impl ProjectAction for ModuleToPackage {
         // the package is another module object, and setting its attributes would not
         // reach the code's globals.
         let (redirected, mut findings) = crate::actions::move_module::redirect_module_object(
-            &r, module, &file, sub, &files, recipe,
+            ws, &r, module, &file, sub, &files, recipe,
         );
         let mut redirected: std::collections::HashMap<_, _> = redirected.into_iter().collect();
         let prefix = format!("{module}.");

@@ -180,6 +180,9 @@ impl ProjectAction for MoveModule {
             Err(_) => {
                 if let Some(t) = target {
                     let at = t.file().map(Path::to_path_buf).unwrap_or_else(|| t.stem());
+                    // A file the move could not parse may still name the old module:
+                    // the move is not finished while it is there.
+                    skip_unparsable_mentions(ws, &r, from, recipe);
                     return Ok(vec![note(
                         &at,
                         format!(
@@ -187,8 +190,7 @@ impl ProjectAction for MoveModule {
                         ),
                     )]);
                 }
-                return Err(UserError::new(format!("no module `{from}` in the project"))
-                    .help("give the dotted name as it is imported, e.g. --set from=pkg.mod"));
+                return Err(no_module(ws, &r, from, "from"));
             }
         };
         let old = loc.stem();
@@ -306,13 +308,14 @@ impl ProjectAction for MoveModule {
                 .cloned(),
         );
         let files: Vec<PathBuf> = files.into_iter().collect();
+        let old_last = from.rsplit('.').next().unwrap_or(from);
         let results: Vec<(PathBuf, Option<String>, Vec<Finding>)> = files
             .par_iter()
             .map(|f| {
                 let Some(text) = r.read(f) else {
                     return (f.clone(), None, Vec::new());
                 };
-                let (new_text, findings) = plan.rewrite_python(f, &text);
+                let (new_text, findings) = plan.rewrite_or_skip(ws, f, &text, old_last);
                 (f.clone(), new_text, findings)
             })
             .collect();
@@ -390,7 +393,54 @@ impl ProjectAction for MoveModule {
 /// `patch.object(m, "X")` and `monkeypatch.setattr(m, "X", ...)` still reach the code.
 /// `from pkg.mod import X` stays (the package re-exports `X`). Returns the new texts
 /// of the files that change (among `files`, `file` itself excluded) and warnings.
+/// "no module `name` in the project", with where it looked and, as help, the modules
+/// that come closest (or how to spell the parameter `key`).
+pub fn no_module(ws: &Workspace, r: &Resolver<'_>, name: &str, key: &str) -> UserError {
+    let looked: Vec<String> = r.layout.roots.iter().map(|p| r.layout.show(p)).collect();
+    let err = UserError::new(format!(
+        "no module `{name}` in the project (looked under {})",
+        looked.join(", ")
+    ));
+    let near = r.closest_modules(ws, name);
+    if near.is_empty() {
+        err.help(format!(
+            "give the dotted name as it is imported from the project root, e.g. --set {key}=pkg.mod"
+        ))
+    } else {
+        let list: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
+        let mut help = format!("the closest modules: {}", list.join(", "));
+        // `projA.pkg.mod` for `pkg.mod`: the project is in a subdirectory.
+        if let Some(dir) = near[0].strip_suffix(&format!(".{name}")) {
+            help.push_str(&format!(
+                " (to name it `{name}`, give the path of its project: {})",
+                dir.replace('.', "/")
+            ));
+        }
+        err.help(help)
+    }
+}
+
+/// Skips, as files that may refer to `module`, those that name its last part but do not
+/// parse.
+fn skip_unparsable_mentions(ws: &Workspace, r: &Resolver<'_>, module: &str, recipe: &str) {
+    let last = module.rsplit('.').next().unwrap_or(module);
+    ws.python_files().par_iter().for_each(|p| {
+        let abs = r.layout.abs(p);
+        if let Some(skipped) = r
+            .read(&abs)
+            .filter(|t| t.contains(last))
+            .and_then(|t| crate::engine::Skipped::unparsable(&t, recipe, true))
+        {
+            ws.skip_with(p, skipped);
+        }
+    });
+}
+
+/// A file's new text (`None`: unchanged) and the findings on it.
+type Rewritten = (Option<String>, Vec<Finding>);
+
 pub fn redirect_module_object(
+    ws: &Workspace,
     r: &Resolver<'_>,
     module: &str,
     file: &Path,
@@ -425,7 +475,7 @@ pub fn redirect_module_object(
             if !text.contains(old_last.as_str()) {
                 return None;
             }
-            let (new_text, findings) = plan.rewrite_python(f, &text);
+            let (new_text, findings) = plan.rewrite_or_skip(ws, f, &text, &old_last);
             Some((f.clone(), new_text, findings))
         })
         .collect();
@@ -552,12 +602,43 @@ impl Plan<'_, '_> {
         self.absolute(target)
     }
 
-    fn rewrite_python(&self, file: &Path, text: &str) -> (Option<String>, Vec<Finding>) {
+    /// The new text of `file` (`None`: unchanged) and what was found; `Err` with the
+    /// syntax error (and its line) when it does not parse.
+    /// [`Plan::rewrite_python`]; a file that does not parse is skipped, marked as one
+    /// that may refer to the module when its text holds the module's last name (the
+    /// cheapest test every spelling of an import of it passes).
+    fn rewrite_or_skip(
+        &self,
+        ws: &Workspace,
+        file: &Path,
+        text: &str,
+        old_last: &str,
+    ) -> Rewritten {
+        match self.rewrite_python(file, text) {
+            Ok(done) => done,
+            Err((reason, line)) => {
+                if text.contains(old_last) {
+                    ws.skip_with(
+                        &self.r.layout.ws_path(file),
+                        crate::engine::Skipped {
+                            reason,
+                            line,
+                            recipe: Some(self.recipe.to_owned()),
+                            may_refer: true,
+                        },
+                    );
+                }
+                (None, Vec::new())
+            }
+        }
+    }
+
+    fn rewrite_python(&self, file: &Path, text: &str) -> Result<Rewritten, (String, usize)> {
         let Some(tree) = crate::parse::parse(text) else {
-            return (None, Vec::new());
+            return Err(("tree-sitter could not parse it".to_owned(), 0));
         };
-        if crate::parse::first_error(&tree).is_some() {
-            return (None, Vec::new());
+        if let Some(error) = crate::parse::syntax_error_in(&tree, text) {
+            return Err(error);
         }
         // What each name means here (a chain `pkg.mod.X` is the module's only when
         // `pkg` is the import's binding, not a parameter or a local of that name).
@@ -825,11 +906,11 @@ impl Plan<'_, '_> {
             edits.extend(crate::imports::ensure(text, &tree, &specs, nl, origin));
         }
         if edits.is_empty() {
-            return (None, findings);
+            return Ok((None, findings));
         }
         let (edits, _) = crate::edit::resolve(edits);
         let _ = &old_dir;
-        (Some(crate::edit::apply(text, &edits)), findings)
+        Ok((Some(crate::edit::apply(text, &edits)), findings))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -59,7 +59,20 @@ impl ProjectAction for UnresolvedImports {
         let files: Vec<PathBuf> = ws.python_files().iter().map(|p| r.layout.abs(p)).collect();
         let mut findings: Vec<Finding> = files
             .par_iter()
-            .flat_map_iter(|f| check_file(&r, f, recipe))
+            .flat_map_iter(|f| {
+                // A module that does not parse is not judged: reported as skipped when
+                // it holds an import (one this run could not check).
+                if !r.module_info(f).parsed {
+                    if let Some(skipped) = r
+                        .read(f)
+                        .filter(|t| t.contains("import"))
+                        .and_then(|t| crate::engine::Skipped::unparsable(&t, recipe, false))
+                    {
+                        ws.skip_with(&r.layout.ws_path(f), skipped);
+                    }
+                }
+                check_file(&r, f, recipe)
+            })
             .collect();
         let checked: HashSet<(PathBuf, usize)> =
             findings.iter().map(|f| (f.path.clone(), f.line)).collect();
@@ -205,6 +218,10 @@ fn module_problem(
             }
             Some(m)
         }
+        Unresolved::BeyondTopLevel { package } => Some(format!(
+            "cannot import '{shown}': attempted relative import beyond top-level package \
+             '{package}'"
+        )),
         Unresolved::BeyondRoot => Some(format!(
             "cannot import '{shown}': the relative import climbs above the project root {}",
             r.layout.show(r.layout.root_of(&r.layout.abs(file)))

@@ -168,7 +168,10 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         }
         None => None,
     };
-    let code = if summary.files > 0 || summary.errors > 0 {
+    // A file that may refer to what a recipe changes but could not be read keeps the
+    // check pending: a reference there may be stale.
+    let unread = outcome.skipped.values().any(|s| s.may_refer);
+    let code = if summary.files > 0 || summary.errors > 0 || unread {
         Exit::Findings
     } else {
         Exit::Success
@@ -749,8 +752,10 @@ fn report_text(outcome: &Outcome, global: &GlobalArgs, style: Style, to_stdout: 
     }
     if !global.quiet {
         for (path, why) in &outcome.skipped {
+            let message = crate::report::skipped_message(why);
+            let reason = message.strip_prefix("skipped: ").unwrap_or(&message);
             eprintln!(
-                "{}: skipped {}: {why}",
+                "{}: skipped {}: {reason}",
                 err.paint("1;33", "warning"),
                 output::display_path(path).display()
             );
