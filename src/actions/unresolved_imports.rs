@@ -382,7 +382,6 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], jobs: usize, recipe: &str) -> Vec
         queue.extend(sim.steps_of(f).iter().flatten().filter_map(IStep::module));
     }
     let plan = Plan {
-        r,
         paths: &sim.paths,
         infos: &sim.infos,
         steps: sim
@@ -414,20 +413,66 @@ fn cycles(r: &Resolver<'_>, files: &[PathBuf], jobs: usize, recipe: &str) -> Vec
     });
     let mut by_run: Vec<(usize, Failures)> = per_thread.into_iter().flatten().collect();
     by_run.sort_by_key(|(k, _)| *k);
-    let mut failures: BTreeMap<(PathBuf, usize), String> = BTreeMap::new();
-    for (_, found) in by_run {
-        for ((file, site), message) in found {
-            failures
-                .entry((sim.paths[file].clone(), site))
-                .or_insert(message);
+    // The modules each entry's run failed in: a cycle whose every member fails as the
+    // first one imported (the package's `__init__` runs first in each) always fails.
+    let mut failed_in: HashMap<usize, HashSet<usize>> = HashMap::new();
+    for (k, found) in &by_run {
+        if let Some(&entry) = runs[*k].last() {
+            failed_in
+                .entry(entry)
+                .or_default()
+                .extend(found.keys().map(|(file, _)| *file));
         }
     }
+    let mut failures: BTreeMap<(PathBuf, usize), CycleFailure> = BTreeMap::new();
+    for (_, found) in by_run {
+        for ((file, site), failure) in found {
+            failures
+                .entry((sim.paths[file].clone(), site))
+                .or_insert(failure);
+        }
+    }
+    let name = |id: usize| {
+        let file = &sim.paths[id];
+        r.module_name(file)
+            .map(|(n, _)| n)
+            .unwrap_or_else(|| r.layout.show(file))
+    };
     failures
         .into_iter()
-        .filter_map(|((file, site), message)| {
+        .filter_map(|((file, site), failure)| {
             let info = r.module_info(&file);
             let s = info.imports.get(site)?;
-            Some(finding(r, &file, s, recipe, message))
+            let members: HashSet<usize> = failure.chain.iter().copied().collect();
+            let always = members.iter().all(|m| {
+                failed_in
+                    .get(m)
+                    .is_some_and(|f| f.iter().any(|x| members.contains(x)))
+            });
+            let chain: Vec<String> = failure.chain.iter().map(|&m| name(m)).collect();
+            let partial = name(failure.chain[0]);
+            let head = format!(
+                "cannot import name '{}' from partially initialized module '{partial}' (import chain: {}",
+                failure.name,
+                chain.join(" -> ")
+            );
+            let mut f = if always {
+                finding(r, &file, s, recipe, format!("circular import: {head}; whichever of them is imported first)"))
+            } else {
+                // Another order works: latent, a warning.
+                let before = chain.get(1).cloned().unwrap_or_default();
+                finding(
+                    r,
+                    &file,
+                    s,
+                    recipe,
+                    format!("circular import, latent: {head}; fails when '{partial}' is imported before '{before}')"),
+                )
+            };
+            if !always {
+                f.severity = Severity::Warning;
+            }
+            Some(f)
         })
         .collect()
 }
@@ -510,19 +555,27 @@ impl Sim<'_, '_> {
 }
 
 /// Failures of one run: (module id, import site) -> message.
-type Failures = BTreeMap<(usize, usize), String>;
+/// (module id, import site) -> what failed there, for one entry.
+type Failures = BTreeMap<(usize, usize), CycleFailure>;
+
+/// A `from M import name` that met `M` partially initialized.
+#[derive(Clone)]
+struct CycleFailure {
+    name: String,
+    /// The import chain, module ids: the partially initialized module first and last.
+    chain: Vec<usize>,
+}
 
 /// The planned simulation, read-only.
-struct Plan<'a, 'w> {
-    r: &'a Resolver<'w>,
+struct Plan<'a> {
     paths: &'a [PathBuf],
     infos: &'a [Arc<ModInfo>],
     steps: Vec<Arc<Vec<Vec<IStep>>>>,
 }
 
 /// One thread's simulation state, reset for each entry.
-struct Run<'p, 'a, 'w> {
-    plan: &'p Plan<'a, 'w>,
+struct Run<'p, 'a> {
+    plan: &'p Plan<'a>,
     status: Vec<(u32, Status)>,
     generation: u32,
     attrs: IdMap<HashSet<String, FastHash>>,
@@ -532,8 +585,8 @@ struct Run<'p, 'a, 'w> {
     entry: usize,
 }
 
-impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
-    fn new(plan: &'p Plan<'a, 'w>) -> Self {
+impl<'p, 'a> Run<'p, 'a> {
+    fn new(plan: &'p Plan<'a>) -> Self {
         Run {
             plan,
             status: vec![(0, Status::Unseen); plan.paths.len()],
@@ -569,15 +622,6 @@ impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
 
     fn set_status(&mut self, id: usize, s: Status) {
         self.status[id] = (self.generation, s);
-    }
-
-    fn name(&self, id: usize) -> String {
-        let file = &self.plan.paths[id];
-        self.plan
-            .r
-            .module_name(file)
-            .map(|(n, _)| n)
-            .unwrap_or_else(|| self.plan.r.layout.show(file))
     }
 
     fn exec(&mut self, id: usize, parent: Option<usize>) {
@@ -644,16 +688,15 @@ impl<'p, 'a, 'w> Run<'p, 'a, 'w> {
                     return;
                 }
                 let from = self.stack.iter().position(|p| *p == module).unwrap_or(0);
-                let mut chain: Vec<String> =
-                    self.stack[from..].iter().map(|p| self.name(*p)).collect();
-                chain.push(self.name(module));
-                let msg = format!(
-                    "circular import: cannot import name '{name}' from partially initialized module '{}' (import chain: {}; when '{}' is imported first)",
-                    self.name(module),
-                    chain.join(" -> "),
-                    self.name(self.entry)
+                let mut chain: Vec<usize> = self.stack[from..].to_vec();
+                chain.push(module);
+                self.failures.insert(
+                    key,
+                    CycleFailure {
+                        name: name.clone(),
+                        chain,
+                    },
                 );
-                self.failures.insert(key, msg);
             }
         }
     }
