@@ -1758,6 +1758,91 @@ impl Walker<'_> {
 
 /// The value of a plain string literal (no f-string, no implicit concatenation, no
 /// escapes needed for dotted names).
+/// A dotted name written inside a string literal: where, the name (regex escapes of its
+/// dots removed), and the separator it is written with (`.`, `\.`, `\\.`), for a new name
+/// written the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DottedWord {
+    pub range: std::ops::Range<usize>,
+    pub name: String,
+    pub sep: String,
+}
+
+impl DottedWord {
+    /// `name` written with this word's separator.
+    pub fn spell(&self, name: &str) -> String {
+        name.replace('.', &self.sep)
+    }
+}
+
+/// Every dotted name of two parts or more in the literal text of the string `node` (an
+/// f-string's parts outside its replacement fields; not a byte string): the words of a
+/// message such as `"must be an instance of pkg.mod.Field."`, or `r"pkg\.mod\.Field"` in
+/// a pattern. A word starts after a character that is not part of a name, a dot or a
+/// backslash.
+pub fn dotted_words(node: Node<'_>, text: &str) -> Vec<DottedWord> {
+    let mut out = Vec::new();
+    if kind_of(node) != "string" {
+        return out;
+    }
+    let mut c = node.walk();
+    let children: Vec<Node<'_>> = node.named_children(&mut c).collect();
+    if children.iter().any(|ch| {
+        kind_of(*ch) == "string_start" && node_text(*ch, text).to_ascii_lowercase().contains('b')
+    }) {
+        return out;
+    }
+    let b = text.as_bytes();
+    let is_name = |c: u8| c == b'_' || c.is_ascii_alphanumeric() || c >= 0x80;
+    let is_start = |c: u8| c == b'_' || c.is_ascii_alphabetic() || c >= 0x80;
+    for ch in children
+        .iter()
+        .filter(|ch| kind_of(**ch) == "string_content")
+    {
+        let (start, end) = (ch.start_byte(), ch.end_byte());
+        let mut i = start;
+        while i < end {
+            let boundary =
+                i == start || !(is_name(b[i - 1]) || b[i - 1] == b'.' || b[i - 1] == b'\\');
+            if !(boundary && is_start(b[i])) {
+                i += 1;
+                continue;
+            }
+            let word_start = i;
+            let mut parts = Vec::new();
+            let mut sep = String::new();
+            loop {
+                let p0 = i;
+                while i < end && is_name(b[i]) {
+                    i += 1;
+                }
+                parts.push(&text[p0..i]);
+                // A separator, then the start of a name.
+                let seps: [&[u8]; 3] = [b".", b"\\.", b"\\\\."];
+                let Some(s) = seps.iter().find(|s| {
+                    b[i..end].starts_with(s) && i + s.len() < end && is_start(b[i + s.len()])
+                }) else {
+                    break;
+                };
+                if sep.is_empty() {
+                    sep = String::from_utf8_lossy(s).into_owned();
+                } else if sep.as_bytes() != *s {
+                    break;
+                }
+                i += s.len();
+            }
+            if parts.len() >= 2 && text.is_char_boundary(word_start) && text.is_char_boundary(i) {
+                out.push(DottedWord {
+                    range: word_start..i,
+                    name: parts.join("."),
+                    sep,
+                });
+            }
+        }
+    }
+    out
+}
+
 pub fn string_value(node: Node<'_>, text: &str) -> Option<String> {
     if kind_of(node) != "string" {
         return None;

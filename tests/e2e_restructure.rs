@@ -233,6 +233,71 @@ fn move_module_refuses_a_target_that_would_shadow_a_module() {
     assert_eq!(code, 0, "the suite still passes:\n{out}");
 }
 
+/// A message that names a path of the moved module, inside a longer string (implicit
+/// concatenation, a sentence's full stop, a regex with escaped dots), and the tests that
+/// match it move together, as do a whole-literal message and a message made at run time
+/// from `__module__`: after `move-module` and after `module-to-package` the suite still
+/// passes, and only the words that are the module's paths changed.
+#[test]
+fn moved_paths_in_messages_and_the_tests_that_match_them_stay_in_step() {
+    for (args, new) in [
+        (
+            vec![
+                "move-module",
+                "--set",
+                "from=shop.fields",
+                "--set",
+                "to=shop.forms.fields",
+            ],
+            "shop.forms.fields",
+        ),
+        (
+            vec![
+                "module-to-package",
+                "--set",
+                "module=shop.fields",
+                "--set",
+                "submodule=impl",
+            ],
+            "shop.fields.impl",
+        ),
+    ] {
+        let tmp = project("messages");
+        let dir = tmp.path();
+        let (code, out) = common::pytest(dir, &[], &[]);
+        assert_eq!(code, 0, "passes before:\n{out}");
+        let mut apply = vec!["apply"];
+        apply.extend(&args);
+        ok(dir, &apply);
+        let (code, out) = common::pytest(dir, &[], &[]);
+        assert_eq!(code, 0, "{args:?}: passes after:\n{out}");
+        let test = std::fs::read_to_string(dir.join("tests/test_messages.py")).unwrap();
+        let escaped = new.replace('.', "\\.");
+        for expected in [
+            format!("match=\"must be an instance of {new}.Field.\""),
+            format!("match=r\"instance of {escaped}\\.Field\""),
+            format!("match=\"^{new}.Field$\""),
+            format!("== \"a {new}.Field named x\""),
+        ] {
+            assert!(test.contains(&expected), "{args:?}: {expected}\n{test}");
+        }
+        let moved = if new.ends_with("impl") {
+            "shop/fields/impl.py"
+        } else {
+            "shop/forms/fields.py"
+        };
+        let code = std::fs::read_to_string(dir.join(moved)).unwrap();
+        assert!(code.contains(&format!("\"{new}.Field.\"")), "{code}");
+        assert!(
+            code.contains("see also shop.fieldsets (another module)"),
+            "{code}"
+        );
+        let mut check = vec!["check"];
+        check.extend(&args);
+        ok(dir, &check);
+    }
+}
+
 /// A pytest plugin that makes fixtures as it runs (`globals()[f"_{scope}_runner"] =
 /// ...`, as pytest-asyncio 1.5 makes its runner fixtures) keeps them when it becomes a
 /// package: pytest reads the plugin's namespace, which the package fills from the moved

@@ -350,6 +350,9 @@ impl ProjectAction for ModuleToPackage {
         let io = |e: String| UserError::new(e);
         ws.write(&r.layout.ws_path(&init_path), init, recipe, 1)
             .map_err(io)?;
+        // The moved code's own strings follow as the other files' do: a message and the
+        // test that matches it stay in step.
+        let moved = retarget_strings(&moved, module, sub, &info).unwrap_or(moved);
         ws.write(&r.layout.ws_path(&sub_path), moved, recipe, 1)
             .map_err(io)?;
         ws.delete(&r.layout.ws_path(&file), recipe).map_err(io)?;
@@ -413,36 +416,45 @@ fn retarget_strings(text: &str, module: &str, sub: &str, info: &ModInfo) -> Opti
     let mut stack = vec![tree.root_node()];
     while let Some(node) = stack.pop() {
         if node.kind() == "string" {
-            let Some(value) = crate::project_imports::string_value(node, text) else {
-                continue;
-            };
-            let mut c = node.walk();
-            let content = node
-                .named_children(&mut c)
-                .find(|n| n.kind() == "string_content");
-            let Some(content) = content else { continue };
-            if value == module && is_doctest_target(node, text) {
-                // `DocTestSuite("pkg.mod")` finds the doctests of the objects whose
-                // `__module__` is that module: they now live in the submodule.
-                edits.push(crate::edit::Edit::replace(
-                    content.byte_range(),
-                    format!("{module}.{sub}"),
-                    "module-to-package",
-                ));
-                continue;
-            }
-            let new = crate::actions::move_module::rewrite_token(&value, |d| {
+            let map = |d: &str| {
                 let rest = d.strip_prefix(module)?.strip_prefix('.')?;
                 let first = rest.split('.').next()?;
                 (first != sub && info.bound.contains_key(first))
                     .then(|| format!("{module}.{sub}.{rest}"))
-            });
-            if let Some(new) = new {
-                edits.push(crate::edit::Edit::replace(
+            };
+            let value = crate::project_imports::string_value(node, text);
+            let mut c = node.walk();
+            let content = node
+                .named_children(&mut c)
+                .find(|n| n.kind() == "string_content");
+            let whole = value.zip(content).and_then(|(value, content)| {
+                let new = if value == module && is_doctest_target(node, text) {
+                    // `DocTestSuite("pkg.mod")` finds the doctests of the objects whose
+                    // `__module__` is that module: they now live in the submodule.
+                    format!("{module}.{sub}")
+                } else {
+                    crate::actions::move_module::rewrite_token(&value, map)?
+                };
+                Some(crate::edit::Edit::replace(
                     content.byte_range(),
                     new,
                     "module-to-package",
-                ));
+                ))
+            });
+            match whole {
+                Some(e) => edits.push(e),
+                // Every dotted word in a longer string, as move-module does.
+                None => {
+                    for w in crate::project_imports::dotted_words(node, text) {
+                        if let Some(new) = map(&w.name) {
+                            edits.push(crate::edit::Edit::replace(
+                                w.range.clone(),
+                                w.spell(&new),
+                                "module-to-package",
+                            ));
+                        }
+                    }
+                }
             }
             continue;
         }

@@ -875,23 +875,35 @@ impl Plan<'_, '_> {
             strings.clear();
         }
         for s in strings {
-            let Some(value) = string_value(s, text) else {
-                continue;
-            };
-            if !value.contains(old_last.as_str()) {
+            if !node_text(s, text).contains(old_last.as_str()) {
                 continue;
             }
-            let Some(content) = content_node(s) else {
+            // The whole literal a reference (`mock.patch("a.b.c.X")`, `"a.b.c:main"`,
+            // `import_module("c")`), else every dotted word in it: a message and the
+            // test that matches it (`match="... a.b.c.X"`) move together.
+            let whole = string_value(s, text)
+                .zip(content_node(s))
+                .and_then(|(value, content)| {
+                    let call_arg = s.parent().is_some_and(|p| p.kind() == "argument_list");
+                    let new_value = rewrite_token(&value, |d| {
+                        if !d.contains('.') && !call_arg {
+                            return None;
+                        }
+                        self.map_absolute(d, Some(file)).map(|(n, _)| n)
+                    })?;
+                    Some(Edit::replace(content.byte_range(), new_value, origin))
+                });
+            if let Some(e) = whole {
+                edits.push(e);
                 continue;
-            };
-            let call_arg = s.parent().is_some_and(|p| p.kind() == "argument_list");
-            if let Some(new_value) = rewrite_token(&value, |d| {
-                if !d.contains('.') && !call_arg {
-                    return None;
+            }
+            for w in crate::project_imports::dotted_words(s, text) {
+                if !w.name.contains(old_last.as_str()) {
+                    continue;
                 }
-                self.map_absolute(d, Some(file)).map(|(n, _)| n)
-            }) {
-                edits.push(Edit::replace(content.byte_range(), new_value, origin));
+                if let Some((new, _)) = self.map_absolute(&w.name, Some(file)) {
+                    edits.push(Edit::replace(w.range.clone(), w.spell(&new), origin));
+                }
             }
         }
         imports_needed.retain(|m| !plain_new.contains(m));

@@ -1,0 +1,3 @@
+from shop.fields import Field
+
+DEFAULT = [Field("name")]
