@@ -542,8 +542,13 @@ fn prepare(journal: &Journal, contents: &HashMap<PathBuf, Vec<u8>>) -> Result<()
             },
         )?;
     }
-    for op in &journal.ops {
-        let Some(temp) = &op.temp else { continue };
+    // The temp files are written and synced on every thread: the syncs of one run wait
+    // for the disk together rather than one after another (bench/writes.py).
+    use rayon::prelude::*;
+    journal.ops.par_iter().try_for_each(|op| {
+        let Some(temp) = &op.temp else {
+            return Ok(());
+        };
         let bytes = contents.get(temp).map_or(&[][..], Vec::as_slice);
         let permissions = match op.kind {
             Kind::Replace => std::fs::metadata(&op.target).ok().map(|m| m.permissions()),
@@ -551,8 +556,8 @@ fn prepare(journal: &Journal, contents: &HashMap<PathBuf, Vec<u8>>) -> Result<()
         };
         act(&op.target, "cannot write", || {
             write::write_new(temp, bytes, permissions.as_ref())
-        })?;
-    }
+        })
+    })?;
     for op in &journal.ops {
         let Some(backup) = &op.backup else { continue };
         act(&op.target, "cannot keep a backup", || {
