@@ -2466,6 +2466,24 @@ fn regression_hoist_imports_refused_removal_drops_its_insertion() {
 /// changes `sys.path` was not read as a definition: the partial parse put the hoisted
 /// imports after the guard, the whole parse at the top. A placeholder that stands for a
 /// definition counts as one (found by the fuzzer, seed 92001).
+/// Seed 96002: a recipe that puts a tab before every identifier changed the indentation
+/// of a body's first statement; the unchanged statement after it then dedented to no
+/// enclosing level, and the file was written. Verification judges a changed indentation
+/// against every statement of the block.
+#[test]
+fn regression_a_changed_indentation_is_judged_against_the_block() {
+    regression_recipe(
+        "id = \"fuzz-recipe\"\ndescription = \"\"\n\n[[rewrite]]\nquery = \"(identifier) @x\"\nreplace = \"x\"\nwith = \"\\t$x\"\nadd-imports = [\"from x import *\"]\n",
+        &[
+            ("a.py", b"def f():\n    seen = 1\n    import os\n"),
+            (
+                "test_scoping.py",
+                b"def test_used_in_a_comprehension_before_the_import():\n    seen = [str(operator) for _ in range(0)]\n    import operator\n\n    assert seen == [] and operator.add(1, 1) == 2\n",
+            ),
+        ],
+    );
+}
+
 #[test]
 fn regression_hoist_imports_elided_definition_before_a_main_guard() {
     regression(

@@ -367,11 +367,42 @@ impl<'a, 't> Walker<'a, 't> {
             s.prev_sibling()
                 .is_none_or(|p| p.end_position().row < s.start_position().row)
         };
+        // Columns as CPython's tokenizer counts them: with tabs to multiples of 8, and
+        // with a tab as one column; a line agrees with another only when both agree.
+        let b = self.b;
+        let cols = |s: Node<'t>| -> (usize, usize) {
+            let start = s.start_byte();
+            let line = b[..start]
+                .iter()
+                .rposition(|&c| c == b'\n' || c == b'\r')
+                .map_or(0, |i| i + 1);
+            let (mut wide, mut narrow) = (0usize, 0usize);
+            for &c in &b[line..start] {
+                match c {
+                    b'\t' => {
+                        wide = (wide / 8 + 1) * 8;
+                        narrow += 1;
+                    }
+                    b'\x0c' => (wide, narrow) = (0, 0),
+                    _ => {
+                        wide += 1;
+                        narrow += 1;
+                    }
+                }
+            }
+            (wide, narrow)
+        };
         let base = match stmts.first() {
-            _ if is_module => Some(0),
-            Some(f) if first_on_line(*f) => Some(f.start_position().column),
+            _ if is_module => Some((0, 0)),
+            Some(f) if first_on_line(*f) => Some(cols(*f)),
             _ => None,
         };
+        // A change to one statement's indentation (the block's first, say) is judged
+        // against every other statement of the block, changed or not.
+        let indents_judged = full
+            || stmts
+                .iter()
+                .any(|s| first_on_line(*s) && self.touched(s.start_byte(), s.end_byte()));
         if stmts.is_empty()
             && !is_module
             && (full || self.touched(block.start_byte(), block.end_byte() + 1))
@@ -379,6 +410,19 @@ impl<'a, 't> Walker<'a, 't> {
             self.refuse(block, "expected an indented block");
         }
         for s in stmts {
+            if indents_judged {
+                if let Some(base) = base.filter(|_| first_on_line(s)) {
+                    // (An elided run's `0` stands where its first statement starts.)
+                    let col = cols(s);
+                    if col.0 > base.0 && col.1 > base.1 {
+                        self.refuse(s, "unexpected indent");
+                    } else if col.0 < base.0 && col.1 < base.1 {
+                        self.refuse(s, "unindent does not match any outer indentation level");
+                    } else if col != base {
+                        self.refuse(s, "inconsistent use of tabs and spaces in indentation");
+                    }
+                }
+            }
             // An elided run of statements: a `0` that spans them.
             let run = kind_of(s) == "expression_statement"
                 && named_children(s)
@@ -391,14 +435,6 @@ impl<'a, 't> Walker<'a, 't> {
                 continue;
             }
             if full || self.touched(s.start_byte(), s.end_byte()) {
-                if let Some(base) = base.filter(|_| first_on_line(s)) {
-                    let col = s.start_position().column;
-                    if col > base {
-                        self.refuse(s, "unexpected indent");
-                    } else if col < base {
-                        self.refuse(s, "unindent does not match any outer indentation level");
-                    }
-                }
                 self.statement(s, cx, full);
             }
         }

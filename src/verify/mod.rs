@@ -420,6 +420,32 @@ mod tests {
     }
 
     #[test]
+    fn a_changed_indentation_is_judged_against_the_unchanged_statements() {
+        // Found by the fuzzer (seed 96002): a recipe put a tab before the first
+        // statement of a body; the next statement, unchanged, then dedents to no
+        // enclosing level, which tree-sitter reads leniently and CPython refuses.
+        let old = "def f():\n    seen = 1\n    import os\n\n    return seen\n";
+        let new = old.replace("    seen", "    \tseen");
+        // (tree-sitter reads the dedented line as one of the module, indented.)
+        assert!(check_change(old, &new).is_err());
+        // Columns as CPython counts them: `  \t` is 8 columns wide with tabs of 8, 3
+        // with tabs of 1, so eight spaces after it are TabError.
+        let new = old
+            .replace("    seen", "  \tseen")
+            .replace("    import", "        import")
+            .replace("    return", "        return");
+        assert!(check_change(old, &new).is_err());
+        // Within one block tree-sitter keeps: the same columns both ways or TabError.
+        let block = "if x:\n  \ta = 1\n  \tb = 2\n";
+        let new = block.replace("  \tb", "        b");
+        assert!(check_change(block, &new).is_err());
+        // A tab that is 8 columns wide both ways is not that.
+        let tabs = old.replace("    ", "\t");
+        let new = tabs.replace("\tseen = 1", "\tseen = 2");
+        assert_eq!(check_change(&tabs, &new), Ok(()));
+    }
+
+    #[test]
     fn two_statements_on_one_line_without_a_semicolon_are_refused() {
         // Found by the fuzzer (seed 70010): tree-sitter invents a hidden `_newline`
         // between `'x'` and `from`, which no cursor visits; CPython rejects the line.
