@@ -144,6 +144,16 @@ def mutants(src, tree, rng, per_kind):
                     add("global after assignment", lambda t=t, ind=ind, node=node: src.insert_line(node.end_lineno + 1, ind + "global " + t.id))
             if isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) >= 2 and all(isinstance(e, ast.Name) for e in t.elts):
                 add("two starred targets", lambda t=t: src.replace_node(t, ", ".join("*" + e.id for e in t.elts)))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and len(node.body) >= 2:
+            # A tab or spaces before one statement of a body: the other statements,
+            # unchanged, no longer agree with it (IndentationError, TabError).
+            for i, kind in ((0, "tab before a body's first statement"), (1, "tab before a body's second statement")):
+                st = node.body[i]
+                if single_line(st):
+                    add(kind, lambda st=st: src.replace_node(st, "\t" + src.segment(st)))
+            st = node.body[0]
+            if single_line(st):
+                add("spaces before a body's first statement", lambda st=st: src.replace_node(st, "  " + src.segment(st)))
         if isinstance(node, ast.AugAssign) and single_line(node):
             t = node.target
             if isinstance(t, ast.Name):
