@@ -746,7 +746,26 @@ fn run_pass(
     }
     let suppressions = crate::suppress::Suppressions::read(text, tree);
     if !suppressions.is_empty() {
-        edits.retain(|e| !suppressions.covers(&recipe.id, line_col(text, e.range.start).0));
+        // A suppressed edit takes the edits of its group with it (an import hoisted to
+        // the top stands or falls with the removal of the local one).
+        let covered = |e: &crate::edit::Edit| {
+            suppressions.covers(&recipe.id, line_col(text, e.range.start).0)
+        };
+        let dropped: std::collections::HashSet<(&str, u32)> = edits
+            .iter()
+            .filter(|e| covered(e))
+            .filter_map(|e| e.group.map(|g| (e.origin.as_ref(), g)))
+            .collect();
+        let dropped: std::collections::HashSet<(String, u32)> = dropped
+            .into_iter()
+            .map(|(o, g)| (o.to_owned(), g))
+            .collect();
+        edits.retain(|e| {
+            !covered(e)
+                && !e
+                    .group
+                    .is_some_and(|g| dropped.contains(&(e.origin.to_string(), g)))
+        });
         findings.retain(|f| !suppressions.covers(&recipe.id, f.line));
     }
     Pass {

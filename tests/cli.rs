@@ -979,6 +979,28 @@ fn top_level_predicates_constrain_the_pattern_before_them() {
     );
 }
 
+/// hoist-imports leaves an import under `# fixer: ignore[hoist-imports]` where it is and
+/// adds nothing for it at the top, and hoists the others of the file.
+#[test]
+fn hoist_imports_honours_a_suppressed_import() {
+    let dir = project(&[(
+        "test_h.py",
+        "def test_x():\n    import json  # fixer: ignore[hoist-imports]\n    assert json\n\n\ndef test_y():\n    import os\n    assert os\n",
+    )]);
+    fixer(dir.path())
+        .args(["apply", "hoist-imports"])
+        .assert()
+        .success();
+    assert_eq!(
+        read(&dir, "test_h.py"),
+        "import os\n\n\ndef test_x():\n    import json  # fixer: ignore[hoist-imports]\n    assert json\n\n\ndef test_y():\n    assert os\n"
+    );
+    fixer(dir.path())
+        .args(["check", "hoist-imports"])
+        .assert()
+        .success();
+}
+
 #[test]
 fn suppression_comments_on_a_line_a_statement_and_a_file() {
     let dir = project(&[

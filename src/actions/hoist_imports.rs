@@ -937,9 +937,14 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
     fn finish(mut self) -> FileOutcome {
         let n = self.facts.imports.len();
         let late = late_environment(self.cx.tree, self.cx.text);
+        // An import under `# fixer: ignore[hoist-imports]` stays, and nothing is added
+        // for it at the top.
+        let suppressed = crate::suppress::Suppressions::read(self.cx.text, self.cx.tree);
         let mut verdicts: Vec<Option<Result<Move<'t>, String>>> = (0..n)
             .map(|idx| {
-                (self.facts.imports[idx].scope != 0).then(|| match late {
+                let imp = &self.facts.imports[idx];
+                let line = imp.node.start_position().row + 1;
+                (imp.scope != 0 && !suppressed.covers(self.cx.recipe, line)).then(|| match late {
                     Some(line) => Err(format!(
                         "module-level code at line {line}, after a definition, changes where imports come from; no place at module level is sure to come after it"
                     )),
