@@ -751,20 +751,16 @@ fn run_pass(
         let covered = |e: &crate::edit::Edit| {
             suppressions.covers(&recipe.id, line_col(text, e.range.start).0)
         };
-        let dropped: std::collections::HashSet<(&str, u32)> = edits
+        let dropped: std::collections::HashSet<(String, u32)> = edits
             .iter()
             .filter(|e| covered(e))
-            .filter_map(|e| e.group.map(|g| (e.origin.as_ref(), g)))
-            .collect();
-        let dropped: std::collections::HashSet<(String, u32)> = dropped
-            .into_iter()
-            .map(|(o, g)| (o.to_owned(), g))
+            .filter_map(|e| e.group.map(|g| (e.origin.clone(), g)))
             .collect();
         edits.retain(|e| {
             !covered(e)
                 && !e
                     .group
-                    .is_some_and(|g| dropped.contains(&(e.origin.to_string(), g)))
+                    .is_some_and(|g| dropped.contains(&(e.origin.clone(), g)))
         });
         findings.retain(|f| !suppressions.covers(&recipe.id, f.line));
     }
