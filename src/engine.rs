@@ -455,6 +455,10 @@ pub fn run(
     Ok(())
 }
 
+/// A Python file a project action changed: its path, its text before (`None`: created)
+/// and after.
+type Touched = (PathBuf, Option<Arc<str>>, Arc<str>);
+
 fn run_project_action(
     ws: &Workspace,
     recipe: &CompiledRecipe,
@@ -465,7 +469,7 @@ fn run_project_action(
     let findings = action.run_selected(ws, &recipe.id, selection)?;
     // Verify every Python file the action touched; one break refuses the whole action,
     // since its changes across files belong together.
-    let touched: Vec<(PathBuf, Option<Arc<str>>, Arc<str>)> = ws
+    let touched: Vec<Touched> = ws
         .lock_changes()
         .iter()
         .filter(|(p, c)| {
@@ -496,6 +500,13 @@ fn run_project_action(
             severity: Severity::Warning,
             message: format!("{why}; no file was changed by `{}`", recipe.id),
         };
+        *ws.lock_changes() = before;
+        ws.report([finding]);
+        return Ok(());
+    }
+    // A project-wide change is one change: a line a suppression comment covers keeps it
+    // all, as a suppressed edit takes its group with it in the per-file stage.
+    if let Some(finding) = suppressed_change(ws, recipe, &before, &touched) {
         *ws.lock_changes() = before;
         ws.report([finding]);
         return Ok(());
@@ -534,6 +545,113 @@ fn run_project_action(
     }
     ws.report(suppressed_out(ws, &recipe.id, findings));
     Ok(())
+}
+
+/// The first line, in path order, that a project-wide action changed although a
+/// suppression comment covers it for `recipe` (a deleted file counts when an
+/// `ignore-file` comment covers it), as a note that nothing was changed.
+fn suppressed_change(
+    ws: &Workspace,
+    recipe: &CompiledRecipe,
+    before: &BTreeMap<PathBuf, Change>,
+    touched: &[Touched],
+) -> Option<Finding> {
+    let id = recipe.id.as_str();
+    let deleted: Vec<(PathBuf, Arc<str>)> = ws
+        .lock_changes()
+        .iter()
+        .filter(|(p, c)| p.extension().is_some_and(|e| e == "py") && c.current.is_none())
+        .filter(|(p, _)| before.get(*p).is_none_or(|b| b.current.is_some()))
+        .filter_map(|(p, c)| {
+            let old = match before.get(p) {
+                Some(b) => b.current.clone()?,
+                None => Arc::from(c.original.as_ref()?.text.as_str()),
+            };
+            Some((p.clone(), old))
+        })
+        .collect();
+    let changed = touched.len() + deleted.len();
+    let others = || match changed.saturating_sub(1) {
+        0 => String::new(),
+        1 => " together with 1 other file".to_owned(),
+        n => format!(" together with {n} other files"),
+    };
+    let kept = |path: &Path, line: usize, what: &str| {
+        Finding {
+        path: path.to_path_buf(),
+        line,
+        column: 1,
+        recipe: id.to_owned(),
+        severity: Severity::Note,
+        message: format!(
+            "kept: {what} is suppressed for `{id}`, which changes it{} as one change; no file was changed by `{id}`; remove the comment to make it",
+            others()
+        ),
+    }
+    };
+    let mut hits: Vec<Finding> = Vec::new();
+    // A deleted file's covered line counts as changed unless it lives on, as it was, in
+    // a file the action creates (a moved module).
+    let created: std::collections::HashSet<&str> = touched
+        .iter()
+        .filter(|(_, old, _)| old.is_none())
+        .flat_map(|(_, _, new)| new.lines())
+        .collect();
+    for (path, old) in &deleted {
+        if crate::suppress::file_ignored(old, id) {
+            hits.push(kept(path, 1, "the file"));
+            continue;
+        }
+        if memchr::memmem::find(old.as_bytes(), b"fixer:").is_none() {
+            continue;
+        }
+        let Some(tree) = parse::parse(old) else {
+            continue;
+        };
+        let lines = crate::suppress::Suppressions::read(old, &tree);
+        let hit = old
+            .lines()
+            .enumerate()
+            .find(|(i, text)| lines.covers(id, i + 1) && !created.contains(text));
+        if let Some((i, _)) = hit {
+            hits.push(kept(path, i + 1, &format!("line {}", i + 1)));
+        }
+    }
+    for (path, old, new) in touched {
+        let Some(old) = old else { continue };
+        if memchr::memmem::find(old.as_bytes(), b"fixer:").is_none() {
+            continue;
+        }
+        if crate::suppress::file_ignored(old, id) {
+            hits.push(kept(path, 1, "the file"));
+            continue;
+        }
+        let Some(tree) = parse::parse(old) else {
+            continue;
+        };
+        let lines = crate::suppress::Suppressions::read(old, &tree);
+        if lines.is_empty() {
+            continue;
+        }
+        let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref());
+        let hit = diff.ops().iter().find_map(|op| {
+            let r = op.old_range();
+            match op.tag() {
+                similar::DiffTag::Equal => None,
+                // Lines inserted between two covered lines fall inside what is covered.
+                similar::DiffTag::Insert => {
+                    (r.start > 0 && lines.covers(id, r.start) && lines.covers(id, r.start + 1))
+                        .then_some(r.start + 1)
+                }
+                _ => (r.start + 1..=r.end).find(|&l| lines.covers(id, l)),
+            }
+        });
+        if let Some(line) = hit {
+            hits.push(kept(path, line, &format!("line {line}")));
+        }
+    }
+    hits.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    hits.into_iter().next()
 }
 
 /// The findings of a project-wide action but those a suppression comment of their file

@@ -1780,6 +1780,9 @@ impl LazySettings {
         recipe: &str,
         modules: &ModuleCache,
     ) -> Vec<Result<Target, Finding>> {
+        if crate::suppress::file_ignored(text, recipe) {
+            return Vec::new();
+        }
         let root = tree.root_node();
         let (classes, imported) = top_classes_and_imports(tree, text);
         let mut candidates = Vec::new();
@@ -1799,7 +1802,12 @@ impl LazySettings {
         }
         let mut out = Vec::new();
         let mut found: Vec<Target> = Vec::new();
+        // An instance a suppression comment covers is left as it is, and its uses with it.
+        let suppressed = crate::suppress::Suppressions::read(text, tree);
         for stmt in candidates {
+            if suppressed.covers(recipe, stmt.start_position().row + 1) {
+                continue;
+            }
             let Some(assign) = stmt.named_child(0).filter(|a| kind_of(a) == "assignment") else {
                 continue;
             };
