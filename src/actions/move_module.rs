@@ -836,6 +836,16 @@ impl Plan<'_, '_> {
                     .filter(|c| !c.is_whitespace())
                     .collect();
                 if let Some(cr) = chains.iter().find(|c| c.old == written) {
+                    // module-to-package: the module itself compared (`pkg.mod == m`,
+                    // `m is pkg.mod`) stays the package, the object every import of
+                    // `pkg.mod` gives; only its namespace moved.
+                    let compared = n.id() == attr.id()
+                        && attr
+                            .parent()
+                            .is_some_and(|p| p.kind() == "comparison_operator");
+                    if self.keep_from && compared {
+                        break;
+                    }
                     let head = chain_head(n);
                     let name = node_text(head, text);
                     let reaching = model.reaching(head.start_byte(), name);
