@@ -46,7 +46,11 @@
 //!    relative import in a file that is not part of a package; it shares its line with
 //!    other code (`;`, `def f(): import x`); module-level code that later imports
 //!    depend on (`sys.path` changes...) comes after a definition, so no module-level
-//!    place is sure to run after it (every local import of the file is kept).
+//!    place is sure to run after it (every local import of the file is kept). In
+//!    library code (not `test_*.py`, `*_test.py`, `conftest.py`, nor under a `tests/` or
+//!    `test/` directory), an import whose module the file does not already import at
+//!    module level: a deferral there is usually deliberate, and at module level the
+//!    import would load whenever the module is imported.
 //! 1. **Names** (asked of the shared semantic model, [`crate::semantic`], which
 //!    resolves them as CPython's compiler does): the name is already bound at module level
 //!    to something else (a def, a class, an assignment, an import of another object,
@@ -693,6 +697,15 @@ fn object_key(spec: &ImportSpec) -> String {
     }
 }
 
+/// What an import loads, dotted: the module of `import a.b`, `a.b.n` for `from a.b import n`.
+fn loaded_key(spec: &ImportSpec) -> String {
+    match spec {
+        ImportSpec::Import { module, .. } => module.clone(),
+        ImportSpec::From { module, name, .. } if module.ends_with('.') => format!("{module}{name}"),
+        ImportSpec::From { module, name, .. } => format!("{module}.{name}"),
+    }
+}
+
 const BUILTINS: &[&str] = &[
     "abs",
     "aiter",
@@ -1026,6 +1039,38 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
     }
 
     /// `path:line` of an offset of this file.
+    /// A test module or conftest.py (as pytest names them, or under a `tests`/`test`
+    /// directory of the project), where imports are hoisted; any other file is library
+    /// code.
+    fn is_test_file(&self) -> bool {
+        let path = self.cx.path;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name == "conftest.py" || name.starts_with("test_") || name.ends_with("_test.py") {
+            return true;
+        }
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let root = self.action.project_root(&abs);
+        let inside = root
+            .as_deref()
+            .and_then(|r| abs.strip_prefix(r).ok())
+            .unwrap_or(dir);
+        inside
+            .components()
+            .any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "test")))
+    }
+
+    /// Does a module-level import of this file already load what `spec` imports?
+    fn loaded_at_top(&self, spec: &ImportSpec) -> bool {
+        let key = loaded_key(spec);
+        self.top.iter().flat_map(|t| &t.specs).any(|s| {
+            let top = loaded_key(s);
+            top == key
+                || matches!(s, ImportSpec::Import { module, .. }
+                    if module.strip_prefix(key.as_str()).is_some_and(|r| r.starts_with('.')))
+        })
+    }
+
     fn loc(&self, offset: usize) -> String {
         loc_in(self.cx.path, self.cx.text, offset)
     }
@@ -1083,6 +1128,17 @@ impl<'p, 't, 'a> Plan<'p, 't, 'a> {
         let after = text[imp.node.end_byte()..line_to].trim();
         if !before.trim().is_empty() || !(after.is_empty() || after.starts_with('#')) {
             return Err("it shares its line with other code".into());
+        }
+        // Library code: a local import is often a deliberate deferral (start-up time, an
+        // optional dependency); at module level it would load whenever the module is
+        // imported. It moves only when the module already loads the same thing there.
+        if !self.is_test_file() {
+            if let Some(spec) = imp.info.specs.iter().find(|s| !self.loaded_at_top(s)) {
+                return Err(format!(
+                    "in library code, a deferred import: `{}` is not imported at module level, where it would load whenever this module is imported (tests and conftest.py files are hoisted)",
+                    loaded_key(spec)
+                ));
+            }
         }
         // Names, as the semantic model resolves them.
         let model = &facts.model;
