@@ -548,8 +548,9 @@ fn run_project_action(
 }
 
 /// The first line, in path order, that a project-wide action changed although a
-/// suppression comment covers it for `recipe` (a deleted file counts when an
-/// `ignore-file` comment covers it), as a note that nothing was changed.
+/// suppression comment covers it for `recipe` (every line of a file an `ignore-file`
+/// comment covers; a deleted file's covered line unless a created file has it as it
+/// was), as a note that nothing was changed.
 fn suppressed_change(
     ws: &Workspace,
     recipe: &CompiledRecipe,
