@@ -229,3 +229,8 @@ fn unresolved_imports_fixtures() {
 fn hoist_imports_fixtures() {
     run_fixtures("hoist-imports");
 }
+
+#[test]
+fn pytest_asyncio_v1_fixtures() {
+    run_fixtures("pytest-asyncio-v1");
+}

@@ -11,6 +11,7 @@ pub mod hoist_imports;
 pub mod lazy_settings;
 pub mod module_to_package;
 pub mod move_module;
+pub mod pytest_asyncio_v1;
 pub mod unresolved_imports;
 
 use std::path::Path;
@@ -228,6 +229,11 @@ pub const ACTIONS: &[ActionSpec] = &[
         name: "move-module",
         summary: "move a module or package and rewrite every reference",
         build: move_module::build,
+    },
+    ActionSpec {
+        name: "pytest-asyncio-v1",
+        summary: "migrate a test suite to pytest-asyncio 1.x: event_loop fixtures, loop scopes, marks, configuration",
+        build: pytest_asyncio_v1::build,
     },
     ActionSpec {
         name: "unresolved-imports",

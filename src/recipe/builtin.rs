@@ -30,6 +30,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../recipes/move-module.toml"),
     ),
     (
+        "pytest-asyncio-v1.toml",
+        include_str!("../../recipes/pytest-asyncio-v1.toml"),
+    ),
+    (
         "unresolved-imports.toml",
         include_str!("../../recipes/unresolved-imports.toml"),
     ),
