@@ -11,4 +11,17 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pytest' 2>/dev
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'pytest>=7,<9'
 fi
 export FIXER_PYTHON="$PWD/$venv/bin/python"
+# pytest-asyncio-v1's end-to-end test runs one project under the old pytest-asyncio
+# and under the latest 1.x: one environment each.
+for spec in "0.21:pytest>=7,<8.4 pytest-asyncio==0.21.2" "1:pytest>=8,<10 pytest-asyncio>=1,<2"; do
+  name=${spec%%:*}
+  env=tests/.venv-asyncio-$name
+  if [ ! -x "$env/bin/python" ] || ! "$env/bin/python" -c 'import pytest_asyncio' 2>/dev/null; then
+    python3 -m venv "$env"
+    # shellcheck disable=SC2086
+    "$env/bin/python" -m pip install --quiet --disable-pip-version-check ${spec#*:}
+  fi
+done
+export FIXER_PYTHON_ASYNCIO_OLD="$PWD/tests/.venv-asyncio-0.21/bin/python"
+export FIXER_PYTHON_ASYNCIO_NEW="$PWD/tests/.venv-asyncio-1/bin/python"
 cargo test --locked "$@"

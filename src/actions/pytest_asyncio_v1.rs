@@ -451,9 +451,11 @@ fn run_root(
                 .filter_map(|m| ImportSpec::parse(&format!("import {m}")).ok())
                 .collect();
             let newline = crate::source::newline_of(&f.text);
-            out.edits.extend(crate::imports::ensure(
-                &f.text, &tree, &specs, newline, recipe,
-            ));
+            // First: an import at the top of the file goes before a mark or `async ` added
+            // at the same offset.
+            let mut edits = crate::imports::ensure(&f.text, &tree, &specs, newline, recipe);
+            edits.append(&mut out.edits);
+            out.edits = edits;
         }
         let count = out.edits.len();
         let (edits, conflicts) = crate::edit::resolve(out.edits);
