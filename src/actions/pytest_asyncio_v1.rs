@@ -118,11 +118,9 @@ impl File {
     }
 }
 
-/// What governs a file's tests: the `event_loop` fixture's scope, and whether it goes.
-#[derive(Clone)]
+/// What governs a file's tests: the scope of its `event_loop` fixture.
 struct Governor {
     scope: String,
-    removed: bool,
 }
 
 fn run_in(
@@ -391,7 +389,6 @@ fn run_root(
     for (i, f) in files.iter().enumerate() {
         let governor = governors[i].map(|g| Governor {
             scope: files[g.0].scan.loop_fixtures[g.1].scope.clone(),
-            removed: removed(g),
         });
         let mut out = Plan::default();
         // The file's own event_loop fixtures.
@@ -554,7 +551,9 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
             marks_done.insert(i);
         }
     }
-    let request_ok = governor.is_none_or(|g| g.removed);
+    // A request is rewritten under a kept `event_loop` fixture too: an async test
+    // meant the running loop, a sync one the loop its async fixtures ran in.
+    let request_ok = true;
     for func in &s.funcs {
         let conv = if request_ok {
             conversion(func)
@@ -603,6 +602,7 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
                 continue;
             }
             let mut asyncio_fixture = fd.asyncio || cx.auto;
+            let mut redecorated = false;
             if !asyncio_fixture && (to_async || func.is_async) {
                 if s.pytest_asyncio_free {
                     out.edits.push(Edit::replace(
@@ -612,6 +612,7 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
                     ));
                     out.imports.insert("pytest_asyncio");
                     asyncio_fixture = true;
+                    redecorated = true;
                 } else {
                     out.findings.push(finding(
                         &f.path,
@@ -636,6 +637,26 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
             };
             let effective = cx.fixture_default.clone().unwrap_or_else(|| own.clone());
             if let Some(want) = intended.filter(|w| *w != effective) {
+                // `loop_scope=` is pytest_asyncio.fixture's: an auto-mode
+                // `@pytest.fixture` takes that decorator to carry it.
+                if !fd.asyncio && !redecorated {
+                    if !s.pytest_asyncio_free {
+                        out.findings.push(finding(
+                            &f.path,
+                            func.line,
+                            recipe,
+                            Severity::Warning,
+                            format!("`{}` needs `@pytest_asyncio.fixture(loop_scope=\"{want}\")`, and `pytest_asyncio` names something else here: change it by hand", func.name),
+                        ));
+                        continue;
+                    }
+                    out.edits.push(Edit::replace(
+                        fd.callee.clone(),
+                        "pytest_asyncio.fixture",
+                        recipe.to_owned(),
+                    ));
+                    out.imports.insert("pytest_asyncio");
+                }
                 let (at, text) = fd.slot.edit_text(&format!("loop_scope=\"{want}\""));
                 out.edits.push(Edit::insert(at, text, recipe.to_owned()));
             }

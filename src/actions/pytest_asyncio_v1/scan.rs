@@ -418,7 +418,7 @@ impl Scan {
                 scope: fixture
                     .and_then(|f| f.scope.clone())
                     .unwrap_or_else(|| "?".into()),
-                plain: plain_loop_fixture(def, text),
+                plain: plain_loop_fixture(def, text, asyncio_alias(model, text).as_deref()),
             });
             return;
         }
@@ -708,26 +708,66 @@ fn body_insert(body: Node<'_>, def: Node<'_>, text: &str) -> Option<(usize, Stri
 
 /// `Ok` when the body of an `event_loop` fixture only makes a loop, hands it out and
 /// closes it; else what else it does.
-fn plain_loop_fixture(def: Node<'_>, text: &str) -> Result<(), String> {
+fn plain_loop_fixture(def: Node<'_>, text: &str, alias: Option<&str>) -> Result<(), String> {
     let body = def
         .child_by_field_name("body")
         .ok_or_else(|| "has no body".to_owned())?;
-    plain_block(body, text)
+    plain_block(body, text, alias)
 }
 
-fn plain_block(block: Node<'_>, text: &str) -> Result<(), String> {
+fn plain_block(block: Node<'_>, text: &str, alias: Option<&str>) -> Result<(), String> {
     let mut c = block.walk();
     for stmt in block.named_children(&mut c) {
-        plain_statement(stmt, text)?;
+        plain_statement(stmt, text, alias)?;
     }
     Ok(())
 }
 
-fn squash(s: &str) -> String {
-    s.chars().filter(|c| !c.is_whitespace()).collect()
+/// `s` without whitespace, and with `alias.` (a name bound to the asyncio module)
+/// spelled `asyncio.`.
+fn squash(s: &str, alias: Option<&str>) -> String {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let Some(alias) = alias else {
+        return s;
+    };
+    let pat = format!("{alias}.");
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find(&pat) {
+        out.push_str(&rest[..i]);
+        let starts_word = out
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'));
+        out.push_str(if starts_word { "asyncio." } else { &pat });
+        rest = &rest[i + pat.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
-fn plain_statement(stmt: Node<'_>, text: &str) -> Result<(), String> {
+/// The name other than `asyncio` that the module binds to the asyncio module
+/// (`import asyncio as aio`), if any.
+fn asyncio_alias(model: &Model, text: &str) -> Option<String> {
+    let mut words = text.split(|c: char| c.is_whitespace() || c == ',');
+    let mut prev: [&str; 3] = ["", "", ""];
+    for w in words.by_ref() {
+        if w.is_empty() {
+            continue;
+        }
+        if prev == ["import", "asyncio", "as"]
+            && is_identifier(w)
+            && model.qualified_name(text.len(), w).as_deref() == Some("asyncio")
+        {
+            return Some(w.to_owned());
+        }
+        prev = [prev[1], prev[2], w];
+    }
+    None
+}
+
+fn plain_statement(stmt: Node<'_>, text: &str, alias: Option<&str>) -> Result<(), String> {
+    let squash = |s: &str| squash(s, alias);
     let what = || {
         let first = node_text(stmt, text).lines().next().unwrap_or("").trim();
         Err(format!("`{first}`"))
@@ -738,12 +778,12 @@ fn plain_statement(stmt: Node<'_>, text: &str) -> Result<(), String> {
             let mut c = stmt.walk();
             for part in stmt.named_children(&mut c) {
                 match part.kind() {
-                    "block" => plain_block(part, text)?,
+                    "block" => plain_block(part, text, alias)?,
                     "finally_clause" => {
                         let mut c = part.walk();
                         for b in part.named_children(&mut c) {
                             if b.kind() == "block" {
-                                plain_block(b, text)?;
+                                plain_block(b, text, alias)?;
                             }
                         }
                     }
