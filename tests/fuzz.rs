@@ -980,6 +980,7 @@ const BUILTIN: &[&str] = &[
     "unresolved-imports",
     "module-to-package",
     "move-module",
+    "pytest-asyncio-v1",
 ];
 
 /// The query recipes fuzzed beside the built-ins.
@@ -1561,6 +1562,7 @@ const ACTION_NAMES: &[&str] = &[
     "module-to-package",
     "move-module",
     "unresolved-imports",
+    "pytest-asyncio-v1",
     "nope",
     "",
 ];
