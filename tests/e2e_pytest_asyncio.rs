@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn python(var: &str) -> PathBuf {
@@ -23,24 +23,6 @@ fn python(var: &str) -> PathBuf {
     python
 }
 
-fn pytest(python: &Path, dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .args(args)
-        .current_dir(dir)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .output()
-        .expect("pytest runs");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 #[test]
 fn pytest_asyncio_v1_moves_a_shared_loop_suite_to_1x() {
     let old = python("FIXER_PYTHON_ASYNCIO_OLD");
@@ -49,12 +31,12 @@ fn pytest_asyncio_v1_moves_a_shared_loop_suite_to_1x() {
     let dir = tmp.path();
     common::copy_tree(&common::fixture("e2e/pytest-asyncio"), dir);
 
-    let (code, out) = pytest(&old, dir, &[]);
+    let (code, out) = common::pytest_with(&old, dir, &[]);
     assert_eq!(
         code, 0,
         "the suite should pass under pytest-asyncio 0.21:\n{out}"
     );
-    let (code, out) = pytest(&new, dir, &[]);
+    let (code, out) = common::pytest_with(&new, dir, &[]);
     assert_ne!(
         code, 0,
         "the suite should fail under pytest-asyncio 1.x:\n{out}"
@@ -69,7 +51,7 @@ fn pytest_asyncio_v1_moves_a_shared_loop_suite_to_1x() {
     let conftest = std::fs::read_to_string(dir.join("tests/conftest.py")).unwrap();
     assert!(!conftest.contains("def event_loop"), "{conftest}");
 
-    let (code, out) = pytest(&new, dir, &["-W", "error::DeprecationWarning"]);
+    let (code, out) = common::pytest_with(&new, dir, &["-W", "error::DeprecationWarning"]);
     assert_eq!(
         code, 0,
         "the suite should pass under pytest-asyncio 1.x after the recipe:\n{out}"

@@ -272,7 +272,7 @@ fn run_root(
             .funcs
             .iter()
             .find_map(|func| {
-                conversion(func)
+                conversion(func, &f.scan, auto)
                     .err()
                     .map(|w| (func.line, format!("`{}` {w}", func.name)))
             })
@@ -508,7 +508,7 @@ struct Plan {
 
 /// What becomes of a function's `event_loop` request: `Ok(true)` it turns async,
 /// `Ok(false)` nothing or the parameter only, `Err` why it cannot be rewritten.
-fn conversion(f: &Func) -> Result<bool, String> {
+fn conversion(f: &Func, s: &Scan, auto: bool) -> Result<bool, String> {
     if f.event_loop_param.is_none() {
         return Ok(false);
     }
@@ -520,11 +520,39 @@ fn conversion(f: &Func) -> Result<bool, String> {
         }
         (Uses::RunUntilComplete(_), true) => match f.body_insert {
             Some(_) if f.asyncio_free => Ok(false),
-            Some(_) => Err("uses `event_loop`, and `asyncio` names something else there".into()),
+            Some(_) => Err(taken("asyncio", "`asyncio.get_running_loop()`")),
             None => Err("uses `event_loop` in a body on the `def` line".into()),
         },
+        // Becoming async needs the mark (tests) or the decorator (fixtures) in strict
+        // mode: refused where the name it needs is bound to something else.
+        (Uses::RunUntilComplete(_), false) if !auto && f.is_test && !s.pytest_free => {
+            Err(taken("pytest", "`@pytest.mark.asyncio`"))
+        }
+        (Uses::RunUntilComplete(_), false)
+            if !auto
+                && f.fixture.as_ref().is_some_and(|d| !d.asyncio)
+                && !s.pytest_asyncio_free =>
+        {
+            Err(taken("pytest_asyncio", "`@pytest_asyncio.fixture`"))
+        }
         (Uses::RunUntilComplete(_), false) => Ok(true),
     }
+}
+
+/// Why a change is left out: it needs `what`, and `name` is bound to something else.
+fn taken(name: &str, what: &str) -> String {
+    format!("needs {what}, and `{name}` names something else here")
+}
+
+/// The warning for a change to `func` left out for [`taken`].
+fn taken_warning(f: &File, func: &Func, recipe: &str, name: &str, what: &str) -> Finding {
+    finding(
+        &f.path,
+        func.line,
+        recipe,
+        Severity::Warning,
+        format!("`{}` {}: change it by hand", func.name, taken(name, what)),
+    )
 }
 
 fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan) {
@@ -551,15 +579,10 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
             marks_done.insert(i);
         }
     }
-    // A request is rewritten under a kept `event_loop` fixture too: an async test
-    // meant the running loop, a sync one the loop its async fixtures ran in.
-    let request_ok = true;
     for func in &s.funcs {
-        let conv = if request_ok {
-            conversion(func)
-        } else {
-            Ok(false)
-        };
+        // A request is rewritten under a kept `event_loop` fixture too: an async test
+        // meant the running loop, a sync one the loop its async fixtures ran in.
+        let conv = conversion(func, s, cx.auto);
         let to_async = matches!(conv, Ok(true));
         if let Err(why) = &conv {
             if governor.is_none() {
@@ -575,11 +598,6 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
                 ));
             }
         }
-        // Needed imports; a rewrite that would need a name bound to something else
-        // is left out.
-        if to_async && func.is_test && !cx.auto && !s.pytest_free {
-            continue;
-        }
         let will_be_async = func.is_async || to_async;
         // A mark added above an undecorated `def` goes before the `async ` added to it.
         if func.is_test && will_be_async {
@@ -594,7 +612,7 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
                 out,
             );
         }
-        if request_ok && conv.is_ok() {
+        if conv.is_ok() {
             rewrite_request(f, func, to_async, recipe, out);
         }
         if let Some(fd) = &func.fixture {
@@ -614,12 +632,12 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
                     asyncio_fixture = true;
                     redecorated = true;
                 } else {
-                    out.findings.push(finding(
-                        &f.path,
-                        func.line,
+                    out.findings.push(taken_warning(
+                        f,
+                        func,
                         recipe,
-                        Severity::Warning,
-                        format!("`{}` is an async fixture under `@pytest.fixture` in strict mode, and `pytest_asyncio` names something else here: decorate it with `@pytest_asyncio.fixture` by hand", func.name),
+                        "pytest_asyncio",
+                        "`@pytest_asyncio.fixture`",
                     ));
                 }
             }
@@ -641,12 +659,12 @@ fn plan_file(f: &File, governor: Option<&Governor>, cx: &Cx<'_>, out: &mut Plan)
                 // `@pytest.fixture` takes that decorator to carry it.
                 if !fd.asyncio && !redecorated {
                     if !s.pytest_asyncio_free {
-                        out.findings.push(finding(
-                            &f.path,
-                            func.line,
+                        out.findings.push(taken_warning(
+                            f,
+                            func,
                             recipe,
-                            Severity::Warning,
-                            format!("`{}` needs `@pytest_asyncio.fixture(loop_scope=\"{want}\")`, and `pytest_asyncio` names something else here: change it by hand", func.name),
+                            "pytest_asyncio",
+                            &format!("`@pytest_asyncio.fixture(loop_scope=\"{want}\")`"),
                         ));
                         continue;
                     }
@@ -758,15 +776,12 @@ fn add_mark(
     out: &mut Plan,
 ) {
     if !f.scan.pytest_free {
-        out.findings.push(finding(
-            &f.path,
-            func.line,
+        out.findings.push(taken_warning(
+            f,
+            func,
             recipe,
-            Severity::Warning,
-            format!(
-                "`{}` needs `@pytest.mark.asyncio`, and `pytest` names something else here: add the mark by hand",
-                func.name
-            ),
+            "pytest",
+            "`@pytest.mark.asyncio`",
         ));
         return;
     }

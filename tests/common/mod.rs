@@ -59,7 +59,12 @@ pub fn python() -> PathBuf {
 /// Runs pytest in `dir` with extra arguments (`-p no:cacheprovider`, quiet); returns
 /// (exit code, output).
 pub fn pytest_args(dir: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(python())
+    pytest_with(&python(), dir, args)
+}
+
+/// [`pytest_args`] with a given Python.
+pub fn pytest_with(python: &Path, dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(python)
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .args(args)
         .current_dir(dir)

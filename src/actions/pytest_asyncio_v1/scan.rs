@@ -180,13 +180,35 @@ fn kw_slot(call_or_attr: Node<'_>) -> KwSlot {
     }
 }
 
+/// What `node` calls (`a.b` of `a.b(...)`), or `node` itself when it is no call.
+fn callee_of(node: Node<'_>) -> Option<Node<'_>> {
+    if node.kind() == "call" {
+        node.child_by_field_name("function")
+    } else {
+        Some(node)
+    }
+}
+
+/// The keyword arguments of a call: (name, value); none for a bare name.
+fn keywords(call: Node<'_>) -> Vec<(Node<'_>, Node<'_>)> {
+    let Some(args) = call.child_by_field_name("arguments") else {
+        return Vec::new();
+    };
+    let mut c = args.walk();
+    args.named_children(&mut c)
+        .filter(|a| a.kind() == "keyword_argument")
+        .filter_map(|a| {
+            Some((
+                a.child_by_field_name("name")?,
+                a.child_by_field_name("value")?,
+            ))
+        })
+        .collect()
+}
+
 /// Reads a `pytest.mark.asyncio` (bare or called) at `node`, else `None`.
 fn read_mark(model: &Model, node: Node<'_>, text: &str) -> Option<Mark> {
-    let callee = if node.kind() == "call" {
-        node.child_by_field_name("function")?
-    } else {
-        node
-    };
+    let callee = callee_of(node)?;
     if qualified(model, callee, text).as_deref() != Some("pytest.mark.asyncio") {
         return None;
     }
@@ -197,25 +219,13 @@ fn read_mark(model: &Model, node: Node<'_>, text: &str) -> Option<Mark> {
         scope_kw: None,
         both: false,
     };
-    if let Some(args) = node.child_by_field_name("arguments") {
-        let mut c = args.walk();
-        for a in args.named_children(&mut c) {
-            if a.kind() != "keyword_argument" {
-                continue;
+    for (k, v) in keywords(node) {
+        match node_text(k, text) {
+            "loop_scope" => {
+                mark.loop_scope = Some(string_value(v, text).unwrap_or_else(|| "?".into()))
             }
-            let (Some(k), Some(v)) = (
-                a.child_by_field_name("name"),
-                a.child_by_field_name("value"),
-            ) else {
-                continue;
-            };
-            match node_text(k, text) {
-                "loop_scope" => {
-                    mark.loop_scope = Some(string_value(v, text).unwrap_or_else(|| "?".into()))
-                }
-                "scope" => mark.scope_kw = Some((k.byte_range(), string_value(v, text))),
-                _ => {}
-            }
+            "scope" => mark.scope_kw = Some((k.byte_range(), string_value(v, text))),
+            _ => {}
         }
     }
     mark.both = mark.loop_scope.is_some() && mark.scope_kw.is_some();
@@ -224,11 +234,7 @@ fn read_mark(model: &Model, node: Node<'_>, text: &str) -> Option<Mark> {
 
 fn read_fixture(model: &Model, dec: Node<'_>, text: &str) -> Option<FixtureDec> {
     let expr = dec.named_child(0)?;
-    let callee = if expr.kind() == "call" {
-        expr.child_by_field_name("function")?
-    } else {
-        expr
-    };
+    let callee = callee_of(expr)?;
     let q = qualified(model, callee, text)?;
     let asyncio = match q.as_str() {
         "pytest.fixture" => false,
@@ -243,23 +249,14 @@ fn read_fixture(model: &Model, dec: Node<'_>, text: &str) -> Option<FixtureDec> 
         name: None,
         slot: kw_slot(expr),
     };
-    if let Some(args) = expr.child_by_field_name("arguments") {
-        let mut c = args.walk();
-        for a in args.named_children(&mut c) {
-            let (Some(k), Some(v)) = (
-                a.child_by_field_name("name"),
-                a.child_by_field_name("value"),
-            ) else {
-                continue;
-            };
-            match node_text(k, text) {
-                "scope" => f.scope = string_value(v, text),
-                "loop_scope" => {
-                    f.loop_scope = Some(string_value(v, text).unwrap_or_else(|| "?".into()))
-                }
-                "name" => f.name = string_value(v, text),
-                _ => {}
+    for (k, v) in keywords(expr) {
+        match node_text(k, text) {
+            "scope" => f.scope = string_value(v, text),
+            "loop_scope" => {
+                f.loop_scope = Some(string_value(v, text).unwrap_or_else(|| "?".into()))
             }
+            "name" => f.name = string_value(v, text),
+            _ => {}
         }
     }
     Some(f)
