@@ -160,6 +160,7 @@ RECIPES = [
     "module-to-package",
     "lazy-settings",
     "unresolved-imports",
+    "pytest-asyncio-v1",
 ]
 
 SUITE_TIMEOUT = 900
@@ -382,6 +383,8 @@ def recipe_argv(proj: dict, recipe: str) -> list[str] | None:
         return ["lazy-settings"]
     if recipe == "unresolved-imports":
         return ["unresolved-imports"]
+    if recipe == "pytest-asyncio-v1":
+        return ["pytest-asyncio-v1"]
     raise ValueError(recipe)
 
 
