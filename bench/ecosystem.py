@@ -30,8 +30,8 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
+import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -83,7 +83,9 @@ PROJECTS: list[dict] = [
          style="pytest, src layout, two top-level packages (attr, attrs)"),
     dict(name="packaging", version="26.4", runner="pytest", args=["tests"], tests=["tests"],
          path="src", deps=["pytest", "pretend", "tomli_w"],
-         move=("packaging.version", "packaging.core.version"), m2p=("packaging.utils", "impl"),
+         # not packaging.version: pytest itself imports it (from src/, on PYTHONPATH), so
+         # moving it without a shim breaks the test runner, not the project
+         move=("packaging.specifiers", "packaging.core.specifiers"), m2p=("packaging.utils", "impl"),
          style="pytest, src layout, filterwarnings=error"),
     dict(name="more_itertools", version="11.2.1", runner="unittest",
          args=["discover", "-s", "tests", "-t", "."], tests=["tests"], path=".", deps=[],
@@ -195,12 +197,19 @@ def sdist_path(proj: dict) -> Path | None:
     return None
 
 
+# One venv for `pip download`, made once even when projects run in parallel.
+DLVENV_LOCK = threading.Lock()
+
+
 def ensure_sdist(proj: dict) -> Path:
     path = sdist_path(proj)
     if path is None:
         dl = CACHE / "dlvenv"
-        if not (dl / "bin" / "python").exists():
-            subprocess.run([sys.executable, "-m", "venv", str(dl)], check=True)
+        with DLVENV_LOCK:
+            if not (dl / ".ready").exists():
+                shutil.rmtree(dl, ignore_errors=True)
+                subprocess.run([sys.executable, "-m", "venv", str(dl)], check=True)
+                (dl / ".ready").write_text("")
         rc, out, err, _ = run([str(dl / "bin" / "python"), "-m", "pip", "download", "-q",
                                "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:",
                                "-d", str(CACHE / "sdists"), f"{proj['name']}=={proj['version']}"])
@@ -270,8 +279,11 @@ UNITTEST_LINE = re.compile(
     re.M | re.S)
 
 
-def run_suite(proj: dict, py: Path, copy: Path, out_dir: Path) -> dict:
-    """Run the project's tests in copy; return {test_id: outcome}, details, wall."""
+def run_suite(proj: dict, py: Path, copy: Path, out_dir: Path, ignore: list[str] = ()) -> dict:
+    """Run the project's tests in copy; return {test_id: outcome}, details, wall.
+
+    ignore: warning filters (`-W` syntax) turned off, for warnings a recipe adds on
+    purpose (a shim's DeprecationWarning) in suites that make every warning an error."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env["PYTHONPATH"] = str(copy / proj["path"]) if proj["path"] != "." else str(copy)
@@ -286,7 +298,7 @@ def run_suite(proj: dict, py: Path, copy: Path, out_dir: Path) -> dict:
         xml.unlink(missing_ok=True)
         argv = [str(py), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "junit_family=xunit1",
                 "--continue-on-collection-errors",
-                f"--junitxml={xml}", *proj["args"]]
+                f"--junitxml={xml}", *[a for w in ignore for a in ("-W", w)], *proj["args"]]
         rc, out, err, wall = run(argv, cwd=copy, env=env, timeout=SUITE_TIMEOUT)
         if xml.exists():
             try:
@@ -310,7 +322,7 @@ def run_suite(proj: dict, py: Path, copy: Path, out_dir: Path) -> dict:
                 outcomes[tid], details[tid] = outcome, text
     else:
         a = proj["args"]
-        argv = [str(py), "-m", "unittest", *(["discover", "-v", *a[1:]] if a[:1] == ["discover"] else ["-v", *a])]
+        argv = [str(py), *[a for w in ignore for a in ("-W", w)], "-m", "unittest", *(["discover", "-v", *a[1:]] if a[:1] == ["discover"] else ["-v", *a])]
         rc, out, err, wall = run(argv, cwd=copy, env=env, timeout=SUITE_TIMEOUT)
         for m in UNITTEST_LINE.finditer(err):
             tid = f"{m.group(2)}.{m.group(1)}"
@@ -358,6 +370,10 @@ def parse_failures(py: Path, copy: Path) -> dict:
 
 
 # ---------------------------------------------------------------- fixer
+
+
+# How move-module's refusal begins (references it cannot rewrite would go stale).
+REFUSAL = "that fixer cannot rewrite"
 
 
 def recipe_argv(proj: dict, recipe: str) -> list[str] | None:
@@ -595,6 +611,19 @@ class Job:
         rc, dry, err, wall = fixer_json(self.fixer, ["apply"], [*args, "--dry-run"], copy)
         (rdir / "dry-run.json").write_text(json.dumps(dry, indent=1))
         (rdir / "dry-run.stderr").write_text(err)
+        if rc == 2 and REFUSAL in err:
+            # fixer declined the change (a reference it cannot rewrite would go stale):
+            # nothing may be written, and the suite is the baseline's
+            rc_apply, out_apply, err_apply, wall = run([str(self.fixer), "apply", *args], cwd=copy,
+                                                       timeout=FIXER_TIMEOUT)
+            row["fixer_wall"] = wall
+            if rc_apply != 2 or REFUSAL not in err_apply:
+                row["errors"].append(f"dry run refused but apply exit {rc_apply}: {err_apply.strip()[-800:]}")
+            row["refused"] = err.strip().splitlines()[0].removeprefix("error: ")
+            row["refused_detail"] = err.strip()[:2000]
+            row["tests"] = len(base["outcomes"])
+            row["status"] = "refused" if not row["errors"] else "FINDINGS"
+            return row
         if rc not in (0, 1):
             row["errors"].append(f"apply --dry-run exit {rc}: {err.strip()[-800:]}")
         diffs: dict[str, str] = {}
@@ -632,7 +661,12 @@ class Job:
             row["tests"] = len(base["outcomes"])
             row["status"] = "no change"
             return row
-        suite = run_suite(proj, py, copy, rdir / "suite")
+        ignore = []
+        if recipe == "move-module-shim":
+            # the shim's DeprecationWarning is what it is for; under filterwarnings=error
+            # any use of the old name through the shim would otherwise fail
+            ignore = [f"ignore:{proj['move'][0]} has moved to:DeprecationWarning"]
+        suite = run_suite(proj, py, copy, rdir / "suite", ignore)
         row["suite_wall"] = suite["wall"]
         row["tests"] = len(suite["outcomes"])
         changes = collapse(compare(base["outcomes"], suite["outcomes"]))
@@ -728,8 +762,8 @@ def write_report(results: list[dict], args, started: str, wall: float, argv: lis
     # summary per recipe
     L += ["## Summary per recipe", "",
           "| recipe | projects run | n/a | no change | outcome changes | parse failures | "
-          "non-idempotent | fixer errors | unresolved-import errors |",
-          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+          "non-idempotent | fixer errors | refused | unresolved-import errors |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for recipe in RECIPES:
         rows = [r for res in results for r in res["rows"] if r["recipe"] == recipe]
         if not rows:
@@ -742,11 +776,14 @@ def write_report(results: list[dict], args, started: str, wall: float, argv: lis
             sum(len(r["parse"]) for r in ran),
             sum(1 for r in ran if r["idempotent"] is False),
             sum(len(r["errors"]) for r in ran),
+            sum(1 for r in ran if r["status"] == "refused"),
             sum(len(r["unresolved"]) for r in ran) if recipe == "unresolved-imports" else "",
         ])) + " |")
     L += ["", "Recipe ids: `hoist-imports-all` is `hoist-imports --include '**/*.py'` (library code "
-          "too); `move-module-shim` is `move-module --set shim=true`. A run that changes no file is "
-          "not tested again (its outcomes are the baseline's).", ""]
+          "too); `move-module-shim` is `move-module --set shim=true` (its suite runs with the shim's "
+          "own DeprecationWarning ignored). A run that changes no file is not tested again (its "
+          "outcomes are the baseline's); nor is one fixer refuses (it must write nothing, in the "
+          "dry run and in `apply`), listed with its reason.", ""]
     L += ["## Projects", "", "| project | version | style | .py files | conftest.py | baseline tests | baseline s |",
           "| --- | --- | --- | --- | --- | --- | --- |"]
     for res in results:
@@ -778,6 +815,9 @@ def write_report(results: list[dict], args, started: str, wall: float, argv: lis
                 f"{r['fixer_wall']:.2f}", f"{r['suite_wall']:.1f}"]) + " |")
         L.append("")
         for r in res["rows"]:
+            if r.get("refused"):
+                L += [f"- **{r['recipe']}**: refused, nothing written: "
+                      f"{md_escape(r.get('refused_detail', r['refused'])[:1200])}"]
             for err in r["errors"]:
                 L += [f"- **{r['recipe']}**: fixer error: `{md_escape(err[:600])}`"]
             for f, msg in r["parse"].items():

@@ -38,6 +38,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use tree_sitter::Node;
@@ -58,14 +59,25 @@ pub fn build(mut args: ActionArgs) -> Result<Action, String> {
         .string("to")?
         .ok_or("`to` is required (the dotted name it gets)")?;
     let shim = args.bool("shim", false)?;
+    let keep_stale = args.bool("keep-stale", false)?;
     args.finish("move-module")?;
-    Ok(Action::Project(Box::new(MoveModule { from, to, shim })))
+    Ok(Action::Project(Box::new(MoveModule {
+        from,
+        to,
+        shim,
+        keep_stale,
+    })))
 }
+
+mod stale;
 
 pub struct MoveModule {
     from: String,
     to: String,
     shim: bool,
+    /// Move even when references it cannot rewrite would go stale (see [`stale`]),
+    /// reporting them as warnings.
+    keep_stale: bool,
 }
 
 /// The move, resolved: old and new stems (paths without `.py`) in one import root.
@@ -327,6 +339,66 @@ impl ProjectAction for MoveModule {
                 texts.insert(f, t);
             }
         }
+        // References no rewrite can follow: refuse while any is left (before anything
+        // is written), unless told to move anyway.
+        let mut left = Vec::new();
+        if let Some(init) = plan.old.parent().map(|p| p.join("__init__.py")) {
+            let text = texts
+                .get(&init)
+                .map(|t| Arc::<str>::from(t.as_str()))
+                .or_else(|| r.read(&init));
+            if let (false, false, Some(text)) = (self.shim, plan.moved.contains_key(&init), text)
+            {
+                let package = from.rsplit_once('.').map_or("", |(p, _)| p);
+                left.extend(stale::in_parent_all(&init, &text, package, old_last));
+            }
+        }
+        if !self.shim {
+            left.extend(stale::in_bytes_literals(&r, &files, from));
+        }
+        left.extend(stale::in_text_files(
+            &r,
+            &ws.roots,
+            r.layout.root_of(&plan.old),
+            &plan.moved,
+            is_package.then_some((plan.old.as_path(), plan.new.as_path())),
+        ));
+        if !left.is_empty() && !self.keep_stale {
+            let list: Vec<String> = left
+                .iter()
+                .map(|s| {
+                    format!(
+                        "  {}:{}:{}: {}",
+                        r.layout.show(&s.path),
+                        s.line,
+                        s.column,
+                        s.what
+                    )
+                })
+                .collect();
+            let mut help = "update them by hand (a file that also names the new place counts as \
+                            updated), then run again; or add --set keep-stale=true to move anyway \
+                            and have them reported"
+                .to_owned();
+            if !self.shim && left.iter().any(|s| s.what.starts_with("`__all__`")) {
+                help.push_str("; --set shim=true keeps the name `__all__` lists");
+            }
+            return Err(UserError::new(format!(
+                "moving `{from}` would leave {} reference{} that fixer cannot rewrite:\n{}",
+                left.len(),
+                if left.len() == 1 { "" } else { "s" },
+                list.join("\n")
+            ))
+            .help(help));
+        }
+        findings.extend(left.into_iter().map(|s| Finding {
+            path: r.layout.ws_path(&s.path),
+            line: s.line,
+            column: s.column,
+            recipe: recipe.to_owned(),
+            severity: Severity::Warning,
+            message: format!("left stale: {}", s.what),
+        }));
         let io = UserError::new;
         let write = |abs: &Path, text: String| {
             ws.write(&r.layout.ws_path(abs), text, recipe, 1)
