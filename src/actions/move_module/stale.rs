@@ -7,9 +7,12 @@
 //!   `__getattr__` or by `from pkg import *` importing the submodule): after the move,
 //!   `from pkg import *` fails. A shim keeps the old name, so this counts only without one.
 //! - a non-Python text file of the tree (a shell script, Makefile, CI workflow, coverage
-//!   or packaging config) that names a moved file by its path, or by a glob that
-//!   matches the old path and not the new one (`xgettext src/pkg/*.py`). A file that
-//!   also names the new place (the user updated it) is taken as up to date.
+//!   or packaging config) that names a moved file by its path, or, in a shell script or
+//!   Makefile, by an unquoted glob the shell expands that matches the old path and not
+//!   the new one (`xgettext src/pkg/*.py`). Quoted globs and those in configuration are
+//!   read by tools whose `*` may cross directories (coverage's `src/pkg/*` covers
+//!   `src/pkg/core/mod.py`), so they are not judged. A file that also names the new
+//!   place (the user updated it) is taken as up to date.
 //!
 //! - bytes literals that hold the old dotted name (pickles: `b"cpkg.mod\nClass\n..."`
 //!   stores the module a class lives in): data serialized before the move stops
@@ -162,27 +165,49 @@ fn text_files(roots: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// Path-like words of a line: runs of characters a path or a shell glob is made of.
-fn words(line: &str) -> impl Iterator<Item = (usize, &str)> {
+/// Path-like words of a line: runs of characters a path or a shell glob is made of,
+/// with whether each is inside quotes.
+fn words(line: &str) -> impl Iterator<Item = (usize, &str, bool)> {
     let is_path = |c: char| c.is_alphanumeric() || "_./*?-~+@".contains(c);
     let mut out = Vec::new();
     let mut start = None;
+    let mut quote: Option<char> = None;
     for (i, c) in line.char_indices() {
         match (is_path(c), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
-                out.push((s, &line[s..i]));
+                out.push((s, &line[s..i], quote.is_some()));
                 start = None;
             }
             _ => {}
         }
+        if c == '"' || c == '\'' {
+            quote = match quote {
+                Some(q) if q == c => None,
+                None => Some(c),
+                other => other,
+            };
+        }
     }
     if let Some(s) = start {
-        out.push((s, &line[s..]));
+        out.push((s, &line[s..], quote.is_some()));
     }
     out.into_iter()
-        .map(|(s, w)| (s, w.trim_start_matches("./").trim_end_matches(['/', '.'])))
-        .filter(|(_, w)| w.contains('/') || w.ends_with(".py"))
+        .map(|(s, w, q)| (s, w.trim_start_matches("./").trim_end_matches(['/', '.']), q))
+        .filter(|(_, w, _)| w.contains('/') || w.ends_with(".py"))
+}
+
+/// Whether the shell runs `path` (whose text is `text`) and so expands its globs: a
+/// shell script (by extension or `#!` line) or a Makefile.
+fn is_shell(path: &Path, text: &str) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    matches!(ext, "sh" | "bash" | "zsh" | "ksh" | "mk")
+        || matches!(name, "Makefile" | "makefile" | "GNUmakefile")
+        || text
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("#!") && l.contains("sh"))
 }
 
 /// Whether `word` (a path or a glob, relative to some directory) names `rel`.
@@ -251,9 +276,13 @@ pub fn in_text_files(
         // Every (word, old, new) hit, and whether any word names a new place.
         let mut hits = Vec::new();
         let mut names_new = false;
+        let shell = is_shell(abs, text);
         let mut offset = 0;
         for line in text.split_inclusive('\n') {
-            for (at, word) in words(line) {
+            for (at, word, quoted) in words(line) {
+                if word.contains(['*', '?']) && (quoted || !shell) {
+                    continue;
+                }
                 for &(old, new, is_dir) in &moved_paths {
                     for base in &bases {
                         let (Some(o), Some(n)) = (rel_to(old, base), rel_to(new, base)) else {
@@ -300,12 +329,15 @@ mod tests {
 
     #[test]
     fn path_words() {
-        let w: Vec<&str> = words("xgettext -l python src/humanize/*.py ./scripts/x.sh\n")
-            .map(|(_, w)| w)
-            .collect();
-        assert_eq!(w, ["src/humanize/*.py", "scripts/x.sh"]);
-        let w: Vec<&str> = words("omit = [\"src/pkg/mod.py\"]").map(|(_, w)| w).collect();
+        let w: Vec<(&str, bool)> =
+            words("xgettext -l python src/humanize/*.py './scripts/x.sh'\n")
+                .map(|(_, w, q)| (w, q))
+                .collect();
+        assert_eq!(w, [("src/humanize/*.py", false), ("scripts/x.sh", true)]);
+        let w: Vec<&str> = words("omit = [\"src/pkg/mod.py\"]").map(|(_, w, _)| w).collect();
         assert_eq!(w, ["src/pkg/mod.py"]);
+        assert!(is_shell(Path::new("scripts/tr"), "#!/bin/bash\n"));
+        assert!(!is_shell(Path::new(".coveragerc"), "[run]\n"));
     }
 
     #[test]
