@@ -347,8 +347,7 @@ impl ProjectAction for MoveModule {
                 .get(&init)
                 .map(|t| Arc::<str>::from(t.as_str()))
                 .or_else(|| r.read(&init));
-            if let (false, false, Some(text)) = (self.shim, plan.moved.contains_key(&init), text)
-            {
+            if let (false, false, Some(text)) = (self.shim, plan.moved.contains_key(&init), text) {
                 let package = from.rsplit_once('.').map_or("", |(p, _)| p);
                 left.extend(stale::in_parent_all(&init, &text, package, old_last));
             }

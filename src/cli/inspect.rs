@@ -29,10 +29,22 @@ enum What {
         /// Files or directories (default: .)
         paths: Vec<PathBuf>,
     },
+    /// How a code pattern parses and what it compiles to (the tree, the query that finds
+    /// candidates, the prefilter literal), to see why something does not match
+    Pattern {
+        /// The pattern, e.g. 'self.assertEqual($A, $B)'
+        pattern: String,
+        /// Strings match either quote style (as `strictness = "relaxed"`)
+        #[arg(long)]
+        relaxed: bool,
+    },
 }
 
 pub fn run(args: &InspectArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
-    let What::Scopes { paths } = &args.what;
+    let paths = match &args.what {
+        What::Scopes { paths } => paths,
+        What::Pattern { pattern, relaxed } => return inspect_pattern(pattern, *relaxed),
+    };
     let paths = if paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -83,6 +95,63 @@ pub fn run(args: &InspectArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
         }
     }
     out.flush()?;
+    Ok(Exit::Success)
+}
+
+/// `inspect pattern`: the pattern's tree, its metavariables, query and prefilter.
+fn inspect_pattern(pattern: &str, relaxed: bool) -> anyhow::Result<Exit> {
+    let p = match crate::recipe::pattern::Pattern::parse(pattern, relaxed) {
+        Ok(p) => p,
+        Err(e) => {
+            let mut err = crate::diag::UserError::new(format!(
+                "pattern line {}, column {}: {}",
+                e.line, e.column, e.message
+            ));
+            if let Some(h) = e.help {
+                err = err.help(h);
+            }
+            return Err(err.into());
+        }
+    };
+    let mut out = String::new();
+    out.push_str("pattern tree (punctuation and parentheses that do not change it left out):\n");
+    out.push_str(&p.tree_sexp());
+    let vars: Vec<String> = p
+        .vars
+        .iter()
+        .map(|v| {
+            if p.multi.contains(v) {
+                format!("$$${v}")
+            } else {
+                format!("${v}")
+            }
+        })
+        .collect();
+    out.push_str(&format!(
+        "metavariables: {}\n",
+        if vars.is_empty() {
+            "none".to_owned()
+        } else {
+            vars.join(", ")
+        }
+    ));
+    out.push_str(&format!("query: {}\n", p.query_source()));
+    out.push_str(&format!(
+        "prefilter: {}\n",
+        p.literal()
+            .map_or("none (every file is parsed)".to_owned(), |l| format!(
+                "files containing `{l}`"
+            ))
+    ));
+    out.push_str(&format!(
+        "strings: {}\n",
+        if relaxed {
+            "either quote style"
+        } else {
+            "the quote style as written"
+        }
+    ));
+    std::io::stdout().write_all(out.as_bytes())?;
     Ok(Exit::Success)
 }
 

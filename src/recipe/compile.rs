@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tree_sitter::Query;
 
+use super::pattern::Pattern;
 use super::{line_of, Recipe};
 use crate::actions::{self, Action, ActionArgs};
 use crate::diag::{Severity, UserError};
@@ -59,6 +60,56 @@ pub struct CompiledRewrite {
     pub template: Option<Vec<TemplatePart>>,
     pub add_imports: Vec<ImportSpec>,
     pub message: Option<(Vec<TemplatePart>, Severity)>,
+    /// A `pattern` rewrite: what each candidate the query finds must match.
+    pub pattern: Option<CompiledPattern>,
+}
+
+/// A `pattern` rewrite's matcher: the pattern, its conditions and constraints. Capture
+/// index 0 of the query (and of templates) is the match, `i + 1` the pattern's
+/// metavariable `vars[i]`.
+pub struct CompiledPattern {
+    pub pattern: Pattern,
+    /// (pattern, wanted): an ancestor must (not) match.
+    pub inside: Vec<(Pattern, bool)>,
+    /// (pattern, wanted): a descendant must (not) match.
+    pub has: Vec<(Pattern, bool)>,
+    pub constraints: Vec<(String, Constraint)>,
+}
+
+/// `[rewrite.where.NAME]`.
+pub struct Constraint {
+    pub regex: Option<regex::Regex>,
+    pub not_regex: Option<regex::Regex>,
+    pub kind: Option<String>,
+}
+
+impl CompiledPattern {
+    pub fn index_of(&self, name: &str) -> Option<u32> {
+        self.pattern
+            .vars
+            .iter()
+            .position(|v| v == name)
+            .map(|i| i as u32 + 1)
+    }
+
+    pub fn bound_list(&self) -> String {
+        if self.pattern.vars.is_empty() {
+            return "the pattern binds no metavariable; name one, e.g. `$A`".to_owned();
+        }
+        let list: Vec<String> = self
+            .pattern
+            .vars
+            .iter()
+            .map(|v| {
+                if self.pattern.multi.contains(v) {
+                    format!("`$$${v}`")
+                } else {
+                    format!("`${v}`")
+                }
+            })
+            .collect();
+        format!("the pattern binds {}", list.join(", "))
+    }
 }
 
 pub struct CompiledRecipe {
@@ -123,8 +174,38 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
     let mut literal_sets: Option<Vec<String>> = Some(Vec::new());
     for (i, def) in recipe.def.rewrite.iter().enumerate() {
         let label = format!("{id}/rewrite #{}", i + 1);
-        let qspan = def.query.span();
-        let qtext = attach_predicates(&sub(def.query.get_ref(), qspan.start)?);
+        let (qtext, qspan, pattern) = match (&def.query, &def.pattern) {
+            (Some(q), None) => {
+                if let Some(k) = pattern_only_key(def) {
+                    return Err(UserError::new(format!(
+                        "{}: rewrite #{}: `{k}` goes with `pattern`, not `query`",
+                        at(q.span().start),
+                        i + 1
+                    ))
+                    .help("write the rewrite as a `pattern`, or use `replace` + `with` with a query"));
+                }
+                (attach_predicates(&sub(q.get_ref(), q.span().start)?), q.span(), None)
+            }
+            (None, Some(p)) => {
+                let compiled = compile_pattern(def, p, &sub, &at, &recipe.text, i)?;
+                (compiled.pattern.query_source(), p.span(), Some(compiled))
+            }
+            (Some(q), Some(_)) => {
+                return Err(UserError::new(format!(
+                    "{}: rewrite #{}: give `query` or `pattern`, not both",
+                    at(q.span().start),
+                    i + 1
+                )))
+            }
+            (None, None) => {
+                return Err(UserError::new(format!(
+                    "{}: rewrite #{} has neither `query` nor `pattern`",
+                    recipe.origin.display(),
+                    i + 1
+                ))
+                .help("write the code to find as `pattern = \"...\"` (with `$A` metavariables), or a tree-sitter `query`"))
+            }
+        };
         let query = Query::new(&language, &qtext).map_err(|e| {
             let first = query_first_line(&recipe.text, qspan.start);
             UserError::new(format!(
@@ -142,7 +223,17 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
             UserError::new(format!("{}: rewrite #{}: {m}", at(qspan.start), i + 1))
                 .help("supported predicates: #eq?, #not-eq?, #match?, #not-match?, #any-of?")
         })?;
-        let capture = |name: &str, offset: usize| {
+        let capture = |name: &str, offset: usize| -> Result<u32, UserError> {
+            if let Some(p) = &pattern {
+                return p.index_of(name).ok_or_else(|| {
+                    UserError::new(format!(
+                        "{}: rewrite #{}: `${name}` is not bound by the pattern",
+                        at(offset),
+                        i + 1
+                    ))
+                    .help(p.bound_list())
+                });
+            }
             query.capture_index_for_name(name).ok_or_else(|| {
                 UserError::new(format!(
                     "{}: rewrite #{}: capture `@{name}` is not defined by the query",
@@ -152,23 +243,44 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
                 .help(format!("the query defines {}", capture_list(&query)))
             })
         };
-        let replace = match &def.replace {
-            Some(r) => Some(capture(
-                r.get_ref().trim_start_matches('@'),
-                r.span().start,
-            )?),
-            None => None,
-        };
-        let template = match &def.with {
-            Some(w) => {
-                let text = sub(w.get_ref(), w.span().start)?;
-                Some(parse_template(
-                    &dedent_template(&text),
-                    &capture,
-                    w.span().start,
-                )?)
+        let pattern_mode = pattern.is_some();
+        let (replace, template) = if pattern_mode {
+            match &def.fix {
+                Some(f) => {
+                    let text = sub(f.get_ref(), f.span().start)?;
+                    let parts = parse_template(
+                        &dedent_template(&text),
+                        &capture,
+                        f.span().start,
+                        true,
+                        &at,
+                    )?;
+                    (Some(0), Some(parts))
+                }
+                None => (None, None),
             }
-            None => None,
+        } else {
+            let replace = match &def.replace {
+                Some(r) => Some(capture(
+                    r.get_ref().trim_start_matches('@'),
+                    r.span().start,
+                )?),
+                None => None,
+            };
+            let template = match &def.with {
+                Some(w) => {
+                    let text = sub(w.get_ref(), w.span().start)?;
+                    Some(parse_template(
+                        &dedent_template(&text),
+                        &capture,
+                        w.span().start,
+                        false,
+                        &at,
+                    )?)
+                }
+                None => None,
+            };
+            (replace, template)
         };
         if replace.is_some() != template.is_some() {
             return Err(UserError::new(format!(
@@ -181,7 +293,7 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
             Some(m) => {
                 let text = sub(m.get_ref(), m.span().start)?;
                 Some((
-                    parse_template(&text, &capture, m.span().start)?,
+                    parse_template(&text, &capture, m.span().start, pattern_mode, &at)?,
                     def.severity.unwrap_or(Severity::Warning),
                 ))
             }
@@ -189,9 +301,14 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
         };
         if template.is_none() && message.is_none() {
             return Err(UserError::new(format!(
-                "{}: rewrite #{} neither rewrites (`replace` + `with`) nor reports (`message`)",
+                "{}: rewrite #{} neither rewrites ({}) nor reports (`message`)",
                 at(qspan.start),
-                i + 1
+                i + 1,
+                if pattern_mode {
+                    "`fix`"
+                } else {
+                    "`replace` + `with`"
+                }
             )));
         }
         let mut add_imports = Vec::new();
@@ -205,7 +322,11 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
                 ))
             })?);
         }
-        match (&mut literal_sets, prefilter_literals(&query, &qtext)) {
+        let lits = match &pattern {
+            Some(p) => p.pattern.literal().map(|l| vec![l]),
+            None => prefilter_literals(&query, &qtext),
+        };
+        match (&mut literal_sets, lits) {
             (Some(all), Some(lits)) => all.extend(lits),
             (sets, None) => *sets = None,
             _ => {}
@@ -217,6 +338,7 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
             template,
             add_imports,
             message,
+            pattern,
         });
     }
     let mut compiled_actions = Vec::new();
@@ -490,39 +612,213 @@ fn dedent_template(text: &str) -> String {
         .join("\n")
 }
 
+/// The first key of `def` that only a `pattern` rewrite may have.
+fn pattern_only_key(def: &super::schema::RewriteDef) -> Option<&'static str> {
+    [
+        ("fix", def.fix.is_some()),
+        ("strictness", def.strictness.is_some()),
+        ("inside", def.inside.is_some()),
+        ("not-inside", def.not_inside.is_some()),
+        ("has", def.has.is_some()),
+        ("not-has", def.not_has.is_some()),
+        ("where", !def.where_.is_empty()),
+    ]
+    .into_iter()
+    .find(|(_, set)| *set)
+    .map(|(k, _)| k)
+}
+
+/// A `pattern` rewrite's pattern, conditions and constraints, each error naming the
+/// recipe file, its line and the column in the pattern.
+fn compile_pattern(
+    def: &super::schema::RewriteDef,
+    p: &toml::Spanned<String>,
+    sub: &dyn Fn(&str, usize) -> Result<String, UserError>,
+    at: &dyn Fn(usize) -> String,
+    toml_text: &str,
+    i: usize,
+) -> Result<CompiledPattern, UserError> {
+    for (key, set) in [
+        ("replace", def.replace.is_some()),
+        ("with", def.with.is_some()),
+    ] {
+        if set {
+            return Err(UserError::new(format!(
+                "{}: rewrite #{}: `{key}` goes with `query`; a `pattern` rewrite says what a match becomes with `fix`",
+                at(p.span().start),
+                i + 1
+            ))
+            .help("write `fix = \"...\"` using the pattern's metavariables"));
+        }
+    }
+    let relaxed = match def.strictness.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("strict") => false,
+        Some("relaxed") => true,
+        Some(other) => {
+            return Err(UserError::new(format!(
+                "{}: rewrite #{}: unknown strictness `{other}`",
+                at(def.strictness.as_ref().map_or(0, |s| s.span().start)),
+                i + 1
+            ))
+            .help("use `strict` (the default) or `relaxed` (strings match either quote style)"))
+        }
+    };
+    let statement = def
+        .fix
+        .as_ref()
+        .is_some_and(|f| super::pattern::is_statement_template(f.get_ref()));
+    let one = |key: &str, s: &toml::Spanned<String>| -> Result<Pattern, UserError> {
+        let text = sub(s.get_ref(), s.span().start)?;
+        Pattern::parse_with(&text, relaxed, statement && key == "pattern").map_err(|e| {
+            let first = query_first_line(toml_text, s.span().start);
+            let origin = at(s.span().start);
+            let file = origin.rsplit_once(':').map_or(origin.as_str(), |(f, _)| f);
+            let err = UserError::new(format!(
+                "{file}:{}: rewrite #{}: `{key}` (pattern line {}, column {}): {}",
+                first + e.line - 1,
+                i + 1,
+                e.line,
+                e.column,
+                e.message
+            ));
+            match e.help {
+                Some(h) => err.help(h),
+                None => err,
+            }
+        })
+    };
+    let pattern = one("pattern", p)?;
+    let mut inside = Vec::new();
+    let mut has = Vec::new();
+    for (key, cond, wanted, up) in [
+        ("inside", &def.inside, true, true),
+        ("not-inside", &def.not_inside, false, true),
+        ("has", &def.has, true, false),
+        ("not-has", &def.not_has, false, false),
+    ] {
+        if let Some(c) = cond {
+            let list = if up { &mut inside } else { &mut has };
+            list.push((one(key, c)?, wanted));
+        }
+    }
+    let language = crate::parse::language();
+    let mut constraints = Vec::new();
+    for (name, w) in &def.where_ {
+        let offset = w.span().start;
+        if !pattern.vars.iter().any(|v| v == name) {
+            let bound: Vec<String> = pattern.vars.iter().map(|v| format!("`{v}`")).collect();
+            return Err(UserError::new(format!(
+                "{}: rewrite #{}: `where.{name}` names no metavariable of the pattern",
+                at(offset),
+                i + 1
+            ))
+            .help(if bound.is_empty() {
+                "the pattern binds no metavariable".to_owned()
+            } else {
+                format!("the pattern binds {} (without the `$`)", bound.join(", "))
+            }));
+        }
+        let w = w.get_ref();
+        let re = |r: &Option<String>, key: &str| -> Result<Option<regex::Regex>, UserError> {
+            r.as_ref()
+                .map(|r| {
+                    regex::Regex::new(r).map_err(|e| {
+                        UserError::new(format!(
+                            "{}: rewrite #{}: `where.{name}.{key}`: {}",
+                            at(offset),
+                            i + 1,
+                            e.to_string().lines().last().unwrap_or("invalid regex")
+                        ))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(k) = &w.kind {
+            if language.id_for_node_kind(k, true) == 0 {
+                return Err(UserError::new(format!(
+                    "{}: rewrite #{}: `where.{name}.kind`: `{k}` is not a node kind of the Python grammar",
+                    at(offset),
+                    i + 1
+                ))
+                .help("see the kinds with `fixer inspect pattern '...'`, e.g. `call`, `identifier`, `string`"));
+            }
+        }
+        constraints.push((
+            name.clone(),
+            Constraint {
+                regex: re(&w.regex, "regex")?,
+                not_regex: re(&w.not_regex, "not-regex")?,
+                kind: w.kind.clone(),
+            },
+        ));
+    }
+    Ok(CompiledPattern {
+        pattern,
+        inside,
+        has,
+        constraints,
+    })
+}
+
+/// Splits a template into literal text and captures. `$name` and `${name}` are a
+/// capture (the braces let letters follow it), `$$` a literal `$`. In `pattern` mode
+/// names are metavariables: `$$$NAME` is one too, and a lower-case name is an error.
 fn parse_template(
     text: &str,
     capture: &dyn Fn(&str, usize) -> Result<u32, UserError>,
     offset: usize,
+    pattern_mode: bool,
+    at: &dyn Fn(usize) -> String,
 ) -> Result<Vec<TemplatePart>, UserError> {
     let mut parts = Vec::new();
     let mut lit = String::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if c != '$' {
-            lit.push(c);
-            continue;
-        }
-        if let Some((_, '$')) = chars.peek() {
-            chars.next();
+    let mut i = 0;
+    let b = text.as_bytes();
+    while i < text.len() {
+        let Some(rel) = text[i..].find('$') else {
+            lit.push_str(&text[i..]);
+            break;
+        };
+        lit.push_str(&text[i..i + rel]);
+        i += rel;
+        let mut j = i + 1;
+        if pattern_mode && text[i..].starts_with("$$$") {
+            j = i + 3;
+        } else if b.get(j) == Some(&b'$') {
             lit.push('$');
+            i = j + 1;
             continue;
         }
-        let name: String = text[i + 1..]
+        let braced = b.get(j) == Some(&b'{');
+        let start = if braced { j + 1 } else { j };
+        let name: String = text[start..]
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        if name.is_empty() {
-            lit.push('$');
+        let end = start + name.len();
+        let closed = !braced || b.get(end) == Some(&b'}');
+        if name.is_empty() || !closed {
+            lit.push_str(&text[i..start]);
+            i = start;
             continue;
         }
-        for _ in 0..name.chars().count() {
-            chars.next();
+        if pattern_mode && !super::pattern::is_var_name(&name) {
+            return Err(UserError::new(format!(
+                "{}: metavariable `{}{name}` in a template is not upper case",
+                at(offset),
+                &text[i..j]
+            ))
+            .help(format!(
+                "metavariables are upper case: `{}{}`",
+                &text[i..j],
+                name.to_uppercase()
+            )));
         }
         if !lit.is_empty() {
             parts.push(TemplatePart::Literal(std::mem::take(&mut lit)));
         }
         parts.push(TemplatePart::Capture(capture(&name, offset)?));
+        i = if braced { end + 1 } else { end };
     }
     if !lit.is_empty() {
         parts.push(TemplatePart::Literal(lit));

@@ -6,6 +6,7 @@
 
 pub mod builtin;
 pub mod compile;
+pub mod pattern;
 pub mod schema;
 
 use std::collections::BTreeMap;

@@ -38,8 +38,24 @@ pub struct ParamDef {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RewriteDef {
-    /// A tree-sitter query over the Python grammar.
-    pub query: Spanned<String>,
+    /// A tree-sitter query over the Python grammar (or give `pattern`).
+    pub query: Option<Spanned<String>>,
+    /// Python code with metavariables (`$A`, `$$$ARGS`, `$_`), instead of `query`.
+    pub pattern: Option<Spanned<String>>,
+    /// With `pattern`: the code a match becomes, using the metavariables.
+    pub fix: Option<Spanned<String>>,
+    /// With `pattern`: `strict` (default) or `relaxed` (a string matches either quote
+    /// style).
+    pub strictness: Option<Spanned<String>>,
+    /// With `pattern`: the match must (or must not) sit inside code matching this
+    /// pattern, or contain such code.
+    pub inside: Option<Spanned<String>>,
+    pub not_inside: Option<Spanned<String>>,
+    pub has: Option<Spanned<String>>,
+    pub not_has: Option<Spanned<String>>,
+    /// With `pattern`: constraints on what a metavariable matched, by its name.
+    #[serde(default, rename = "where")]
+    pub where_: BTreeMap<String, Spanned<WhereDef>>,
     /// The capture whose node is replaced.
     pub replace: Option<Spanned<String>>,
     /// The replacement template: `$name` is a capture's text, `$$` a literal `$`.
@@ -51,6 +67,16 @@ pub struct RewriteDef {
     pub message: Option<Spanned<String>>,
     /// Severity of `message`: note, warning or error (error makes `check` fail).
     pub severity: Option<crate::diag::Severity>,
+}
+
+/// What a metavariable's text must (`regex`) or must not (`not-regex`) match, and the
+/// node kind it must be.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WhereDef {
+    pub regex: Option<String>,
+    pub not_regex: Option<String>,
+    pub kind: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]

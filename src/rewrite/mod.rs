@@ -12,6 +12,7 @@ use crate::imports::ImportSpec;
 use crate::recipe::compile::{CompiledRewrite, TemplatePart};
 
 mod names;
+mod pattern;
 
 #[derive(Default)]
 pub struct Matches {
@@ -54,56 +55,56 @@ pub fn run(
         let mut first_site: Option<usize> = None;
         let mut matches = cursor.matches(&rw.query, tree.root_node(), text.as_bytes());
         while let Some(m) = matches.next() {
-            let nodes_of = |index: u32| -> Vec<Node<'_>> {
-                m.captures
-                    .iter()
-                    .filter(|c| c.index == index)
-                    .map(|c| c.node)
-                    .collect()
+            let Some(values) = capture_values(rw, m, text) else {
+                continue;
             };
             let render = |parts: &[TemplatePart], indent: Option<&str>| -> String {
-                let mut s = String::new();
-                for part in parts {
-                    match part {
-                        TemplatePart::Literal(l) => {
-                            let l = if renames.is_empty() {
-                                std::borrow::Cow::Borrowed(l.as_str())
-                            } else {
-                                std::borrow::Cow::Owned(names::rename(l, renames))
-                            };
-                            match indent {
-                                Some(ind) => {
-                                    s.push_str(&l.replace('\n', &format!("{newline}{ind}")))
-                                }
-                                None => s.push_str(&l),
-                            }
-                        }
-                        TemplatePart::Capture(i) => {
-                            let nodes = nodes_of(*i);
-                            if let (Some(first), Some(last)) = (nodes.first(), nodes.last()) {
-                                s.push_str(&text[first.start_byte()..last.end_byte()]);
-                            }
-                        }
-                    }
-                }
-                s
+                let wrap = if rw.pattern.is_some() || indent.is_some() {
+                    parenthesize(parts, &values, text, renames)
+                } else {
+                    Vec::new()
+                };
+                render_parts(parts, &values, text, indent, newline, renames, &wrap).0
             };
             let anchor = rw
                 .replace
-                .and_then(|i| nodes_of(i).first().copied())
+                .and_then(|i| values.get(i as usize).cloned().flatten())
                 .or_else(|| {
-                    m.captures
+                    values
                         .iter()
-                        .map(|c| c.node)
-                        .min_by_key(|n| n.start_byte())
+                        .flatten()
+                        .filter(|v| v.node.is_some())
+                        .min_by_key(|v| v.range.start)
+                        .cloned()
                 });
             let Some(anchor) = anchor else { continue };
             if let (Some(replace), Some(template)) = (rw.replace, &rw.template) {
-                let nodes = nodes_of(replace);
-                if let (Some(first), Some(last)) = (nodes.first(), nodes.last()) {
-                    let range = first.start_byte()..last.end_byte();
+                if let Some(Some(target)) = values.get(replace as usize) {
+                    let range = target.range.clone();
+                    if let Some(at) = rw
+                        .pattern
+                        .as_ref()
+                        .and_then(|_| lost_comment(target, &values))
+                    {
+                        let (line, column) = line_col(text, at);
+                        out.findings.push(Finding {
+                            path: path.to_path_buf(),
+                            line,
+                            column,
+                            recipe: recipe.to_owned(),
+                            severity: crate::diag::Severity::Note,
+                            message: format!(
+                                "kept: the fix of {} would drop the comment in this match",
+                                rw.label
+                            ),
+                        });
+                        continue;
+                    }
                     let indent = indent_at(text, range.start);
-                    let content = render(template, Some(&indent));
+                    let mut content = render(template, Some(&indent));
+                    if rw.pattern.is_some() && !fits(text, target, &content) {
+                        content = format!("({content})");
+                    }
                     if text[range.clone()] != content {
                         first_site.get_or_insert(range.start);
                         out.edits
@@ -113,7 +114,7 @@ pub fn run(
                 }
             }
             if let Some((parts, severity)) = &rw.message {
-                let (line, column) = line_col(text, anchor.start_byte());
+                let (line, column) = line_col(text, anchor.range.start);
                 out.findings.push(Finding {
                     path: path.to_path_buf(),
                     line,
@@ -167,8 +168,10 @@ fn plan_imports(
     let mut sites = Vec::new();
     let mut matches = cursor.matches(&rw.query, tree.root_node(), text.as_bytes());
     while let Some(m) = matches.next() {
-        if let Some(c) = m.captures.iter().find(|c| c.index == replace) {
-            sites.push(c.node.start_byte());
+        if let Some(Some(v)) =
+            capture_values(rw, m, text).and_then(|v| v.get(replace as usize).cloned())
+        {
+            sites.push(v.range.start);
         }
     }
     let Some(&first) = sites.first() else {
@@ -185,6 +188,315 @@ fn plan_imports(
     names::plan(&rw.add_imports, model, text, &sites, &literal)
         .map(Some)
         .map_err(|m| (first, m))
+}
+
+/// What a capture (or a pattern's metavariable) holds in one match: the text it spans
+/// and, when it is one node, that node.
+#[derive(Clone)]
+struct Value<'t> {
+    range: std::ops::Range<usize>,
+    node: Option<Node<'t>>,
+    /// For a `$$$` metavariable that took everything between a pair of brackets: all
+    /// that is between them (separators, a trailing comma, comments and line breaks
+    /// included), used where the fix puts it between the same brackets.
+    inner: Option<std::ops::Range<usize>>,
+}
+
+/// Each capture's value in match `m`, by capture index; `None` when the rewrite's
+/// pattern (or its conditions or constraints) rejects the match. For a pattern, index
+/// 0 is the whole match and `i + 1` the metavariable `vars[i]`.
+fn capture_values<'t>(
+    rw: &CompiledRewrite,
+    m: &tree_sitter::QueryMatch<'_, 't>,
+    text: &'t str,
+) -> Option<Vec<Option<Value<'t>>>> {
+    let Some(cp) = &rw.pattern else {
+        let count = rw.query.capture_names().len();
+        return Some(
+            (0..count as u32)
+                .map(|i| {
+                    let nodes: Vec<Node<'t>> = m
+                        .captures
+                        .iter()
+                        .filter(|c| c.index == i)
+                        .map(|c| c.node)
+                        .collect();
+                    let (first, last) = (nodes.first()?, nodes.last()?);
+                    Some(Value {
+                        range: first.start_byte()..last.end_byte(),
+                        node: (nodes.len() == 1).then_some(*first),
+                        inner: None,
+                    })
+                })
+                .collect(),
+        );
+    };
+    let node = m.captures.first()?.node;
+    let b = pattern::matches(cp, node, text)?;
+    let mut values = vec![Some(Value {
+        range: node.byte_range(),
+        node: Some(node),
+        inner: None,
+    })];
+    for v in &cp.pattern.vars {
+        let nodes = b.get(v).cloned().unwrap_or_default();
+        let multi = cp.pattern.multi.contains(v);
+        values.push(Some(match (nodes.first(), nodes.last()) {
+            (Some(f), Some(l)) => Value {
+                range: f.start_byte()..l.end_byte(),
+                node: (nodes.len() == 1 && !multi).then_some(*f),
+                inner: if multi {
+                    bracket_interior(*f, *l)
+                } else {
+                    None
+                },
+            },
+            _ => Value {
+                range: 0..0,
+                node: None,
+                inner: None,
+            },
+        }));
+    }
+    Some(values)
+}
+
+/// What is between the brackets around `first..=last` when those are all the
+/// bracketed node's content (`(a, b,)` of a call's arguments).
+fn bracket_interior(first: Node<'_>, last: Node<'_>) -> Option<std::ops::Range<usize>> {
+    let parent = first.parent()?;
+    if last.parent() != Some(parent) {
+        return None;
+    }
+    let count = parent.child_count();
+    let (open, close) = (parent.child(0)?, parent.child(count.checked_sub(1)?)?);
+    if !matches!(
+        (open.kind(), close.kind()),
+        ("(", ")") | ("[", "]") | ("{", "}")
+    ) {
+        return None;
+    }
+    let significant = |n: &Node<'_>| !n.is_extra() && n.kind() != "," && n.kind() != "comment";
+    let mut c = parent.walk();
+    let kids: Vec<Node<'_>> = parent
+        .children(&mut c)
+        .skip(1)
+        .take(count.saturating_sub(2))
+        .filter(significant)
+        .collect();
+    (kids.first() == Some(&first) && kids.last() == Some(&last))
+        .then(|| open.end_byte()..close.start_byte())
+}
+
+/// The first comment inside a pattern's match that no metavariable holds (the fix
+/// would drop it).
+fn lost_comment(target: &Value<'_>, values: &[Option<Value<'_>>]) -> Option<usize> {
+    let node = target.node?;
+    let held = |at: usize| {
+        values.iter().skip(1).flatten().any(|v| {
+            (v.range.start <= at && at < v.range.end)
+                || v.inner
+                    .as_ref()
+                    .is_some_and(|r| r.start <= at && at < r.end)
+        })
+    };
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        if n.kind() == "comment" && !held(n.start_byte()) {
+            return Some(n.start_byte());
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
+    }
+    None
+}
+
+/// `parts` with each capture's text; also where in the result each single-node capture
+/// landed (range, capture index). Captures in `wrap` are parenthesized.
+fn render_parts(
+    parts: &[TemplatePart],
+    values: &[Option<Value<'_>>],
+    text: &str,
+    indent: Option<&str>,
+    newline: &str,
+    renames: &[(String, String)],
+    wrap: &[u32],
+) -> (String, Vec<(std::ops::Range<usize>, u32)>) {
+    let mut s = String::new();
+    let mut placed = Vec::new();
+    for (k, part) in parts.iter().enumerate() {
+        match part {
+            TemplatePart::Literal(l) => {
+                let l = if renames.is_empty() {
+                    std::borrow::Cow::Borrowed(l.as_str())
+                } else {
+                    std::borrow::Cow::Owned(names::rename(l, renames))
+                };
+                match indent {
+                    Some(ind) => s.push_str(&l.replace('\n', &format!("{newline}{ind}"))),
+                    None => s.push_str(&l),
+                }
+            }
+            TemplatePart::Capture(i) => {
+                if let Some(Some(v)) = values.get(*i as usize) {
+                    let paren = wrap.contains(i);
+                    if paren {
+                        s.push('(');
+                    }
+                    let start = s.len();
+                    // Between the same brackets: all that was between them.
+                    let literal = |j: Option<usize>| match j.and_then(|j| parts.get(j)) {
+                        Some(TemplatePart::Literal(l)) => Some(l.as_str()),
+                        _ => None,
+                    };
+                    let before = literal(k.checked_sub(1)).and_then(|l| l.chars().last());
+                    let after = literal(Some(k + 1)).and_then(|l| l.chars().next());
+                    let range = match (&v.inner, before, after) {
+                        (Some(inner), Some(o), Some(c))
+                            if text[..inner.start].ends_with(o)
+                                && text[inner.end..].starts_with(c)
+                                && matches!((o, c), ('(', ')') | ('[', ']') | ('{', '}')) =>
+                        {
+                            inner.clone()
+                        }
+                        _ => v.range.clone(),
+                    };
+                    s.push_str(&text[range]);
+                    if v.node.is_some() {
+                        placed.push((start..s.len(), *i));
+                    }
+                    if paren {
+                        s.push(')');
+                    }
+                }
+            }
+        }
+    }
+    (s, placed)
+}
+
+/// The captures a template must parenthesize so that each keeps its meaning: rendered
+/// (without re-indentation) and parsed, a capture whose text no longer forms one node
+/// of the same kind (`$A == $B` with `$A` = `x is not None` reads as a chain) needs
+/// parentheses. A template that does not parse on its own is left as written.
+fn parenthesize(
+    parts: &[TemplatePart],
+    values: &[Option<Value<'_>>],
+    text: &str,
+    renames: &[(String, String)],
+) -> Vec<u32> {
+    let (rendered, placed) = render_parts(parts, values, text, None, "\n", renames, &[]);
+    if placed.is_empty() {
+        return Vec::new();
+    }
+    let Some(tree) = crate::parse::parse(&rendered) else {
+        return Vec::new();
+    };
+    if tree.root_node().has_error() {
+        return Vec::new();
+    }
+    let mut wrap = Vec::new();
+    for (range, i) in placed {
+        let kind = values
+            .get(i as usize)
+            .cloned()
+            .flatten()
+            .and_then(|v| v.node)
+            .map(|n| n.kind());
+        // Only operators can be read differently; a capture spliced into a name
+        // (`fetch_${NAME}s`) is text, not an operand.
+        let operator = kind.is_some_and(|k| {
+            matches!(
+                k,
+                "binary_operator"
+                    | "boolean_operator"
+                    | "comparison_operator"
+                    | "not_operator"
+                    | "unary_operator"
+                    | "conditional_expression"
+                    | "lambda"
+                    | "named_expression"
+                    | "await"
+                    | "yield"
+            )
+        });
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let spliced = word(rendered[..range.start].chars().last())
+            || word(rendered[range.end..].chars().next());
+        if operator && !spliced && !intact(&tree, range, kind) && !wrap.contains(&i) {
+            wrap.push(i);
+        }
+    }
+    wrap
+}
+
+/// Whether `range` of `tree`'s text is one node (of `kind`, when given).
+fn intact(tree: &Tree, range: std::ops::Range<usize>, kind: Option<&str>) -> bool {
+    let Some(mut n) = tree
+        .root_node()
+        .descendant_for_byte_range(range.start, range.end)
+    else {
+        return false;
+    };
+    loop {
+        if n.byte_range() == range && kind.is_none_or(|k| k == n.kind()) {
+            return true;
+        }
+        match n.parent() {
+            Some(p)
+                if p.start_byte() <= range.start
+                    && p.end_byte() >= range.end
+                    && p.byte_range() == n.byte_range() =>
+            {
+                n = p
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Whether `content` in place of `target` keeps forming one node in its context (the
+/// enclosing expression up to its statement): `x * $R` replaced by `a + b` does not.
+fn fits(text: &str, target: &Value<'_>, content: &str) -> bool {
+    let Some(node) = target.node else {
+        return true;
+    };
+    let Some(parent) = node.parent() else {
+        return true;
+    };
+    // Only operators bind tighter or looser than what replaces their operand.
+    if !matches!(
+        parent.kind(),
+        "binary_operator"
+            | "boolean_operator"
+            | "comparison_operator"
+            | "not_operator"
+            | "unary_operator"
+            | "attribute"
+            | "subscript"
+            | "call"
+            | "await"
+            | "conditional_expression"
+    ) {
+        return true;
+    }
+    let mut stmt = parent;
+    while let Some(p) = stmt.parent() {
+        if matches!(p.kind(), "module" | "block") {
+            break;
+        }
+        stmt = p;
+    }
+    let before = &text[stmt.start_byte()..node.start_byte()];
+    let after = &text[node.end_byte()..stmt.end_byte()];
+    let ctx = format!("{before}{content}{after}");
+    let Some(t) = crate::parse::parse(&ctx) else {
+        return true;
+    };
+    if t.root_node().has_error() {
+        return true;
+    }
+    intact(&t, before.len()..before.len() + content.len(), None)
 }
 
 /// The indentation that puts a continuation line at the column of `offset`: the line's

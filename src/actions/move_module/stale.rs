@@ -120,8 +120,8 @@ pub fn in_bytes_literals(r: &Resolver<'_>, files: &[PathBuf], dotted: &str) -> V
 /// Extensions of files that describe rather than run: a path in them goes stale
 /// without breaking anything.
 const PROSE: &[&str] = &[
-    "md", "rst", "txt", "html", "htm", "po", "pot", "mo", "svg", "css", "js", "py", "pyi",
-    "pyc", "pyx", "pxd", "c", "h", "json", "lock", "csv", "xml", "tex", "ipynb",
+    "md", "rst", "txt", "html", "htm", "po", "pot", "mo", "svg", "css", "js", "py", "pyi", "pyc",
+    "pyx", "pxd", "c", "h", "json", "lock", "csv", "xml", "tex", "ipynb",
 ];
 
 /// Files larger than this are data, not configuration.
@@ -193,7 +193,13 @@ fn words(line: &str) -> impl Iterator<Item = (usize, &str, bool)> {
         out.push((s, &line[s..], quote.is_some()));
     }
     out.into_iter()
-        .map(|(s, w, q)| (s, w.trim_start_matches("./").trim_end_matches(['/', '.']), q))
+        .map(|(s, w, q)| {
+            (
+                s,
+                w.trim_start_matches("./").trim_end_matches(['/', '.']),
+                q,
+            )
+        })
         .filter(|(_, w, _)| w.contains('/') || w.ends_with(".py"))
 }
 
@@ -329,12 +335,13 @@ mod tests {
 
     #[test]
     fn path_words() {
-        let w: Vec<(&str, bool)> =
-            words("xgettext -l python src/humanize/*.py './scripts/x.sh'\n")
-                .map(|(_, w, q)| (w, q))
-                .collect();
+        let w: Vec<(&str, bool)> = words("xgettext -l python src/humanize/*.py './scripts/x.sh'\n")
+            .map(|(_, w, q)| (w, q))
+            .collect();
         assert_eq!(w, [("src/humanize/*.py", false), ("scripts/x.sh", true)]);
-        let w: Vec<&str> = words("omit = [\"src/pkg/mod.py\"]").map(|(_, w, _)| w).collect();
+        let w: Vec<&str> = words("omit = [\"src/pkg/mod.py\"]")
+            .map(|(_, w, _)| w)
+            .collect();
         assert_eq!(w, ["src/pkg/mod.py"]);
         assert!(is_shell(Path::new("scripts/tr"), "#!/bin/bash\n"));
         assert!(!is_shell(Path::new(".coveragerc"), "[run]\n"));
