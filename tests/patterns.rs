@@ -135,3 +135,30 @@ fn errors() {
     }
     snap("errors", all);
 }
+
+/// The README's side-by-side: five rules written as fixer patterns and as ast-grep
+/// rules (bench/patterns/) give byte-identical trees (`bench/patterns.py` compares).
+/// Needs ast-grep-cli from PyPI: `$FIXER_AST_GREP`, which tests/run.sh installs.
+#[test]
+fn same_result_as_ast_grep() {
+    let sg = std::env::var("FIXER_AST_GREP").unwrap_or_else(|_| {
+        panic!("set FIXER_AST_GREP to an ast-grep from ast-grep-cli (tests/run.sh installs one)")
+    });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var("FIXER_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let out = std::process::Command::new(python)
+        .arg(root.join("bench/patterns.py"))
+        .arg("--fixer")
+        .arg(assert_cmd::cargo::cargo_bin("fixer"))
+        .arg("--ast-grep")
+        .arg(sg)
+        .output()
+        .expect("python3 runs bench/patterns.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("same result"), "{stdout}");
+}

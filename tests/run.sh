@@ -6,11 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=tests/.venv
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pytest' 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pytest' 2>/dev/null \
+    || [ ! -x "$venv/bin/ast-grep" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'pytest>=7,<9'
+  # ast-grep-cli: the code-pattern test runs the same rules through ast-grep.
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'pytest>=7,<9' \
+    'ast-grep-cli==0.51.1'
 fi
 export FIXER_PYTHON="$PWD/$venv/bin/python"
+export FIXER_AST_GREP="$PWD/$venv/bin/ast-grep"
 # pytest-asyncio-v1's end-to-end test runs one project under the old pytest-asyncio
 # and under the latest 1.x: one environment each.
 for spec in "0.21:pytest>=7,<8.4 pytest-asyncio==0.21.2" "1:pytest>=8,<10 pytest-asyncio>=1,<2"; do

@@ -704,7 +704,11 @@ fn compile_pattern(
     let language = crate::parse::language();
     let mut constraints = Vec::new();
     for (name, w) in &def.where_ {
-        let offset = w.span().start;
+        // The line of its `[rewrite.where.NAME]` table (or dotted key), after the pattern.
+        let start = p.span().start.min(toml_text.len());
+        let offset = toml_text[start..]
+            .find(&format!("where.{name}"))
+            .map_or(start, |i| start + i);
         if !pattern.vars.iter().any(|v| v == name) {
             let bound: Vec<String> = pattern.vars.iter().map(|v| format!("`{v}`")).collect();
             return Err(UserError::new(format!(
@@ -718,7 +722,6 @@ fn compile_pattern(
                 format!("the pattern binds {} (without the `$`)", bound.join(", "))
             }));
         }
-        let w = w.get_ref();
         let re = |r: &Option<String>, key: &str| -> Result<Option<regex::Regex>, UserError> {
             r.as_ref()
                 .map(|r| {

@@ -55,7 +55,7 @@ pub struct RewriteDef {
     pub not_has: Option<Spanned<String>>,
     /// With `pattern`: constraints on what a metavariable matched, by its name.
     #[serde(default, rename = "where")]
-    pub where_: BTreeMap<String, Spanned<WhereDef>>,
+    pub where_: BTreeMap<String, WhereDef>,
     /// The capture whose node is replaced.
     pub replace: Option<Spanned<String>>,
     /// The replacement template: `$name` is a capture's text, `$$` a literal `$`.
