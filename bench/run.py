@@ -38,6 +38,11 @@ Jobs:
     peer, which is what a user weighs a CI step against.
 (c) a LibCST parse of every file (bench/libcst_parse.py): the floor for a
     codemod written in Python, which must at least parse every file.
+(d) one rewrite written twice, ``self.assertEqual($A, $B)`` -> ``assert $A == $B``:
+    as a tree-sitter query (bench/patterns/bench-query.toml) and as a code pattern
+    (bench/patterns/bench-pattern.toml), both ``fixer check`` over every file. A
+    pattern compiles to a query for its root kind plus a structural check, so it
+    should cost no more than the query it replaces.
 
 Runs alternate between tools (round-robin, with the starting tool rotating
 every round) so that slow drifts of the machine -- thermal throttling,
@@ -95,6 +100,7 @@ JOB_TEXT = {
     "(a)": "(a) function-local imports",
     "(b)": "(b) all no-parameter recipes ({recipes}); ruff with its default rules beside it",
     "(c)": "(c) LibCST parse of every file (the floor for a Python codemod)",
+    "(d)": "(d) one rewrite (`self.assertEqual($A, $B)` to `assert $A == $B`) as a query and as a code pattern",
 }
 
 LIBCST_VERSION = "import importlib.metadata as m; print(m.version('libcst'))"
@@ -632,6 +638,20 @@ def define_benches(
             "(b)",
             "ruff check (default rules)",
             [ruff, "check", "--no-cache", "--isolated", *roots],
+        ),
+        Bench(
+            "d-query",
+            "(d)",
+            "fixer check, rewrite as a query",
+            [fixer_bin, "check", "--recipe", str(BENCH_DIR / "patterns" / "bench-query.toml"),
+             "bench-assert-equal-query", "--include", "**/*.py", *roots],
+        ),
+        Bench(
+            "d-pattern",
+            "(d)",
+            "fixer check, rewrite as a pattern",
+            [fixer_bin, "check", "--recipe", str(BENCH_DIR / "patterns" / "bench-pattern.toml"),
+             "bench-assert-equal-pattern", "--include", "**/*.py", *roots],
         ),
         Bench(
             "c-libcst",
