@@ -90,6 +90,17 @@ fn conditions_and_constraints() {
 }
 
 #[test]
+fn condition_tables_any_and_all() {
+    snap(
+        "condition-tables",
+        run(
+            "[[rewrite]]\npattern = \"$F($$$ARGS)\"\nany = [{ pattern = \"print($$$_)\" }, { pattern = \"pprint($$$_)\" }]\nall = [{ query = \"(call function: (identifier)) @call\" }]\ninside = { kind = \"function_definition\" }\nnot-has = { kind = \"string\" }\nmessage = \"debug output in a function: $F\"\nseverity = \"note\"\n",
+            "print(x)\n\n\ndef f():\n    print(x)\n    pprint(y)\n    print('label', x)\n    log(x)\n    out.print(x)\n",
+        ),
+    );
+}
+
+#[test]
 fn strictness_of_strings() {
     snap(
         "strictness",
@@ -128,6 +139,8 @@ fn errors() {
         ("bad condition", "[[rewrite]]\npattern = \"f($A)\"\nfix = \"g($A)\"\ninside = \"def (\"\n"),
         ("neither", "[[rewrite]]\nfix = \"g()\"\n"),
         ("both", "[[rewrite]]\nquery = \"(call) @c\"\npattern = \"f()\"\nmessage = \"m\"\n"),
+        ("empty condition table", "[[rewrite]]\npattern = \"f($A)\"\nfix = \"g($A)\"\nhas = { }\n"),
+        ("bad query in a condition", "[[rewrite]]\npattern = \"f($A)\"\nfix = \"g($A)\"\nall = [{ query = \"(nope\" }]\n"),
     ];
     let mut all = String::new();
     for (name, rewrites) in cases {

@@ -69,11 +69,22 @@ pub struct CompiledRewrite {
 /// metavariable `vars[i]`.
 pub struct CompiledPattern {
     pub pattern: Pattern,
-    /// (pattern, wanted): an ancestor must (not) match.
-    pub inside: Vec<(Pattern, bool)>,
-    /// (pattern, wanted): a descendant must (not) match.
-    pub has: Vec<(Pattern, bool)>,
+    /// (rule, wanted): an ancestor must (not) match.
+    pub inside: Vec<(Rule, bool)>,
+    /// (rule, wanted): a descendant must (not) match.
+    pub has: Vec<(Rule, bool)>,
+    /// The match itself must match one of these (when any)...
+    pub any: Vec<Rule>,
+    /// ...and all of these.
+    pub all: Vec<Rule>,
     pub constraints: Vec<(String, Constraint)>,
+}
+
+/// What a node must be (see [`super::schema::RuleDef`]).
+pub struct Rule {
+    pub pattern: Option<Pattern>,
+    pub kind: Option<String>,
+    pub query: Option<Query>,
 }
 
 /// `[rewrite.where.NAME]`.
@@ -621,6 +632,8 @@ fn pattern_only_key(def: &super::schema::RewriteDef) -> Option<&'static str> {
         ("not-inside", def.not_inside.is_some()),
         ("has", def.has.is_some()),
         ("not-has", def.not_has.is_some()),
+        ("any", !def.any.is_empty()),
+        ("all", !def.all.is_empty()),
         ("where", !def.where_.is_empty()),
     ]
     .into_iter()
@@ -688,6 +701,54 @@ fn compile_pattern(
         })
     };
     let pattern = one("pattern", p)?;
+    let language = crate::parse::language();
+    let kind_ok = |key: &str, k: &str| -> Result<(), UserError> {
+        if language.id_for_node_kind(k, true) == 0 {
+            return Err(UserError::new(format!(
+                "{}: rewrite #{}: `{key}`: `{k}` is not a node kind of the Python grammar",
+                at(p.span().start),
+                i + 1
+            ))
+            .help("see the kinds with `fixer inspect pattern '...'`, e.g. `call`, `identifier`, `string`"));
+        }
+        Ok(())
+    };
+    let rule = |key: &str, def: &super::schema::RuleDef| -> Result<Rule, UserError> {
+        if def.pattern.is_none() && def.kind.is_none() && def.query.is_none() {
+            return Err(UserError::new(format!(
+                "{}: rewrite #{}: `{key}` says nothing: give `pattern`, `kind` or `query`",
+                at(p.span().start),
+                i + 1
+            )));
+        }
+        if let Some(k) = &def.kind {
+            kind_ok(key, k)?;
+        }
+        let pattern = match &def.pattern {
+            Some(text) => Some(one(key, &toml::Spanned::new(p.span(), text.clone()))?),
+            None => None,
+        };
+        let query = match &def.query {
+            Some(q) => Some(
+                Query::new(&language, &sub(q, p.span().start)?).map_err(|e| {
+                    UserError::new(format!(
+                        "{}: rewrite #{}: `{key}`: invalid query: {} (query line {}, column {})",
+                        at(p.span().start),
+                        i + 1,
+                        e.message.lines().next().unwrap_or("syntax error").trim(),
+                        e.row + 1,
+                        e.column + 1
+                    ))
+                })?,
+            ),
+            None => None,
+        };
+        Ok(Rule {
+            pattern,
+            kind: def.kind.clone(),
+            query,
+        })
+    };
     let mut inside = Vec::new();
     let mut has = Vec::new();
     for (key, cond, wanted, up) in [
@@ -696,12 +757,31 @@ fn compile_pattern(
         ("has", &def.has, true, false),
         ("not-has", &def.not_has, false, false),
     ] {
-        if let Some(c) = cond {
-            let list = if up { &mut inside } else { &mut has };
-            list.push((one(key, c)?, wanted));
-        }
+        let r = match cond {
+            Some(super::schema::ConditionDef::Pattern(text)) => rule(
+                key,
+                &super::schema::RuleDef {
+                    pattern: Some(text.clone()),
+                    kind: None,
+                    query: None,
+                },
+            )?,
+            Some(super::schema::ConditionDef::Rule(def)) => rule(key, def)?,
+            None => continue,
+        };
+        let list = if up { &mut inside } else { &mut has };
+        list.push((r, wanted));
     }
-    let language = crate::parse::language();
+    let any = def
+        .any
+        .iter()
+        .map(|d| rule("any", d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let all = def
+        .all
+        .iter()
+        .map(|d| rule("all", d))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut constraints = Vec::new();
     for (name, w) in &def.where_ {
         // The line of its `[rewrite.where.NAME]` table (or dotted key), after the pattern.
@@ -737,14 +817,10 @@ fn compile_pattern(
                 .transpose()
         };
         if let Some(k) = &w.kind {
-            if language.id_for_node_kind(k, true) == 0 {
-                return Err(UserError::new(format!(
-                    "{}: rewrite #{}: `where.{name}.kind`: `{k}` is not a node kind of the Python grammar",
-                    at(offset),
-                    i + 1
-                ))
-                .help("see the kinds with `fixer inspect pattern '...'`, e.g. `call`, `identifier`, `string`"));
-            }
+            kind_ok(&format!("where.{name}.kind"), k).map_err(|e| UserError {
+                message: e.message.replacen(&at(p.span().start), &at(offset), 1),
+                help: e.help,
+            })?;
         }
         constraints.push((
             name.clone(),
@@ -759,6 +835,8 @@ fn compile_pattern(
         pattern,
         inside,
         has,
+        any,
+        all,
         constraints,
     })
 }

@@ -49,10 +49,15 @@ pub struct RewriteDef {
     pub strictness: Option<Spanned<String>>,
     /// With `pattern`: the match must (or must not) sit inside code matching this
     /// pattern, or contain such code.
-    pub inside: Option<Spanned<String>>,
-    pub not_inside: Option<Spanned<String>>,
-    pub has: Option<Spanned<String>>,
-    pub not_has: Option<Spanned<String>>,
+    pub inside: Option<ConditionDef>,
+    pub not_inside: Option<ConditionDef>,
+    pub has: Option<ConditionDef>,
+    pub not_has: Option<ConditionDef>,
+    /// With `pattern`: the match itself must also match any (or all) of these.
+    #[serde(default)]
+    pub any: Vec<RuleDef>,
+    #[serde(default)]
+    pub all: Vec<RuleDef>,
     /// With `pattern`: constraints on what a metavariable matched, by its name.
     #[serde(default, rename = "where")]
     pub where_: BTreeMap<String, WhereDef>,
@@ -67,6 +72,24 @@ pub struct RewriteDef {
     pub message: Option<Spanned<String>>,
     /// Severity of `message`: note, warning or error (error makes `check` fail).
     pub severity: Option<crate::diag::Severity>,
+}
+
+/// A condition: a pattern string, or a table of what a node must be.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ConditionDef {
+    Pattern(String),
+    Rule(RuleDef),
+}
+
+/// What a node must be: a pattern it matches, its kind, a tree-sitter query that
+/// matches it (every one given must hold).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    pub pattern: Option<String>,
+    pub kind: Option<String>,
+    pub query: Option<String>,
 }
 
 /// What a metavariable's text must (`regex`) or must not (`not-regex`) match, and the

@@ -3,8 +3,10 @@
 
 use tree_sitter::Node;
 
-use crate::recipe::compile::CompiledPattern;
-use crate::recipe::pattern::{Bindings, Pattern};
+use streaming_iterator::StreamingIterator;
+
+use crate::recipe::compile::{CompiledPattern, Rule};
+use crate::recipe::pattern::Bindings;
 
 /// The metavariables' nodes when `node` matches `cp`, conditions and constraints
 /// included.
@@ -13,11 +15,11 @@ pub fn matches<'t>(cp: &CompiledPattern, node: Node<'t>, text: &'t str) -> Optio
     if !cp.pattern.matches(node, text, &mut b) {
         return None;
     }
-    for (p, wanted) in &cp.inside {
+    for (r, wanted) in &cp.inside {
         let mut up = node.parent();
         let mut found = false;
         while let Some(a) = up {
-            if kind_matches(p, a) && p.matches(a, text, &mut Bindings::new()) {
+            if rule_matches(r, a, text) {
                 found = true;
                 break;
             }
@@ -26,6 +28,12 @@ pub fn matches<'t>(cp: &CompiledPattern, node: Node<'t>, text: &'t str) -> Optio
         if found != *wanted {
             return None;
         }
+    }
+    if !cp.any.is_empty() && !cp.any.iter().any(|r| rule_matches(r, node, text)) {
+        return None;
+    }
+    if !cp.all.iter().all(|r| rule_matches(r, node, text)) {
+        return None;
     }
     for (p, wanted) in &cp.has {
         if descendant_matches(p, node, text) != *wanted {
@@ -52,17 +60,43 @@ pub fn matches<'t>(cp: &CompiledPattern, node: Node<'t>, text: &'t str) -> Optio
     Some(b)
 }
 
-fn kind_matches(p: &Pattern, n: Node<'_>) -> bool {
-    n.kind() == p.kind() || n.kind() == "parenthesized_expression"
+/// Whether `n` is what `r` says: of its kind, matching its pattern, and a node its
+/// query captures.
+fn rule_matches(r: &Rule, n: Node<'_>, text: &str) -> bool {
+    if r.kind.as_ref().is_some_and(|k| k != n.kind()) {
+        return false;
+    }
+    if let Some(p) = &r.pattern {
+        let kind_ok = n.kind() == p.kind() || n.kind() == "parenthesized_expression";
+        if !kind_ok || !p.matches(n, text, &mut Bindings::new()) {
+            return false;
+        }
+    }
+    if let Some(q) = &r.query {
+        let mut cursor = tree_sitter::QueryCursor::new();
+        cursor.set_byte_range(n.byte_range());
+        let mut found = false;
+        let mut ms = cursor.matches(q, n, text.as_bytes());
+        while let Some(m) = ms.next() {
+            if m.captures.iter().any(|c| c.node == n) {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            return false;
+        }
+    }
+    true
 }
 
-/// Whether a node below `node` (not `node` itself) matches `p`.
-fn descendant_matches(p: &Pattern, node: Node<'_>, text: &str) -> bool {
+/// Whether a node below `node` (not `node` itself) matches `r`.
+fn descendant_matches(r: &Rule, node: Node<'_>, text: &str) -> bool {
     let mut stack = Vec::new();
     let mut c = node.walk();
     stack.extend(node.children(&mut c));
     while let Some(n) = stack.pop() {
-        if kind_matches(p, n) && p.matches(n, text, &mut Bindings::new()) {
+        if rule_matches(r, n, text) {
             return true;
         }
         let mut c = n.walk();
