@@ -206,7 +206,8 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
                     "{}: rewrite #{}: give `query` or `pattern`, not both",
                     at(q.span().start),
                     i + 1
-                )))
+                ))
+                .help("a pattern compiles to a query itself; keep the one that reads better"))
             }
             (None, None) => {
                 return Err(UserError::new(format!(
