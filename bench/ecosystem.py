@@ -716,8 +716,11 @@ def machine() -> dict:
 
 def fixer_version(fixer: Path) -> str:
     rc, out, err, _ = run([str(fixer), "--version"])
+    version = (out or err).strip()
+    if "(commit " in version:  # the binary says what it was built from
+        return version
     commit = run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"])[1].strip()
-    return f"{(out or err).strip()} (commit {commit})"
+    return f"{version} (commit {commit}, of the checkout)"
 
 
 def general_reason(key: str) -> str:

@@ -28,6 +28,9 @@ pub struct Entry {
     pub file: String,
     pub start_line: usize,
     pub end_line: usize,
+    /// The column (1-based, in characters) of a finding; changes span lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_column: Option<usize>,
     pub severity: Severity,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -54,6 +57,7 @@ pub fn entries(outcome: &Outcome) -> Vec<Entry> {
             file: display_path(path).display().to_string(),
             start_line,
             end_line,
+            start_column: None,
             severity: Severity::Error,
             diff: Some(change_diff(path, change, Style { color: false })),
         });
@@ -66,6 +70,7 @@ pub fn entries(outcome: &Outcome) -> Vec<Entry> {
             file: display_path(&f.path).display().to_string(),
             start_line: f.line.max(1),
             end_line: f.line.max(1),
+            start_column: (f.line > 0 && f.column > 0).then_some(f.column),
             severity: f.severity,
             message: f.message.clone(),
             diff: None,
@@ -81,6 +86,7 @@ pub fn entries(outcome: &Outcome) -> Vec<Entry> {
             file: display_path(path).display().to_string(),
             start_line: why.line.max(1),
             end_line: why.line.max(1),
+            start_column: None,
             severity: Severity::Warning,
             message: skipped_message(why),
             diff: None,
@@ -161,8 +167,9 @@ pub fn github(outcome: &Outcome) -> String {
             Severity::Note => "notice",
         };
         let title = format!("fixer ({})", e.recipe);
+        let col = e.start_column.map_or(String::new(), |c| format!(",col={c}"));
         out.push_str(&format!(
-            "::{level} file={},line={},endLine={},title={}::{}\n",
+            "::{level} file={},line={},endLine={}{col},title={}::{}\n",
             escape_property(&e.file),
             e.start_line,
             e.end_line,
@@ -215,7 +222,10 @@ pub fn sarif(outcome: &Outcome, descriptions: &BTreeMap<String, String>) -> Stri
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": {"uri": uri(&e.file)},
-                        "region": {"startLine": e.start_line, "endLine": e.end_line}
+                        "region": match e.start_column {
+                            Some(c) => json!({"startLine": e.start_line, "endLine": e.end_line, "startColumn": c}),
+                            None => json!({"startLine": e.start_line, "endLine": e.end_line}),
+                        }
                     }
                 }]
             })

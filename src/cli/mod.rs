@@ -20,7 +20,7 @@ use crate::output::{ColorChoice, Style};
 #[derive(Debug, Parser)]
 #[command(
     name = "fixer",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("FIXER_BUILD_COMMIT"), ")"),
     about = "Repair and restructure Python codebases with recipes",
     max_term_width = 100
 )]
