@@ -167,7 +167,9 @@ pub fn github(outcome: &Outcome) -> String {
             Severity::Note => "notice",
         };
         let title = format!("fixer ({})", e.recipe);
-        let col = e.start_column.map_or(String::new(), |c| format!(",col={c}"));
+        let col = e
+            .start_column
+            .map_or(String::new(), |c| format!(",col={c}"));
         out.push_str(&format!(
             "::{level} file={},line={},endLine={}{col},title={}::{}\n",
             escape_property(&e.file),

@@ -1385,3 +1385,37 @@ fn verify_change_answers_for_a_pair_of_files_and_for_json_lines() {
         .stdout(contains(r#"{"accepted":false"#))
         .stdout(contains(r#"{"accepted":true}"#));
 }
+
+/// A recipe named on the command line keeps to the configuration's include and
+/// exclude, also for files named one by one (as pre-commit passes them).
+#[test]
+fn named_recipe_keeps_the_config_exclude() {
+    let dir = project(&[
+        (
+            "pyproject.toml",
+            "[tool.fixer]\nrecipes = [\"aioredis-to-redis\"]\nexclude = [\"legacy/**\"]\n",
+        ),
+        ("legacy/old.py", "import aioredis\n"),
+        ("app/new.py", "import aioredis\n"),
+    ]);
+    for args in [
+        &["check", "aioredis-to-redis", "."][..],
+        &["check", "aioredis-to-redis", "legacy/old.py", "app/new.py"][..],
+        &["check"][..],
+    ] {
+        let out = fixer(dir.path()).args(args).output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {text}");
+        assert!(text.contains("app/new.py"), "{args:?}: {text}");
+        assert!(!text.contains("legacy/old.py"), "{args:?}: {text}");
+    }
+    fixer(dir.path())
+        .args(["apply", "aioredis-to-redis", "legacy/old.py"])
+        .assert()
+        .success();
+    assert_eq!(read(&dir, "legacy/old.py"), "import aioredis\n");
+}

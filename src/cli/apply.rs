@@ -441,6 +441,15 @@ fn execute_with(
             );
             compiled.push(r.compile(&r.params(&params)?)?);
         }
+        // A recipe named on the command line still keeps to the include and exclude of
+        // the configuration that governs each file (as `fixer check` in pre-commit,
+        // which names files, must).
+        if let Some(scope) = config_scope(&walk.files, &mut configs)? {
+            let scope = Arc::new(scope);
+            for c in &mut compiled {
+                c.only = Some(scope.clone());
+            }
+        }
         compiled
     };
     for c in &mut recipes {
@@ -586,6 +595,42 @@ fn configured_recipes(
         out.push(compiled);
     }
     Ok(out)
+}
+
+/// Per walked file, whether the include and exclude globs of the configuration that
+/// governs it (if any) let it in; `None` when they let every file in.
+fn config_scope(files: &Files, configs: &mut Configs) -> Result<Option<Vec<bool>>, UserError> {
+    let mut globs: HashMap<*const Config, (Option<Globs>, Option<Globs>)> = HashMap::new();
+    let mut scope = Vec::with_capacity(files.len());
+    for f in files.iter() {
+        let path = f.path();
+        let Some(config) = configs.for_path(&path)? else {
+            scope.push(true);
+            continue;
+        };
+        let (include, exclude) = match globs.entry(Arc::as_ptr(&config)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let make = |g: &[String]| -> Result<Option<Globs>, UserError> {
+                    if g.is_empty() {
+                        Ok(None)
+                    } else {
+                        Globs::new(g, &[]).map(Some)
+                    }
+                };
+                e.insert((make(&config.include)?, make(&config.exclude)?))
+            }
+        };
+        let rel = crate::git::absolute(&path)
+            .strip_prefix(&config.dir)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| f.rel());
+        scope.push(
+            include.as_ref().is_none_or(|g| g.matches(&rel, false))
+                && exclude.as_ref().is_none_or(|g| !g.matches(&rel, false)),
+        );
+    }
+    Ok((!scope.iter().all(|k| *k)).then_some(scope))
 }
 
 /// Applies `--changed-since` and `--shard` to every recipe's file set.
