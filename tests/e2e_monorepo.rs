@@ -56,7 +56,7 @@ fn check_at_the_root_runs_each_packages_recipes() {
         ],
         "{out}"
     );
-    assert!(err.contains("4 files would change"), "{err}");
+    assert!(out.contains("4 files would change"), "{out}");
 }
 
 #[test]

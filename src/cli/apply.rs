@@ -93,6 +93,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             err,
             "would change",
             0,
+            false,
         );
         return Ok(code);
     }
@@ -138,7 +139,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     }
     report_text(&outcome, global, err, false);
     finish(
-        &outcome, &summary, &args.run, global, err, "changed", failed,
+        &outcome, &summary, &args.run, global, err, "changed", failed, false,
     );
     Ok(if failed > 0 {
         Exit::Error
@@ -154,7 +155,6 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     // Without a diff or a report to print, only which files are pending matters.
     let pending_only = !args.diff && args.run.format == Format::Text && !args.run.statistics;
     let out = Style::stdout(global.color);
-    let err = Style::stderr(global.color);
     // For one per-file recipe, lines are printed as files are done (see `CheckPrinter`).
     let printer = pending_only.then(|| Arc::new(CheckPrinter::new(out, global.quiet)));
     let stream = printer.clone().map(|p| p as Arc<dyn engine::Stream>);
@@ -199,14 +199,16 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     }
     drop(stdout);
     report_text(&outcome, global, out, true);
+    // `check` prints all of its report on stdout, its summary too (as ruff does).
     finish(
         &outcome,
         &summary,
         &args.run,
         global,
-        err,
+        out,
         "would change",
         0,
+        true,
     );
     Ok(code)
 }
@@ -817,6 +819,7 @@ fn finish(
     style: Style,
     verb: &str,
     failed: usize,
+    to_stdout: bool,
 ) {
     if args.statistics {
         eprint!("{}", report::statistics(outcome));
@@ -850,5 +853,9 @@ fn finish(
     if failed > 0 {
         line.push_str(&format!(", {failed} could not be written"));
     }
-    eprintln!("{}", style.bold(&line));
+    if to_stdout {
+        println!("{}", style.bold(&line));
+    } else {
+        eprintln!("{}", style.bold(&line));
+    }
 }
