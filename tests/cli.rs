@@ -1419,3 +1419,16 @@ fn named_recipe_keeps_the_config_exclude() {
         .success();
     assert_eq!(read(&dir, "legacy/old.py"), "import aioredis\n");
 }
+
+#[test]
+fn a_recipe_id_after_a_path_says_ids_come_first() {
+    let dir = project(&[("test_a.py", "def test():\n    import os\n")]);
+    fixer(dir.path())
+        .args(["check", ".", "hoist-imports"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "error: `hoist-imports` is a recipe id, but it comes after a path: recipe ids come first",
+        ))
+        .stderr(contains("help: name the recipes, then the paths: `hoist-imports .`"));
+}

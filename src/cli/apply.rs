@@ -492,6 +492,25 @@ fn split_targets(
             ids.push(t.clone());
         } else if Path::new(t).exists() {
             paths.push(PathBuf::from(t));
+        } else if known {
+            let mut fixed: Vec<&str> = targets
+                .iter()
+                .map(String::as_str)
+                .filter(|x| registry.recipes.iter().any(|r| r.id() == *x))
+                .collect();
+            fixed.extend(
+                targets
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|x| !registry.recipes.iter().any(|r| r.id() == *x)),
+            );
+            return Err(UserError::new(format!(
+                "`{t}` is a recipe id, but it comes after a path: recipe ids come first"
+            ))
+            .help(format!(
+                "name the recipes, then the paths: `{}`",
+                fixed.join(" ")
+            )));
         } else if !paths.is_empty() || looks_like_path(t) {
             return Err(UserError::new(format!("path `{t}` does not exist"))
                 .help("give existing files or directories after the recipe ids"));
