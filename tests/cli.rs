@@ -921,6 +921,14 @@ fn builtin_recipe_examples_pass() {
         .map(|e| e.unwrap().path())
         .collect();
     files.sort();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        assert!(
+            text.contains("[[example]]"),
+            "{}: every built-in recipe has an example that `fixer test` runs",
+            f.display()
+        );
+    }
     let dir = project(&[]);
     fixer(dir.path())
         .arg("test")

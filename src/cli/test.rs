@@ -41,21 +41,24 @@ pub fn run(args: &TestArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
                 .map(|(k, v)| (k.clone(), value_to_param(v)))
                 .collect();
             let path = ex.path.as_deref().unwrap_or("example.py");
-            let result = run_example(&recipe, &params, path, &ex.before, &pool).and_then(|got| {
-                if got != ex.after {
-                    return Ok(Some(format!(
-                        "expected `after` (-) but got (+):\n{}",
-                        output::unified_diff(Path::new(path), Some(&ex.after), Some(&got), style)
-                    )));
-                }
-                let again = run_example(&recipe, &params, path, &ex.after, &pool)?;
-                Ok((again != ex.after).then(|| {
-                    format!(
-                        "not idempotent: applying the recipe to `after` changes it:\n{}",
-                        output::unified_diff(Path::new(path), Some(&ex.after), Some(&again), style)
-                    )
-                }))
-            });
+            let result = run_example(&recipe, &params, path, &ex.before, &ex.files, &pool).map(
+                |(got, again)| {
+                    if got != ex.after {
+                        return Some(format!(
+                            "expected `after` (-) but got (+):\n{}",
+                            output::unified_diff(
+                                Path::new(path),
+                                Some(&ex.after),
+                                Some(&got),
+                                style
+                            )
+                        ));
+                    }
+                    (!again.is_empty()).then(|| {
+                        format!("not idempotent: a second run changes {}", again.join(", "))
+                    })
+                },
+            );
             match result {
                 Ok(None) => {
                     passed += 1;
@@ -88,34 +91,47 @@ pub fn run(args: &TestArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
     })
 }
 
-/// Applies `recipe` to one file holding `text` at `path` in an empty project, as if every
-/// glob included it, and returns the file's new text.
+/// Applies `recipe` to one file holding `text` at `path` in a project of that file and
+/// `files` (other paths and their texts, for recipes that work across files), as if
+/// every glob included them; writes the result and runs the recipe again. Returns the
+/// file's new text and the paths the second run would still change.
 pub fn run_example(
     recipe: &Recipe,
     params: &BTreeMap<String, String>,
     path: &str,
     text: &str,
+    files: &BTreeMap<String, String>,
     pool: &rayon::ThreadPool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<(String, Vec<String>)> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join(path);
-    if let Some(parent) = file.parent() {
-        std::fs::create_dir_all(parent)?;
+    for (p, t) in files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .chain([(path, text)])
+    {
+        let f = dir.path().join(p);
+        if let Some(parent) = f.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&f, t)?;
     }
-    std::fs::write(&file, text)?;
     let mut compiled = recipe.compile(&recipe.params(params)?)?;
     compiled.include = vec!["**/*.py".to_owned()];
     compiled.exclude.clear();
     let root = vec![dir.path().to_path_buf()];
-    let walk = crate::select::walk(&root, 1)?;
-    let ws = Workspace::new(root, walk);
-    engine::run(
-        &ws,
-        std::slice::from_ref(&compiled),
-        pool,
-        &engine::Progress::hidden(),
-    )?;
-    let outcome = ws.finish();
+    let run = || -> anyhow::Result<crate::engine::Outcome> {
+        let walk = crate::select::walk(&root, 1)?;
+        let ws = Workspace::new(root.clone(), walk);
+        engine::run(
+            &ws,
+            std::slice::from_ref(&compiled),
+            pool,
+            &engine::Progress::hidden(),
+        )?;
+        Ok(ws.finish())
+    };
+    let outcome = run()?;
     if let Some(why) = outcome.skipped.get(&file) {
         anyhow::bail!("the example was skipped: {why}");
     }
@@ -126,8 +142,27 @@ pub fn run_example(
     {
         anyhow::bail!("{}", f.message);
     }
-    Ok(match outcome.changes.get(&file) {
+    let got = match outcome.changes.get(&file) {
         Some(c) => c.current.as_deref().unwrap_or("").to_owned(),
         None => text.to_owned(),
-    })
+    };
+    for (p, change) in &outcome.changes {
+        match &change.current {
+            Some(t) => {
+                if let Some(parent) = p.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(p, t.as_bytes())?;
+            }
+            None => std::fs::remove_file(p)?,
+        }
+    }
+    let again = run()?;
+    let shown = |p: &Path| {
+        p.strip_prefix(dir.path())
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    Ok((got, again.changes.keys().map(|p| shown(p)).collect()))
 }

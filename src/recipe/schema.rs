@@ -114,6 +114,10 @@ pub struct ExampleDef {
     /// Parameter values for this example (as `--set` would give them).
     #[serde(default)]
     pub params: BTreeMap<String, toml::Value>,
+    /// Other files of the example's project, by path (for recipes that work across
+    /// files: the module a move takes, the package around it).
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
 }
 
 impl<'de> serde::Deserialize<'de> for crate::diag::Severity {
