@@ -90,10 +90,9 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             &Summary::of(&outcome),
             &args.run,
             global,
-            err,
+            SummaryTo::Stderr(err),
             "would change",
             0,
-            false,
         );
         return Ok(code);
     }
@@ -139,7 +138,13 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     }
     report_text(&outcome, global, err, false);
     finish(
-        &outcome, &summary, &args.run, global, err, "changed", failed, false,
+        &outcome,
+        &summary,
+        &args.run,
+        global,
+        SummaryTo::Stderr(err),
+        "changed",
+        failed,
     );
     Ok(if failed > 0 {
         Exit::Error
@@ -205,10 +210,9 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
         &summary,
         &args.run,
         global,
-        out,
+        SummaryTo::Stdout(out),
         "would change",
         0,
-        true,
     );
     Ok(code)
 }
@@ -830,16 +834,26 @@ fn report_text(outcome: &Outcome, global: &GlobalArgs, style: Style, to_stdout: 
 }
 
 /// `--statistics`, then the summary line: files changed, edits per recipe, findings.
+/// Where the summary line goes: `check`'s with its report on stdout, `apply`'s on stderr.
+#[derive(Clone, Copy)]
+enum SummaryTo {
+    Stdout(Style),
+    Stderr(Style),
+}
+
 fn finish(
     outcome: &Outcome,
     summary: &Summary,
     args: &RunArgs,
     global: &GlobalArgs,
-    style: Style,
+    to: SummaryTo,
     verb: &str,
     failed: usize,
-    to_stdout: bool,
 ) {
+    let (style, to_stdout) = match to {
+        SummaryTo::Stdout(s) => (s, true),
+        SummaryTo::Stderr(s) => (s, false),
+    };
     if args.statistics {
         eprint!("{}", report::statistics(outcome));
     }
