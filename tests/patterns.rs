@@ -175,3 +175,24 @@ fn same_result_as_ast_grep() {
     );
     assert!(stdout.contains("same result"), "{stdout}");
 }
+
+/// A query's `with` template gets the same protection as a pattern's `fix`: the
+/// capture is parenthesized where the template would read it differently, and so is
+/// the whole replacement where its place needs it.
+#[test]
+fn query_templates_keep_meaning_too() {
+    let rewrite = r#"[[rewrite]]
+query = '''
+(call function: (identifier) @f arguments: (argument_list . (_) @x .) (#eq? @f "is_true")) @call
+'''
+replace = "call"
+with = "$x == True"
+"#;
+    snap(
+        "query-with-parentheses",
+        run(
+            rewrite,
+            "a = is_true(b is not None)\nc = is_true(d)\ne = not is_true(f)\ng = is_true(h).real\n",
+        ),
+    );
+}

@@ -102,7 +102,7 @@ pub fn run(
                     }
                     let indent = indent_at(text, range.start);
                     let mut content = render(template, Some(&indent));
-                    if rw.pattern.is_some() && !fits(text, target, &content) {
+                    if !fits(text, target, &content) {
                         content = format!("({content})");
                     }
                     if text[range.clone()] != content {
