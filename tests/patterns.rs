@@ -196,3 +196,16 @@ with = "$x == True"
         ),
     );
 }
+
+/// A capture that spans lines (implicitly concatenated strings) lands outside any
+/// bracket in `assert $A == $B`: it is parenthesized, so the statement still parses.
+#[test]
+fn multi_line_captures_outside_brackets() {
+    snap(
+        "multi-line-capture",
+        run(
+            "[[rewrite]]\npattern = \"self.assertEqual($A, $B)\"\nfix = \"assert $A == $B\"\n",
+            "class T:\n    def test(self):\n        self.assertEqual(\n            alert.text,\n            \"You have unsaved changes. If you \"\n            \"run an action, they are lost.\",\n        )\n",
+        ),
+    );
+}

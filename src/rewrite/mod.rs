@@ -392,10 +392,17 @@ fn parenthesize(
     let Some(tree) = crate::parse::parse(&rendered) else {
         return Vec::new();
     };
+    // A capture that spans lines, placed outside any bracket (`assert x == "a"` then
+    // `"b"` on the next line, from a call's two-line argument), continues its line only
+    // inside parentheses.
+    let mut wrap: Vec<u32> = placed
+        .iter()
+        .filter(|(r, _)| !lines_continue(&tree, &rendered, r.clone()))
+        .map(|(_, i)| *i)
+        .collect();
     if tree.root_node().has_error() {
-        return Vec::new();
+        return wrap;
     }
-    let mut wrap = Vec::new();
     for (range, i) in placed {
         let kind = values
             .get(i as usize)
@@ -428,6 +435,41 @@ fn parenthesize(
         }
     }
     wrap
+}
+
+/// Whether every line break in `range` of `text` (parsed as `tree`) is one Python
+/// continues over: inside brackets or inside a string.
+fn lines_continue(tree: &Tree, text: &str, range: std::ops::Range<usize>) -> bool {
+    text[range.clone()].match_indices('\n').all(|(i, _)| {
+        let at = range.start + i;
+        let mut n = tree.root_node().descendant_for_byte_range(at, at + 1);
+        while let Some(node) = n {
+            let inside = node.start_byte() < at && node.end_byte() > at;
+            if inside
+                && matches!(
+                    node.kind(),
+                    "argument_list"
+                        | "parenthesized_expression"
+                        | "list"
+                        | "dictionary"
+                        | "set"
+                        | "tuple"
+                        | "subscript"
+                        | "list_comprehension"
+                        | "dictionary_comprehension"
+                        | "set_comprehension"
+                        | "generator_expression"
+                        | "parameters"
+                        | "import_from_statement"
+                        | "string"
+                )
+            {
+                return true;
+            }
+            n = node.parent();
+        }
+        false
+    })
 }
 
 /// Whether `range` of `tree`'s text is one node (of `kind`, when given).
