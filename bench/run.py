@@ -232,6 +232,15 @@ def summarize_findings(stdout: str, stderr: str) -> str:
     return "0" if not stdout.strip() else "?"
 
 
+def fixer_summary(stdout: str, stderr: str) -> str:
+    """fixer's closing summary line (`N files would change (...)`), for a rewrite whose
+    notes would otherwise be counted as its findings."""
+    for line in reversed((stderr + "\n" + stdout).splitlines()):
+        if SUMMARY_RE.search(line):
+            return line.strip()[:80]
+    return "?"
+
+
 def libcst_summary(stdout: str, stderr: str) -> str:
     match = re.search(r"files=(\d+) failures=(\d+)", stdout)
     if not match:
@@ -645,6 +654,7 @@ def define_benches(
             "fixer check, rewrite as a query",
             [fixer_bin, "check", "--recipe", str(BENCH_DIR / "patterns" / "bench-query.toml"),
              "bench-assert-equal-query", "--include", "**/*.py", *roots],
+            summarize=fixer_summary,
         ),
         Bench(
             "d-pattern",
@@ -652,6 +662,7 @@ def define_benches(
             "fixer check, rewrite as a pattern",
             [fixer_bin, "check", "--recipe", str(BENCH_DIR / "patterns" / "bench-pattern.toml"),
              "bench-assert-equal-pattern", "--include", "**/*.py", *roots],
+            summarize=fixer_summary,
         ),
         Bench(
             "c-libcst",
