@@ -39,15 +39,14 @@ pub fn run(
         let plan = match plan_imports(rw, &mut cursor, text, tree, &mut model) {
             Ok(plan) => plan,
             Err((site, message)) => {
-                let (line, column) = line_col(text, site);
-                out.findings.push(Finding {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    recipe: recipe.to_owned(),
-                    severity: crate::diag::Severity::Error,
-                    message: format!("rewrite refused: {message}"),
-                });
+                out.findings.push(finding_at(
+                    path,
+                    recipe,
+                    text,
+                    site,
+                    crate::diag::Severity::Error,
+                    format!("rewrite refused: {message}"),
+                ));
                 continue;
             }
         };
@@ -86,18 +85,17 @@ pub fn run(
                         .as_ref()
                         .and_then(|_| lost_comment(target, &values))
                     {
-                        let (line, column) = line_col(text, at);
-                        out.findings.push(Finding {
-                            path: path.to_path_buf(),
-                            line,
-                            column,
-                            recipe: recipe.to_owned(),
-                            severity: crate::diag::Severity::Note,
-                            message: format!(
+                        out.findings.push(finding_at(
+                            path,
+                            recipe,
+                            text,
+                            at,
+                            crate::diag::Severity::Note,
+                            format!(
                                 "kept: the fix of {} would drop the comment in this match",
                                 rw.label
                             ),
-                        });
+                        ));
                         continue;
                     }
                     let indent = indent_at(text, range.start);
@@ -114,15 +112,14 @@ pub fn run(
                 }
             }
             if let Some((parts, severity)) = &rw.message {
-                let (line, column) = line_col(text, anchor.range.start);
-                out.findings.push(Finding {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    recipe: recipe.to_owned(),
-                    severity: *severity,
-                    message: render(parts, None),
-                });
+                out.findings.push(finding_at(
+                    path,
+                    recipe,
+                    text,
+                    anchor.range.start,
+                    *severity,
+                    render(parts, None),
+                ));
             }
         }
         if made_edit {
@@ -148,6 +145,26 @@ pub fn run(
         }
     }
     out
+}
+
+/// A finding of `recipe` at byte `at` of `text`.
+fn finding_at(
+    path: &Path,
+    recipe: &str,
+    text: &str,
+    at: usize,
+    severity: crate::diag::Severity,
+    message: String,
+) -> Finding {
+    let (line, column) = line_col(text, at);
+    Finding {
+        path: path.to_path_buf(),
+        line,
+        column,
+        recipe: recipe.to_owned(),
+        severity,
+        message,
+    }
 }
 
 /// The plan for `rw`'s `add-imports` in this file (see [`names`]): `None` when it adds
