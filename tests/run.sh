@@ -7,11 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=tests/.venv
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import pytest' 2>/dev/null \
-    || [ ! -x "$venv/bin/ast-grep" ]; then
+    || [ ! -x "$venv/bin/ast-grep" ] || [ ! -x "$venv/bin/maturin" ] || [ ! -x "$venv/bin/pre-commit" ]; then
   python3 -m venv "$venv"
-  # ast-grep-cli: the code-pattern test runs the same rules through ast-grep.
+  # ast-grep-cli: the code-pattern test runs the same rules through ast-grep;
+  # maturin and pre-commit: the packaging tests build the wheel and run the hooks.
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'pytest>=7,<9' \
-    'ast-grep-cli==0.51.1'
+    'ast-grep-cli==0.51.1' 'maturin>=1.5,<2' 'pre-commit>=3,<5'
 fi
 export FIXER_PYTHON="$PWD/$venv/bin/python"
 export FIXER_AST_GREP="$PWD/$venv/bin/ast-grep"
