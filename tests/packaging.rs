@@ -8,6 +8,10 @@ use std::process::Command;
 
 mod common;
 
+/// The two tests build fixer with maturin in the same target directory (the hook's
+/// build is then incremental); maturin moves the binary it stages, so one at a time.
+static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -53,6 +57,7 @@ fn sample(dir: &Path) {
 
 #[test]
 fn the_wheel_installs_a_working_fixer() {
+    let _build = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let python = common::python();
     has_module(&python, "maturin");
     let tmp = tempfile::tempdir().unwrap();
@@ -104,6 +109,7 @@ fn the_wheel_installs_a_working_fixer() {
 
 #[test]
 fn the_python_pre_commit_hook_runs_fixer() {
+    let _build = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     let python = common::python();
     has_module(&python, "pre_commit");
     let tmp = tempfile::tempdir().unwrap();
