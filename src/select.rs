@@ -207,6 +207,27 @@ pub struct Walk {
     pub skipped_links: Vec<PathBuf>,
 }
 
+/// The walk of `dir` every part of fixer uses: .gitignore and .ignore honoured (with or
+/// without a git repository, not the global gitignore), links never followed,
+/// [`SKIPPED_DIRS`] never entered, and hidden entries skipped when `skip_hidden`.
+pub fn walk_builder(dir: &Path, skip_hidden: bool) -> ignore::WalkBuilder {
+    let mut builder = ignore::WalkBuilder::new(dir);
+    builder
+        .hidden(skip_hidden)
+        .follow_links(false)
+        .require_git(false)
+        .git_global(false)
+        .filter_entry(|e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir
+                && e.depth() > 0
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
+        });
+    builder
+}
+
 /// Walks `roots` in parallel and returns their `.py` files, sorted for determinism.
 pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
     let mut out = Walk::default();
@@ -231,21 +252,8 @@ pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
     let shares = Mutex::new(Vec::new());
     let links = Mutex::new(Vec::new());
     for dir in dirs {
-        let mut builder = ignore::WalkBuilder::new(dir);
-        builder
-            .hidden(true)
-            .follow_links(false)
-            .require_git(false)
-            .git_global(false)
-            .threads(threads)
-            .filter_entry(|e| {
-                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-                !(is_dir
-                    && e.depth() > 0
-                    && e.file_name()
-                        .to_str()
-                        .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
-            });
+        let mut builder = walk_builder(dir, true);
+        builder.threads(threads);
         let mut visitors = Visitors {
             root: dir,
             prefix: &project_prefix(dir),

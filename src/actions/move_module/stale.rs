@@ -133,21 +133,7 @@ const MAX_BYTES: u64 = 512 * 1024;
 fn text_files(roots: &[PathBuf]) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for root in roots.iter().filter(|r| r.is_dir()) {
-        let mut builder = ignore::WalkBuilder::new(root);
-        builder
-            .hidden(false)
-            .follow_links(false)
-            .require_git(false)
-            .git_global(false)
-            .filter_entry(|e| {
-                let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-                !(is_dir
-                    && e.depth() > 0
-                    && e.file_name()
-                        .to_str()
-                        .is_some_and(|n| crate::select::SKIPPED_DIRS.contains(&n)))
-            });
-        for entry in builder.build().flatten() {
+        for entry in crate::select::walk_builder(root, false).build().flatten() {
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;
             }
