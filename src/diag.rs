@@ -36,6 +36,28 @@ pub struct Finding {
     pub message: String,
 }
 
+impl Finding {
+    /// A finding of `recipe` at byte `offset` of `text`, the file at `path`.
+    pub fn at(
+        path: &std::path::Path,
+        text: &str,
+        offset: usize,
+        recipe: &str,
+        severity: Severity,
+        message: String,
+    ) -> Finding {
+        let (line, column) = line_col(text, offset);
+        Finding {
+            path: path.to_path_buf(),
+            line,
+            column,
+            recipe: recipe.to_owned(),
+            severity,
+            message,
+        }
+    }
+}
+
 /// 1-based (line, column) of a byte offset; the column counts characters.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());

@@ -1408,15 +1408,7 @@ fn finding(
     recipe: &str,
     message: String,
 ) -> Finding {
-    let (line, column) = line_col(text, offset);
-    Finding {
-        path: path.to_path_buf(),
-        line,
-        column,
-        recipe: recipe.to_owned(),
-        severity,
-        message,
-    }
+    Finding::at(path, text, offset, recipe, severity, message)
 }
 
 /// What binds `name` at `at` in the module, for a message: `an import from `m``, `a

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use tree_sitter::Tree;
 
-use crate::diag::{line_col, Finding, Severity, UserError};
+use crate::diag::{Finding, Severity, UserError};
 use crate::edit::Edit;
 use crate::engine::Workspace;
 use crate::recipe::Params;
@@ -41,15 +41,14 @@ impl FileCx<'_> {
         severity: Severity,
         message: impl Into<String>,
     ) -> Finding {
-        let (line, column) = line_col(self.text, offset);
-        Finding {
-            path: self.path.to_path_buf(),
-            line,
-            column,
-            recipe: self.recipe.to_owned(),
+        Finding::at(
+            self.path,
+            self.text,
+            offset,
+            self.recipe,
             severity,
-            message: message.into(),
-        }
+            message.into(),
+        )
     }
 }
 

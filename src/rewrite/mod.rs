@@ -39,11 +39,11 @@ pub fn run(
         let plan = match plan_imports(rw, &mut cursor, text, tree, &mut model) {
             Ok(plan) => plan,
             Err((site, message)) => {
-                out.findings.push(finding_at(
+                out.findings.push(Finding::at(
                     path,
-                    recipe,
                     text,
                     site,
+                    recipe,
                     crate::diag::Severity::Error,
                     format!("rewrite refused: {message}"),
                 ));
@@ -58,7 +58,8 @@ pub fn run(
                 continue;
             };
             let render = |parts: &[TemplatePart], indent: Option<&str>| -> String {
-                let wrap = if rw.pattern.is_some() || indent.is_some() {
+                // Code only: a message's text is prose, not parsed.
+                let wrap = if indent.is_some() {
                     parenthesize(parts, &values, text, renames)
                 } else {
                     Vec::new()
@@ -85,11 +86,11 @@ pub fn run(
                         .as_ref()
                         .and_then(|_| lost_comment(target, &values))
                     {
-                        out.findings.push(finding_at(
+                        out.findings.push(Finding::at(
                             path,
-                            recipe,
                             text,
                             at,
+                            recipe,
                             crate::diag::Severity::Note,
                             format!(
                                 "kept: the fix of {} would drop the comment in this match",
@@ -112,11 +113,11 @@ pub fn run(
                 }
             }
             if let Some((parts, severity)) = &rw.message {
-                out.findings.push(finding_at(
+                out.findings.push(Finding::at(
                     path,
-                    recipe,
                     text,
                     anchor.range.start,
+                    recipe,
                     *severity,
                     render(parts, None),
                 ));
@@ -145,26 +146,6 @@ pub fn run(
         }
     }
     out
-}
-
-/// A finding of `recipe` at byte `at` of `text`.
-fn finding_at(
-    path: &Path,
-    recipe: &str,
-    text: &str,
-    at: usize,
-    severity: crate::diag::Severity,
-    message: String,
-) -> Finding {
-    let (line, column) = line_col(text, at);
-    Finding {
-        path: path.to_path_buf(),
-        line,
-        column,
-        recipe: recipe.to_owned(),
-        severity,
-        message,
-    }
 }
 
 /// The plan for `rw`'s `add-imports` in this file (see [`names`]): `None` when it adds
@@ -403,33 +384,19 @@ fn parenthesize(
     renames: &[(String, String)],
 ) -> Vec<u32> {
     let (rendered, placed) = render_parts(parts, values, text, None, "\n", renames, &[]);
-    if placed.is_empty() {
-        return Vec::new();
-    }
-    let Some(tree) = crate::parse::parse(&rendered) else {
-        return Vec::new();
-    };
-    // A capture that spans lines, placed outside any bracket (`assert x == "a"` then
-    // `"b"` on the next line, from a call's two-line argument), continues its line only
-    // inside parentheses.
-    let mut wrap: Vec<u32> = placed
-        .iter()
-        .filter(|(r, _)| !lines_continue(&tree, &rendered, r.clone()))
-        .map(|(_, i)| *i)
-        .collect();
-    if tree.root_node().has_error() {
-        return wrap;
-    }
-    for (range, i) in placed {
-        let kind = values
+    let kind_of = |i: u32| {
+        values
             .get(i as usize)
             .cloned()
             .flatten()
             .and_then(|v| v.node)
-            .map(|n| n.kind());
-        // Only operators can be read differently; a capture spliced into a name
-        // (`fetch_${NAME}s`) is text, not an operand.
-        let operator = kind.is_some_and(|k| {
+            .map(|n| n.kind())
+    };
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    // Only operators can be read differently; a capture spliced into a name
+    // (`fetch_${NAME}s`) is text, not an operand.
+    let operand = |range: &std::ops::Range<usize>, i: u32| {
+        kind_of(i).is_some_and(|k| {
             matches!(
                 k,
                 "binary_operator"
@@ -443,12 +410,31 @@ fn parenthesize(
                     | "await"
                     | "yield"
             )
-        });
-        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        let spliced = word(rendered[..range.start].chars().last())
-            || word(rendered[range.end..].chars().next());
-        if operator && !spliced && !intact(&tree, range, kind) && !wrap.contains(&i) {
-            wrap.push(i);
+        }) && !word(rendered[..range.start].chars().last())
+            && !word(rendered[range.end..].chars().next())
+    };
+    let multi_line = |range: &std::ops::Range<usize>| rendered[range.clone()].contains('\n');
+    // Most captures are names, calls and literals on one line: nothing to parse for.
+    if !placed.iter().any(|(r, i)| multi_line(r) || operand(r, *i)) {
+        return Vec::new();
+    }
+    let Some(tree) = crate::parse::parse(&rendered) else {
+        return Vec::new();
+    };
+    // A capture that spans lines, placed outside any bracket (`assert x == "a"` then
+    // `"b"` on the next line, from a call's two-line argument), continues its line only
+    // inside parentheses.
+    let mut wrap: Vec<u32> = placed
+        .iter()
+        .filter(|(r, _)| multi_line(r) && !lines_continue(&tree, &rendered, r.clone()))
+        .map(|(_, i)| *i)
+        .collect();
+    if tree.root_node().has_error() {
+        return wrap;
+    }
+    for (range, i) in &placed {
+        if operand(range, *i) && !intact(&tree, range.clone(), kind_of(*i)) && !wrap.contains(i) {
+            wrap.push(*i);
         }
     }
     wrap

@@ -22,7 +22,7 @@
 //! The move refuses while any is left, naming each; `keep-stale=true` moves anyway and
 //! reports them as warnings.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::diag::line_col;
@@ -202,15 +202,33 @@ fn is_shell(path: &Path, text: &str) -> bool {
             .is_some_and(|l| l.starts_with("#!") && l.contains("sh"))
 }
 
-/// Whether `word` (a path or a glob, relative to some directory) names `rel`.
-fn names(word: &str, rel: &str, is_dir: bool) -> bool {
-    if word.contains(['*', '?']) {
-        return globset::GlobBuilder::new(word)
+/// A path-like word, ready to compare: literal, or a glob compiled once.
+enum Word<'a> {
+    Literal(&'a str),
+    Glob(globset::GlobMatcher),
+    /// A glob that does not compile names nothing.
+    Nothing,
+}
+
+impl<'a> Word<'a> {
+    fn new(word: &'a str) -> Word<'a> {
+        if !word.contains(['*', '?']) {
+            return Word::Literal(word);
+        }
+        globset::GlobBuilder::new(word)
             .literal_separator(true)
             .build()
-            .is_ok_and(|g| g.compile_matcher().is_match(rel));
+            .map_or(Word::Nothing, |g| Word::Glob(g.compile_matcher()))
     }
-    word == rel || (is_dir && word.starts_with(&format!("{rel}/")))
+
+    /// Whether it (a path or a glob, relative to some directory) names `rel`.
+    fn names(&self, rel: &str, is_dir: bool) -> bool {
+        match self {
+            Word::Literal(w) => *w == rel || (is_dir && w.starts_with(&format!("{rel}/"))),
+            Word::Glob(g) => g.is_match(rel),
+            Word::Nothing => false,
+        }
+    }
 }
 
 /// `p` relative to `base`, with `/` separators.
@@ -238,7 +256,7 @@ pub fn in_text_files(
         .map(|(o, n)| (o.as_path(), n.as_path(), false))
         .chain(dir.map(|(o, n)| (o, n, true)))
         .collect();
-    let mut texts: HashMap<PathBuf, String> = HashMap::new();
+    // File by file, in path order: nothing but the file at hand is held.
     for file in text_files(roots) {
         let abs = r.layout.abs(&file);
         if moved.contains_key(&abs) {
@@ -253,38 +271,38 @@ pub fn in_text_files(
         let Ok(text) = String::from_utf8(bytes) else {
             continue;
         };
-        texts.insert(abs, text);
-    }
-    let mut files: Vec<&PathBuf> = texts.keys().collect();
-    files.sort();
-    for abs in files {
-        let text = &texts[abs];
+        let text = text.as_str();
         let own = abs.parent().unwrap_or(project);
         let bases: Vec<&Path> = if own == project {
             vec![project]
         } else {
             vec![project, own]
         };
+        // (old, new, is a directory) as this file would name them, from each base.
+        let pairs: Vec<(String, String, bool)> = moved_paths
+            .iter()
+            .flat_map(|&(old, new, is_dir)| {
+                bases
+                    .iter()
+                    .filter_map(move |b| Some((rel_to(old, b)?, rel_to(new, b)?, is_dir)))
+            })
+            .collect();
         // Every (word, old, new) hit, and whether any word names a new place.
         let mut hits = Vec::new();
         let mut names_new = false;
-        let shell = is_shell(abs, text);
+        let shell = is_shell(&abs, text);
         let mut offset = 0;
         for line in text.split_inclusive('\n') {
             for (at, word, quoted) in words(line) {
                 if word.contains(['*', '?']) && (quoted || !shell) {
                     continue;
                 }
-                for &(old, new, is_dir) in &moved_paths {
-                    for base in &bases {
-                        let (Some(o), Some(n)) = (rel_to(old, base), rel_to(new, base)) else {
-                            continue;
-                        };
-                        if names(word, &n, is_dir) {
-                            names_new = true;
-                        } else if names(word, &o, is_dir) {
-                            hits.push((offset + at, word.to_owned(), o, n));
-                        }
+                let w = Word::new(word);
+                for (o, n, is_dir) in &pairs {
+                    if w.names(n, *is_dir) {
+                        names_new = true;
+                    } else if w.names(o, *is_dir) {
+                        hits.push((offset + at, word.to_owned(), o.clone(), n.clone()));
                     }
                 }
             }
@@ -335,6 +353,7 @@ mod tests {
 
     #[test]
     fn globs_and_literals() {
+        let names = |w: &str, rel: &str, dir: bool| Word::new(w).names(rel, dir);
         assert!(names("src/h/*.py", "src/h/number.py", false));
         assert!(!names("src/h/*.py", "src/h/core/number.py", false));
         assert!(names("src/**/*.py", "src/h/core/number.py", false));
