@@ -648,22 +648,17 @@ def define_benches(
             "ruff check (default rules)",
             [ruff, "check", "--no-cache", "--isolated", *roots],
         ),
-        Bench(
-            "d-query",
-            "(d)",
-            "fixer check, rewrite as a query",
-            [fixer_bin, "check", "--recipe", str(BENCH_DIR / "patterns" / "bench-query.toml"),
-             "bench-assert-equal-query", "--include", "**/*.py", *roots],
-            summarize=fixer_summary,
-        ),
-        Bench(
-            "d-pattern",
-            "(d)",
-            "fixer check, rewrite as a pattern",
-            [fixer_bin, "check", "--recipe", str(BENCH_DIR / "patterns" / "bench-pattern.toml"),
-             "bench-assert-equal-pattern", "--include", "**/*.py", *roots],
-            summarize=fixer_summary,
-        ),
+        *[
+            Bench(
+                f"d-{kind}",
+                "(d)",
+                f"fixer check, rewrite as a {kind}",
+                [fixer_bin, "check", "--recipe", str(BENCH_DIR / "patterns" / f"bench-{kind}.toml"),
+                 f"bench-assert-equal-{kind}", "--include", "**/*.py", *roots],
+                summarize=fixer_summary,
+            )
+            for kind in ("query", "pattern")
+        ],
         Bench(
             "c-libcst",
             "(c)",
