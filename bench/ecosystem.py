@@ -910,6 +910,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     out_dir = CACHE / "runs"
     args.work.mkdir(parents=True, exist_ok=True)
+    # fixer's result cache outside the projects' trees: each job's second `check` after
+    # `apply` then runs warm, as a user's would, and the trees hold only what fixer wrote.
+    os.environ.setdefault("FIXER_CACHE_DIR", str(args.work / "fixer-cache"))
     results: dict[str, dict] = {}
     order = [p["name"] for p in projects]
     partial = None

@@ -67,7 +67,7 @@ def main() -> int:
             subprocess.run([str(sg), "scan", "--rule", str(HERE / "patterns" / "ast-grep" / f"{rule}.yml"),
                             "-U", "."], cwd=by_sg, check=True, capture_output=True)
         recipes = [a for r in RULES for a in ("--recipe", str(HERE / "patterns" / "fixer" / f"{r}.toml"))]
-        subprocess.run([args.fixer, "apply", *recipes, *RULES, "--include", "**/*.py", "."],
+        subprocess.run([args.fixer, "apply", "--no-cache", *recipes, *RULES, "--include", "**/*.py", "."],
                        cwd=by_fixer, check=True, capture_output=True)
         changed = differing(HERE / "patterns" / "sample", by_fixer)
         diff = differing(by_sg, by_fixer)

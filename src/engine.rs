@@ -59,6 +59,8 @@ pub struct Workspace {
     /// holds nothing per file however large the repository). Only with
     /// `first_pass_only`, whose results are final when a file is done.
     pub stream: Option<Arc<dyn Stream>>,
+    /// Per-file results kept between runs (see [`crate::cache`]); `None`: not used.
+    pub cache: Option<crate::cache::Cache>,
 }
 
 /// Receives the results of a per-file stage as they become final (see
@@ -92,6 +94,7 @@ impl Workspace {
             positions_on_disk: false,
             first_pass_only: false,
             stream: None,
+            cache: None,
         }
     }
 
@@ -221,6 +224,11 @@ impl Workspace {
             .iter()
             .map(|(p, c)| (p.clone(), c.current.is_some()))
             .collect()
+    }
+
+    /// Has the run changed (or deleted) `path` so far, texts kept?
+    pub fn changed(&self, path: &Path) -> bool {
+        self.lock_changes().get(path).is_some_and(|c| !c.pending)
     }
 
     pub fn is_skipped(&self, path: &Path) -> bool {
@@ -432,7 +440,7 @@ pub fn run(
                 in_order(
                     &selected,
                     |&i| {
-                        let report = run_file(ws, recipe, ws.files.get(i as usize).path());
+                        let report = run_file(ws, recipe, i as usize);
                         progress.inc();
                         report
                     },
@@ -699,20 +707,83 @@ enum FileOutcome {
 }
 
 /// The per-file stage of one recipe on one file.
-fn run_file(ws: &Workspace, recipe: &CompiledRecipe, path: PathBuf) -> FileReport {
-    let outcome = file_outcome(ws, recipe, &path);
+fn run_file(ws: &Workspace, recipe: &CompiledRecipe, index: usize) -> FileReport {
+    let path = ws.files.get(index).path();
+    let outcome = file_outcome(ws, recipe, index, &path);
     FileReport { path, outcome }
 }
 
-fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, path: &Path) -> FileOutcome {
+/// [`run_file`] on the walked file `index`, at `path`.
+fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, index: usize, path: &Path) -> FileOutcome {
     if ws.is_skipped(path) {
         return FileOutcome::Nothing;
     }
+    // The cache holds results for files as they are on disk: not for one an earlier
+    // recipe of this run changed.
+    let cache = ws.cache.as_ref().filter(|_| !ws.changed(path));
+    let miss = match cache.map(|c| {
+        c.probe(
+            &recipe.id,
+            recipe.fingerprint,
+            recipe.reads_project(),
+            (index, path),
+            ws.first_pass_only,
+        )
+    }) {
+        Some(crate::cache::Probe::Hit(hit)) => return FileOutcome::from_cache(hit),
+        Some(crate::cache::Probe::Miss(miss)) => Some(miss),
+        None => None,
+    };
     let text = match ws.read(path) {
         Ok(Some(t)) => t,
         Ok(None) => return FileOutcome::Nothing,
         Err(reason) => return FileOutcome::Skip(reason, 0),
     };
+    let Some(miss) = miss else {
+        return text_outcome(ws, recipe, path, text);
+    };
+    let hash = crate::cache::content_hash(&text);
+    if let Some(hit) = miss.by_hash(hash, path, ws.first_pass_only) {
+        return FileOutcome::from_cache(hit);
+    }
+    let outcome = text_outcome(ws, recipe, path, text);
+    let stored = match &outcome {
+        FileOutcome::Nothing => Some(crate::cache::Stored::Nothing),
+        FileOutcome::Skip(why, line) => Some(crate::cache::Stored::Skip(why.clone(), *line)),
+        FileOutcome::Done { change, findings } => crate::cache::Stored::of(
+            path,
+            &recipe.id,
+            Some(change.as_ref().map(|(_, n)| *n)),
+            findings,
+            ws.first_pass_only,
+        ),
+    };
+    miss.record(hash, stored);
+    outcome
+}
+
+impl FileOutcome {
+    /// A cached result as the engine records it. A pending file's text is not kept: only
+    /// a run that keeps none ([`Workspace::first_pass_only`]) is given one.
+    fn from_cache(hit: crate::cache::Hit) -> FileOutcome {
+        match hit {
+            crate::cache::Hit::Nothing => FileOutcome::Nothing,
+            crate::cache::Hit::Skip(why, line) => FileOutcome::Skip(why, line),
+            crate::cache::Hit::Done { pending, findings } => FileOutcome::Done {
+                change: pending.map(|n| (String::new(), n)),
+                findings,
+            },
+        }
+    }
+}
+
+/// The per-file stage of a recipe on `text`, the file at `path` as the run sees it.
+fn text_outcome(
+    ws: &Workspace,
+    recipe: &CompiledRecipe,
+    path: &Path,
+    text: Arc<str>,
+) -> FileOutcome {
     if !recipe.may_match(&text) || crate::suppress::file_ignored(&text, &recipe.id) {
         return FileOutcome::Nothing;
     }

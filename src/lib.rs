@@ -13,9 +13,11 @@
 //! - [`output`] and [`write`]: unified diffs, reports and atomic writes;
 //! - [`transaction`]: all of a run's writes as one, with a journal and recovery
 //!   ([`fault`] holds its test hooks);
-//! - [`engine`]: runs recipes over a file set, stage after stage.
+//! - [`engine`]: runs recipes over a file set, stage after stage; [`cache`] keeps each
+//!   file's per-file results between runs.
 
 pub mod actions;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod diag;

@@ -103,8 +103,14 @@ pub fn unified_diff(path: &Path, old: Option<&str>, new: Option<&str>, style: St
         .context_radius(3)
         .header(&a, &b)
         .to_string();
+    colour_diff(&text, style)
+}
+
+/// A unified diff's text, coloured as the style says: headers bold, hunk ranges cyan,
+/// removed lines red, added lines green.
+pub fn colour_diff(text: &str, style: Style) -> String {
     if !style.color {
-        return text;
+        return text.to_owned();
     }
     text.lines()
         .map(|l| {

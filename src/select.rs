@@ -205,6 +205,9 @@ impl Files {
 pub struct Walk {
     pub files: Files,
     pub skipped_links: Vec<PathBuf>,
+    /// Other files that may change what a recipe looking beyond one file finds (see
+    /// [`crate::cache::counts_for_context`]), sorted.
+    pub context_files: Vec<PathBuf>,
 }
 
 /// The walk of `dir` every part of fixer uses: .gitignore and .ignore honoured (with or
@@ -251,6 +254,7 @@ pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
     let dirs: Vec<&PathBuf> = roots.iter().filter(|r| r.is_dir()).collect();
     let shares = Mutex::new(Vec::new());
     let links = Mutex::new(Vec::new());
+    let context = Mutex::new(Vec::new());
     for dir in dirs {
         let mut builder = walk_builder(dir, true);
         builder.threads(threads);
@@ -259,6 +263,7 @@ pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
             prefix: &project_prefix(dir),
             shares: &shares,
             links: &links,
+            context: &context,
         };
         builder.build_parallel().visit(&mut visitors);
     }
@@ -268,6 +273,8 @@ pub fn walk(roots: &[PathBuf], threads: usize) -> Result<Walk, UserError> {
     out.files.sort();
     out.skipped_links = links.into_inner().unwrap_or_default();
     out.skipped_links.sort();
+    out.context_files = context.into_inner().unwrap_or_default();
+    out.context_files.sort();
     Ok(out)
 }
 
@@ -278,6 +285,7 @@ struct Visitors<'a> {
     prefix: &'a Path,
     shares: &'a Mutex<Vec<Files>>,
     links: &'a Mutex<Vec<PathBuf>>,
+    context: &'a Mutex<Vec<PathBuf>>,
 }
 
 impl<'s> ignore::ParallelVisitorBuilder<'s> for Visitors<'s> {
@@ -287,6 +295,7 @@ impl<'s> ignore::ParallelVisitorBuilder<'s> for Visitors<'s> {
             prefix: self.prefix,
             shares: self.shares,
             links: self.links,
+            context: self.context,
             files: Files::default(),
             last_dir: None,
         })
@@ -299,6 +308,7 @@ struct Visitor<'a> {
     prefix: &'a Path,
     shares: &'a Mutex<Vec<Files>>,
     links: &'a Mutex<Vec<PathBuf>>,
+    context: &'a Mutex<Vec<PathBuf>>,
     files: Files,
     /// The directory of the previous file (as walked, and its id): a thread lists a
     /// directory's files one after another.
@@ -314,6 +324,13 @@ impl ignore::ParallelVisitor for Visitor<'_> {
         let ft = entry.file_type();
         let is_py = path.extension().is_some_and(|e| e == "py");
         if !is_py {
+            let name = entry.file_name().to_str();
+            if ft.is_some_and(|t| t.is_file()) && name.is_some_and(crate::cache::counts_for_context)
+            {
+                if let Ok(mut c) = self.context.lock() {
+                    c.push(clean(path));
+                }
+            }
             return ignore::WalkState::Continue;
         }
         if ft.is_some_and(|t| t.is_symlink()) {

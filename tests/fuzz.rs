@@ -177,7 +177,11 @@ fn read_tree(dir: &Path, rel: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
     for e in entries {
         let name = e.file_name();
         let name_s = name.to_string_lossy();
-        if name_s == "case.toml" || name_s == "__pycache__" || name_s.starts_with(".venv") {
+        if name_s == "case.toml"
+            || name_s == "__pycache__"
+            || name_s.starts_with(".venv")
+            || name_s == fixer::cache::DIR_NAME
+        {
             continue;
         }
         let rel = rel.join(&name);

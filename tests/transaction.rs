@@ -20,6 +20,10 @@ fn snapshot(root: &Path) -> Tree {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
             let rel = p.strip_prefix(root).unwrap().to_path_buf();
+            // The result cache is no part of what a run changes.
+            if rel.as_os_str() == fixer::cache::DIR_NAME {
+                continue;
+            }
             if std::fs::symlink_metadata(&p).unwrap().is_dir() {
                 out.insert(rel, None);
                 walk(root, &p, out);

@@ -215,6 +215,12 @@ static GLOBAL_WORD: LazyLock<memchr::memmem::Finder<'static>> =
     LazyLock::new(|| memchr::memmem::Finder::new(b"global"));
 
 impl FileAction for HoistImports {
+    /// The conftests above a file, the import graph and the installed environment all
+    /// decide whether an import may move.
+    fn reads_project(&self) -> bool {
+        true
+    }
+
     /// An indented `import`/`from ... import` line whose enclosing lines lead to a `def`
     /// or `class` (not only to a module-level `if`/`try`/...): a byte scan, no parse.
     fn may_match(&self, text: &str) -> bool {

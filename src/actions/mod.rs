@@ -68,6 +68,12 @@ pub trait FileAction: Send + Sync {
         None
     }
     fn run(&self, cx: &FileCx<'_>) -> FileOutcome;
+    /// Does [`FileAction::run`] look at anything besides the file (other files through
+    /// the workspace, the environment)? Then its cached results are keyed on the whole
+    /// project (see [`crate::cache`]). The default: only the file.
+    fn reads_project(&self) -> bool {
+        false
+    }
 }
 
 pub trait ProjectAction: Send + Sync {

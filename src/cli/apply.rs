@@ -7,7 +7,7 @@
 //! (the nearest `fixer.toml` or `[tool.fixer]` above it), all in one walk.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,6 +39,13 @@ pub struct RunArgs {
     /// Only shard K of N (1-based): files split by a hash of their path
     #[arg(long, value_name = "K/N")]
     shard: Option<String>,
+    /// Read and write no cache: analyse every file
+    #[arg(long)]
+    no_cache: bool,
+    /// Where the cache is kept (default: $FIXER_CACHE_DIR, else .fixer_cache at the
+    /// project root)
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -51,6 +58,10 @@ pub struct ApplyArgs {
     /// Write even where files have uncommitted changes in git
     #[arg(long)]
     allow_dirty: bool,
+    /// Ask about each change before writing it: hunk by hunk, or file set by file set
+    /// for a recipe that changes several files at once
+    #[arg(long, short = 'i', conflicts_with = "dry_run")]
+    interactive: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -63,8 +74,13 @@ pub struct CheckArgs {
 }
 
 pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    if args.interactive && !std::io::stdin().is_terminal() {
+        return Err(UserError::new("--interactive needs a terminal to ask on, and stdin is not one")
+            .help("run it in a terminal, or review with `fixer apply --dry-run` and then apply without --interactive")
+            .into());
+    }
     super::recover::recover_first(global)?;
-    let (outcome, descriptions) = execute(&args.run, global, !args.dry_run)?;
+    let (mut outcome, descriptions, project_wide) = execute(&args.run, global, !args.dry_run)?;
     let out = Style::stdout(global.color);
     let err = Style::stderr(global.color);
     if args.dry_run {
@@ -99,10 +115,39 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     if !args.allow_dirty {
         refuse_dirty(&outcome)?;
     }
+    let mut failed = 0;
+    if args.interactive && !outcome.changes.is_empty() {
+        let stdin = std::io::stdin();
+        let mut input = stdin.lock();
+        let mut stdout = std::io::stdout();
+        let reviewed = super::review::review(
+            &outcome.changes,
+            &project_wide,
+            &mut super::review::Dialogue {
+                input: &mut input,
+                output: &mut stdout,
+                style: out,
+            },
+        )?;
+        for (path, why) in &reviewed.broken {
+            failed += 1;
+            eprintln!(
+                "{}: {}: {why}",
+                err.paint("1;31", "error"),
+                output::display_path(path).display()
+            );
+        }
+        eprintln!(
+            "{}: {} of {} changes accepted",
+            err.paint("1;36", "note"),
+            reviewed.accepted,
+            reviewed.shown.max(reviewed.accepted)
+        );
+        outcome.changes = reviewed.changes;
+    }
     // Every change is encoded first; one that cannot be is left out and reported (as a
     // rewrite that would break the syntax is), and the rest is written as one
     // transaction: all of it or, whatever stops it, nothing.
-    let mut failed = 0;
     let mut planned = Vec::new();
     for (path, change) in &outcome.changes {
         match encode_change(change) {
@@ -163,7 +208,7 @@ pub fn run_check(args: &CheckArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     // For one per-file recipe, lines are printed as files are done (see `CheckPrinter`).
     let printer = pending_only.then(|| Arc::new(CheckPrinter::new(out, global.quiet)));
     let stream = printer.clone().map(|p| p as Arc<dyn engine::Stream>);
-    let (outcome, descriptions) = execute_with(&args.run, global, false, pending_only, stream)?;
+    let (outcome, descriptions, _) = execute_with(&args.run, global, false, pending_only, stream)?;
     let mut summary = Summary::of(&outcome);
     let spill = match printer {
         Some(printer) => {
@@ -389,14 +434,18 @@ fn print_report(
     Ok(())
 }
 
+/// What a run came to: the outcome, each recipe's description (for reports), and the
+/// recipes that change several files at once (project-wide actions).
+type Ran = (
+    Outcome,
+    BTreeMap<String, String>,
+    std::collections::BTreeSet<String>,
+);
+
 /// Loads the recipes, walks the paths, runs everything; returns the outcome and each
 /// recipe's description (for reports). `writes`: the files will be written, so findings
 /// are reported at their lines in the new text.
-fn execute(
-    args: &RunArgs,
-    global: &GlobalArgs,
-    writes: bool,
-) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
+fn execute(args: &RunArgs, global: &GlobalArgs, writes: bool) -> anyhow::Result<Ran> {
     execute_with(args, global, writes, false, None)
 }
 
@@ -410,7 +459,7 @@ fn execute_with(
     writes: bool,
     pending_only: bool,
     stream: Option<Arc<dyn engine::Stream>>,
-) -> anyhow::Result<(Outcome, BTreeMap<String, String>)> {
+) -> anyhow::Result<Ran> {
     let mut configs = Configs::default();
     let cwd_config = configs.for_path(Path::new("."))?;
     let mut registry = Registry::new(&global.recipe_files)?;
@@ -470,7 +519,15 @@ fn execute_with(
         .iter()
         .map(|r| (r.id().to_owned(), r.def.description.clone()))
         .collect();
+    let cache = (!args.no_cache).then(|| {
+        let dir = args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(crate::cache::Cache::default_dir);
+        pool.install(|| crate::cache::Cache::new(dir, &paths, &walk))
+    });
     let mut ws = Workspace::new(paths, walk);
+    ws.cache = cache;
     ws.positions_on_disk = !writes;
     // One recipe, per file only: no later recipe or project action reads its results.
     ws.first_pass_only =
@@ -480,7 +537,15 @@ fn execute_with(
     }
     let progress = Progress::new(!global.quiet);
     engine::run(&ws, &recipes, &pool, &progress)?;
-    Ok((ws.finish(), descriptions))
+    if let Some(cache) = &ws.cache {
+        cache.save();
+    }
+    let project_wide = recipes
+        .iter()
+        .filter(|r| r.has_project_actions())
+        .map(|r| r.id.clone())
+        .collect();
+    Ok((ws.finish(), descriptions, project_wide))
 }
 
 /// Splits `RECIPE... [PATH...]`: leading known ids are recipes, the rest paths.

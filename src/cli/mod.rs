@@ -4,6 +4,7 @@ mod apply;
 mod inspect;
 mod list;
 mod recover;
+mod review;
 mod show;
 mod test;
 mod verify_cmd;

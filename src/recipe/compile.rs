@@ -135,6 +135,9 @@ pub struct CompiledRecipe {
     /// configured monorepo run, `--changed-since`, `--shard`): one flag per walked file,
     /// by its index in [`crate::select::Files`].
     pub only: Option<Arc<Vec<bool>>>,
+    /// A hash of the recipe's text and parameters: what its results depend on besides
+    /// the files (see [`crate::cache`]).
+    pub fingerprint: u64,
 }
 
 impl CompiledRecipe {
@@ -169,6 +172,14 @@ impl CompiledRecipe {
 
     pub fn has_project_actions(&self) -> bool {
         self.actions.iter().any(|a| matches!(a, Action::Project(_)))
+    }
+
+    /// Does the per-file stage look at anything besides the file (see
+    /// [`crate::actions::FileAction::reads_project`])?
+    pub fn reads_project(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| matches!(a, Action::File(f) if f.reads_project()))
     }
 }
 
@@ -388,7 +399,16 @@ pub fn compile(recipe: &Recipe, params: &Params) -> Result<CompiledRecipe, UserE
         actions: compiled_actions,
         literals,
         only: None,
+        fingerprint: fingerprint(recipe, params),
     })
+}
+
+/// A hash of what a compiled recipe is made of: its origin, text and parameters.
+fn fingerprint(recipe: &Recipe, params: &Params) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    (&recipe.origin, &recipe.text, &params.values).hash(&mut h);
+    h.finish()
 }
 
 /// Predicates written at the top level after a pattern, as in
