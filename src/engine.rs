@@ -231,6 +231,11 @@ impl Workspace {
         self.lock_changes().get(path).is_some_and(|c| !c.pending)
     }
 
+    /// Has the run changed any file so far, texts kept?
+    pub fn changed_any(&self) -> bool {
+        self.lock_changes().values().any(|c| !c.pending)
+    }
+
     pub fn is_skipped(&self, path: &Path) -> bool {
         self.skipped
             .lock()
@@ -436,11 +441,14 @@ pub fn run(
                 .map(|f| f.index as u32)
                 .collect();
             progress.start(&recipe.id, selected.len());
+            // The project as on disk when the stage begins: a recipe that reads other
+            // files may use the cache only then.
+            let on_disk = !ws.changed_any();
             pool.install(|| {
                 in_order(
                     &selected,
                     |&i| {
-                        let report = run_file(ws, recipe, i as usize);
+                        let report = run_file(ws, recipe, i as usize, on_disk);
                         progress.inc();
                         report
                     },
@@ -706,21 +714,31 @@ enum FileOutcome {
     },
 }
 
-/// The per-file stage of one recipe on one file.
-fn run_file(ws: &Workspace, recipe: &CompiledRecipe, index: usize) -> FileReport {
+/// The per-file stage of one recipe on one file. `on_disk`: no file was changed when
+/// the stage began.
+fn run_file(ws: &Workspace, recipe: &CompiledRecipe, index: usize, on_disk: bool) -> FileReport {
     let path = ws.files.get(index).path();
-    let outcome = file_outcome(ws, recipe, index, &path);
+    let outcome = file_outcome(ws, recipe, (index, &path), on_disk);
     FileReport { path, outcome }
 }
 
 /// [`run_file`] on the walked file `index`, at `path`.
-fn file_outcome(ws: &Workspace, recipe: &CompiledRecipe, index: usize, path: &Path) -> FileOutcome {
+fn file_outcome(
+    ws: &Workspace,
+    recipe: &CompiledRecipe,
+    (index, path): (usize, &Path),
+    on_disk: bool,
+) -> FileOutcome {
     if ws.is_skipped(path) {
         return FileOutcome::Nothing;
     }
     // The cache holds results for files as they are on disk: not for one an earlier
-    // recipe of this run changed.
-    let cache = ws.cache.as_ref().filter(|_| !ws.changed(path));
+    // recipe of this run changed, nor, after an earlier recipe changed anything, for a
+    // recipe that reads other files (its entries are keyed on the project on disk).
+    let cache = ws
+        .cache
+        .as_ref()
+        .filter(|_| !ws.changed(path) && (on_disk || !recipe.reads_project()));
     let miss = match cache.map(|c| {
         c.probe(
             &recipe.id,

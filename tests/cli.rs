@@ -961,14 +961,50 @@ fn every_recipe_file_is_embedded() {
     }
 }
 
+/// Completions offer the recipe ids: built-ins, and the user's (`--recipe` files, the
+/// configuration's `recipe-paths`) where `apply`, `check` and `show` take ids.
 #[test]
-fn completions_are_printed() {
-    let dir = project(&[]);
-    fixer(dir.path())
+fn completions_are_printed_with_recipe_ids() {
+    let dir = project(&[
+        ("r.toml", UTCNOW),
+        (
+            "mine/own.toml",
+            &UTCNOW.replace("utcnow-to-aware", "own-recipe"),
+        ),
+        ("fixer.toml", "recipe-paths = [\"mine\"]\n"),
+    ]);
+    for shell in ["bash", "zsh", "fish"] {
+        let out = fixer(dir.path())
+            .args(["completions", shell, "--recipe", "r.toml"])
+            .assert()
+            .success();
+        let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+        assert!(
+            text.contains("_fixer") || text.contains("complete -c fixer"),
+            "{shell}"
+        );
+        for id in [
+            "hoist-imports",
+            "move-module",
+            "utcnow-to-aware",
+            "own-recipe",
+        ] {
+            assert!(text.contains(id), "{shell} completions lack {id}");
+        }
+    }
+    // bash: ids among the words of `check`, file names still completed (`-o default`).
+    let out = fixer(dir.path())
         .args(["completions", "bash"])
         .assert()
-        .success()
-        .stdout(contains("_fixer"));
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let check = text
+        .lines()
+        .skip_while(|l| !l.contains("fixer__subcmd__check)"))
+        .find(|l| l.trim_start().starts_with("opts="))
+        .unwrap();
+    assert!(check.contains(" hoist-imports"), "{check}");
+    assert!(text.contains("-o default fixer"));
 }
 
 #[test]

@@ -149,6 +149,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
     // rewrite that would break the syntax is), and the rest is written as one
     // transaction: all of it or, whatever stops it, nothing.
     let mut planned = Vec::new();
+    let mut unencodable = 0;
     for (path, change) in &outcome.changes {
         match encode_change(change) {
             Ok(bytes) => planned.push(transaction::Planned {
@@ -156,7 +157,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
                 bytes,
             }),
             Err(msg) => {
-                failed += 1;
+                unencodable += 1;
                 eprintln!(
                     "{}: {}: {msg}",
                     err.paint("1;31", "error"),
@@ -165,8 +166,9 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             }
         }
     }
+    failed += unencodable;
     let mut summary = Summary::of(&outcome);
-    summary.files -= failed;
+    summary.files -= unencodable;
     let planned_files = planned.len();
     if let Err(f) = transaction::apply(&super::recover::project_root(), planned) {
         eprintln!("{}: {f}", err.paint("1;31", "error"));

@@ -112,11 +112,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args, &cli.global),
         Command::Recover(args) => recover::run(&args, &cli.global),
         Command::VerifyChange(args) => verify_cmd::run(&args, &cli.global),
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "fixer", &mut std::io::stdout());
-            Ok(Exit::Success)
-        }
+        Command::Completions { shell } => completions(shell, &cli.global),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
@@ -125,6 +121,55 @@ pub fn main() -> ExitCode {
             ExitCode::from(Exit::Error as u8)
         }
     }
+}
+
+/// Prints the completion script for `shell`, with the recipe ids this directory knows
+/// (built-ins, `--recipe` files, the configuration's `recipe-paths`) offered where a
+/// command takes recipe ids (`apply`, `check`, `show`) and paths completed as before.
+fn completions(shell: clap_complete::Shell, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let mut registry = crate::recipe::Registry::new(&global.recipe_files)?;
+    if let Ok(Some(c)) = crate::config::Configs::default().for_path(std::path::Path::new(".")) {
+        registry.add_dirs(&c.recipe_paths, &c.file)?;
+    }
+    let ids: Vec<clap::builder::PossibleValue> = registry
+        .recipes
+        .iter()
+        .map(|r| {
+            clap::builder::PossibleValue::new(r.id().to_owned()).help(r.def.description.clone())
+        })
+        .collect();
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    for (sub, arg) in [
+        ("apply", "targets"),
+        ("check", "targets"),
+        ("show", "recipe"),
+    ] {
+        let ids = ids.clone();
+        cmd = cmd.mut_subcommand(sub, |c| {
+            c.mut_arg(arg, |a| {
+                a.value_parser(clap::builder::PossibleValuesParser::new(ids))
+                    .value_hint(clap::ValueHint::AnyPath)
+            })
+        });
+    }
+    let mut out = std::io::stdout().lock();
+    clap_complete::generate(shell, &mut cmd, "fixer", &mut out);
+    // clap's fish script completes no positional values: the ids are added (fish still
+    // completes file names beside them).
+    if shell == clap_complete::Shell::Fish {
+        use std::io::Write as _;
+        for sub in ["apply", "check", "show"] {
+            for r in &registry.recipes {
+                let help = r.def.description.replace('\\', "\\\\").replace('\'', "\\'");
+                writeln!(
+                    out,
+                    "complete -c fixer -n \"__fish_fixer_using_subcommand {sub}\" -a {} -d '{help}'",
+                    r.id()
+                )?;
+            }
+        }
+    }
+    Ok(Exit::Success)
 }
 
 pub fn print_error(e: &anyhow::Error, style: Style) {

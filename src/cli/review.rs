@@ -259,6 +259,30 @@ pub fn review(
     Ok(out)
 }
 
+/// The names `text` reads where no binding of theirs can be seen (by the semantic
+/// model: builtins among them), each with the line of its first such read; `None` when
+/// the text does not parse or imports `*` (anything may be bound then).
+fn unbound(text: &str) -> Option<BTreeMap<String, usize>> {
+    let tree = crate::parse::parse(text)?;
+    let model = crate::semantic::build(&tree, text);
+    let star = model
+        .bindings
+        .iter()
+        .any(|b| matches!(b.kind, crate::semantic::BindingKind::StarImport { .. }));
+    if star {
+        return None;
+    }
+    let mut out = BTreeMap::new();
+    for r in &model.references {
+        let scope = model.resolve(r);
+        if model.bindings_of(scope, &r.name).is_empty() {
+            out.entry(r.name.clone())
+                .or_insert_with(|| crate::diag::line_col(text, r.start).0);
+        }
+    }
+    Some(out)
+}
+
 /// One hunk of a file's diff: its lines on either side, and its text as shown.
 struct Hunk {
     old: std::ops::Range<usize>,
@@ -314,8 +338,21 @@ fn partial(change: &Change, hunks: &[Hunk], taken: &[bool]) -> Result<Change, St
     if let Err(b) = crate::verify::check_change(old_text, &text) {
         let why = b.rule.unwrap_or_else(|| "a syntax error".to_owned());
         return Err(format!(
-            "the hunks accepted do not compile without the others ({why} at line {}); left unchanged",
+            "the hunks accepted, without the others, do not compile ({why} at line {}); left unchanged",
             b.line
+        ));
+    }
+    // Hunks that belong together (an import added at the top, its local copy removed):
+    // a name the file binds before and after the whole change must stay bound.
+    let lost = unbound(&text).and_then(|part| {
+        let before = unbound(old_text)?;
+        let after = unbound(new_text)?;
+        part.into_iter()
+            .find(|(name, _)| !before.contains_key(name) && !after.contains_key(name))
+    });
+    if let Some((name, line)) = lost {
+        return Err(format!(
+            "the hunks accepted, without the others, leave `{name}` undefined at line {line}; left unchanged"
         ));
     }
     Ok(Change {
