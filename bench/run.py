@@ -256,6 +256,8 @@ class Bench:
     argv: list[str]
     slow: bool = False
     summarize: Callable[[str, str], str] = summarize_findings
+    # Run, untimed, before each timed run (clear or fill a cache).
+    before: Callable[[], None] | None = None
     runs: list[Measurement] = field(default_factory=list)
     findings: str = ""
 
@@ -264,6 +266,8 @@ def run_bench(bench: Bench, out_dir: Path, cwd: Path) -> Measurement:
     """Run one benchmark once; abort with its stderr if it failed."""
     stdout_path = out_dir / f"{bench.key}.stdout"
     stderr_path = out_dir / f"{bench.key}.stderr"
+    if bench.before:
+        bench.before()
     m = measure(bench.argv, cwd, stdout_path, stderr_path)
     if m.exit_code not in (0, 1):
         stderr = stderr_path.read_text(errors="replace").splitlines()
@@ -632,15 +636,53 @@ def define_benches(
         libcst_cmd += ["--jobs", str(args.libcst_jobs)]
         libcst_label += f" ({args.libcst_jobs} processes)"
     hoist = ["check", "hoist-imports", "--include", "**/*.py"]
+    # Caches: fixer's and ruff's, each kept between the runs of its "warm" benchmark, and
+    # fixer's removed before each run of its "empty cache" one (the first run after a
+    # change to every file: it analyses everything and writes the cache).
+    caches = cache / "out" / "caches"
+    fixer_warm, fixer_empty, ruff_warm = caches / "fixer-warm", caches / "fixer-empty", caches / "ruff-warm"
+    warm_fixer = [fixer_bin, *hoist, "--cache-dir", str(fixer_warm), *roots]
+    warm_ruff = [ruff, "check", "--cache-dir", str(ruff_warm), *ruff_args[2:], *roots]
+
+    def filled(directory: Path, argv: list[str]) -> Callable[[], None]:
+        def fill() -> None:
+            if not directory.exists():
+                subprocess.run(argv, cwd=cache, capture_output=True)
+        return fill
+
+    def emptied(directory: Path) -> Callable[[], None]:
+        return lambda: shutil.rmtree(directory, ignore_errors=True)
+
     return [
-        Bench("a-fixer", "(a)", "fixer check hoist-imports", [fixer_bin, *hoist, *roots]),
+        Bench("a-fixer", "(a)", "fixer check hoist-imports", [fixer_bin, *hoist, "--no-cache", *roots]),
         Bench("a-ast-grep", "(a)", "ast-grep scan", [ast_grep, "scan", "-c", sgconfig, *roots]),
         Bench("a-ruff", "(a)", "ruff check --select PLC0415", [ruff, *ruff_args, *roots]),
+        Bench(
+            "a-fixer-empty",
+            "(a)",
+            "fixer check hoist-imports, empty cache",
+            [fixer_bin, *hoist, "--cache-dir", str(fixer_empty), *roots],
+            before=emptied(fixer_empty),
+        ),
+        Bench(
+            "a-fixer-warm",
+            "(a)",
+            "fixer check hoist-imports, warm cache",
+            warm_fixer,
+            before=filled(fixer_warm, warm_fixer),
+        ),
+        Bench(
+            "a-ruff-warm",
+            "(a)",
+            "ruff check --select PLC0415, warm cache",
+            warm_ruff,
+            before=filled(ruff_warm, warm_ruff),
+        ),
         Bench(
             "b-fixer",
             "(b)",
             f"fixer check ({len(recipes)} recipes)",
-            [fixer_bin, "check", *recipes, *roots],
+            [fixer_bin, "check", "--no-cache", *recipes, *roots],
         ),
         Bench(
             "b-ruff",
@@ -653,7 +695,7 @@ def define_benches(
                 f"d-{kind}",
                 "(d)",
                 f"fixer check, rewrite as a {kind}",
-                [fixer_bin, "check", "--recipe", str(BENCH_DIR / "patterns" / f"bench-{kind}.toml"),
+                [fixer_bin, "check", "--no-cache", "--recipe", str(BENCH_DIR / "patterns" / f"bench-{kind}.toml"),
                  f"bench-assert-equal-{kind}", "--include", "**/*.py", *roots],
                 summarize=fixer_summary,
             )
@@ -813,7 +855,7 @@ def scale_mode(args: argparse.Namespace, cache: Path, fixer: Path, trees: list[P
                 f"scale-x{factor}",
                 f"x{factor}",
                 f"fixer (a) on {factor}x",
-                [str(fixer), "check", "hoist-imports", "--include", "**/*.py", str(root)],
+                [str(fixer), "check", "hoist-imports", "--no-cache", "--include", "**/*.py", str(root)],
             )
         )
     info = machine_info()

@@ -961,6 +961,19 @@ fn every_recipe_file_is_embedded() {
     }
 }
 
+/// The README's pre-commit snippet names the release of this version (`v<version>`).
+#[test]
+fn the_readme_names_this_release() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let rev = format!("rev: v{}\n", env!("CARGO_PKG_VERSION"));
+    assert!(
+        readme.contains(&rev),
+        "README.md should say `{}`",
+        rev.trim()
+    );
+}
+
 /// Completions offer the recipe ids: built-ins, and the user's (`--recipe` files, the
 /// configuration's `recipe-paths`) where `apply`, `check` and `show` take ids.
 #[test]
