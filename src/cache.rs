@@ -462,8 +462,13 @@ impl Miss {
     }
 
     /// Records the result of the file whose text hashed to `hash` (`None`: nothing to
-    /// keep, and the old entry goes).
+    /// keep, and the old entry goes, unless it is for this very text: a `check`'s
+    /// "pending" stays through an `apply --dry-run`, which cannot use it).
     pub fn record(self, hash: u64, result: Option<Stored>) {
+        let same = |e: &Entry| e.hash == hash && e.context == self.context;
+        if result.is_none() && self.store.old.get(&self.key).is_some_and(same) {
+            return;
+        }
         let entry = match (self.stamp, result) {
             (Some(stamp), Some(result)) => Some(Entry {
                 stamp,

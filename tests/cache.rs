@@ -324,10 +324,23 @@ fn hoist_imports_entries_follow_the_rest_of_the_project() {
     write(d, "tests/helpers.py", "X = 2\n");
     let (_, out) = run(d, &check);
     assert!(!out.contains(TAMPERED), "{out}");
-    // `apply --dry-run` after a `check` makes its diff (a pending result is not a diff),
-    // and once applied, `check` is clean, warm or not.
+    // `apply --dry-run` after a `check` makes its diff (a pending result is not a diff)
+    // and keeps the check's entry; once applied, `check` is clean, warm or not.
+    let pending = || {
+        stores(&cache)
+            .iter()
+            .map(|s| {
+                std::fs::read_to_string(s)
+                    .unwrap()
+                    .matches("\"Pending\"")
+                    .count()
+            })
+            .sum::<usize>()
+    };
+    assert_eq!(pending(), 1);
     let (_, out) = run(d, &["apply", "--dry-run", "hoist-imports", "."]);
     assert!(out.contains("+import json"), "{out}");
+    assert_eq!(pending(), 1, "the check's entry stays");
     let (code, out) = run(d, &["apply", "hoist-imports", "."]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(run(d, &check).0, 0);
