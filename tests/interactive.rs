@@ -122,6 +122,19 @@ fn q_writes_what_was_accepted_and_nothing_else() {
     assert_eq!(read(d, "a.py"), modern(&two_hunks(1, 2), &[2]));
 }
 
+/// A file with CRLF line ends and a BOM keeps them, in the hunks taken and the rest.
+#[test]
+fn a_partly_accepted_file_keeps_its_bytes() {
+    let dir = project();
+    let d = dir.path();
+    let crlf = format!("\u{feff}{}", two_hunks(1, 2).replace('\n', "\r\n"));
+    std::fs::write(d.join("a.py"), &crlf).unwrap();
+    std::fs::remove_file(d.join("b.py")).unwrap();
+    let out = apply_i(d, &["n", "y"]);
+    assert!(out.contains("exit: 0"), "{out}");
+    assert_eq!(read(d, "a.py"), modern(&crlf, &[2]));
+}
+
 /// A project-wide recipe's change is one question, naming every file it touches.
 #[test]
 fn a_change_across_files_is_one_question() {

@@ -321,8 +321,9 @@ fn partial(change: &Change, hunks: &[Hunk], taken: &[bool]) -> Result<Change, St
     if taken.iter().all(|t| *t) {
         return Ok(change.clone());
     }
-    let old: Vec<&str> = old_text.split_inclusive('\n').collect();
-    let new: Vec<&str> = new_text.split_inclusive('\n').collect();
+    // The lines as the diff that made the hunks cut them.
+    let diff = similar::TextDiff::from_lines(old_text, new_text);
+    let (old, new) = (diff.old_slices(), diff.new_slices());
     let mut text = String::with_capacity(old_text.len());
     let mut at = 0;
     for (hunk, take) in hunks.iter().zip(taken) {
