@@ -406,7 +406,9 @@ impl Cache {
             );
             let _ = std::fs::write(
                 self.dir.join("CACHEDIR.TAG"),
-                "Signature: 8a477f597d28d172789f06886806bc55\n# This is fixer's cache directory (see fixer's README).\n",
+                format!(
+                    "{TAG_SIGNATURE}\n# This is fixer's cache directory (see fixer's README).\n"
+                ),
             );
         }
         if let Ok(dirs) = std::fs::read_dir(&self.dir) {
@@ -485,6 +487,32 @@ impl Miss {
     pub fn forget(self) {
         self.store.record(self.key, None);
     }
+}
+
+/// The first line of the `CACHEDIR.TAG` fixer writes (the standard's signature).
+const TAG_SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
+
+/// Removes the cache directory `dir`; `Ok(false)` when there is none. A directory
+/// without fixer's `CACHEDIR.TAG` is not one fixer made, and is left alone (an error).
+pub fn remove(dir: &Path) -> Result<bool, crate::diag::UserError> {
+    if !dir.exists() {
+        return Ok(false);
+    }
+    let tag = std::fs::read_to_string(dir.join("CACHEDIR.TAG")).unwrap_or_default();
+    if !(tag.starts_with(TAG_SIGNATURE) && tag.contains("fixer")) {
+        return Err(crate::diag::UserError::new(format!(
+            "{} is not a fixer cache (it has no CACHEDIR.TAG of fixer's); left alone",
+            crate::output::display_path(dir).display()
+        ))
+        .help("remove it yourself if it should go, or name the cache with --cache-dir"));
+    }
+    std::fs::remove_dir_all(dir).map_err(|e| {
+        crate::diag::UserError::new(format!(
+            "cannot remove {}: {e}",
+            crate::output::display_path(dir).display()
+        ))
+    })?;
+    Ok(true)
 }
 
 fn write_atomic(path: &Path, file: &StoreFile) -> std::io::Result<()> {

@@ -346,3 +346,25 @@ fn hoist_imports_entries_follow_the_rest_of_the_project() {
     assert_eq!(run(d, &check).0, 0);
     assert_eq!(run(d, &check).0, 0);
 }
+
+/// `fixer clean` removes the cache it made, and nothing it did not make.
+#[test]
+fn clean_removes_the_cache_and_nothing_else() {
+    let dir = project(&[("flag.toml", RECIPE), ("a.py", "legacy()\n")]);
+    let d = dir.path();
+    run(d, &["check", "--recipe", "flag.toml", "flag-call", "."]);
+    assert!(d.join(".fixer_cache").is_dir());
+    assert_eq!(run(d, &["clean"]), (0, "removed .fixer_cache\n".to_owned()));
+    assert!(!d.join(".fixer_cache").exists());
+    assert_eq!(
+        run(d, &["clean"]),
+        (0, "no cache at .fixer_cache\n".to_owned())
+    );
+    // A directory fixer did not make is left alone.
+    write(d, "mine/keep.txt", "mine");
+    let (code, out) = run(d, &["clean", "--cache-dir", "mine"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("error: mine is not a fixer cache"), "{out}");
+    assert!(out.contains("help: "), "{out}");
+    assert!(d.join("mine/keep.txt").exists());
+}

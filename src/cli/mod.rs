@@ -80,6 +80,13 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Finish or undo a run that was stopped half way (apply and check do it first)
     Recover(recover::RecoverArgs),
+    /// Remove the result cache (.fixer_cache at the project root, or --cache-dir)
+    Clean {
+        /// The cache directory (default: $FIXER_CACHE_DIR, else .fixer_cache at the
+        /// project root)
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+    },
     /// Would verification accept NEW as a rewrite of OLD? (exit 0: yes, 1: no)
     #[command(name = "verify-change", hide = true)]
     VerifyChange(verify_cmd::VerifyArgs),
@@ -113,6 +120,7 @@ pub fn main() -> ExitCode {
         Command::Recover(args) => recover::run(&args, &cli.global),
         Command::VerifyChange(args) => verify_cmd::run(&args, &cli.global),
         Command::Completions { shell } => completions(shell, &cli.global),
+        Command::Clean { cache_dir } => clean(cache_dir, &cli.global),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
@@ -120,6 +128,27 @@ pub fn main() -> ExitCode {
             print_error(&e, err_style);
             ExitCode::from(Exit::Error as u8)
         }
+    }
+}
+
+/// `fixer clean`: removes the cache directory, if it is one fixer made.
+fn clean(dir: Option<PathBuf>, global: &GlobalArgs) -> anyhow::Result<Exit> {
+    let dir = dir.unwrap_or_else(crate::cache::Cache::default_dir);
+    let shown = crate::output::display_path(&dir);
+    match crate::cache::remove(&dir) {
+        Ok(true) => {
+            if !global.quiet {
+                eprintln!("removed {}", shown.display());
+            }
+            Ok(Exit::Success)
+        }
+        Ok(false) => {
+            if !global.quiet {
+                eprintln!("no cache at {}", shown.display());
+            }
+            Ok(Exit::Success)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
