@@ -15,7 +15,9 @@
 //!   whole project as well, as the size, modification time and inode of every Python
 //!   and configuration file under each project root, the environment's site-packages
 //!   directories and `VIRTUAL_ENV`. Any edit to a Python file of the project makes such
-//!   a recipe analyse every file again once.
+//!   a recipe analyse every file again once. A run given only files (pre-commit) does
+//!   not cache such a recipe: the key would cost a walk of the whole project, to spare
+//!   the analysis of a few files.
 //!
 //! Only results that are final for the file are stored: nothing to do, no change (with
 //! the findings), not parsed (with why), and, for `check` without a diff, "pending with N
@@ -199,10 +201,15 @@ struct Store {
     new: Mutex<HashMap<PathBuf, Option<Entry>>>,
 }
 
-/// How a lookup went: a result, or what to record once the file is done.
+/// How a lookup went: a result, what to record once the file is done, or not for the
+/// cache.
 pub enum Probe {
     Hit(Hit),
     Miss(Miss),
+    /// A recipe that looks beyond the file, in a run given files only (as pre-commit
+    /// gives them): it analyses just those, and keying them on the project would cost a
+    /// walk of all of it.
+    Off,
 }
 
 /// A file not answered by its stamp alone.
@@ -227,6 +234,8 @@ pub struct Cache {
     /// The walk's paths, for the project's fingerprint.
     walked: Vec<PathBuf>,
     context_files: Vec<PathBuf>,
+    /// Some root is a directory (not only files, as pre-commit gives).
+    walks_dirs: bool,
 }
 
 /// The identity of this build of fixer: version, commit, and the executable itself (a
@@ -278,6 +287,7 @@ impl Cache {
             stamps,
             walked,
             context_files: walk.context_files.clone(),
+            walks_dirs: roots.iter().any(|r| r.is_dir()),
         }
     }
 
@@ -331,6 +341,9 @@ impl Cache {
         (index, path): (usize, &Path),
         first_pass_only: bool,
     ) -> Probe {
+        if context && !self.walks_dirs {
+            return Probe::Off;
+        }
         let store = self.store(recipe, fingerprint);
         let key = self.cwd.join(path);
         let stamp = self.stamps.get(index).copied().flatten();

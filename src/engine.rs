@@ -750,7 +750,7 @@ fn file_outcome(
     }) {
         Some(crate::cache::Probe::Hit(hit)) => return FileOutcome::from_cache(hit),
         Some(crate::cache::Probe::Miss(miss)) => Some(miss),
-        None => None,
+        Some(crate::cache::Probe::Off) | None => None,
     };
     let text = match ws.read(path) {
         Ok(Some(t)) => t,

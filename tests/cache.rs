@@ -324,6 +324,14 @@ fn hoist_imports_entries_follow_the_rest_of_the_project() {
     write(d, "tests/helpers.py", "X = 2\n");
     let (_, out) = run(d, &check);
     assert!(!out.contains(TAMPERED), "{out}");
+    // Given files only (as pre-commit gives them), it is not cached.
+    tamper(&cache);
+    let (code, out) = run(d, &["check", "hoist-imports", "tests/test_a.py"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(!out.contains(TAMPERED), "{out}");
+    assert!(run(d, &check).1.contains(TAMPERED), "the entries are there");
+    run(d, &["clean"]);
+    run(d, &check);
     // `apply --dry-run` after a `check` makes its diff (a pending result is not a diff)
     // and keeps the check's entry; once applied, `check` is clean, warm or not.
     let pending = || {
