@@ -201,15 +201,42 @@ struct Store {
     new: Mutex<HashMap<PathBuf, Option<Entry>>>,
 }
 
-/// How a lookup went: a result, what to record once the file is done, or not for the
-/// cache.
+/// How a lookup went: a result, or what to record once the file is done.
 pub enum Probe {
     Hit(Hit),
     Miss(Miss),
-    /// A recipe that looks beyond the file, in a run given files only (as pre-commit
-    /// gives them): it analyses just those, and keying them on the project would cost a
-    /// walk of all of it.
-    Off,
+}
+
+/// The cache of one recipe's per-file stage (see [`Cache::stage`]).
+pub struct Stage<'c> {
+    cache: &'c Cache,
+    store: Arc<Store>,
+    /// The project's fingerprint, for a recipe that looks beyond the file.
+    context: Option<u64>,
+}
+
+impl Stage<'_> {
+    /// Looks up the walked file `index` (at `path`). A hit by stamp reads nothing.
+    pub fn probe(&self, (index, path): (usize, &Path), first_pass_only: bool) -> Probe {
+        let store = &self.store;
+        let key = self.cache.cwd.join(path);
+        let stamp = self.cache.stamps.get(index).copied().flatten();
+        if let (Some(stamp), Some(old)) = (stamp, store.old.get(&key)) {
+            let trusted = old.stamp == stamp && stamp.mtime_ns + RACY_NS < store.old_started_ns;
+            if trusted && old.context == self.context {
+                if let Some(hit) = old.result.hit(path, &store.recipe, first_pass_only) {
+                    store.record(key, Some(old.clone()));
+                    return Probe::Hit(hit);
+                }
+            }
+        }
+        Probe::Miss(Miss {
+            store: store.clone(),
+            key,
+            stamp,
+            context: self.context,
+        })
+    }
 }
 
 /// A file not answered by its stamp alone.
@@ -331,38 +358,26 @@ impl Cache {
             .clone()
     }
 
-    /// Looks up the walked file `index` (at `path`) for a recipe (its id and
-    /// fingerprint; `context`: it looks beyond the file). A hit by stamp reads nothing.
-    pub fn probe(
+    /// The cache for the per-file stage of a recipe (its id and fingerprint), `None`
+    /// when the stage is not to use it. `reads_project`: the stage looks beyond each
+    /// file (see [`crate::actions::FileAction::reads_project`]); then it is cached only
+    /// on a project as it is on disk (`on_disk`: no earlier recipe of the run changed a
+    /// file) and in a run that walks directories (a run given files only, as pre-commit
+    /// gives them, analyses just those: the key would cost a walk of the whole project).
+    pub fn stage(
         &self,
         recipe: &str,
         fingerprint: u64,
-        context: bool,
-        (index, path): (usize, &Path),
-        first_pass_only: bool,
-    ) -> Probe {
-        if context && !self.walks_dirs {
-            return Probe::Off;
+        reads_project: bool,
+        on_disk: bool,
+    ) -> Option<Stage<'_>> {
+        if reads_project && !(on_disk && self.walks_dirs) {
+            return None;
         }
-        let store = self.store(recipe, fingerprint);
-        let key = self.cwd.join(path);
-        let stamp = self.stamps.get(index).copied().flatten();
-        let context = context.then(|| self.context());
-        if let (Some(stamp), Some(old)) = (stamp, store.old.get(&key)) {
-            let trusted = old.stamp == stamp && stamp.mtime_ns + RACY_NS < store.old_started_ns;
-            if trusted && old.context == context {
-                if let Some(hit) = old.result.hit(path, recipe, first_pass_only) {
-                    let entry = old.clone();
-                    store.record(key, Some(entry));
-                    return Probe::Hit(hit);
-                }
-            }
-        }
-        Probe::Miss(Miss {
-            store,
-            key,
-            stamp,
-            context,
+        Some(Stage {
+            cache: self,
+            store: self.store(recipe, fingerprint),
+            context: reads_project.then(|| self.context()),
         })
     }
 

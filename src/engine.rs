@@ -441,14 +441,23 @@ pub fn run(
                 .map(|f| f.index as u32)
                 .collect();
             progress.start(&recipe.id, selected.len());
-            // The project as on disk when the stage begins: a recipe that reads other
-            // files may use the cache only then.
+            // No file changed yet: the project is as on disk, which a recipe that reads
+            // other files needs to use the cache, and no file of this stage needs a look.
             let on_disk = !ws.changed_any();
+            let cache = ws.cache.as_ref().and_then(|c| {
+                c.stage(
+                    &recipe.id,
+                    recipe.fingerprint,
+                    recipe.reads_project(),
+                    on_disk,
+                )
+            });
+            let cache = cache.as_ref().map(|stage| StageCache { stage, on_disk });
             pool.install(|| {
                 in_order(
                     &selected,
                     |&i| {
-                        let report = run_file(ws, recipe, i as usize, on_disk);
+                        let report = run_file(ws, recipe, i as usize, cache.as_ref());
                         progress.inc();
                         report
                     },
@@ -714,11 +723,21 @@ enum FileOutcome {
     },
 }
 
-/// The per-file stage of one recipe on one file. `on_disk`: no file was changed when
-/// the stage began.
-fn run_file(ws: &Workspace, recipe: &CompiledRecipe, index: usize, on_disk: bool) -> FileReport {
+/// The cache of a per-file stage, and whether no file was changed when it began.
+struct StageCache<'a> {
+    stage: &'a crate::cache::Stage<'a>,
+    on_disk: bool,
+}
+
+/// The per-file stage of one recipe on one file.
+fn run_file(
+    ws: &Workspace,
+    recipe: &CompiledRecipe,
+    index: usize,
+    cache: Option<&StageCache<'_>>,
+) -> FileReport {
     let path = ws.files.get(index).path();
-    let outcome = file_outcome(ws, recipe, (index, &path), on_disk);
+    let outcome = file_outcome(ws, recipe, (index, &path), cache);
     FileReport { path, outcome }
 }
 
@@ -727,30 +746,18 @@ fn file_outcome(
     ws: &Workspace,
     recipe: &CompiledRecipe,
     (index, path): (usize, &Path),
-    on_disk: bool,
+    cache: Option<&StageCache<'_>>,
 ) -> FileOutcome {
     if ws.is_skipped(path) {
         return FileOutcome::Nothing;
     }
     // The cache holds results for files as they are on disk: not for one an earlier
-    // recipe of this run changed, nor, after an earlier recipe changed anything, for a
-    // recipe that reads other files (its entries are keyed on the project on disk).
-    let cache = ws
-        .cache
-        .as_ref()
-        .filter(|_| !ws.changed(path) && (on_disk || !recipe.reads_project()));
-    let miss = match cache.map(|c| {
-        c.probe(
-            &recipe.id,
-            recipe.fingerprint,
-            recipe.reads_project(),
-            (index, path),
-            ws.first_pass_only,
-        )
-    }) {
+    // recipe of this run changed.
+    let cache = cache.filter(|c| c.on_disk || !ws.changed(path));
+    let miss = match cache.map(|c| c.stage.probe((index, path), ws.first_pass_only)) {
         Some(crate::cache::Probe::Hit(hit)) => return FileOutcome::from_cache(hit),
         Some(crate::cache::Probe::Miss(miss)) => Some(miss),
-        Some(crate::cache::Probe::Off) | None => None,
+        None => None,
     };
     let text = match ws.read(path) {
         Ok(Some(t)) => t,

@@ -108,7 +108,7 @@ fn q_writes_what_was_accepted_and_nothing_else() {
     let dir = project();
     let d = dir.path();
     let out = apply_i(d, &["y", "q"]);
-    assert!(out.contains("1 of 2 changes accepted"), "{out}");
+    assert!(out.contains("1 of 4 changes accepted"), "{out}");
     assert_eq!(read(d, "a.py"), modern(&two_hunks(1, 2), &[1]));
     assert_eq!(read(d, "b.py"), two_hunks(3, 4));
     // Help, then end of input (Ctrl-D) is quit.

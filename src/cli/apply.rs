@@ -141,7 +141,7 @@ pub fn run_apply(args: &ApplyArgs, global: &GlobalArgs) -> anyhow::Result<Exit> 
             "{}: {} of {} changes accepted",
             err.paint("1;36", "note"),
             reviewed.accepted,
-            reviewed.shown.max(reviewed.accepted)
+            reviewed.total
         );
         outcome.changes = reviewed.changes;
     }

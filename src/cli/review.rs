@@ -41,9 +41,9 @@ pub struct Reviewed {
     /// The changes to write: accepted ones, partly accepted files with only their
     /// accepted hunks.
     pub changes: BTreeMap<PathBuf, Change>,
-    /// Hunks (or file sets) accepted, and shown.
+    /// Hunks (or file sets) accepted, and how many there were.
     pub accepted: usize,
-    pub shown: usize,
+    pub total: usize,
     /// Files left unchanged because their accepted hunks do not compile together.
     pub broken: Vec<(PathBuf, String)>,
 }
@@ -153,14 +153,16 @@ pub fn review(
     let mut out = Reviewed {
         changes: BTreeMap::new(),
         accepted: 0,
-        shown: 0,
+        total,
         broken: Vec::new(),
     };
+    // Questions asked so far, for the `(k/N)` of each prompt.
+    let mut shown = 0;
     let style = dialogue.style;
     'units: for unit in units {
         match unit {
             Unit::Set(files, recipes) => {
-                out.shown += 1;
+                shown += 1;
                 let list: Vec<String> = files
                     .iter()
                     .map(|p| output::display_path(p).display().to_string())
@@ -184,7 +186,7 @@ pub fn review(
                 }
                 let prompt = format!(
                     "({}/{total}) Apply this change to {} files",
-                    out.shown,
+                    shown,
                     files.len()
                 );
                 match dialogue.ask(&prompt, "y,n,a,d,q")? {
@@ -209,23 +211,19 @@ pub fn review(
                         taken[i] = all;
                         continue;
                     }
-                    out.shown += 1;
-                    let shown = output::display_path(&path);
+                    shown += 1;
+                    let name = output::display_path(&path);
                     writeln!(
                         dialogue.output,
                         "{}",
-                        style.bold(&shown.display().to_string())
+                        style.bold(&name.display().to_string())
                     )?;
                     write!(
                         dialogue.output,
                         "{}",
                         output::colour_diff(&hunk.text, style)
                     )?;
-                    let prompt = format!(
-                        "({}/{total}) Apply this hunk to {}",
-                        out.shown,
-                        shown.display()
-                    );
+                    let prompt = format!("({shown}/{total}) Apply this hunk to {}", name.display());
                     match dialogue.ask(&prompt, "y,n,a,d,q")? {
                         Answer::Yes => taken[i] = true,
                         Answer::No => {}
