@@ -43,7 +43,7 @@ use crate::diag::{Finding, Severity};
 /// The default cache directory's name, at the project root.
 pub const DIR_NAME: &str = ".fixer_cache";
 /// Bumped whenever what an entry holds changes meaning.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// A file modified less than this before the run that stored its entry began may have
 /// changed again within the same timestamp: its content is hashed, not trusted by stat.
 const RACY_NS: i128 = 2_000_000_000;
@@ -113,12 +113,13 @@ pub enum Hit {
 }
 
 impl Stored {
-    /// The result to store for an outcome, `None` when it is not to be stored (findings
-    /// about other files, a change whose text would be needed).
-    pub fn of(
+    /// The result to store for a file `recipe` looked at (`pending`: the edits of its
+    /// change, if any), `None` when it is not to be stored (findings about other files,
+    /// a change whose text would be needed).
+    pub fn done(
         path: &Path,
         recipe: &str,
-        pending: Option<Option<usize>>,
+        pending: Option<usize>,
         findings: &[Finding],
         first_pass_only: bool,
     ) -> Option<Stored> {
@@ -134,10 +135,9 @@ impl Stored {
             })
             .collect::<Option<Vec<_>>>()?;
         match pending {
-            None => Some(Stored::Nothing),
-            Some(None) => Some(Stored::Clean(found)),
-            Some(Some(n)) if first_pass_only => Some(Stored::Pending(n, found)),
-            Some(Some(_)) => None,
+            None => Some(Stored::Clean(found)),
+            Some(n) if first_pass_only => Some(Stored::Pending(n, found)),
+            Some(_) => None,
         }
     }
 
@@ -174,6 +174,9 @@ impl Stored {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
     stamp: Stamp,
+    /// When the run that read the file for this entry began (ns since the epoch): a
+    /// file modified less than [`RACY_NS`] before may have changed again unseen.
+    since: i128,
     hash: u64,
     /// The project's fingerprint, for a recipe that looks beyond the file.
     context: Option<u64>,
@@ -186,8 +189,6 @@ struct StoreFile {
     format: u32,
     build: String,
     recipe: String,
-    /// When the run that wrote it began (ns since the epoch).
-    started_ns: i128,
     entries: HashMap<PathBuf, Entry>,
 }
 
@@ -195,9 +196,9 @@ struct StoreFile {
 struct Store {
     path: PathBuf,
     recipe: String,
-    /// Entries read, and when the run that wrote them began.
+    /// Entries read.
     old: HashMap<PathBuf, Entry>,
-    old_started_ns: i128,
+    /// Entries this run made or dropped (a hit by stamp changes nothing).
     new: Mutex<HashMap<PathBuf, Option<Entry>>>,
 }
 
@@ -210,22 +211,24 @@ pub enum Probe {
 /// The cache of one recipe's per-file stage (see [`Cache::stage`]).
 pub struct Stage<'c> {
     cache: &'c Cache,
+    /// The walked files' stamps, by index.
+    stamps: &'c [Option<Stamp>],
     store: Arc<Store>,
     /// The project's fingerprint, for a recipe that looks beyond the file.
     context: Option<u64>,
 }
 
 impl Stage<'_> {
-    /// Looks up the walked file `index` (at `path`). A hit by stamp reads nothing.
+    /// Looks up the walked file `index` (at `path`). A hit by stamp reads nothing and
+    /// leaves the entry as it is.
     pub fn probe(&self, (index, path): (usize, &Path), first_pass_only: bool) -> Probe {
         let store = &self.store;
         let key = self.cache.cwd.join(path);
-        let stamp = self.cache.stamps.get(index).copied().flatten();
+        let stamp = self.stamps.get(index).copied().flatten();
         if let (Some(stamp), Some(old)) = (stamp, store.old.get(&key)) {
-            let trusted = old.stamp == stamp && stamp.mtime_ns + RACY_NS < store.old_started_ns;
+            let trusted = old.stamp == stamp && stamp.mtime_ns + RACY_NS < old.since;
             if trusted && old.context == self.context {
                 if let Some(hit) = old.result.hit(path, &store.recipe, first_pass_only) {
-                    store.record(key, Some(old.clone()));
                     return Probe::Hit(hit);
                 }
             }
@@ -235,6 +238,7 @@ impl Stage<'_> {
             key,
             stamp,
             context: self.context,
+            since: self.cache.started_ns,
         })
     }
 }
@@ -245,6 +249,7 @@ pub struct Miss {
     key: PathBuf,
     stamp: Option<Stamp>,
     context: Option<u64>,
+    since: i128,
 }
 
 /// The cache of one run.
@@ -256,10 +261,9 @@ pub struct Cache {
     stores: Mutex<HashMap<u64, Arc<Store>>>,
     context: OnceLock<u64>,
     roots: Vec<PathBuf>,
-    /// The walked files' stamps, by index, taken before any is read.
-    stamps: Vec<Option<Stamp>>,
-    /// The walk's paths, for the project's fingerprint.
-    walked: Vec<PathBuf>,
+    /// The walked files' stamps, by index, taken when a stage first asks, before it
+    /// reads any file.
+    stamps: OnceLock<Vec<Option<Stamp>>>,
     context_files: Vec<PathBuf>,
     /// Some root is a directory (not only files, as pre-commit gives).
     walks_dirs: bool,
@@ -296,26 +300,32 @@ pub fn content_hash(text: &str) -> u64 {
 }
 
 impl Cache {
-    /// The cache in `dir` (created when first written), for a run over `roots` that
-    /// walked `walk`. Stamps every walked file now, in parallel, before any is read.
-    pub fn new(dir: PathBuf, roots: &[PathBuf], walk: &crate::select::Walk) -> Cache {
-        use rayon::prelude::*;
-        let walked: Vec<PathBuf> = walk.files.iter().map(|f| f.path()).collect();
-        let started_ns = now_ns();
-        let stamps = walked.par_iter().map(|p| Stamp::of(p)).collect();
+    /// The cache in `dir` (created when first written), for a run over `roots` whose
+    /// walk found `context_files` (see [`crate::select::Walk::context_files`]).
+    pub fn new(dir: PathBuf, roots: &[PathBuf], context_files: &[PathBuf]) -> Cache {
         Cache {
             dir,
             build: build_id(),
-            started_ns,
+            started_ns: now_ns(),
             cwd: std::env::current_dir().unwrap_or_default(),
             stores: Mutex::new(HashMap::new()),
             context: OnceLock::new(),
             roots: roots.to_vec(),
-            stamps,
-            walked,
-            context_files: walk.context_files.clone(),
+            stamps: OnceLock::new(),
+            context_files: context_files.to_vec(),
             walks_dirs: roots.iter().any(|r| r.is_dir()),
         }
+    }
+
+    /// The stamps of the walked `files`, by index, taken once, in parallel.
+    fn stamps(&self, files: &crate::select::Files) -> &[Option<Stamp>] {
+        use rayon::prelude::*;
+        self.stamps.get_or_init(|| {
+            (0..files.len())
+                .into_par_iter()
+                .map(|i| Stamp::of(&files.get(i).path()))
+                .collect()
+        })
     }
 
     /// The default directory: `FIXER_CACHE_DIR`, else `.fixer_cache` at the project root
@@ -343,15 +353,10 @@ impl Cache {
                     .ok()
                     .and_then(|b| serde_json::from_slice::<StoreFile>(&b).ok())
                     .filter(|f| f.format == FORMAT && f.build == self.build && f.recipe == recipe);
-                let (old, old_started_ns) = match read {
-                    Some(f) => (f.entries, f.started_ns),
-                    None => (HashMap::new(), 0),
-                };
                 Arc::new(Store {
                     path,
                     recipe: recipe.to_owned(),
-                    old,
-                    old_started_ns,
+                    old: read.map(|f| f.entries).unwrap_or_default(),
                     new: Mutex::new(HashMap::new()),
                 })
             })
@@ -364,27 +369,34 @@ impl Cache {
     /// on a project as it is on disk (`on_disk`: no earlier recipe of the run changed a
     /// file) and in a run that walks directories (a run given files only, as pre-commit
     /// gives them, analyses just those: the key would cost a walk of the whole project).
-    pub fn stage(
-        &self,
+    /// `files`: the walked files (the stage's are among them). Runs in the caller's
+    /// thread pool.
+    pub fn stage<'c>(
+        &'c self,
         recipe: &str,
         fingerprint: u64,
         reads_project: bool,
         on_disk: bool,
-    ) -> Option<Stage<'_>> {
+        files: &crate::select::Files,
+    ) -> Option<Stage<'c>> {
         if reads_project && !(on_disk && self.walks_dirs) {
             return None;
         }
+        let stamps = self.stamps(files);
         Some(Stage {
             cache: self,
+            stamps,
             store: self.store(recipe, fingerprint),
-            context: reads_project.then(|| self.context()),
+            context: reads_project.then(|| self.context(files, stamps)),
         })
     }
 
     /// The fingerprint of everything outside a file that a recipe looking beyond it may
     /// read (see the module's doc), made once per run.
-    fn context(&self) -> u64 {
-        *self.context.get_or_init(|| self.project_fingerprint())
+    fn context(&self, files: &crate::select::Files, stamps: &[Option<Stamp>]) -> u64 {
+        *self
+            .context
+            .get_or_init(|| self.project_fingerprint(files, stamps))
     }
 
     /// Writes every store this run used. Failures are ignored: the cache is an aid.
@@ -402,6 +414,11 @@ impl Cache {
         for store in stores {
             let new = std::mem::take(&mut *store.new.lock().unwrap_or_else(|e| e.into_inner()));
             if new.is_empty() {
+                // Used and unchanged: only its age is refreshed (see `prepare`).
+                let _ = std::fs::File::options()
+                    .write(true)
+                    .open(&store.path)
+                    .and_then(|f| f.set_modified(SystemTime::now()));
                 continue;
             }
             let mut entries = store.old.clone();
@@ -415,7 +432,6 @@ impl Cache {
                 format: FORMAT,
                 build: self.build.clone(),
                 recipe: store.recipe.clone(),
-                started_ns: self.started_ns,
                 entries,
             };
             let _ = write_atomic(&store.path, &file);
@@ -483,11 +499,15 @@ impl Miss {
             return None;
         }
         let hit = old.result.hit(path, &self.store.recipe, first_pass_only)?;
-        let mut entry = old.clone();
+        // The stamp it was read with, from now on trusted once old enough.
         if let Some(stamp) = self.stamp {
-            entry.stamp = stamp;
+            let entry = Entry {
+                stamp,
+                since: self.since,
+                ..old.clone()
+            };
+            self.store.record(self.key.clone(), Some(entry));
         }
-        self.store.record(self.key.clone(), Some(entry));
         Some(hit)
     }
 
@@ -502,6 +522,7 @@ impl Miss {
         let entry = match (self.stamp, result) {
             (Some(stamp), Some(result)) => Some(Entry {
                 stamp,
+                since: self.since,
                 hash,
                 context: self.context,
                 result,
@@ -568,7 +589,7 @@ impl Cache {
     /// run's roots (as the walk honours `.gitignore`), of the environments'
     /// site-packages directories, and `VIRTUAL_ENV`, as one hash. When the roots are
     /// those project roots, the walk has seen every such file already.
-    fn project_fingerprint(&self) -> u64 {
+    fn project_fingerprint(&self, files: &crate::select::Files, stamps: &[Option<Stamp>]) -> u64 {
         let abs = |p: &Path| self.cwd.join(p);
         let mut dirs: Vec<PathBuf> = self
             .roots
@@ -600,10 +621,10 @@ impl Cache {
             .iter()
             .all(|d| walked_roots.contains(&crate::git::absolute(d)))
         {
-            self.walked
+            files
                 .iter()
-                .zip(&self.stamps)
-                .map(|(p, s)| (abs(p), *s))
+                .zip(stamps)
+                .map(|(f, s)| (abs(&f.path()), *s))
                 .chain(self.context_files.iter().map(|p| (abs(p), Stamp::of(p))))
                 .collect()
         } else {

@@ -444,13 +444,9 @@ pub fn run(
             // No file changed yet: the project is as on disk, which a recipe that reads
             // other files needs to use the cache, and no file of this stage needs a look.
             let on_disk = !ws.changed_any();
+            let reads = recipe.reads_project();
             let cache = ws.cache.as_ref().and_then(|c| {
-                c.stage(
-                    &recipe.id,
-                    recipe.fingerprint,
-                    recipe.reads_project(),
-                    on_disk,
-                )
+                pool.install(|| c.stage(&recipe.id, recipe.fingerprint, reads, on_disk, &ws.files))
             });
             let cache = cache.as_ref().map(|stage| StageCache { stage, on_disk });
             pool.install(|| {
@@ -775,10 +771,10 @@ fn file_outcome(
     let stored = match &outcome {
         FileOutcome::Nothing => Some(crate::cache::Stored::Nothing),
         FileOutcome::Skip(why, line) => Some(crate::cache::Stored::Skip(why.clone(), *line)),
-        FileOutcome::Done { change, findings } => crate::cache::Stored::of(
+        FileOutcome::Done { change, findings } => crate::cache::Stored::done(
             path,
             &recipe.id,
-            Some(change.as_ref().map(|(_, n)| *n)),
+            change.as_ref().map(|(_, n)| *n),
             findings,
             ws.first_pass_only,
         ),

@@ -526,7 +526,7 @@ fn execute_with(
             .cache_dir
             .clone()
             .unwrap_or_else(crate::cache::Cache::default_dir);
-        pool.install(|| crate::cache::Cache::new(dir, &paths, &walk))
+        crate::cache::Cache::new(dir, &paths, &walk.context_files)
     });
     let mut ws = Workspace::new(paths, walk);
     ws.cache = cache;
